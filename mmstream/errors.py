@@ -1,0 +1,33 @@
+"""One exception root for everything mmstream raises on purpose."""
+from __future__ import annotations
+
+
+class MMStreamError(Exception):
+    """Root of every error mmstream raises deliberately."""
+
+
+class ConfigError(MMStreamError):
+    """A setting, file or artifact is missing or wrong; the message names the fix."""
+
+
+class PluginError(MMStreamError):
+    """A plugin could not be loaded or broke its contract."""
+
+
+class BrokerError(MMStreamError):
+    """The embedded broker could not be started or reached."""
+
+
+class PostError(MMStreamError):
+    """One post cannot be processed; it becomes a dead-letter record.
+
+    ``reason`` is a short machine code (``not_json``, ``missing_id`` ...),
+    ``detail`` a sentence a person can act on, ``stage`` one of
+    ``decode``, ``validate``, ``extract:<plugin>`` or ``model``.
+    """
+
+    def __init__(self, reason: str, detail: str, stage: str = "validate") -> None:
+        super().__init__(f"{stage}/{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.stage = stage

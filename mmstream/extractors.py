@@ -1,0 +1,74 @@
+"""The extractor protocol every modality plugin implements.
+
+An extractor turns the values of one modality, for a micro-batch of posts,
+into feature vectors for the fused model plus a JSON report that appears in
+the result under ``modalities.<name>``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from mmstream.errors import PostError
+
+
+@dataclass
+class Extraction:
+    """What an extractor returns for one post's value of one modality.
+
+    ``features``: a 1-D float32 vector (``extractor.dim`` long) fed to the
+    fused model under the modality's name, or None when there is nothing to
+    feed (the model then sees the modality as absent).
+    ``report``: JSON-able facts for the result (``modalities.<modality>``).
+    ``derived``: new modality values to extract in a second round, for example
+    ``{"image_text": "text read from the image"}``.
+    """
+
+    features: np.ndarray | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    derived: dict[str, Any] = field(default_factory=dict)
+
+
+class Extractor:
+    """Base class for extractors. Subclasses set the class attributes and
+    implement :meth:`extract`; :meth:`validate` and :meth:`load` are optional.
+    """
+
+    #: plugin name used in dead-letter stages (``extract:<name>``) and listings
+    name: ClassVar[str] = "extractor"
+    #: post keys this extractor handles
+    modalities: ClassVar[tuple[str, ...]] = ()
+    #: length of the feature vector per modality; 0 when it only reports
+    dims: ClassVar[dict[str, int]] = {}
+
+    def load(self) -> None:
+        """Load models. Called once at startup, before the first event."""
+
+    def validate(self, modality: str, value: Any) -> Any:
+        """Check (cheaply) and normalise one raw value; raise :class:`PostError`
+        with stage ``validate`` when it is unusable. Returns the value to extract."""
+        return value
+
+    def extract(self, modality: str, values: Sequence[Any]) -> list[Extraction | Exception]:
+        """Extract a micro-batch of values of one modality.
+
+        Returns one entry per value, in order: an :class:`Extraction`, or an
+        exception for a value that failed (the others still succeed).
+        """
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What ``mmstream plugins`` shows about this extractor."""
+        return {"name": self.name, "modalities": list(self.modalities), "dims": dict(self.dims)}
+
+
+def check_value_type(modality: str, value: Any, expected: type | tuple[type, ...], what: str) -> None:
+    """Raise a ``wrong_type`` PostError unless ``value`` is of ``expected`` type."""
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise PostError(
+            "wrong_type",
+            f"'{modality}' must be {what}, got {type(value).__name__}; fix the producer.",
+            "validate",
+        )

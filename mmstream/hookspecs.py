@@ -1,0 +1,28 @@
+"""Hook specifications: the whole plugin contract of mmstream.
+
+Hooks run once, at startup, and hand back objects. The per-event path then
+calls those objects directly; it never goes through ``pm.hook``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmstream.extractors import Extractor
+    from mmstream.settings import Settings
+
+hookspec = pluggy.HookspecMarker("mmstream")
+hookimpl = pluggy.HookimplMarker("mmstream")
+
+
+@hookspec
+def register_extractors(settings: "Settings") -> "list[Extractor]":
+    """Return the extractor objects this plugin provides.
+
+    Each extractor names the post keys (modalities) it handles in
+    ``extractor.modalities``. Two plugins may not claim the same modality.
+    Called once at startup; heavy work (loading an ONNX session) belongs in
+    the extractor's constructor or its ``load()`` method.
+    """

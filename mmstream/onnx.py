@@ -1,0 +1,65 @@
+"""The one ONNX Runtime session wrapper every model in mmstream goes through."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmstream.errors import ConfigError
+
+
+def _threads() -> int:
+    env = os.environ.get("MMSTREAM_ONNX_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class OnnxModel:
+    """An ONNX model file plus the ``config.json`` beside it.
+
+    ``run(inputs)`` feeds a dict of numpy arrays and returns the outputs as a
+    dict. Sessions are created lazily, once, and are safe to call from the
+    worker's model thread.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], config_name: str = "config.json") -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ConfigError(
+                f"model file {self.path} is missing; reinstall mmstream (`pip install -e .`) "
+                "or run `mmstream train` to rebuild it"
+            )
+        cfg = self.path.with_name(config_name)
+        self.config: dict[str, Any] = json.loads(cfg.read_text()) if cfg.is_file() else {}
+        self._session = None
+        self._lock = threading.Lock()
+
+    @property
+    def session(self):
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    import onnxruntime as ort
+
+                    opts = ort.SessionOptions()
+                    opts.intra_op_num_threads = _threads()
+                    opts.inter_op_num_threads = 1
+                    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                    self._session = ort.InferenceSession(
+                        str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
+                    )
+        return self._session
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.session.get_inputs()]
+
+    def run(self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        names = outputs or [o.name for o in self.session.get_outputs()]
+        values = self.session.run(names, inputs)
+        return dict(zip(names, values))

@@ -1,0 +1,102 @@
+"""Settings: one dataclass, filled from defaults, ``MMSTREAM_*`` environment
+variables and command-line flags (in that order of precedence, lowest first)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from mmstream.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Settings:
+    # Kafka
+    broker: str = "kafka://127.0.0.1:9092"
+    app_id: str = "mmstream"
+    topic_prefix: str = "mmstream."
+    partitions: int = 4
+    broker_session_timeout: float = 6.0
+    # security for a real Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    # worker
+    batch_size: int = 16
+    batch_within: float = 0.05
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    data_dir: str = ".mmstream-data"
+    # limits on one post
+    max_payload_bytes: int = 8_000_000
+    max_text_chars: int = 10_000
+    max_images: int = 4
+    max_image_bytes: int = 5_000_000
+    max_image_pixels: int = 40_000_000
+    max_image_frames: int = 100
+    plugin_timeout: float = 10.0
+    # model
+    model_dir: str = str(PACKAGE_DIR / "models" / "fused")
+    brands_file: str = ""
+
+    def topic(self, name: str) -> str:
+        """Full topic name for ``posts``, ``enriched``, ``dead-letter`` ..."""
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """Defaults, then ``MMSTREAM_<FIELD>`` environment variables, then
+        ``overrides`` whose value is not None."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            env = os.environ.get(f"MMSTREAM_{f.name.upper()}")
+            if env is not None:
+                values[f.name] = _convert(f, env)
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key not in {f.name for f in fields(cls)}:
+                raise ConfigError(f"unknown setting {key!r}")
+            values[key] = value
+        settings = cls(**values)
+        settings.broker = normalise_broker_url(settings.broker)
+        return settings
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _convert(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"MMSTREAM_{f.name.upper()}={raw!r} is not a {kind}; set a number") from None
+    return raw
+
+
+def normalise_broker_url(url: str) -> str:
+    """Accept ``host:port``, ``kafka://host:port`` or a comma-separated list."""
+    url = url.strip()
+    if not url:
+        raise ConfigError("the broker URL is empty; pass --broker kafka://HOST:PORT")
+    if "://" not in url:
+        url = "kafka://" + url
+    return url
+
+
+def bootstrap_servers(url: str) -> list[str]:
+    """``kafka://a:1,b:2`` -> ``["a:1", "b:2"]`` for kafka-python / aiokafka."""
+    rest = normalise_broker_url(url).split("://", 1)[1]
+    return [part.strip().split("://")[-1] for part in rest.split(",") if part.strip()]
