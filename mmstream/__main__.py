@@ -1,0 +1,5 @@
+import sys
+
+from mmstream.cli import main
+
+sys.exit(main())

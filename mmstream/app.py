@@ -1,0 +1,93 @@
+"""The Faust application factory: ``create_app(settings, pipeline)``.
+
+One agent reads ``<prefix>posts`` in micro-batches (``take_events``), runs the
+pipeline in a single model thread (off the event loop) and writes every
+outcome to ``<prefix>enriched`` or ``<prefix>dead-letter``, keyed by post id.
+Offsets are acknowledged only after a batch's outcomes were handed to the
+producer: at-least-once, with identical results when a post is replayed.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+
+from mmstream.pipeline import Outcome, Pipeline, Source
+from mmstream.settings import Settings
+
+
+def broker_credentials(settings: Settings) -> Any:
+    """Faust credentials from the security settings (None for PLAINTEXT)."""
+    protocol = settings.security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=settings.ssl_cafile or None)
+        if settings.ssl_certfile:
+            context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=settings.sasl_username,
+        password=settings.sasl_password,
+        mechanism=settings.sasl_mechanism,
+        ssl_context=context,
+    )
+
+
+def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
+    key = outcome.key.encode() if outcome.key else None
+    return key, json.dumps(outcome.record, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
+    """Build a Faust app wired to ``pipeline``. Nothing runs until a worker starts it."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        broker_credentials=broker_credentials(settings),
+        broker_session_timeout=settings.broker_session_timeout,
+        producer_enable_idempotence=False,
+        store="memory://",
+        datadir=settings.data_dir,
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    posts = app.topic(settings.topic("posts"), partitions=settings.partitions)
+    enriched = app.topic(settings.topic("enriched"), partitions=settings.partitions)
+    dead_letters = app.topic(settings.topic("dead-letter"), partitions=settings.partitions)
+    model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-model")
+    stats = {"batches": 0, "results": 0, "dead_letters": 0, "last_batch_at": None, "started_at": time.time()}
+
+    @app.agent(posts, name="enrich")
+    async def enrich(stream: faust.Stream) -> None:
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            items = [
+                (e.message.value, Source(e.message.topic, e.message.partition, e.message.offset)) for e in events
+            ]
+            outcomes = await loop.run_in_executor(model_thread, pipeline.process, items)
+            for outcome in outcomes:
+                key, value = encode(outcome)
+                target = enriched if outcome.kind == "result" else dead_letters
+                await target.send(key=key, value=value)
+                stats["results" if outcome.kind == "result" else "dead_letters"] += 1
+            stats["batches"] += 1
+            stats["last_batch_at"] = time.time()
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == posts.get_topic_name())
+        return web.json({"status": "ok", "model": pipeline.model.name, "assigned_partitions": assigned, **stats})
+
+    return app

@@ -1,0 +1,145 @@
+"""The ``mmstream`` command line. Every sub-command has ``--help``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+from mmstream.errors import MMStreamError
+from mmstream.settings import Settings
+
+
+def _kafka_options(p: argparse.ArgumentParser, broker_required: bool = False) -> None:
+    p.add_argument("--broker", required=broker_required, default=None,
+                   help="Kafka bootstrap URL, e.g. kafka://127.0.0.1:9092 (env MMSTREAM_BROKER)")
+    p.add_argument("--topic-prefix", default=None, help="prefix of every topic name (default 'mmstream.')")
+
+
+def _settings(args: argparse.Namespace, **extra) -> Settings:
+    return Settings.load(
+        broker=getattr(args, "broker", None),
+        topic_prefix=getattr(args, "topic_prefix", None),
+        brands_file=getattr(args, "brands", None),
+        **extra,
+    )
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from mmstream.broker import run_broker_foreground
+
+    return run_broker_foreground(args.port)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from mmstream.worker import run_worker
+
+    settings = _settings(args, web_port=args.web_port, batch_size=args.batch_size, app_id=args.app_id,
+                         partitions=args.partitions)
+    return run_worker(settings, loglevel=args.loglevel)
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from mmstream.kafka_io import ensure_topics, produce_jsonl
+
+    settings = _settings(args)
+    ensure_topics(settings, [settings.topic("posts")], settings.partitions)
+    n = produce_jsonl(settings, args.file, settings.topic("posts"), rate=args.rate, progress=True)
+    print(f"produced {n} posts to {settings.topic('posts')}", file=sys.stderr)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from mmstream.score import score_file
+
+    settings = _settings(args, batch_size=args.batch_size)
+    return score_file(settings, args.input, args.output)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mmstream.demo import run_demo
+
+    return run_demo(rate=args.rate, timeout=args.timeout, posts_file=args.posts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mmstream.training.train import TrainConfig, train
+
+    config = train(TrainConfig(out_dir=Path(args.out), seed=args.seed, epochs=args.epochs, meme_images=args.meme_images))
+    print(json.dumps(config["metrics"], indent=2))
+    print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from mmstream.plugins import get_plugin_manager, plugin_infos, register_extractors
+
+    pm = get_plugin_manager()
+    extractors = register_extractors(pm, Settings.load())
+    for info in plugin_infos(pm, extractors):
+        print(f"{info.name:<12} modalities={','.join(info.modalities) or '-':<20} from {info.source}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmstream", description="Real-time multimodal brand intelligence on Kafka.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("broker", cmd_broker, "Run the embedded Kafka-protocol broker (tansu, memory only) in the foreground.")
+    p.add_argument("--port", type=int, default=9092, help="TCP port on 127.0.0.1 (default 9092)")
+
+    p = add("worker", cmd_worker, "Run a Faust worker: posts in, enriched results and dead letters out.")
+    _kafka_options(p)
+    p.add_argument("--brands", default=None, help="TOML file of brands and their aliases")
+    p.add_argument("--web-port", type=int, default=None, help="HTTP port for /health and queries (default 6066)")
+    p.add_argument("--batch-size", type=int, default=None, help="posts per micro-batch (default 16)")
+    p.add_argument("--partitions", type=int, default=None, help="partitions of topics the worker creates (default 4)")
+    p.add_argument("--app-id", default=None, help="consumer group / app id (default 'mmstream')")
+    p.add_argument("--loglevel", default="warning", help="worker log level (default warning)")
+
+    p = add("produce", cmd_produce, "Replay a JSON-lines file of posts into the input topic.")
+    p.add_argument("file", help="JSON-lines file, one post per line ('-' for stdin)")
+    _kafka_options(p)
+    p.add_argument("--rate", type=float, default=None, help="posts per second (default: as fast as possible)")
+
+    p = add("score", cmd_score, "Score a JSON-lines file of posts without Kafka (same plugins, same model).")
+    p.add_argument("input", help="JSON-lines file of posts ('-' for stdin)")
+    p.add_argument("-o", "--output", default="-", help="output JSON-lines file (default stdout)")
+    p.add_argument("--brands", default=None, help="TOML file of brands and their aliases")
+    p.add_argument("--batch-size", type=int, default=None, help="posts per batch (default 16)")
+
+    p = add("demo", cmd_demo, "Start the embedded broker and a worker, replay the bundled sample posts, print results.")
+    p.add_argument("--posts", default=None, help="JSON-lines file to replay instead of the bundled samples")
+    p.add_argument("--rate", type=float, default=20.0, help="posts per second (default 20)")
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for every result (default 180)")
+
+    p = add("train", cmd_train, "Train the fused model on ../shared/data over every plugin's features; write ONNX + config.")
+    p.add_argument("--out", default=str(Settings().model_dir), help="output folder (default: the shipped model folder)")
+    p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument("--epochs", type=int, default=12, help="training epochs of the fused head (default 12)")
+    p.add_argument("--meme-images", type=int, default=1500, help="train tweets rendered as memes for the image branch")
+
+    add("plugins", cmd_plugins, "List the loaded plugins, their modalities and where they came from.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MMStreamError as exc:
+        print(f"mmstream: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

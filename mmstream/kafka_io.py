@@ -1,0 +1,242 @@
+"""Small synchronous Kafka helpers on kafka-python: topics, replay, read-back.
+
+Used by the CLI (``mmstream produce``, topic creation) and the tests; the
+worker itself talks to Kafka through Faust/aiokafka.  Written to work on a real
+Kafka and on tansu, the embedded broker, so they
+
+* create topics explicitly (an auto-created topic gets the broker's default
+  partition count, and tansu cannot add partitions later);
+* never ask the broker for end offsets (tansu's ListOffsets "latest" is wrong
+  after multi-record batches): ``consume`` counts what it read instead;
+* do not use the idempotent producer (tansu has no InitProducerId).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from mmstream.errors import BrokerError, ConfigError
+from mmstream.settings import Settings, bootstrap_servers
+
+with warnings.catch_warnings():
+    # kafka-python 3.x emits a few hundred DeprecationWarnings on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+#: seconds to reach the bootstrap servers before giving up (kafka-python: 30)
+CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record read back from Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: Optional[bytes]
+    value: Optional[bytes]
+    timestamp: int = -1
+
+    def json(self) -> Any:
+        """The value parsed as JSON (raises ValueError if it is not)."""
+        if self.value is None:
+            raise ValueError("record has no value")
+        return json.loads(self.value)
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """kafka-python keyword arguments: bootstrap servers and security.
+
+    Only settings that apply and are non-empty are passed: SASL fields for the
+    ``SASL_*`` protocols, SSL files whenever they are set.
+    """
+    protocol = (settings.security_protocol or "PLAINTEXT").upper()
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"security_protocol {settings.security_protocol!r} is not one of "
+                          f"{', '.join(PROTOCOLS)}; set MMSTREAM_SECURITY_PROTOCOL")
+    config: dict[str, Any] = {"bootstrap_servers": bootstrap_servers(settings.broker),
+                              "security_protocol": protocol}
+    if protocol.startswith("SASL_"):
+        if settings.sasl_mechanism:
+            config["sasl_mechanism"] = settings.sasl_mechanism
+        if settings.sasl_username:
+            config["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password:
+            config["sasl_plain_password"] = settings.sasl_password
+    for field, key in (("ssl_cafile", "ssl_cafile"), ("ssl_certfile", "ssl_certfile"),
+                       ("ssl_keyfile", "ssl_keyfile")):
+        value = getattr(settings, field)
+        if value:
+            if not Path(value).is_file():
+                raise ConfigError(f"{field} {value!r} does not exist; set MMSTREAM_{field.upper()}")
+            config[key] = value
+    return config
+
+
+def _connect(settings: Settings) -> dict[str, Any]:
+    return {**client_config(settings), "bootstrap_timeout_ms": int(CONNECT_TIMEOUT * 1000)}
+
+
+def _admin(settings: Settings) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(client_id="mmstream-admin", **_connect(settings))
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
+                          "start one with `mmstream broker` or pass --broker") from None
+
+
+def ensure_topics(settings: Settings, names: list[str], partitions: int,
+                  timeout: float = 10.0) -> None:
+    """Create the (full) topic names that do not exist, then wait until the
+    broker's metadata shows all of them with a leader for every partition."""
+    if not names:
+        return
+    admin = _admin(settings)
+    try:
+        new = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        for topic in new:  # one by one: an existing topic must not hide the others
+            try:
+                admin.create_topics([topic], timeout_ms=int(timeout * 1000))
+            except TopicAlreadyExistsError:
+                pass
+        try:
+            admin.wait_for_topics(list(names), timeout_ms=int(timeout * 1000))
+        except KafkaError as exc:
+            raise BrokerError(f"topics {names} did not become ready: {exc}") from None
+    except KafkaError as exc:
+        raise BrokerError(f"cannot create topics {names} on {settings.broker}: {exc}") from None
+    finally:
+        admin.close()
+
+
+def _lines(path_or_lines: str | Path | Iterable[str | bytes]) -> Iterator[bytes]:
+    if isinstance(path_or_lines, (str, Path)):
+        path = Path(path_or_lines)
+        if not path.is_file():
+            raise ConfigError(f"{path} does not exist; pass a JSON-lines file")
+        with path.open("rb") as fh:
+            yield from fh
+    else:
+        for line in path_or_lines:
+            yield line.encode("utf-8") if isinstance(line, str) else line
+
+
+def _key_of(line: bytes) -> Optional[bytes]:
+    try:
+        post = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(post, dict) and isinstance(post.get("id"), str):
+        return post["id"].encode("utf-8")
+    return None
+
+
+def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str | bytes],
+                  topic: str, rate: float | None = None, progress: bool = False) -> int:
+    """Send every non-empty line to ``topic`` as is; the number sent.
+
+    Lines are not validated: bad input must reach the worker, which
+    dead-letters it.  The key is the post's ``id`` when the line is a JSON
+    object with a string ``id``.  ``rate`` caps posts per second; ``progress``
+    prints a running count on stderr.  ``topic`` is the full topic name.
+    """
+    if rate is not None and rate <= 0:
+        raise ConfigError(f"rate {rate} must be positive posts/second (or omitted)")
+    try:
+        producer = KafkaProducer(client_id="mmstream-producer", acks=1, linger_ms=5,
+                                 enable_idempotence=False, **_connect(settings))
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
+                          "start one with `mmstream broker` or pass --broker") from None
+    errors: list[BaseException] = []
+    count = 0
+    started = time.monotonic()
+    last_report = started
+    try:
+        for raw in _lines(path_or_lines):
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            if rate is not None:
+                delay = started + count / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            producer.send(topic, value=line, key=_key_of(line)).add_errback(errors.append)
+            count += 1
+            if progress and time.monotonic() - last_report >= 1.0:
+                last_report = time.monotonic()
+                print(f"\rsent {count} posts", end="", file=sys.stderr, flush=True)
+        producer.flush()
+    except KafkaError as exc:
+        raise BrokerError(f"sending to {topic} failed: {exc}") from None
+    finally:
+        producer.close()
+    if errors:
+        raise BrokerError(f"{len(errors)} of {count} posts were not delivered to {topic}: "
+                          f"{errors[0]!r}")
+    if progress:
+        print(f"\rsent {count} posts to {topic} in {time.monotonic() - started:.1f} s",
+              file=sys.stderr, flush=True)
+    return count
+
+
+def consume(settings: Settings, topics: list[str], *,
+            until: Callable[[list[Record]], bool], timeout: float,
+            group_id: str | None = None) -> list[Record]:
+    """Read ``topics`` (full names) from the beginning until ``until(records)``
+    is true or ``timeout`` seconds pass; everything read, in arrival order.
+
+    Without ``group_id`` all partitions are assigned directly (no consumer
+    group); with one the consumer joins that group (offsets are not committed;
+    on tansu joining a new group takes about half the session timeout).
+    Never raises on timeout: callers compare what they got to what they expected.
+    """
+    deadline = time.monotonic() + timeout
+    group: dict[str, Any] = {}
+    if group_id is not None:
+        # tansu holds a new group's JoinGroup for about half the session
+        # timeout (kafka-python's 45 s default made it 23 s): use ours
+        session_ms = int(settings.broker_session_timeout * 1000)
+        group = {"session_timeout_ms": session_ms,
+                 "heartbeat_interval_ms": max(100, session_ms // 3)}
+    try:
+        consumer = KafkaConsumer(client_id="mmstream-reader", group_id=group_id,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 **group, **_connect(settings))
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
+                          "start one with `mmstream broker` or pass --broker") from None
+    records: list[Record] = []
+    try:
+        if group_id is None:
+            partitions: list[TopicPartition] = []
+            for topic in topics:
+                ids = consumer.partitions_for_topic(topic)
+                while not ids and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    ids = consumer.partitions_for_topic(topic)
+                partitions += [TopicPartition(topic, p) for p in sorted(ids or ())]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+        else:
+            consumer.subscribe(topics)
+        while not until(records):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            batch = consumer.poll(timeout_ms=int(min(left, 0.2) * 1000))
+            for messages in batch.values():
+                records += [Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+                            for m in messages]
+    finally:
+        consumer.close(autocommit=False)
+    return records

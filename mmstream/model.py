@@ -1,0 +1,69 @@
+"""The fused model: per-modality feature vectors plus presence masks in,
+sentiment probabilities (and, when trained, topic scores) out. One ONNX file
+with a ``config.json`` beside it naming the modalities, dims and labels."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from mmstream.errors import ConfigError
+from mmstream.onnx import OnnxModel
+
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+
+@dataclass
+class Prediction:
+    probs: np.ndarray  # [3] negative, neutral, positive
+    topics: np.ndarray | None = None  # [n_topics] independent probabilities
+
+    def sentiment(self) -> dict:
+        probs = [round(float(p), 6) for p in self.probs]
+        label = SENTIMENT_LABELS[int(np.argmax(self.probs))]
+        return {
+            "label": label,
+            "score": round(probs[2] - probs[0], 6),
+            "probs": dict(zip(SENTIMENT_LABELS, probs)),
+        }
+
+
+class FusedModel:
+    """Loads ``model.onnx`` + ``config.json`` from a directory."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        self.dir = Path(model_dir)
+        self.onnx = OnnxModel(self.dir / "model.onnx")
+        cfg = self.onnx.config
+        if "modalities" not in cfg:
+            raise ConfigError(f"{self.dir / 'config.json'} lacks 'modalities'; rebuild the model with `mmstream train`")
+        self.modalities: dict[str, int] = {k: int(v) for k, v in cfg["modalities"].items()}
+        self.name = f"{cfg.get('name', 'fused')}@{cfg.get('version', '0')}"
+        self.topic_labels: list[str] = list(cfg.get("topic_labels", []))
+
+    def predict(self, features: Sequence[dict[str, np.ndarray]]) -> list[Prediction]:
+        """One dict of modality -> feature vector per post; modalities the model
+        does not know are ignored, known ones that are missing are masked out."""
+        n = len(features)
+        inputs: dict[str, np.ndarray] = {}
+        for modality, dim in self.modalities.items():
+            matrix = np.zeros((n, dim), dtype=np.float32)
+            mask = np.zeros((n, 1), dtype=np.float32)
+            for row, feats in enumerate(features):
+                vec = feats.get(modality)
+                if vec is not None:
+                    if vec.shape != (dim,):
+                        raise ValueError(f"modality {modality!r} gave shape {vec.shape}, the model expects ({dim},)")
+                    matrix[row] = vec
+                    mask[row, 0] = 1.0
+            inputs[modality] = matrix
+            inputs[f"{modality}_mask"] = mask
+        out = self.onnx.run(inputs)
+        probs = out["sentiment"]
+        topics = out.get("topics")
+        return [Prediction(probs[i], None if topics is None else topics[i]) for i in range(n)]
+
+    def uses(self, modality: str) -> bool:
+        return modality in self.modalities

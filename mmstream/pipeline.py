@@ -1,0 +1,233 @@
+"""The processing pipeline shared by the Kafka worker and ``mmstream score``:
+raw records in, results and dead letters out, in input order.
+
+Per micro-batch: decode and validate every record, hand each modality's values
+to its extractor in one call (a second round for derived modalities such as
+text read from images), run the fused model once, build the records. One bad
+post never takes the others down: failures are isolated per post.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from mmstream.errors import PostError
+from mmstream.extractors import Extraction, Extractor
+from mmstream.model import FusedModel, Prediction
+from mmstream.post import Post, parse_json, validate_post
+from mmstream.settings import Settings
+
+MAX_ROUNDS = 2
+PAYLOAD_KEEP_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a record came from in Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class Outcome:
+    kind: str  # "result" or "dead_letter"
+    record: dict[str, Any]
+
+    @property
+    def key(self) -> str | None:
+        return self.record.get("id")
+
+
+@dataclass
+class _Work:
+    raw: bytes
+    source: Source | None
+    post: Post | None = None
+    error: PostError | None = None
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: dict[str, Any] = field(default_factory=dict)
+    obj: Any = None
+    prediction: Prediction | None = None
+
+
+def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
+    """Run ``fn`` in a daemon thread; raise TimeoutError after ``timeout`` s.
+    A hung call is abandoned (Python cannot kill a thread) and the worker moves on."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="mmstream-extract")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, extractors: dict[str, Extractor], model: FusedModel) -> None:
+        self.settings = settings
+        self.extractors = extractors
+        self.model = model
+        self.validators = {m: self._validator(ex) for m, ex in extractors.items()}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Pipeline":
+        """Load plugins (once) and the fused model; the startup path."""
+        from mmstream.plugins import get_plugin_manager, register_extractors
+
+        extractors = register_extractors(get_plugin_manager(), settings)
+        for extractor in {id(e): e for e in extractors.values()}.values():
+            extractor.load()
+        return cls(settings, extractors, FusedModel(settings.model_dir))
+
+    @staticmethod
+    def _validator(extractor: Extractor) -> Callable[[str, Any], Any]:
+        def validate(modality: str, value: Any) -> Any:
+            try:
+                return extractor.validate(modality, value)
+            except PostError:
+                raise
+            except Exception as exc:  # a plugin bug, not the post's fault alone
+                raise PostError("plugin_error", f"plugin {extractor.name!r} failed validating {modality!r}: {exc!r}",
+                                f"extract:{extractor.name}") from exc
+        return validate
+
+    # -- the per-batch path -------------------------------------------------
+    def process(self, items: Sequence[tuple[bytes, Source | None]]) -> list[Outcome]:
+        work = [_Work(raw, source) for raw, source in items]
+        for w in work:
+            try:
+                w.obj = parse_json(w.raw, self.settings.max_payload_bytes)
+                w.post = validate_post(w.obj, self.validators)
+                w.pending = dict(w.post.modalities)
+            except PostError as exc:
+                w.error = exc
+        for _ in range(MAX_ROUNDS):
+            if not self._extract_round([w for w in work if w.error is None and w.pending]):
+                break
+        self._predict([w for w in work if w.error is None])
+        return [self._outcome(w) for w in work]
+
+    def _extract_round(self, work: list[_Work]) -> bool:
+        by_modality: dict[str, list[_Work]] = {}
+        for w in work:
+            for modality in w.pending:
+                by_modality.setdefault(modality, []).append(w)
+        derived_any = False
+        for modality, group in by_modality.items():
+            extractor = self.extractors.get(modality)
+            values = [w.pending[modality] for w in group]
+            results = self._run_extractor(extractor, modality, values) if extractor else [
+                PostError("unknown_modality", f"a plugin derived {modality!r} but no plugin handles it; install one.",
+                          "extract")
+            ] * len(group)
+            for w, res in zip(group, results):
+                if w.error is not None:
+                    continue
+                if isinstance(res, Exception):
+                    w.error = _as_post_error(res, extractor)
+                    continue
+                if res.features is not None:
+                    w.features[modality] = np.asarray(res.features, dtype=np.float32).reshape(-1)
+                w.reports[modality] = res.report
+                for key, value in res.derived.items():
+                    if value not in (None, "") and key not in w.features:
+                        w.pending[key] = value
+                        derived_any = True
+        for w in work:
+            for modality in by_modality:
+                w.pending.pop(modality, None)
+        return derived_any
+
+    def _run_extractor(self, extractor: Extractor, modality: str, values: list[Any]) -> list[Extraction | Exception]:
+        timeout = self.settings.plugin_timeout
+        try:
+            results = call_with_timeout(lambda: extractor.extract(modality, values), timeout)
+            if len(results) != len(values):
+                raise RuntimeError(f"returned {len(results)} results for {len(values)} values")
+            return results
+        except TimeoutError as exc:
+            if len(values) == 1:
+                return [exc]
+        except Exception as exc:  # noqa: BLE001 - isolate below
+            if len(values) == 1:
+                return [exc]
+        # the batch failed as a whole: retry one by one so only the culprit fails
+        return [self._run_extractor(extractor, modality, [v])[0] for v in values]
+
+    def _predict(self, work: list[_Work]) -> None:
+        if not work:
+            return
+        try:
+            predictions = self.model.predict([w.features for w in work])
+        except Exception as exc:  # noqa: BLE001 - isolate per post
+            if len(work) > 1:
+                for w in work:
+                    self._predict([w])
+                return
+            work[0].error = PostError("model_error", f"the fused model failed on this post: {exc!r}", "model")
+            return
+        for w, prediction in zip(work, predictions):
+            w.prediction = prediction
+
+    def _outcome(self, w: _Work) -> Outcome:
+        if w.error is not None or w.post is None:
+            return Outcome("dead_letter", self.dead_letter(w.raw, w.error, w.source, w.obj))
+        post = w.post
+        record = {
+            "id": post.id,
+            "created_at": post.created_at_iso,
+            "brands": post.brands,
+            "lang": post.lang,
+            "sentiment": w.prediction.sentiment(),
+            "topics": [],
+            "modalities": w.reports,
+            "model": self.model.name,
+        }
+        return Outcome("result", record)
+
+    def dead_letter(self, raw: bytes, error: PostError | None, source: Source | None, obj: Any = None) -> dict:
+        error = error or PostError("internal", "no result and no error; report this as a bug.", "model")
+        text = raw.decode("utf-8", errors="backslashreplace") if isinstance(raw, (bytes, bytearray)) else str(raw)
+        record: dict[str, Any] = {
+            "id": _known_id(obj),
+            "reason": error.reason,
+            "detail": error.detail,
+            "stage": error.stage,
+            "payload": text[:PAYLOAD_KEEP_CHARS],
+            "payload_truncated": len(text) > PAYLOAD_KEEP_CHARS,
+        }
+        if source is not None:
+            record.update(topic=source.topic, partition=source.partition, offset=source.offset)
+        return record
+
+
+def _as_post_error(exc: Exception, extractor: Extractor | None) -> PostError:
+    if isinstance(exc, PostError):
+        return exc
+    name = extractor.name if extractor else "?"
+    if isinstance(exc, TimeoutError):
+        return PostError("plugin_timeout", f"plugin {name!r} did not answer within its time budget ({exc}); "
+                         "raise MMSTREAM_PLUGIN_TIMEOUT or fix the plugin.", f"extract:{name}")
+    return PostError("plugin_error", f"plugin {name!r} raised {exc!r}; the post was set aside, fix the plugin or the input.",
+                     f"extract:{name}")
+
+
+def _known_id(obj: Any) -> str | None:
+    """The id of a post that failed, when its JSON still says one."""
+    value = obj.get("id") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) and value else None

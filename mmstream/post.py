@@ -1,0 +1,147 @@
+"""Decoding and validating one post: raw bytes in, a :class:`Post` or a
+:class:`PostError` out. Pure logic, no models, no I/O.
+
+Posts are data, never code or paths: nothing here (or in the built-in
+plugins) reads a file, fetches a URL or runs anything a post names.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from mmstream.errors import PostError
+
+#: keys with a fixed meaning; every other key must name a modality a plugin handles
+META_KEYS = ("id", "created_at", "lang", "author", "platform", "brands", "meta")
+MAX_ID_CHARS = 256
+
+
+@dataclass
+class Post:
+    id: str
+    created_at: datetime
+    modalities: dict[str, Any]
+    lang: str | None = None
+    author: str | None = None
+    platform: str | None = None
+    brands: list[str] = field(default_factory=list)
+
+    @property
+    def created_at_iso(self) -> str:
+        return iso_utc(self.created_at)
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-11-28T09:00:00.123Z``: ISO-8601 in UTC, milliseconds kept when present."""
+    moment = moment.astimezone(timezone.utc)
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_json(raw: bytes | str, max_bytes: int) -> Any:
+    """Bytes -> JSON value, or PostError at stage ``decode``."""
+    if raw is None:
+        raise PostError("empty_payload", "the Kafka record has no value; send one JSON object per record.", "decode")
+    if len(raw) > max_bytes:
+        raise PostError(
+            "payload_too_large",
+            f"the record is {len(raw)} bytes, over the {max_bytes}-byte limit (MMSTREAM_MAX_PAYLOAD_BYTES); "
+            "shrink the images or raise the limit.",
+            "decode",
+        )
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise PostError("not_json", "the record is not UTF-8 text; send UTF-8 encoded JSON.", "decode") from None
+    except ValueError as exc:
+        raise PostError("not_json", f"the record is not valid JSON ({exc}); send one JSON object per record.", "decode") from None
+
+
+def parse_created_at(value: Any) -> datetime:
+    """ISO-8601 with an offset, or epoch seconds -> aware datetime."""
+    if value is None or value == "":
+        raise PostError("missing_created_at", "'created_at' is required: ISO-8601 with an offset or epoch seconds.")
+    if isinstance(value, bool):
+        raise PostError("bad_created_at", "'created_at' is a boolean; send ISO-8601 with an offset or epoch seconds.")
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise PostError("bad_created_at", f"'created_at' epoch {value!r} is out of range; send epoch seconds.") from None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise PostError(
+                "bad_created_at",
+                f"'created_at' {value[:64]!r} is not ISO-8601; send e.g. 2026-11-28T09:00:00+00:00 or epoch seconds.",
+            ) from None
+        if moment.tzinfo is None:
+            raise PostError(
+                "bad_created_at", f"'created_at' {value[:64]!r} has no UTC offset; add one, e.g. +00:00 or Z."
+            )
+        return moment
+    raise PostError("bad_created_at", f"'created_at' is a {type(value).__name__}; send an ISO-8601 string or a number.")
+
+
+def _optional_str(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PostError("wrong_type", f"'{key}' must be a string, got {type(value).__name__}; fix the producer.")
+    return value
+
+
+def validate_post(obj: Any, validators: Mapping[str, Callable[[str, Any], Any]]) -> Post:
+    """A decoded JSON value -> Post. ``validators`` maps each handled modality
+    key to its extractor's ``validate``."""
+    if not isinstance(obj, dict):
+        raise PostError("not_object", f"the record is a JSON {type(obj).__name__}, not an object; send one post object per record.")
+    post_id = obj.get("id")
+    if post_id is None or post_id == "":
+        raise PostError("missing_id", "the post has no 'id'; every post needs a non-empty string id.")
+    if not isinstance(post_id, str):
+        raise PostError("wrong_type", f"'id' must be a string, got {type(post_id).__name__}; send ids as strings.")
+    if not post_id.strip() or len(post_id) > MAX_ID_CHARS:
+        raise PostError("missing_id" if not post_id.strip() else "bad_id", f"'id' must be 1-{MAX_ID_CHARS} visible characters.")
+    created_at = parse_created_at(obj.get("created_at"))
+    brands = obj.get("brands", [])
+    if brands is None:
+        brands = []
+    if not isinstance(brands, list) or not all(isinstance(b, str) for b in brands):
+        raise PostError("wrong_type", "'brands' must be a list of strings; fix the producer.")
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise PostError("wrong_type", "'meta' must be an object; fix the producer.")
+    modalities: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key in META_KEYS:
+            continue
+        if key not in validators:
+            raise PostError(
+                "unknown_modality",
+                f"no installed plugin handles the key {key!r}; install a plugin for it (see `mmstream plugins`) or drop the key.",
+            )
+        if value is None:
+            continue
+        modalities[key] = validators[key](key, value)
+    if not modalities:
+        raise PostError(
+            "no_modality",
+            f"the post carries no modality; add one of {sorted(validators)} (e.g. 'text').",
+        )
+    return Post(
+        id=post_id,
+        created_at=created_at,
+        modalities=modalities,
+        lang=_optional_str(obj, "lang"),
+        author=_optional_str(obj, "author"),
+        platform=_optional_str(obj, "platform"),
+        brands=list(dict.fromkeys(brands)),
+    )

@@ -1,0 +1,1 @@
+"""Offline training and export tools. Only this package may import torch."""

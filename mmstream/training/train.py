@@ -1,0 +1,147 @@
+"""``mmstream train``: transfer learning on top of the plugins' pretrained
+encoders. Features come from the very extractor objects the worker uses;
+the fused head learns from several views of each labelled tweet (as text, as
+text read from a rendered meme with or without a neutral caption, both), is
+selected on TweetEval val and reported on test, then written as one ONNX file
+with its config and model card."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mmstream.extractors import Extractor
+from mmstream.plugins import get_plugin_manager, register_extractors
+from mmstream.settings import Settings
+from mmstream.training.data import SENTIMENT_LABELS, macro_f1, macro_recall, tweeteval_sentiment
+from mmstream.training.features import cached, embed_in_chunks, file_digest
+from mmstream.training.head import Head, HeadSpec, assemble
+
+NEUTRAL_CAPTIONS = (
+    "look at this", "just saw this", "thoughts?", "found this today", "ok", "this one", "sharing this",
+    "saw this on my feed", "well then", "no comment", "new post", "check it out",
+)
+# share of each training view: text only, meme + neutral caption, meme alone, text + meme
+VIEW_SHARES = (0.5, 0.2, 0.15, 0.15)
+
+
+@dataclass
+class TrainConfig:
+    out_dir: Path
+    seed: int = 13
+    epochs: int = 12
+    hidden: int = 256
+    lr: float = 1e-3
+    meme_images: int = 1500
+    name: str = "mmstream-fused"
+
+
+def _loaded_extractors(settings: Settings) -> dict[str, Extractor]:
+    extractors = register_extractors(get_plugin_manager(), settings)
+    for extractor in {id(e): e for e in extractors.values()}.values():
+        extractor.load()
+    return extractors
+
+
+def _text_features(text_ex: Extractor, digest: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    splits = {}
+    for split in ("train", "val", "test"):
+        texts, y = tweeteval_sentiment(split)
+        X = cached(f"sentiment-{split}", [digest, str(len(texts))],
+                   lambda: embed_in_chunks(text_ex.embed_texts, texts, f"encoding {split}"))
+        splits[split] = (X, y)
+    return splits
+
+
+def _meme_image_features(image_ex: Extractor, texts: list[str], idx: np.ndarray, seed: int) -> np.ndarray:
+    """Image-encoder features of tweets rendered as memes (the image branch's view)."""
+    from mmstream.progress import Progress
+    from mmstream.render import render_meme
+
+    out = []
+    with Progress("rendering memes", total=len(idx), unit="images") as progress:
+        for start in range(0, len(idx), 32):
+            part = idx[start:start + 32]
+            images = [render_meme(texts[i], seed=seed * 100_003 + int(i), width=384) for i in part]
+            out.append(image_ex.embed_images(images))
+            progress.update(len(part))
+    return np.concatenate(out, axis=0)
+
+
+def train(cfg: TrainConfig) -> dict:
+    started = time.time()
+    settings = Settings.load()
+    extractors = _loaded_extractors(settings)
+    text_ex, image_ex = extractors["text"], extractors.get("images")
+    modalities = {m: ex.dims[m] for m, ex in extractors.items() if ex.dims.get(m)}
+    spec = HeadSpec(modalities, hidden=cfg.hidden)
+    digest = file_digest(Path(text_ex.model_dir) / "encoder.onnx")
+    splits = _text_features(text_ex, digest)
+    X_tr, y_tr = splits["train"]
+    n = len(y_tr)
+    rng = np.random.default_rng(cfg.seed)
+    captions = text_ex.embed_texts(list(NEUTRAL_CAPTIONS))
+
+    img_feats, img_rows = None, np.full(n, -1)
+    if image_ex is not None and "images" in modalities and cfg.meme_images:
+        texts_tr, _ = tweeteval_sentiment("train")
+        chosen = np.sort(rng.choice(n, size=min(cfg.meme_images, n), replace=False))
+        img_feats = cached("meme-images", [file_digest(Path(image_ex.model_dir) / "encoder.onnx"), str(cfg.seed), str(len(chosen))],
+                           lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
+        img_rows[chosen] = np.arange(len(chosen))
+
+    def views(X: np.ndarray, y: np.ndarray, view: np.ndarray, rows: np.ndarray, r: np.random.Generator):
+        m = len(y)
+        has = lambda *vs: np.isin(view, vs).astype(np.float32)  # noqa: E731
+        text = X.copy()
+        cap = view == 1
+        text[cap] = captions[r.integers(0, len(captions), cap.sum())]
+        feats = {"text": text, "image_text": X}
+        masks = {"text": has(0, 1, 3), "image_text": has(1, 2, 3)}
+        if "images" in modalities:
+            img = np.zeros((m, modalities["images"]), np.float32)
+            ok = (rows >= 0) & (view > 0)
+            if img_feats is not None:
+                img[ok] = img_feats[rows[ok]]
+            feats["images"], masks["images"] = img, ok.astype(np.float32)
+        return assemble(spec, feats, masks, m), y
+
+    def epoch_data(epoch: int):
+        r = np.random.default_rng(cfg.seed * 1000 + epoch)
+        view = r.choice(4, size=n, p=VIEW_SHARES)
+        return views(X_tr, y_tr, view, img_rows, r)
+
+    def evaluate(head: Head, split: str, view_id: int) -> dict:
+        X, y = splits[split]
+        z, _ = views(X, y, np.full(len(y), view_id), np.full(len(y), -1), np.random.default_rng(0))
+        pred = head.predict_proba(z).argmax(1)
+        return {"macro_recall": round(100 * macro_recall(y, pred), 2), "accuracy": round(100 * float(np.mean(pred == y)), 2),
+                "macro_f1": round(100 * macro_f1(y, pred), 2)}
+
+    counts = np.bincount(y_tr, minlength=3).astype(np.float32)
+    head = Head.init(spec, cfg.seed)
+    best = head.fit(
+        epoch_data, lambda h: evaluate(h, "val", 0)["macro_recall"], epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed,
+        class_weights=counts.sum() / (3 * counts),
+        on_epoch=lambda e, loss, score: print(f"epoch {e + 1}/{cfg.epochs} loss={loss:.4f} val_macro_recall={score:.2f}", flush=True),
+    )
+    metrics = {
+        "val_text": evaluate(head, "val", 0), "test_text": evaluate(head, "test", 0),
+        "test_meme_with_caption": evaluate(head, "test", 1),
+    }
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    head.to_onnx(cfg.out_dir / "model.onnx")
+    config = {
+        "name": cfg.name, "version": time.strftime("%Y%m%d") + f"-s{cfg.seed}",
+        "modalities": modalities, "labels": list(SENTIMENT_LABELS),
+        "encoders": {m: getattr(ex, "encoder_name", ex.name) for m, ex in extractors.items() if m in modalities},
+        "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "view_shares": VIEW_SHARES,
+                     "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
+                     "best_val_macro_recall": best, "seconds": round(time.time() - started, 1)},
+        "metrics": metrics,
+    }
+    (cfg.out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return config

@@ -1,0 +1,25 @@
+"""Running a worker: create topics, load plugins and the model once, start Faust."""
+from __future__ import annotations
+
+import logging
+
+from mmstream.app import create_app
+from mmstream.pipeline import Pipeline
+from mmstream.settings import Settings
+
+OUTPUT_TOPICS = ("posts", "enriched", "dead-letter")
+
+
+def run_worker(settings: Settings, loglevel: str = "warning") -> int:
+    """Blocks until the worker stops (SIGTERM/SIGINT stop it gracefully)."""
+    import faust
+
+    from mmstream.kafka_io import ensure_topics
+
+    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    pipeline = Pipeline.from_settings(settings)
+    app = create_app(settings, pipeline)
+    logging.getLogger("faust").setLevel(loglevel.upper())
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0

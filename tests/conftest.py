@@ -1,0 +1,26 @@
+"""Shared fixtures: one embedded tansu broker per test session, and Settings
+with a unique topic prefix per test so tests never see each other's records."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from mmstream.broker import EmbeddedBroker, free_port
+from mmstream.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(free_port(), log_path=log) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    return Settings.load(broker=broker.url, topic_prefix=f"t{uuid.uuid4().hex[:12]}.",
+                         broker_session_timeout=6.0, web_port=free_port(),
+                         data_dir=str(tmp_path / "data"))

