@@ -22,7 +22,8 @@ class Prediction:
 
     def sentiment(self) -> dict:
         probs = [round(float(p), 6) for p in self.probs]
-        label = SENTIMENT_LABELS[int(np.argmax(self.probs))]
+        # ties (a uniform answer) go to neutral
+        label = "neutral" if np.ptp(self.probs) < 1e-6 else SENTIMENT_LABELS[int(np.argmax(self.probs))]
         return {
             "label": label,
             "score": round(probs[2] - probs[0], 6),
@@ -62,6 +63,11 @@ class FusedModel:
             inputs[f"{modality}_mask"] = mask
         out = self.onnx.run(inputs)
         probs = out["sentiment"]
+        # a post with nothing the model reads (only a plugin's report) gets no opinion: uniform
+        evidence = np.zeros(n, dtype=bool)
+        for modality in self.modalities:
+            evidence |= inputs[f"{modality}_mask"][:, 0] > 0
+        probs[~evidence] = 1.0 / probs.shape[1]
         topics = out.get("topics")
         return [Prediction(probs[i], None if topics is None else topics[i]) for i in range(n)]
 

@@ -12,7 +12,7 @@ import numpy as np
 from mmstream.errors import ConfigError
 
 
-def _threads() -> int:
+def onnx_threads() -> int:
     env = os.environ.get("MMSTREAM_ONNX_THREADS")
     if env:
         return max(1, int(env))
@@ -47,7 +47,7 @@ class OnnxModel:
                     import onnxruntime as ort
 
                     opts = ort.SessionOptions()
-                    opts.intra_op_num_threads = _threads()
+                    opts.intra_op_num_threads = onnx_threads()
                     opts.inter_op_num_threads = 1
                     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                     self._session = ort.InferenceSession(

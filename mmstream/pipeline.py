@@ -43,8 +43,23 @@ class Outcome:
         return self.record.get("id")
 
 
+class Enricher:
+    """A step after the model that adds to results (brand matching, topics ...).
+
+    ``enrich`` gets the micro-batch's posts that have a result, in order, and
+    edits each ``item.record`` in place. It runs in the model thread. Raising
+    dead-letters the whole batch's results at stage ``enrich:<name>``, so an
+    enricher should raise only for a fault in itself.
+    """
+
+    name: str = "enricher"
+
+    def enrich(self, items: list["WorkItem"]) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class _Work:
+class WorkItem:
     raw: bytes
     source: Source | None
     post: Post | None = None
@@ -54,6 +69,8 @@ class _Work:
     pending: dict[str, Any] = field(default_factory=dict)
     obj: Any = None
     prediction: Prediction | None = None
+    record: dict[str, Any] | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # every extracted value, derived ones too
 
 
 def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
@@ -78,10 +95,12 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, extractors: dict[str, Extractor], model: FusedModel) -> None:
+    def __init__(self, settings: Settings, extractors: dict[str, Extractor], model: FusedModel,
+                 enrichers: Sequence[Enricher] = ()) -> None:
         self.settings = settings
         self.extractors = extractors
         self.model = model
+        self.enrichers = list(enrichers)
         self.validators = {m: self._validator(ex) for m, ex in extractors.items()}
 
     @classmethod
@@ -108,7 +127,7 @@ class Pipeline:
 
     # -- the per-batch path -------------------------------------------------
     def process(self, items: Sequence[tuple[bytes, Source | None]]) -> list[Outcome]:
-        work = [_Work(raw, source) for raw, source in items]
+        work = [WorkItem(raw, source) for raw, source in items]
         for w in work:
             try:
                 w.obj = parse_json(w.raw, self.settings.max_payload_bytes)
@@ -120,10 +139,34 @@ class Pipeline:
             if not self._extract_round([w for w in work if w.error is None and w.pending]):
                 break
         self._predict([w for w in work if w.error is None])
+        for w in work:
+            if w.error is None:
+                w.record = self._result(w)
+        self._enrich([w for w in work if w.error is None])
         return [self._outcome(w) for w in work]
 
-    def _extract_round(self, work: list[_Work]) -> bool:
-        by_modality: dict[str, list[_Work]] = {}
+    def _enrich(self, work: list[WorkItem]) -> None:
+        for enricher in self.enrichers:
+            if not work:
+                return
+            try:
+                enricher.enrich(work)
+            except Exception as exc:  # noqa: BLE001 - one faulty step must not stop the worker
+                if len(work) > 1:  # find the culprit: retry one by one
+                    for w in work:
+                        self._enrich_one(enricher, w)
+                else:
+                    work[0].error = PostError("enrich_error", f"{enricher.name!r} failed: {exc!r}", f"enrich:{enricher.name}")
+                work = [w for w in work if w.error is None]
+
+    def _enrich_one(self, enricher: Enricher, w: WorkItem) -> None:
+        try:
+            enricher.enrich([w])
+        except Exception as exc:  # noqa: BLE001
+            w.error = PostError("enrich_error", f"{enricher.name!r} failed: {exc!r}", f"enrich:{enricher.name}")
+
+    def _extract_round(self, work: list[WorkItem]) -> bool:
+        by_modality: dict[str, list[WorkItem]] = {}
         for w in work:
             for modality in w.pending:
                 by_modality.setdefault(modality, []).append(w)
@@ -144,6 +187,7 @@ class Pipeline:
                 if res.features is not None:
                     w.features[modality] = np.asarray(res.features, dtype=np.float32).reshape(-1)
                 w.reports[modality] = res.report
+                w.values[modality] = w.pending[modality]
                 for key, value in res.derived.items():
                     if value not in (None, "") and key not in w.features:
                         w.pending[key] = value
@@ -169,7 +213,7 @@ class Pipeline:
         # the batch failed as a whole: retry one by one so only the culprit fails
         return [self._run_extractor(extractor, modality, [v])[0] for v in values]
 
-    def _predict(self, work: list[_Work]) -> None:
+    def _predict(self, work: list[WorkItem]) -> None:
         if not work:
             return
         try:
@@ -184,11 +228,14 @@ class Pipeline:
         for w, prediction in zip(work, predictions):
             w.prediction = prediction
 
-    def _outcome(self, w: _Work) -> Outcome:
-        if w.error is not None or w.post is None:
+    def _outcome(self, w: WorkItem) -> Outcome:
+        if w.error is not None or w.record is None:
             return Outcome("dead_letter", self.dead_letter(w.raw, w.error, w.source, w.obj))
+        return Outcome("result", w.record)
+
+    def _result(self, w: WorkItem) -> dict[str, Any]:
         post = w.post
-        record = {
+        return {
             "id": post.id,
             "created_at": post.created_at_iso,
             "brands": post.brands,
@@ -198,7 +245,6 @@ class Pipeline:
             "modalities": w.reports,
             "model": self.model.name,
         }
-        return Outcome("result", record)
 
     def dead_letter(self, raw: bytes, error: PostError | None, source: Source | None, obj: Any = None) -> dict:
         error = error or PostError("internal", "no result and no error; report this as a bug.", "model")

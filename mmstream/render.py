@@ -130,8 +130,9 @@ def render_meme(
     Arguments left as None are drawn from ``seed``: ``height`` (0.6-1.2 x
     width), ``background`` (solid, gradient or noise), ``font_size`` (large
     enough to read, small enough to fit), ``font_path`` (one of
-    :func:`find_fonts`) and ``jpeg_quality`` (None, i.e. no artefacts, for half
-    of the seeds; else 25-85, and the image goes through a JPEG round trip).
+    :func:`find_fonts`) and ``jpeg_quality`` (no artefacts for half of the
+    seeds, else 25-85: the image goes through a JPEG round trip at that
+    quality; pass 0 for none).
     Text is dark or light, whichever contrasts with the background, with an
     outline in the opposite colour half of the time (the classic meme look).
     """
@@ -163,11 +164,34 @@ def render_meme(
         draw.text((x, top + i * line_height), line, font=font, fill=ink,
                   stroke_width=stroke, stroke_fill=(0, 0, 0) if dark_bg else (255, 255, 255))
 
-    if jpeg_quality is None and rng.random() < 0.5:
-        jpeg_quality = rng.randrange(25, 86)
-    if jpeg_quality is not None:
+    if jpeg_quality is None:
+        jpeg_quality = rng.randrange(25, 86) if rng.random() < 0.5 else 0
+    if jpeg_quality:
         img = Image.open(io.BytesIO(_encode(img, "JPEG", jpeg_quality))).convert("RGB")
     return img
+
+
+def render_scene(*, seed: int, width: int = 640, height: int = 480) -> Image.Image:
+    """A photo-like picture without any text, seeded: a sky gradient, a sun,
+    layered hills, a few round shapes and sensor-like grain."""
+    rng = random.Random(seed)
+    top, horizon = (rng.randrange(40, 120), rng.randrange(90, 180), rng.randrange(160, 256)), (230, 220, 200)
+    ramp = Image.linear_gradient("L").resize((width, height))
+    img = Image.composite(Image.new("RGB", (width, height), horizon), Image.new("RGB", (width, height), top), ramp)
+    draw = ImageDraw.Draw(img)
+    r = rng.randrange(height // 16, height // 6)
+    cx, cy = rng.randrange(width), rng.randrange(height // 3)
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, rng.randrange(200, 256), rng.randrange(120, 200)))
+    for layer in range(rng.randint(2, 4)):
+        base = height // 2 + layer * height // 10
+        points = [(0, height)] + [(x, base - rng.randrange(height // 6)) for x in range(0, width + 64, 64)]
+        green = (rng.randrange(20, 90), rng.randrange(80, 160) - layer * 15, rng.randrange(20, 80))
+        draw.polygon(points + [(width, height)], fill=green)
+    for _ in range(rng.randint(3, 8)):
+        x, y, s = rng.randrange(width), rng.randrange(height // 2, height), rng.randrange(8, height // 8)
+        draw.ellipse((x - s, y - 2 * s, x + s, y), fill=tuple(rng.randrange(256) for _ in range(3)))
+    grain = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
+    return Image.blend(img, grain, 0.06)
 
 
 def _encode(img: Image.Image, fmt: str, quality: int) -> bytes:

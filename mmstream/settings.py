@@ -42,10 +42,38 @@ class Settings:
     max_image_bytes: int = 5_000_000
     max_image_pixels: int = 40_000_000
     max_image_frames: int = 100
-    plugin_timeout: float = 10.0
+    plugin_timeout: float = 30.0
     # model
     model_dir: str = str(PACKAGE_DIR / "models" / "fused")
     brands_file: str = ""
+    # brand analytics (mmstream/analytics): event-time windows, in seconds
+    window_tumbling: float = 60.0
+    window_hopping: float = 3600.0
+    window_hop: float = 300.0
+    window_grace: float = 60.0
+    window_top_topics: int = 5
+    # online topic mining: cosine thresholds on mean-centred text embeddings
+    topic_assign: float = 0.3
+    topic_birth: float = 0.35
+    topic_birth_min: int = 5
+    topic_merge: float = 0.8
+    topic_max_idle: float = 7 * 86400.0
+    topic_max: int = 500
+    topic_warmup: int = 50
+    category_threshold: float = 0.5
+    # spike alerts: the last alert_recent seconds against the alert_baseline seconds before
+    alert_recent: float = 3600.0
+    alert_baseline: float = 43200.0
+    alert_min_posts: int = 20
+    alert_ratio: float = 3.0
+    alert_z: float = 4.0
+    alert_negative_delta: float = 0.25
+    alert_min_history: float = 0.25
+    alert_cooldown: float = 3600.0
+    # analytics bookkeeping
+    analytics_dedupe: int = 100_000
+    analytics_keep: float = 7 * 86400.0
+    analytics_startup_wait: float = 15.0
 
     def topic(self, name: str) -> str:
         """Full topic name for ``posts``, ``enriched``, ``dead-letter`` ..."""

@@ -46,7 +46,7 @@ def test_posts_in_one_result_per_id_out_and_meme_text_counts(topics, tmp_path):
     for d in dead:
         assert d["stage"] in ("decode", "validate") and d["detail"] and "offset" in d and d["payload"]
     r = results["p0"]
-    assert r["created_at"] == "2026-11-28T09:00:00Z" and r["brands"] == ["acme"] and r["lang"] == "en"
+    assert r["created_at"] == "2025-11-28T09:00:00Z" and r["brands"] == ["acme"] and r["lang"] == "en"
     assert abs(sum(r["sentiment"]["probs"].values()) - 1) < 1e-4 and "@" in r["model"]
     assert results["p0"]["sentiment"]["label"] == "positive" and results["p1"]["sentiment"]["label"] == "negative"
     meme = results["meme"]

@@ -50,7 +50,7 @@ def _text_features(text_ex: Extractor, digest: str) -> dict[str, tuple[np.ndarra
     splits = {}
     for split in ("train", "val", "test"):
         texts, y = tweeteval_sentiment(split)
-        X = cached(f"sentiment-{split}", [digest, str(len(texts))],
+        X = cached(f"sentiment-{split}", [digest, str(len(texts)), f"bs{text_ex.batch_size}"],
                    lambda: embed_in_chunks(text_ex.embed_texts, texts, f"encoding {split}"))
         splits[split] = (X, y)
     return splits
@@ -89,7 +89,7 @@ def train(cfg: TrainConfig) -> dict:
     if image_ex is not None and "images" in modalities and cfg.meme_images:
         texts_tr, _ = tweeteval_sentiment("train")
         chosen = np.sort(rng.choice(n, size=min(cfg.meme_images, n), replace=False))
-        img_feats = cached("meme-images", [file_digest(Path(image_ex.model_dir) / "encoder.onnx"), str(cfg.seed), str(len(chosen))],
+        img_feats = cached("meme-images", [file_digest(image_ex.encoder.model.path), str(cfg.seed), str(len(chosen))],
                            lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
         img_rows[chosen] = np.arange(len(chosen))
 

@@ -1,0 +1,122 @@
+"""The text plugin with its real int8 ONNX encoder, loaded through the plugin manager."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmstream import Extraction, PostError
+from mmstream.plugins import get_plugin_manager, register_extractors
+from mmstream.settings import Settings
+from mmstream_text import TextExtractor
+
+MIXED = [
+    "short",
+    "a much longer post about a brand " * 30,
+    "hi",
+    "medium length tweet about coffee and mornings",
+    "ok!",
+    "another " * 12,
+    "x",
+    "The quick brown fox jumps over the lazy dog.",
+    "🔥🔥🔥",
+    "last one, in the middle of the pack",
+    "b",
+]
+
+
+@pytest.fixture(scope="module")
+def text():
+    extractor = register_extractors(get_plugin_manager(), Settings.load(max_text_chars=2000))["text"]
+    extractor.load()
+    return extractor
+
+
+def embed(text, values: list[str], modality: str = "text") -> np.ndarray:
+    results = text.extract(modality, values)
+    assert all(isinstance(r, Extraction) for r in results), results
+    return np.stack([r.features for r in results])
+
+
+def test_registered_for_text_and_ocr_text(text):
+    assert text.name == "text"
+    assert set(text.modalities) == {"text", "image_text"}
+    assert text.dims == {"text": 384, "image_text": 384}
+
+
+def test_embeddings_are_unit_norm_float32(text):
+    vectors = embed(text, ["Loving the new phone!", "worst customer service ever", "ok"])
+    assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_similar_sentences_are_closer_than_unrelated_ones(text):
+    food, bread, stocks = embed(
+        text, ["A man is eating food.", "A man is eating a piece of bread.", "The stock market fell sharply today."]
+    )
+    assert food @ bread > 0.6
+    assert food @ bread > food @ stocks + 0.4
+
+
+def test_report_counts_chars_and_tokens(text):
+    [result] = text.extract("image_text", ["SALE 50% OFF"])
+    assert result.report["chars"] == 12
+    assert 4 < result.report["tokens"] <= 128  # [CLS] ... [SEP]
+
+
+def test_long_text_is_truncated_to_max_length(text):
+    [result] = text.extract("text", ["word " * 1000])
+    assert result.report["tokens"] == 128
+
+
+def test_a_micro_batch_gives_each_post_its_own_features(text):
+    batched = embed(text, MIXED)
+    for value, vector in zip(MIXED, batched):
+        np.testing.assert_allclose(vector, embed(text, [value])[0], atol=1e-4)
+
+
+def test_padded_batches_keep_input_order():
+    # batches > 1 are padded and share int8 activation scales: close to, not equal to, one at a time
+    batched = TextExtractor(Settings.load(), batch_size=4).embed_texts(MIXED)
+    alone = embed_texts_one_by_one(MIXED)
+    similarity = batched @ alone.T
+    assert (similarity.argmax(axis=1) == np.arange(len(MIXED))).all()
+    assert similarity.diagonal().min() > 0.9
+
+
+def embed_texts_one_by_one(values: list[str]) -> np.ndarray:
+    extractor = TextExtractor(Settings.load(), batch_size=1)
+    return np.stack([extractor.embed_texts([v])[0] for v in values])
+
+
+def test_embed_texts_matches_extract(text):
+    values = ["first tweet", "second, somewhat longer tweet"]
+    np.testing.assert_allclose(text.embed_texts(values), embed(text, values), atol=1e-6)
+
+
+def test_extract_of_nothing_is_nothing(text):
+    assert text.extract("text", []) == []
+    assert text.embed_texts([]).shape == (0, 384)
+
+
+def test_a_value_the_tokenizer_rejects_fails_alone(text):
+    good, bad = text.extract("text", ["fine text", 42])
+    assert isinstance(good, Extraction)
+    assert isinstance(bad, PostError) and bad.stage == "extract:text"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(123, "wrong_type"), (None, "wrong_type"), (["a"], "wrong_type"), ("", "empty_text"), (" \n\t", "empty_text")],
+)
+def test_validate_rejects_unusable_values(text, value, reason):
+    with pytest.raises(PostError) as info:
+        text.validate("text", value)
+    assert info.value.reason == reason and info.value.stage == "validate"
+
+
+def test_validate_names_the_length_limit_and_its_setting(text):
+    with pytest.raises(PostError) as info:
+        text.validate("image_text", "a" * 2001)
+    assert info.value.reason == "text_too_long"
+    assert "2000" in info.value.detail and "MMSTREAM_MAX_TEXT_CHARS" in info.value.detail
+    assert text.validate("text", "a" * 2000) == "a" * 2000
