@@ -22,8 +22,11 @@ from mmstream.settings import Settings
 
 
 def broker_credentials(settings: Settings) -> Any:
-    """Faust credentials from the security settings (None for PLAINTEXT)."""
-    protocol = settings.security_protocol.upper()
+    """Faust credentials from the security settings (None for PLAINTEXT).
+    ConfigError for an unknown protocol or a TLS file that does not exist."""
+    from mmstream.kafka_io import client_config
+
+    protocol = client_config(settings)["security_protocol"]  # checks the protocol and the files
     if protocol == "PLAINTEXT":
         return None
     context = None
@@ -43,7 +46,7 @@ def broker_credentials(settings: Settings) -> Any:
 
 def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
     key = outcome.key.encode() if outcome.key else None
-    return key, json.dumps(outcome.record, ensure_ascii=False, separators=(",", ":")).encode()
+    return key, outcome.data or json.dumps(outcome.record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
@@ -90,4 +93,7 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == posts.get_topic_name())
         return web.json({"status": "ok", "model": pipeline.model.name, "assigned_partitions": assigned, **stats})
 
+    from mmstream.analytics.service import install_analytics
+
+    install_analytics(app, settings, pipeline)
     return app

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from mmstream.errors import BrokerError, ConfigError
+from mmstream.post import usable_id
 from mmstream.settings import Settings, bootstrap_servers
 
 with warnings.catch_warnings():
@@ -133,11 +134,10 @@ def _lines(path_or_lines: str | Path | Iterable[str | bytes]) -> Iterator[bytes]
 def _key_of(line: bytes) -> Optional[bytes]:
     try:
         post = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: the worker dead-letters it
         return None
-    if isinstance(post, dict) and isinstance(post.get("id"), str):
-        return post["id"].encode("utf-8")
-    return None
+    post_id = usable_id(post.get("id")) if isinstance(post, dict) else None
+    return post_id.encode("utf-8") if post_id else None
 
 
 def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str | bytes],

@@ -43,6 +43,8 @@ class FusedModel:
         self.modalities: dict[str, int] = {k: int(v) for k, v in cfg["modalities"].items()}
         self.name = f"{cfg.get('name', 'fused')}@{cfg.get('version', '0')}"
         self.topic_labels: list[str] = list(cfg.get("topic_labels", []))
+        #: probability at or above which a category applies (chosen on validation data in training)
+        self.topic_threshold: float = float(cfg.get("topic_threshold") or 0.5)
 
     def predict(self, features: Sequence[dict[str, np.ndarray]]) -> list[Prediction]:
         """One dict of modality -> feature vector per post; modalities the model

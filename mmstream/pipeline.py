@@ -8,7 +8,7 @@ post never takes the others down: failures are isolated per post.
 """
 from __future__ import annotations
 
-import threading
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -16,8 +16,9 @@ import numpy as np
 
 from mmstream.errors import PostError
 from mmstream.extractors import Extraction, Extractor
+from mmstream.guard import as_post_error, call_with_timeout, to_json, unpack_extraction
 from mmstream.model import FusedModel, Prediction
-from mmstream.post import Post, parse_json, validate_post
+from mmstream.post import Post, parse_json, usable_id, validate_post
 from mmstream.settings import Settings
 
 MAX_ROUNDS = 2
@@ -37,6 +38,7 @@ class Source:
 class Outcome:
     kind: str  # "result" or "dead_letter"
     record: dict[str, Any]
+    data: bytes = b""  # the record as compact UTF-8 JSON, what goes on the topic
 
     @property
     def key(self) -> str | None:
@@ -73,27 +75,6 @@ class WorkItem:
     values: dict[str, Any] = field(default_factory=dict)  # every extracted value, derived ones too
 
 
-def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
-    """Run ``fn`` in a daemon thread; raise TimeoutError after ``timeout`` s.
-    A hung call is abandoned (Python cannot kill a thread) and the worker moves on."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True, name="mmstream-extract")
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"no answer within {timeout:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 class Pipeline:
     def __init__(self, settings: Settings, extractors: dict[str, Extractor], model: FusedModel,
                  enrichers: Sequence[Enricher] = ()) -> None:
@@ -111,7 +92,15 @@ class Pipeline:
         extractors = register_extractors(get_plugin_manager(), settings)
         for extractor in {id(e): e for e in extractors.values()}.values():
             extractor.load()
-        return cls(settings, extractors, FusedModel(settings.model_dir))
+        model = FusedModel(settings.model_dir)
+        from mmstream.analytics.assign import TopicAssigner
+        from mmstream.analytics.brands import BrandCatalog, BrandMatcher
+
+        enrichers: list[Enricher] = []
+        if settings.brands_file:
+            enrichers.append(BrandMatcher(BrandCatalog.load(settings.brands_file)))
+        enrichers.append(TopicAssigner(settings, model.topic_labels, model.topic_threshold))
+        return cls(settings, extractors, model, enrichers)
 
     @staticmethod
     def _validator(extractor: Extractor) -> Callable[[str, Any], Any]:
@@ -127,6 +116,19 @@ class Pipeline:
 
     # -- the per-batch path -------------------------------------------------
     def process(self, items: Sequence[tuple[bytes, Source | None]]) -> list[Outcome]:
+        """One outcome per item, in order. Never raises for an item: an
+        unexpected failure (a bug) is isolated like any other, one by one."""
+        try:
+            return self._process(items)
+        except Exception as exc:  # noqa: BLE001 - the worker must go on; the culprit is dead-lettered
+            if len(items) > 1:
+                return [self.process([item])[0] for item in items]
+            raw, source = items[0]
+            error = PostError("internal_error", f"mmstream failed on this post ({exc!r}); report it as a bug with "
+                              "this dead letter.", "internal")
+            return [self._dead(WorkItem(raw, source, error=error, obj=_try_json(raw)))]
+
+    def _process(self, items: Sequence[tuple[bytes, Source | None]]) -> list[Outcome]:
         work = [WorkItem(raw, source) for raw, source in items]
         for w in work:
             try:
@@ -181,14 +183,16 @@ class Pipeline:
             for w, res in zip(group, results):
                 if w.error is not None:
                     continue
-                if isinstance(res, Exception):
-                    w.error = _as_post_error(res, extractor)
+                try:
+                    features, report, derived = unpack_extraction(res)
+                except Exception as exc:  # noqa: BLE001 - this value failed, or its plugin broke the contract
+                    w.error = as_post_error(exc, extractor)
                     continue
-                if res.features is not None:
-                    w.features[modality] = np.asarray(res.features, dtype=np.float32).reshape(-1)
-                w.reports[modality] = res.report
+                if features is not None:
+                    w.features[modality] = features
+                w.reports[modality] = report
                 w.values[modality] = w.pending[modality]
-                for key, value in res.derived.items():
+                for key, value in derived.items():
                     if value not in (None, "") and key not in w.features:
                         w.pending[key] = value
                         derived_any = True
@@ -229,9 +233,21 @@ class Pipeline:
             w.prediction = prediction
 
     def _outcome(self, w: WorkItem) -> Outcome:
-        if w.error is not None or w.record is None:
-            return Outcome("dead_letter", self.dead_letter(w.raw, w.error, w.source, w.obj))
-        return Outcome("result", w.record)
+        if w.error is None and w.record is not None:
+            try:
+                return Outcome("result", w.record, to_json(w.record))
+            except ValueError as exc:  # NaN, a lone surrogate or an object an enricher left in the record
+                w.error = PostError("enrich_error", f"the result is not JSON ({exc}); an enricher put a non-JSON "
+                                    "value in it: fix that enricher.", "enrich")
+        return self._dead(w)
+
+    def _dead(self, w: WorkItem) -> Outcome:
+        record = self.dead_letter(w.raw, w.error, w.source, w.obj)
+        try:
+            data = to_json(record)
+        except ValueError:  # a plugin's detail with a lone surrogate: escape it
+            data = json.dumps(record, separators=(",", ":"), default=repr).encode()
+        return Outcome("dead_letter", record, data)
 
     def _result(self, w: WorkItem) -> dict[str, Any]:
         post = w.post
@@ -262,18 +278,13 @@ class Pipeline:
         return record
 
 
-def _as_post_error(exc: Exception, extractor: Extractor | None) -> PostError:
-    if isinstance(exc, PostError):
-        return exc
-    name = extractor.name if extractor else "?"
-    if isinstance(exc, TimeoutError):
-        return PostError("plugin_timeout", f"plugin {name!r} did not answer within its time budget ({exc}); "
-                         "raise MMSTREAM_PLUGIN_TIMEOUT or fix the plugin.", f"extract:{name}")
-    return PostError("plugin_error", f"plugin {name!r} raised {exc!r}; the post was set aside, fix the plugin or the input.",
-                     f"extract:{name}")
-
-
 def _known_id(obj: Any) -> str | None:
-    """The id of a post that failed, when its JSON still says one."""
-    value = obj.get("id") if isinstance(obj, dict) else None
-    return value if isinstance(value, str) and value else None
+    """The id of a post that failed, when its JSON still says a usable one."""
+    return usable_id(obj.get("id")) if isinstance(obj, dict) else None
+
+
+def _try_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None

@@ -53,6 +53,9 @@ def parse_json(raw: bytes | str, max_bytes: int) -> Any:
         )
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise PostError("too_deep", "the record nests arrays or objects too deeply to decode; send a flat post "
+                        "object.", "decode") from None
     except UnicodeDecodeError:
         raise PostError("not_json", "the record is not UTF-8 text; send UTF-8 encoded JSON.", "decode") from None
     except ValueError as exc:
@@ -95,27 +98,61 @@ def _optional_str(obj: Mapping[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise PostError("wrong_type", f"'{key}' must be a string, got {type(value).__name__}; fix the producer.")
+    return check_unicode(key, value)
+
+
+def is_unicode(text: str) -> bool:
+    """False when ``text`` holds a lone UTF-16 surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_unicode(key: str, value: str) -> str:
+    """``value``, or PostError ``invalid_unicode`` for text no UTF-8 output could carry."""
+    if not is_unicode(value):
+        raise PostError("invalid_unicode", f"'{key}' holds a lone UTF-16 surrogate ({value[:64]!r}), which is not "
+                        "text; fix the producer's string escaping.")
     return value
+
+
+#: JSON names of the types ``json.loads`` returns, for messages
+JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+def usable_id(value: Any) -> str | None:
+    """``value`` when it is an id a post may carry (and a Kafka key may be), else None."""
+    ok = isinstance(value, str) and value.strip() and len(value) <= MAX_ID_CHARS and is_unicode(value)
+    return value if ok else None
 
 
 def validate_post(obj: Any, validators: Mapping[str, Callable[[str, Any], Any]]) -> Post:
     """A decoded JSON value -> Post. ``validators`` maps each handled modality
     key to its extractor's ``validate``."""
     if not isinstance(obj, dict):
-        raise PostError("not_object", f"the record is a JSON {type(obj).__name__}, not an object; send one post object per record.")
+        raise PostError("not_object", f"the record is a JSON {JSON_TYPES.get(type(obj), type(obj).__name__)}, not an "
+                        "object; send one post object per record.")
     post_id = obj.get("id")
     if post_id is None or post_id == "":
         raise PostError("missing_id", "the post has no 'id'; every post needs a non-empty string id.")
     if not isinstance(post_id, str):
         raise PostError("wrong_type", f"'id' must be a string, got {type(post_id).__name__}; send ids as strings.")
-    if not post_id.strip() or len(post_id) > MAX_ID_CHARS:
-        raise PostError("missing_id" if not post_id.strip() else "bad_id", f"'id' must be 1-{MAX_ID_CHARS} visible characters.")
+    if not post_id.strip():
+        raise PostError("missing_id", "the post's 'id' is only whitespace; every post needs a non-empty string id.")
+    if len(post_id) > MAX_ID_CHARS:
+        raise PostError("bad_id", f"'id' has {len(post_id)} characters, over the limit of {MAX_ID_CHARS}; send a "
+                        "shorter id (a hash of a long one works).")
+    check_unicode("id", post_id)
     created_at = parse_created_at(obj.get("created_at"))
     brands = obj.get("brands", [])
     if brands is None:
         brands = []
     if not isinstance(brands, list) or not all(isinstance(b, str) for b in brands):
         raise PostError("wrong_type", "'brands' must be a list of strings; fix the producer.")
+    for brand in brands:
+        check_unicode("brands", brand)
     meta = obj.get("meta")
     if meta is not None and not isinstance(meta, dict):
         raise PostError("wrong_type", "'meta' must be an object; fix the producer.")

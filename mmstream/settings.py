@@ -53,14 +53,14 @@ class Settings:
     window_grace: float = 60.0
     window_top_topics: int = 5
     # online topic mining: cosine thresholds on mean-centred text embeddings
-    topic_assign: float = 0.3
-    topic_birth: float = 0.35
+    topic_assign: float = 0.2
+    topic_birth: float = 0.25
     topic_birth_min: int = 5
     topic_merge: float = 0.8
     topic_max_idle: float = 7 * 86400.0
     topic_max: int = 500
     topic_warmup: int = 50
-    category_threshold: float = 0.5
+    category_threshold: float = 0.0  # 0: the model's own threshold, chosen on validation data
     # spike alerts: the last alert_recent seconds against the alert_baseline seconds before
     alert_recent: float = 3600.0
     alert_baseline: float = 43200.0

@@ -7,7 +7,7 @@ from mmstream.app import create_app
 from mmstream.pipeline import Pipeline
 from mmstream.settings import Settings
 
-OUTPUT_TOPICS = ("posts", "enriched", "dead-letter")
+OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
 
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:
@@ -21,5 +21,8 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     app = create_app(settings, pipeline)
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's start-up spinner sets the root logger to DEBUG (to spin on every record): every
+    # library's debug call (aiokafka, kafka-python, per request) would then build a LogRecord
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0

@@ -76,3 +76,26 @@ def _distinct(settings: Settings, records: list[Record]) -> set:
         value = r.json()
         keys.add(("r", value["id"]) if r.topic == settings.topic("enriched") else ("d", value.get("partition"), value.get("offset")))
     return keys
+
+
+#: sentence parts per theme for posts that cluster by theme and still differ from each other
+THEMES = {
+    "football": (["the football match", "that penalty kick", "our striker", "the derby tonight", "the goalkeeper"],
+                 ["was incredible", "won the league", "scored twice", "made the fans cheer", "saved the game"],
+                 ["in the final minute", "at the stadium", "against the champions", "after extra time", "on the pitch"]),
+    "coffee": (["my morning coffee", "this espresso", "the new latte", "a cold brew", "the barista"],
+               ["tastes amazing", "was way too bitter", "smells like heaven", "needs more milk", "saved my morning"],
+               ["at the cafe downtown", "before work", "with oat milk", "in a huge mug", "from the roastery"]),
+    "luggage": (["my suitcase", "the checked bag", "our luggage", "the baggage claim", "my carry-on"],
+                ["got lost again", "never arrived", "was damaged", "took two hours", "went to the wrong city"],
+                ["after the flight", "at the airport", "on the connection", "at arrivals", "during the layover"]),
+    "phone": (["my phone battery", "the new smartphone", "this charger", "the screen", "the software update"],
+              ["dies by noon", "overheats constantly", "cracked already", "drains the battery", "broke the camera"],
+              ["after the update", "every single day", "since last week", "while charging", "out of the box"]),
+}
+
+
+def theme_text(theme: str, i: int) -> str:
+    """A sentence on ``theme``, different for each ``i`` below 125."""
+    subjects, verbs, tails = THEMES[theme]
+    return f"{subjects[i % 5]} {verbs[(i // 5) % 5]} {tails[(i // 25) % 5]}"

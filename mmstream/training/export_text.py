@@ -44,7 +44,6 @@ QUANTIZATION = {
     "per_channel": True,
 }
 DEFAULT_OUT = Path("plugins/text/mmstream_text/model")
-CHECK_TEXTS = Path("/work/shared/data/tweeteval/sentiment/val_text.txt")
 CHECK_COUNT = 500
 
 
@@ -164,8 +163,11 @@ def _mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(axis=1).mean())
 
 
-def export_text_encoder(out_dir: Path) -> dict[str, Any]:
+def export_text_encoder(out_dir: Path, weights: Path | None = None) -> dict[str, Any]:
     """Write ``encoder.onnx`` (int8), ``tokenizer.json`` and ``config.json`` to ``out_dir``.
+
+    ``weights``: a fine-tuned encoder state dict (from
+    :mod:`mmstream.training.finetune_text`) to export instead of the pretrained one.
 
     Checks the fp32 ONNX export against the torch module and the int8 model
     against the fp32 one on the first tweets of the TweetEval validation set;
@@ -174,9 +176,15 @@ def export_text_encoder(out_dir: Path) -> dict[str, Any]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from mmstream.training.data import data_dir
+
     src = source_dir()
     encoder = load_encoder(src)
-    texts = CHECK_TEXTS.read_text(encoding="utf-8").splitlines()[:CHECK_COUNT]
+    if weights is not None:
+        encoder.load_state_dict(torch.load(weights, map_location="cpu"), strict=True)
+        encoder.eval()
+    check = data_dir() / "tweeteval" / "sentiment" / "val_text.txt"
+    texts = check.read_text(encoding="utf-8").splitlines()[:CHECK_COUNT]
     feeds = _feeds(src, texts)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -218,10 +226,11 @@ def export_text_encoder(out_dir: Path) -> dict[str, Any]:
 
     shutil.copyfile(src / "tokenizer.json", out_dir / "tokenizer.json")
     config = {
-        "name": NAME,
+        "name": NAME if weights is None else NAME.replace("-int8", "-tweeteval-ft-int8"),
         "dim": DIM,
         "max_length": MAX_LENGTH,
         "source": f"{SOURCE_PACKAGE} {importlib.metadata.version(SOURCE_PACKAGE)}",
+        "fine_tuned": _fine_tuning(weights),
         "quantization": QUANTIZATION,
         "cosine_fp32_onnx_vs_torch_mean": round(_mean_cosine(fp32_embeddings, reference), 6),
         "cosine_vs_fp32_mean": round(_mean_cosine(int8_embeddings, fp32_embeddings), 6),
@@ -231,11 +240,24 @@ def export_text_encoder(out_dir: Path) -> dict[str, Any]:
     return config
 
 
+def _fine_tuning(weights: Path | None) -> Any:
+    """What the fine-tuning run said about itself (its summary.json), or False."""
+    if weights is None:
+        return False
+    summary = weights.parent / "summary.json"
+    if summary.is_file():
+        info = json.loads(summary.read_text())
+        return {k: v for k, v in info.items() if k != "history"}
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="fine-tuned encoder state dict (e.g. .cache/finetune/encoder_best.pt)")
     args = parser.parse_args(argv)
-    config = export_text_encoder(args.out)
+    config = export_text_encoder(args.out, args.weights)
     size = (args.out / "encoder.onnx").stat().st_size
     print(f"wrote {args.out}/encoder.onnx ({size / 1e6:.1f} MB)")
     print(f"cosine fp32 ONNX vs torch: {config['cosine_fp32_onnx_vs_torch_mean']:.6f}")

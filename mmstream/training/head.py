@@ -118,8 +118,9 @@ class Head:
         dh = (d @ p["W2"].T) * keep * (pre > 0)
         return {"W2": hd.T @ d, "b2": d.sum(0), "W1": z.T @ dh, "b1": dh.sum(0)}, loss
 
-    def to_onnx(self, path: Path) -> None:
-        """Write the graph: per-modality inputs and masks -> ``sentiment`` probabilities."""
+    def to_onnx(self, path: Path, topics: "TopicHead | None" = None) -> None:
+        """Write the graph: per-modality inputs and masks -> ``sentiment``
+        probabilities (and ``topics`` probabilities when a topic head is given)."""
         import onnx
         from onnx import TensorProto, helper, numpy_helper
 
@@ -141,6 +142,21 @@ class Head:
         ]
         inits = [numpy_helper.from_array(self.params[k].astype(np.float32), k) for k in ("W1", "b1", "W2", "b2")]
         out = [helper.make_tensor_value_info("sentiment", TensorProto.FLOAT, ["batch", self.spec.n_classes])]
+        if topics is not None:
+            # mean of the text-like embeddings present: (text*m_t + image_text*m_o) / max(m_t + m_o, 1)
+            nodes += [
+                helper.make_node("Add", ["text_masked", "image_text_masked"], ["texts_sum"]),
+                helper.make_node("Add", ["text_mask", "image_text_mask"], ["texts_n"]),
+                helper.make_node("Max", ["texts_n", "one"], ["texts_n1"]),
+                helper.make_node("Div", ["texts_sum", "texts_n1"], ["texts_mean"]),
+                helper.make_node("MatMul", ["texts_mean", "Wt"], ["tw"]),
+                helper.make_node("Add", ["tw", "bt"], ["topic_logits"]),
+                helper.make_node("Sigmoid", ["topic_logits"], ["topics"]),
+            ]
+            inits += [numpy_helper.from_array(np.ones((1, 1), np.float32), "one"),
+                      numpy_helper.from_array(topics.W.astype(np.float32), "Wt"),
+                      numpy_helper.from_array(topics.b.astype(np.float32), "bt")]
+            out.append(helper.make_tensor_value_info("topics", TensorProto.FLOAT, ["batch", len(topics.labels)]))
         graph = helper.make_graph(nodes, "mmstream_fused", inputs, out, inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="mmstream")
         model.ir_version = 8
@@ -152,3 +168,45 @@ class Head:
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class TopicHead:
+    """Multi-label topics: a linear layer + sigmoid over the mean of the
+    text-like embeddings present (the post text and the text read from images)."""
+
+    labels: list[str]
+    W: np.ndarray
+    b: np.ndarray
+    threshold: float = 0.5
+
+    @classmethod
+    def fit(cls, X: np.ndarray, Y: np.ndarray, labels: list[str], *, X_val: np.ndarray, Y_val: np.ndarray,
+            l2: float = 1e-3, lr: float = 0.5, steps: int = 600) -> "TopicHead":
+        """Class-balanced logistic regressions (full-batch gradient descent);
+        the decision threshold is chosen on the validation split."""
+        n, d = X.shape
+        k = Y.shape[1]
+        pos = np.clip(Y.mean(0), 1e-3, 1)
+        w_pos, w_neg = 0.5 / pos, 0.5 / np.clip(1 - pos, 1e-3, 1)
+        W, b = np.zeros((d, k), np.float32), np.log(pos / (1 - pos + 1e-9)).astype(np.float32)
+        for _ in range(steps):
+            p = 1 / (1 + np.exp(-(X @ W + b)))
+            g = (p - Y) * (Y * w_pos + (1 - Y) * w_neg) / n
+            W -= lr * (X.T @ g + l2 * W)
+            b -= lr * g.sum(0)
+        head = cls(list(labels), W.astype(np.float32), b.astype(np.float32))
+        probs = head.predict_proba(X_val)
+        head.threshold = max(np.arange(0.2, 0.81, 0.05), key=lambda t: multilabel_macro_f1(Y_val, probs >= t))
+        return head
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(X @ self.W + self.b)))
+
+
+def multilabel_macro_f1(Y: np.ndarray, P: np.ndarray) -> float:
+    """Macro-F1 over labels (a label with no gold and no predicted positives scores 0)."""
+    tp = (P & (Y > 0)).sum(0)
+    fp = (P & (Y == 0)).sum(0)
+    fn = (~P & (Y > 0)).sum(0)
+    return float(np.mean(np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)))

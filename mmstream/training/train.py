@@ -16,9 +16,13 @@ import numpy as np
 from mmstream.extractors import Extractor
 from mmstream.plugins import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
-from mmstream.training.data import SENTIMENT_LABELS, macro_f1, macro_recall, tweeteval_sentiment
+from mmstream.training.data import (SENTIMENT_LABELS, TOPIC_LABELS, macro_f1, macro_recall, tweet_topics,
+                                    tweeteval_sentiment)
+from mmstream.training.card import write_model_card
 from mmstream.training.features import cached, embed_in_chunks, file_digest
-from mmstream.training.head import Head, HeadSpec, assemble
+from mmstream.training.head import Head, HeadSpec, TopicHead, assemble, multilabel_macro_f1
+
+TOPIC_LANGS = ("en", "es", "gr", "ja")
 
 NEUTRAL_CAPTIONS = (
     "look at this", "just saw this", "thoughts?", "found this today", "ok", "this one", "sharing this",
@@ -39,6 +43,22 @@ class TrainConfig:
     name: str = "mmstream-fused"
 
 
+def finetune_and_export(work_dir: Path, *, epochs: int, seed: int) -> Path:
+    """Fine-tune the text plugin's encoder (torch), export it int8 into the plugin's model folder."""
+    try:
+        from mmstream.training.export_text import export_text_encoder
+        from mmstream.training.finetune_text import finetune
+    except ImportError as exc:
+        from mmstream.errors import ConfigError
+
+        raise ConfigError(f"fine-tuning needs the training extra ({exc.name} is missing): pip install -e '.[train]'") from None
+    from mmstream_text.extractor import MODEL_DIR
+
+    finetune(work_dir, epochs=epochs, seed=seed)
+    export_text_encoder(MODEL_DIR, work_dir / "encoder_best.pt")
+    return MODEL_DIR
+
+
 def _loaded_extractors(settings: Settings) -> dict[str, Extractor]:
     extractors = register_extractors(get_plugin_manager(), settings)
     for extractor in {id(e): e for e in extractors.values()}.values():
@@ -54,6 +74,30 @@ def _text_features(text_ex: Extractor, digest: str) -> dict[str, tuple[np.ndarra
                    lambda: embed_in_chunks(text_ex.embed_texts, texts, f"encoding {split}"))
         splits[split] = (X, y)
     return splits
+
+
+def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
+    """The 19-label topic head on TweetTopicXL train (all languages), threshold
+    on validation, macro-F1 per language on test."""
+    def feats(split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        xs, ys, langs = [], [], []
+        for lang in TOPIC_LANGS:
+            texts, Y = tweet_topics(lang, split)
+            xs.append(cached(f"topics-{lang}-{split}", [digest, str(len(texts)), f"bs{text_ex.batch_size}"],
+                             lambda: text_ex.embed_texts(texts)))
+            ys.append(Y)
+            langs += [lang] * len(texts)
+        return np.concatenate(xs), np.concatenate(ys), langs
+
+    X_tr, Y_tr, _ = feats("train")
+    X_va, Y_va, _ = feats("validation")
+    X_te, Y_te, langs = feats("test")
+    head = TopicHead.fit(X_tr, Y_tr, list(TOPIC_LABELS), X_val=X_va, Y_val=Y_va)
+    pred = head.predict_proba(X_te) >= head.threshold
+    langs_arr = np.array(langs)
+    scores = {lang: round(100 * multilabel_macro_f1(Y_te[langs_arr == lang], pred[langs_arr == lang]), 2)
+              for lang in TOPIC_LANGS}
+    return head, scores
 
 
 def _meme_image_features(image_ex: Extractor, texts: list[str], idx: np.ndarray, seed: int) -> np.ndarray:
@@ -130,13 +174,19 @@ def train(cfg: TrainConfig) -> dict:
     )
     metrics = {
         "val_text": evaluate(head, "val", 0), "test_text": evaluate(head, "test", 0),
-        "test_meme_with_caption": evaluate(head, "test", 1),
+        "test_meme_with_caption_proxy": evaluate(head, "test", 1),
     }
+    topic_head = None
+    if {"text", "image_text"} <= modalities.keys():
+        topic_head, metrics["topics_test_macro_f1"] = _topic_head(text_ex, digest)
+        print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    head.to_onnx(cfg.out_dir / "model.onnx")
+    head.to_onnx(cfg.out_dir / "model.onnx", topic_head)
     config = {
         "name": cfg.name, "version": time.strftime("%Y%m%d") + f"-s{cfg.seed}",
         "modalities": modalities, "labels": list(SENTIMENT_LABELS),
+        "topic_labels": topic_head.labels if topic_head else [],
+        "topic_threshold": round(float(topic_head.threshold), 2) if topic_head else None,
         "encoders": {m: getattr(ex, "encoder_name", ex.name) for m, ex in extractors.items() if m in modalities},
         "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "view_shares": VIEW_SHARES,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
@@ -144,4 +194,18 @@ def train(cfg: TrainConfig) -> dict:
         "metrics": metrics,
     }
     (cfg.out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    encoders = {ex.name: _encoder_config(ex) for ex in {id(e): e for e in extractors.values()}.values()}
+    write_model_card(cfg.out_dir, config, encoders)
     return config
+
+
+def _encoder_config(extractor: Extractor) -> dict:
+    """The encoder's own config.json, without its bulky parts."""
+    for attr in ("model_dir",):
+        folder = getattr(extractor, attr, None)
+        if folder and (Path(folder) / "config.json").is_file():
+            cfg = json.loads((Path(folder) / "config.json").read_text())
+            return {k: v for k, v in cfg.items() if k in ("name", "dim", "source", "fine_tuned", "cosine_vs_fp32_mean")}
+    encoder = getattr(extractor, "encoder", None)
+    cfg = getattr(getattr(encoder, "model", None), "config", {}) or {}
+    return {k: v for k, v in cfg.items() if k in ("name", "dim", "precision", "source")}

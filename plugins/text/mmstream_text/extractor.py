@@ -19,6 +19,7 @@ from mmstream import Extraction, Extractor, PostError
 from mmstream.errors import ConfigError
 from mmstream.extractors import check_value_type
 from mmstream.onnx import OnnxModel
+from mmstream.post import check_unicode
 from mmstream.settings import Settings
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
@@ -62,6 +63,7 @@ class TextExtractor(Extractor):
         check_value_type(modality, value, str, "a string")
         if not value.strip():
             raise PostError("empty_text", f"'{modality}' is empty or only whitespace; send some text or omit the key.")
+        check_unicode(modality, value)
         limit = self.settings.max_text_chars
         if len(value) > limit:
             raise PostError(

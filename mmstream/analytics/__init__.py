@@ -1,0 +1,25 @@
+"""Brand analytics on top of the enrichment pipeline (README: "Brand analytics", "HTTP API").
+
+In the pipeline (every worker, and ``mmstream score``):
+
+* :mod:`~mmstream.analytics.brands`: brand matching in post text and OCR text (TOML config);
+* :mod:`~mmstream.analytics.assign`: fixed categories and mined topics into each result, and the
+  mention publisher (worker only).
+
+The engine, over the single-partition ``mentions`` log (one worker at a time):
+
+* :mod:`~mmstream.analytics.events`: the mention record;
+* :mod:`~mmstream.analytics.windows`: window definitions and the pure aggregation math;
+  :mod:`~mmstream.analytics.aggregator`: their execution (watermark, grace, late posts);
+* :mod:`~mmstream.analytics.topics`: the online topic miner (:mod:`~mmstream.analytics.keywords`
+  for its words, :mod:`~mmstream.analytics.topicspace` for what it shares with the workers);
+* :mod:`~mmstream.analytics.alerts`: the spike detector;
+* :mod:`~mmstream.analytics.engine`: all of the above, deterministic, replayable.
+
+Around them, in the worker: :mod:`~mmstream.analytics.feed` (output topics read back),
+:mod:`~mmstream.analytics.store` (what queries read), :mod:`~mmstream.analytics.http` (the pages)
+and :mod:`~mmstream.analytics.service` (``install_analytics``: the Faust wiring).
+
+This ``__init__`` imports nothing, so the pipeline can use the brand matcher and topic assigner
+without loading Faust or a Kafka client.
+"""

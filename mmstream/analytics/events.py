@@ -1,0 +1,74 @@
+"""The ``mention`` event: what the analytics need to know about one result.
+
+Workers publish one mention per result to the single-partition
+``<prefix>mentions`` topic; that log is the only input of the analytics engine
+(windows, topic mining, alerts), so replaying it rebuilds the engine's state
+exactly. A mention carries what ``<prefix>enriched`` says about the post
+(event time, brands, sentiment, topics) plus what the miner needs and the
+result does not hold: the text embedding (float16) and the words.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: characters of post text (plus OCR text) kept for topic keywords
+TEXT_KEEP = 1000
+
+
+@dataclass(frozen=True)
+class TopicRef:
+    """A topic as a result lists it: ``kind`` is ``"mined"`` or ``"category"``."""
+
+    id: str
+    kind: str
+    label: str
+
+
+@dataclass
+class Mention:
+    id: str
+    t: float  # event time: created_at, epoch seconds
+    brands: list[str]
+    label: str  # sentiment label
+    score: float  # sentiment score, p(positive) - p(negative)
+    topics: list[TopicRef] = field(default_factory=list)
+    vec: np.ndarray | None = None  # unit-norm text embedding, or None
+    text: str = ""
+
+    @property
+    def t_ms(self) -> int:
+        return int(round(self.t * 1000))
+
+    def to_json(self) -> bytes:
+        obj: dict[str, Any] = {
+            "id": self.id, "t": self.t, "brands": self.brands, "label": self.label, "score": self.score,
+            "topics": [[r.id, r.kind, r.label] for r in self.topics],
+            "vec": encode_vector(self.vec) if self.vec is not None else None,
+            "text": self.text[:TEXT_KEEP],
+        }
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "Mention":
+        obj = json.loads(raw)
+        return cls(
+            id=str(obj["id"]), t=float(obj["t"]), brands=[str(b) for b in obj.get("brands", [])],
+            label=str(obj["label"]), score=float(obj["score"]),
+            topics=[TopicRef(str(i), str(k), str(lab)) for i, k, lab in obj.get("topics", [])],
+            vec=decode_vector(obj["vec"]) if obj.get("vec") else None,
+            text=str(obj.get("text", "")),
+        )
+
+
+def encode_vector(vec: np.ndarray) -> str:
+    """float16 little-endian, base64: 384 dims -> 1,024 characters."""
+    return base64.b64encode(np.asarray(vec, dtype="<f2").tobytes()).decode("ascii")
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32)

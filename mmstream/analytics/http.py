@@ -1,0 +1,113 @@
+"""HTTP queries on the worker's web server (JSON); see README "HTTP API".
+
+=====================================  ==============================================
+``GET /brands``                        configured and seen brands, posts counted
+``GET /brands/{brand}/windows``        ``?window=tumbling|hopping&from=&to=&open=true``
+``GET /topics``                        ``?status=active|merged|retired|all&limit=``
+``GET /topics/{topic_id}``             one topic
+``GET /alerts``                        ``?kind=volume|negative_share&subject=&from=&to=&limit=``
+``GET /analytics/status``              the engine and feed on this worker
+=====================================  ==============================================
+
+``from``/``to`` are ISO-8601 with an offset or epoch seconds. Closed windows,
+topics and alerts come from the output topics, so every worker answers the
+same; open windows (``"closed": false``) only from the worker that runs the
+engine at the moment.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mmstream.errors import PostError
+from mmstream.post import parse_created_at
+
+if TYPE_CHECKING:
+    import faust
+
+    from mmstream.analytics.service import Analytics
+
+DEFAULT_LIMIT = 100
+
+
+class BadQuery(Exception):
+    """A query parameter is wrong; answered with status 400."""
+
+
+def _time(request: Any, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value: Any = float(raw) if raw.replace(".", "", 1).isdigit() else raw
+        return int(round(parse_created_at(value).timestamp() * 1000))
+    except PostError:
+        raise BadQuery(f"'{name}' must be ISO-8601 with an offset or epoch seconds, got {raw!r}") from None
+
+
+def _limit(request: Any) -> int:
+    raw = request.query.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadQuery(f"'limit' must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+def register_routes(app: "faust.App", analytics: "Analytics") -> None:
+    store = analytics.store
+
+    def guarded(handler: Any) -> Any:
+        async def view(web: Any, request: Any, **params: str) -> Any:
+            try:
+                return web.json(handler(request, **params))
+            except BadQuery as exc:
+                return web.json({"error": str(exc)}, status=400)
+            except LookupError as exc:
+                return web.json({"error": str(exc.args[0]) if exc.args else "not found"}, status=404)
+        view.__name__ = handler.__name__
+        return view
+
+    def brands(request: Any) -> dict:
+        return {"brands": store.brands()}
+
+    def windows(request: Any, brand: str) -> dict:
+        name = request.query.get("window", "tumbling")
+        if name not in analytics.spec_names:
+            raise BadQuery(f"'window' must be one of {analytics.spec_names}, got {name!r}")
+        since, until = _time(request, "from"), _time(request, "to")
+        rows = store.windows(brand, name, since, until)
+        if request.query.get("open", "true").lower() not in ("0", "false", "no") and analytics.owns_engine():
+            starts = {r["window"]["start"] for r in rows}
+            for rec in analytics.engine.open_windows(brand, name):
+                start, end = _ms(rec["window"]["start"]), _ms(rec["window"]["end"])
+                if rec["window"]["start"] not in starts and (until is None or start < until) and (since is None or end > since):
+                    rows.append(rec)
+        return {"brand": brand, "window": name, "windows": rows}
+
+    def topics(request: Any) -> dict:
+        status = request.query.get("status", "active")
+        if status not in ("active", "merged", "retired", "all"):
+            raise BadQuery(f"'status' must be active, merged, retired or all, got {status!r}")
+        return {"topics": store.topics(status)[: _limit(request)]}
+
+    def topic(request: Any, topic_id: str) -> dict:
+        found = store.topic(topic_id)
+        if found is None:
+            raise LookupError(f"no topic {topic_id!r}")
+        return found
+
+    def alerts(request: Any) -> dict:
+        kind = request.query.get("kind") or None
+        if kind not in (None, "volume", "negative_share"):
+            raise BadQuery(f"'kind' must be volume or negative_share, got {kind!r}")
+        rows = store.alerts(kind, request.query.get("subject") or None, _time(request, "from"), _time(request, "to"))
+        return {"alerts": rows[-_limit(request):]}
+
+    def status(request: Any) -> dict:
+        return analytics.describe()
+
+    for path, handler in (("/brands", brands), ("/brands/{brand}/windows", windows), ("/topics", topics),
+                          ("/topics/{topic_id}", topic), ("/alerts", alerts), ("/analytics/status", status)):
+        app.page(path, name=f"analytics_{handler.__name__}")(guarded(handler))
+
+
+def _ms(iso: str) -> int:
+    return int(round(parse_created_at(iso).timestamp() * 1000))

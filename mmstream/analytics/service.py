@@ -1,0 +1,218 @@
+"""Wiring the analytics into the Faust app: ``install_analytics(app, settings, pipeline)``.
+
+Where things run
+----------------
+* **Every worker**, in its pipeline: brand matching and topic *assignment*
+  (read-only snapshot of the mined topics), then the mention publisher, which
+  writes one mention per result to ``<prefix>mentions`` (one partition) and
+  waits for the broker before the result goes out.
+* **One worker at a time**, the one the consumer group gives the single
+  partition of ``<prefix>mentions``: the agent ``analytics`` runs the engine
+  (windows, topic mining, alerts) and writes ``<prefix>brand-stats``,
+  ``<prefix>late``, ``<prefix>topics`` and ``<prefix>alerts``. Mining in one
+  place is what keeps topic ids free of conflicts between workers.
+* **Every worker**, in a thread: the feed reads topics, brand-stats and alerts
+  back into the snapshot and the query store; the HTTP pages read those.
+
+Restarts
+--------
+The engine's state is a pure function of the mentions log. The agent tracks
+the offset it expects next; when an event arrives at another offset (a fresh
+worker resuming at its committed offset, or a partition that came back after
+a rebalance) it rebuilds: replays the log from the beginning (or from where it
+is, if it is behind) up to that offset with outputs discarded, then goes on.
+Topic ids are therefore the same after a restart, and so are windows and
+alerts; outputs emitted between the last commit and a crash are emitted again
+(at-least-once; keys make duplicates recognisable). The log must be kept:
+``<prefix>mentions`` needs a retention covering the analytics' history.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+
+from mmstream.analytics.assign import MentionPublisher, TopicAssigner
+from mmstream.analytics.brands import BrandMatcher
+from mmstream.analytics.engine import OUTPUT_TOPICS, AnalyticsEngine, Output
+from mmstream.analytics.events import Mention
+from mmstream.analytics.feed import OutputFeed
+from mmstream.analytics.http import register_routes
+from mmstream.analytics.store import QueryStore
+from mmstream.analytics.topicspace import TopicSnapshot
+from mmstream.errors import BrokerError, ConfigError
+from mmstream.pipeline import Pipeline
+from mmstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _QuietClose(logging.Filter):
+    """kafka-python logs an ERROR when a consumer closes during a metadata refresh; it is harmless."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (str(record.msg).startswith("Metadata refresh: failed") and record.args
+                    and type(record.args[0]).__name__ == "Cancelled")
+
+
+logging.getLogger("kafka.cluster").addFilter(_QuietClose())
+#: seconds without a record before a replay gives up
+REPLAY_STALL = 30.0
+PUBLISH_TIMEOUT = 30.0
+
+
+class Analytics:
+    """The analytics of one worker: engine, feed, store, and their topics."""
+
+    def __init__(self, app: faust.App, settings: Settings, pipeline: Pipeline) -> None:
+        self.app, self.settings = app, settings
+        self.mentions_topic = settings.topic("mentions")
+        self.engine = AnalyticsEngine(settings)
+        self.spec_names = [s.name for s in self.engine.specs]
+        catalog = next((e.catalog for e in pipeline.enrichers if isinstance(e, BrandMatcher)), None)
+        self.store = QueryStore(catalog, settings.analytics_keep)
+        self.snapshot = TopicSnapshot(settings.topic_assign)
+        self.feed = OutputFeed(settings, self.snapshot, self.store)
+        self.publisher = MentionPublisher(self._publish)
+        self.mentions = app.topic(self.mentions_topic, partitions=1)
+        self.replays: list[dict] = []
+        self._replay_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-replay")
+
+    # -- publishing mentions (model thread) -----------------------------------
+    def _publish(self, batch: list[tuple[bytes, bytes]]) -> None:
+        if batch:
+            asyncio.run_coroutine_threadsafe(self._send(batch), self.app.loop).result(PUBLISH_TIMEOUT)
+
+    async def _send(self, batch: list[tuple[bytes, bytes]]) -> None:
+        pending = [await self.mentions.send(key=key, value=value) for key, value in batch]
+        await asyncio.gather(*pending)
+
+    # -- the engine (event loop) -----------------------------------------------
+    async def catch_up(self, offset: int) -> None:
+        """Make the engine's state that of mentions ``[0, offset)``."""
+        start = self.engine.next_offset
+        if offset < start:
+            self.engine = AnalyticsEngine(self.settings)
+            start = 0
+        began = time.monotonic()
+        loop = asyncio.get_running_loop()
+        count = await loop.run_in_executor(self._replay_thread, self._replay, start, offset)
+        self.engine.next_offset = offset
+        info = {"from": start, "to": offset, "mentions": count, "seconds": round(time.monotonic() - began, 3)}
+        self.replays.append(info)
+        log.warning("analytics: rebuilt state from %s mentions [%d, %d) in %.1f s", count, start, offset, info["seconds"])
+
+    def _replay(self, start: int, end: int) -> int:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from kafka import KafkaConsumer, TopicPartition
+
+        from mmstream.kafka_io import client_config
+
+        consumer = KafkaConsumer(client_id="mmstream-analytics-replay", group_id=None, enable_auto_commit=False,
+                                 **client_config(self.settings))
+        tp = TopicPartition(self.mentions_topic, 0)
+        count, last_progress = 0, time.monotonic()
+        try:
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            position = start
+            while position < end:
+                records = consumer.poll(timeout_ms=200).get(tp, [])
+                for record in records:
+                    if record.offset >= end:
+                        position = end
+                        break
+                    self.process(record.offset, record.value)
+                    count += 1
+                    position = record.offset + 1
+                if records:
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > REPLAY_STALL:
+                    raise BrokerError(f"replaying {self.mentions_topic} stalled at offset {position} of {end}")
+        finally:
+            consumer.close(autocommit=False)
+        return count
+
+    def process(self, offset: int, value: bytes | None) -> list[Output]:
+        try:
+            return self.engine.process(Mention.from_json(value or b""))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("analytics: skipped the mention at offset %d, it cannot be read (%r)", offset, exc)
+            return []
+
+    def owns_engine(self) -> bool:
+        try:
+            return any(tp.topic == self.mentions_topic for tp in self.app.consumer.assignment())
+        except Exception:  # noqa: BLE001 - no consumer yet
+            return False
+
+    def describe(self) -> dict:
+        return {"engine_here": self.owns_engine(), "engine": self.engine.describe(), "replays": self.replays[-5:],
+                "feed": {"caught_up": self.feed.caught_up.is_set(), "records": self.feed.records},
+                "snapshot_topics": len(self.snapshot), "mentions_failed": self.publisher.failed}
+
+
+def install_analytics(app: faust.App, settings: Settings, pipeline: Pipeline) -> Analytics:
+    """Add the analytics to ``app``: the single-partition mentions topic, the
+    publisher and snapshot in ``pipeline``, the engine agent, the feed, the pages."""
+    from mmstream.kafka_io import ensure_topics
+
+    ensure_topics(settings, [settings.topic("mentions")], 1)
+    _check_single_partition(settings, settings.topic("mentions"))
+    analytics = Analytics(app, settings, pipeline)
+    for enricher in pipeline.enrichers:
+        if isinstance(enricher, TopicAssigner):
+            enricher.use_snapshot(analytics.snapshot, analytics.feed.caught_up)
+    pipeline.enrichers.append(analytics.publisher)
+    outputs = {name: app.topic(settings.topic(name), partitions=settings.partitions) for name in OUTPUT_TOPICS}
+
+    @app.agent(analytics.mentions, name="analytics")
+    async def run_engine(stream: faust.Stream) -> None:
+        async for event in stream.events():
+            offset = event.message.offset
+            if offset != analytics.engine.next_offset:
+                await analytics.catch_up(offset)
+            produced = analytics.process(offset, event.message.value)
+            analytics.engine.next_offset = offset + 1
+            for out in produced:
+                await outputs[out.topic].send(key=out.key.encode(), value=_dumps(out.value))
+
+    @app.task
+    async def start_feed() -> None:
+        analytics.feed.start()
+
+    @app.on_before_shutdown.connect
+    async def stop_feed(app: Any, **kwargs: Any) -> None:  # noqa: ARG001
+        analytics.feed.stop()
+
+    register_routes(app, analytics)
+    return analytics
+
+
+def _check_single_partition(settings: Settings, topic: str) -> None:
+    """The engine must see every mention in one order: refuse a partitioned mentions topic."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from kafka import KafkaConsumer
+
+    from mmstream.kafka_io import client_config
+
+    consumer = KafkaConsumer(client_id="mmstream-admin", **client_config(settings))
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+    finally:
+        consumer.close()
+    if len(partitions) > 1:
+        raise ConfigError(f"{topic} has {len(partitions)} partitions; the analytics need exactly one. "
+                          "Delete it and let the worker create it, or create it with one partition.")
+
+
+def _dumps(value: dict) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,262 @@
+"""Online topic mining over the posts' text embeddings.
+
+One miner runs in one place (the analytics engine, on the single partition of
+``<prefix>mentions``), so topic ids never conflict between workers; workers
+assign posts to topics with a read-only :class:`TopicSnapshot` rebuilt from the
+miner's records on ``<prefix>topics``.
+
+* Similarities are cosines of *mean-centred* embeddings: the running mean of
+  the vectors seen (frozen after :data:`MEAN_OBSERVATIONS`) is subtracted
+  first, which makes one threshold work across languages and encoders.
+* A post joins the nearest active topic when the similarity reaches
+  ``assign``; otherwise it waits in a buffer of outliers. A topic is born when
+  an outlier has ``birth_min - 1`` buffered neighbours at ``birth`` or more; its
+  id is ``m-`` + the first 10 hex digits of SHA-1 of the founding (oldest
+  member) post's id: deterministic, so a replay of the same stream gives the
+  same ids.
+* Keywords are the topic's words ranked by c-TF-IDF, refreshed as it grows.
+* ``maintain`` (called whenever a tumbling window closes) merges topics whose
+  centroids reach ``merge`` (the smaller into the larger) and retires topics
+  not seen for ``max_idle`` of event time, or the least recent beyond ``max_topics``.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mmstream.analytics.keywords import ctfidf_keywords, terms
+from mmstream.analytics.topicspace import Space, centred, topic_record
+from mmstream.settings import Settings
+
+#: outliers kept while waiting for a topic to be born
+BUFFER = 1000
+#: a centroid is the running mean of at most this many recent posts (lets topics drift)
+MEMORY = 500
+KEYWORDS = 5
+#: per-topic term counts are pruned to half this size when they exceed it
+MAX_TERMS = 400
+
+
+@dataclass(frozen=True)
+class MinerConfig:
+    assign: float = 0.2
+    birth: float = 0.25
+    birth_min: int = 5
+    merge: float = 0.8
+    max_idle_ms: int = 7 * 86_400_000
+    max_topics: int = 500
+    warmup: int = 50
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> "MinerConfig":
+        return cls(s.topic_assign, s.topic_birth, max(2, s.topic_birth_min), s.topic_merge,
+                   int(s.topic_max_idle * 1000), s.topic_max, s.topic_warmup)
+
+
+@dataclass
+class MinedTopic:
+    id: str
+    founder: str
+    born_ms: int
+    last_ms: int
+    n: int
+    centroid: np.ndarray  # running mean of the raw (uncentred) member vectors
+    terms: Counter = field(default_factory=Counter)
+    keywords: list[str] = field(default_factory=list)
+    status: str = "active"  # active, merged or retired
+    merged_into: str | None = None
+    refresh_at: int = 0
+
+    @property
+    def label(self) -> str:
+        return " · ".join(self.keywords[:3]) or self.id
+
+
+@dataclass
+class Observation:
+    topic: str | None  # the topic the post belongs to, if any
+    similarity: float | None
+    records: list[dict]  # for <prefix>topics: births, updates, merges, retirements, the space
+
+
+@dataclass
+class _Outlier:
+    post_id: str
+    t_ms: int
+    vec: np.ndarray
+    terms: list[str]
+
+
+def topic_id(founder: str) -> str:
+    return "m-" + hashlib.sha1(founder.encode("utf-8")).hexdigest()[:10]
+
+
+class OnlineTopicMiner:
+    def __init__(self, config: MinerConfig = MinerConfig()) -> None:
+        self.config = config
+        self.topics: dict[str, MinedTopic] = {}
+        self.space = Space()
+        self.outliers: list[_Outlier] = []
+        self.all_terms: Counter = Counter()
+        self._active: list[str] = []
+        self._matrix: np.ndarray | None = None
+        self._published_space = -1
+
+    # -- observing posts ------------------------------------------------------
+    def observe(self, post_id: str, t_ms: int, vec: np.ndarray | None, text: str,
+                assigned: str | None = None) -> Observation:
+        """Account for one post; ``assigned`` is the topic a worker already gave it."""
+        if vec is None:
+            return Observation(self.resolve(assigned) if assigned else None, None, [])
+        if self.space.update(vec):
+            self._matrix = None
+        words = terms(text)
+        tid, sim = self.resolve(assigned) if assigned else None, None
+        if tid is None or self.topics[tid].status != "active":
+            tid, sim = self.nearest(vec)
+            if sim is None or sim < self.config.assign:
+                tid = None
+        records: list[dict] = []
+        if tid is not None:
+            records += self._add(self.topics[tid], vec, words, t_ms)
+        else:
+            tid, sim, records = self._outlier(_Outlier(post_id, t_ms, vec, words))
+        if records and self.space.n != self._published_space:
+            self._published_space = self.space.n
+            records.append(self.space.record())
+        return Observation(tid, sim, records)
+
+    def nearest(self, vec: np.ndarray) -> tuple[str | None, float | None]:
+        if not self._active:
+            return None, None
+        if self._matrix is None:
+            self._matrix = centred(np.stack([self.topics[t].centroid for t in self._active]), self.space.mean)
+        sims = self._matrix @ centred(vec, self.space.mean)
+        best = int(np.argmax(sims))
+        return self._active[best], float(sims[best])
+
+    def resolve(self, tid: str | None) -> str | None:
+        """Follow merges: the topic that now stands for ``tid`` (None if unknown)."""
+        seen = set()
+        while tid in self.topics and self.topics[tid].merged_into and tid not in seen:
+            seen.add(tid)
+            tid = self.topics[tid].merged_into
+        return tid if tid in self.topics else None
+
+    def _add(self, topic: MinedTopic, vec: np.ndarray, words: list[str], t_ms: int) -> list[dict]:
+        topic.n += 1
+        topic.centroid += (vec - topic.centroid) / min(topic.n, MEMORY)
+        topic.last_ms = max(topic.last_ms, t_ms)
+        self._count_terms(topic, words)
+        self._matrix = None
+        if topic.n < topic.refresh_at:
+            return []
+        return [self._refresh(topic, "update")]
+
+    def _outlier(self, post: _Outlier) -> tuple[str | None, float | None, list[dict]]:
+        cfg = self.config
+        self.outliers = [o for o in self.outliers if post.t_ms - o.t_ms <= cfg.max_idle_ms][-(BUFFER - 1):]
+        if self.space.n >= cfg.warmup and self.outliers:
+            sims = centred(np.stack([o.vec for o in self.outliers]), self.space.mean) @ centred(post.vec, self.space.mean)
+            near = [i for i in np.flatnonzero(sims >= cfg.birth)]
+            if len(near) + 1 >= cfg.birth_min:
+                members = [self.outliers[i] for i in near] + [post]
+                keep = set(int(i) for i in near)
+                self.outliers = [o for i, o in enumerate(self.outliers) if i not in keep]
+                topic = self._birth(members)
+                return topic.id, float(centred(post.vec, self.space.mean) @ centred(topic.centroid, self.space.mean)), \
+                    [self._refresh(topic, "birth")]
+        self.outliers.append(post)
+        return None, None, []
+
+    def _birth(self, members: list[_Outlier]) -> MinedTopic:
+        founder = members[0].post_id
+        tid, k = topic_id(founder), 2
+        while tid in self.topics:  # the same founder twice (a post replayed long after): keep ids unique
+            tid, k = f"{topic_id(founder)}-{k}", k + 1
+        topic = MinedTopic(tid, founder, members[0].t_ms, max(m.t_ms for m in members), len(members),
+                           np.mean([m.vec for m in members], axis=0).astype(np.float32))
+        for m in members:
+            self._count_terms(topic, m.terms)
+        self.topics[tid] = topic
+        self._reindex()
+        return topic
+
+    def _count_terms(self, topic: MinedTopic, words: list[str]) -> None:
+        topic.terms.update(words)
+        self.all_terms.update(words)
+        if len(topic.terms) > MAX_TERMS:
+            ranked = sorted(topic.terms.items(), key=lambda kv: (-kv[1], kv[0]))
+            for term, count in ranked[MAX_TERMS // 2:]:
+                del topic.terms[term]
+                self._uncount(term, count)
+
+    def _uncount(self, term: str, count: int) -> None:
+        self.all_terms[term] -= count
+        if self.all_terms[term] <= 0:
+            del self.all_terms[term]
+
+    def _refresh(self, topic: MinedTopic, kind: str) -> dict:
+        old = topic.keywords
+        topic.keywords = ctfidf_keywords(topic.terms, self.all_terms, len(self._active),
+                                         sum(self.all_terms.values()), KEYWORDS)
+        topic.refresh_at = max(topic.n + 3, math.ceil(topic.n * 1.2))
+        return topic_record(topic, kind, keywords_changed=topic.keywords != old)
+
+    # -- maintenance ----------------------------------------------------------
+    def maintain(self, watermark_ms: int) -> list[dict]:
+        """Merge near-duplicate topics, retire stale ones; the records saying so."""
+        records = self._merge()
+        stale = [t for t in self._active if watermark_ms - self.topics[t].last_ms > self.config.max_idle_ms]
+        excess = len(self._active) - len(stale) - self.config.max_topics
+        if excess > 0:
+            rest = sorted((t for t in self._active if t not in stale),
+                          key=lambda t: (self.topics[t].last_ms, self.topics[t].n, t))
+            stale += rest[:excess]
+        for tid in stale:
+            topic = self.topics[tid]
+            topic.status = "retired"
+            for term, count in topic.terms.items():
+                self._uncount(term, count)
+            records.append(topic_record(topic, "retire"))
+        if stale:
+            self._reindex()
+        return records
+
+    def _merge(self) -> list[dict]:
+        if len(self._active) < 2:
+            return []
+        matrix = centred(np.stack([self.topics[t].centroid for t in self._active]), self.space.mean)
+        sims = np.triu(matrix @ matrix.T, 1)
+        pairs = sorted(((float(sims[i, j]), i, j) for i, j in zip(*np.nonzero(sims >= self.config.merge))),
+                       key=lambda p: (-p[0], p[1], p[2]))
+        records, gone = [], set()
+        for _, i, j in pairs:
+            a, b = self.topics[self._active[i]], self.topics[self._active[j]]
+            if a.id in gone or b.id in gone:
+                continue
+            keep, drop = sorted((a, b), key=lambda t: (-t.n, t.born_ms, t.id))
+            keep.centroid = ((keep.centroid * keep.n + drop.centroid * drop.n) / (keep.n + drop.n)).astype(np.float32)
+            keep.n += drop.n
+            keep.last_ms = max(keep.last_ms, drop.last_ms)
+            keep.terms.update(drop.terms)
+            drop.status, drop.merged_into = "merged", keep.id
+            gone.add(drop.id)
+            records += [topic_record(drop, "merge"), self._refresh(keep, "update")]
+        if gone:
+            self._reindex()
+        return records
+
+    def _reindex(self) -> None:
+        self._active = [t for t, topic in self.topics.items() if topic.status == "active"]
+        self._matrix = None
+
+    # -- queries ----------------------------------------------------------------
+    def label(self, tid: str) -> str | None:
+        topic = self.topics.get(tid)
+        return topic.label if topic else None
+

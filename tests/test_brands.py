@@ -1,0 +1,108 @@
+"""Brand matching from a TOML file: aliases, word boundaries, OCR text, CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mmstream.analytics.brands import BrandCatalog, BrandMatcher
+from mmstream.errors import ConfigError
+from mmstream.pipeline import WorkItem
+from support import THEMES, theme_text
+
+BRANDS = """
+[brands.united]
+aliases = ["@united", "united airlines", "#unitedairlines"]
+
+[brands.delta]
+name = "Delta Air Lines"
+
+[brands.sony]
+aliases = ["ソニー", "sony"]
+"""
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> BrandCatalog:
+    path = tmp_path / "brands.toml"
+    path.write_text(BRANDS, encoding="utf-8")
+    return BrandCatalog.load(path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Flying @United today", ["united"]),
+    ("UNITED   Airlines lost my bag", ["united"]),
+    ("#UnitedAirlines again!", ["united"]),
+    ("#UnitedAirlinesSucks", []),  # a longer hashtag is another word
+    ("@united_help please", []),
+    ("we are reunited and it feels so good", []),
+    ("united we stand", []),  # the bare word is not an alias of united
+    ("delta or @united?", ["united", "delta"]),  # catalog order; the id is matched when there are no aliases
+    ("deltas form at river mouths", []),
+    ("新しいソニーのカメラ", ["sony"]),  # no word boundaries in unspaced scripts
+])
+def test_aliases_match_case_insensitively_on_word_boundaries(catalog, text, expected):
+    assert catalog.match([text]) == expected
+
+
+def item(brands: list[str], **values: str) -> WorkItem:
+    w = WorkItem(raw=b"{}", source=None)
+    w.record = {"brands": brands}
+    w.values = dict(values)
+    return w
+
+
+def test_matcher_reads_text_and_ocr_text_keeps_given_brands_and_counts_each_once(catalog):
+    items = [item(["acme"], text="so slow", image_text="UNITED AIRLINES LOST MY BAG"),
+             item(["Delta Air Lines", "united"], text="@united and delta, again"),
+             item([], text="nothing here")]
+    BrandMatcher(catalog).enrich(items)
+    assert items[0].record["brands"] == ["acme", "united"]
+    assert items[1].record["brands"] == ["delta", "united"]  # a configured name is written as its id
+    assert items[2].record["brands"] == []
+
+
+@pytest.mark.parametrize("doc, message", [
+    ("brands = 3", "no \\[brands"),
+    ("[brands.x]\naliases = 'x'", "list of strings"),
+    ("[brands.x]\nalias = ['x']", "unknown keys"),
+    ("[brands.x\n", "not valid TOML"),
+])
+def test_bad_brand_files_name_the_fix(tmp_path, doc, message):
+    path = tmp_path / "b.toml"
+    path.write_text(doc)
+    with pytest.raises(ConfigError, match=message):
+        BrandCatalog.load(path)
+
+
+def test_missing_brand_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        BrandCatalog.load(tmp_path / "nope.toml")
+
+
+def test_score_takes_brands_and_fills_topics(tmp_path):
+    brands = tmp_path / "brands.toml"
+    brands.write_text(BRANDS, encoding="utf-8")
+    posts = tmp_path / "posts.jsonl"
+    lines = [{"id": "b1", "created_at": 1764320400, "text": "@united lost my luggage again", "brands": ["acme"]},
+             {"id": "b2", "created_at": 1764320401, "text": "a quiet day at home"}]
+    lines += [{"id": f"w{i}-{theme}", "created_at": 1764320402 + i, "text": theme_text(theme, i * 7)}
+              for i in range(25) for theme in THEMES]
+    posts.write_text("\n".join(json.dumps(p) for p in lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "mmstream", "score", str(posts), "-o", str(out), "--brands", str(brands)],
+                          capture_output=True, text=True, env={**{k: v for k, v in os.environ.items() if not k.startswith("MMSTREAM_")}, "MMSTREAM_ONNX_THREADS": "1"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert results["b1"]["brands"] == ["acme", "united"] and results["b2"]["brands"] == []
+    assert all(t["kind"] in ("mined", "category") for r in results.values() for t in r["topics"])
+    # the score command mines in line: the last posts of each theme share one mined topic
+    for theme in THEMES:
+        last = [results[f"w{i}-{theme}"]["topics"] for i in range(15, 25)]
+        mined = [t for ts in last for t in ts if t["kind"] == "mined"]
+        assert len(mined) == len(last) and len({t["id"] for t in mined}) == 1, (theme, mined)
+        assert set(mined[0]) == {"id", "label", "keywords", "score", "kind"} and mined[0]["keywords"]
