@@ -51,6 +51,9 @@ def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
 
 def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     """Build a Faust app wired to ``pipeline``. Nothing runs until a worker starts it."""
+    from mmstream.fetch_wait import set_fetch_max_wait
+
+    set_fetch_max_wait(int(settings.fetch_max_wait * 1000))
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -80,13 +83,29 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
                 (e.message.value, Source(e.message.topic, e.message.partition, e.message.offset)) for e in events
             ]
             outcomes = await loop.run_in_executor(model_thread, pipeline.process, items)
+            # wait until the broker has every outcome: only then are the batch's offsets acked
+            pending = []
             for outcome in outcomes:
                 key, value = encode(outcome)
                 target = enriched if outcome.kind == "result" else dead_letters
-                await target.send(key=key, value=value)
+                pending.append((outcome, await target.send(key=key, value=value)))
                 stats["results" if outcome.kind == "result" else "dead_letters"] += 1
+            for (outcome, delivery), error in zip(pending, await asyncio.gather(*(d for _, d in pending), return_exceptions=True)):
+                if isinstance(error, BaseException):
+                    await _output_failed(outcome, error)
             stats["batches"] += 1
             stats["last_batch_at"] = time.time()
+
+    async def _output_failed(outcome: Outcome, error: BaseException) -> None:
+        """An outcome Kafka refused (e.g. over the broker's record size): a small dead
+        letter says so; if even that fails, the agent raises (the batch is retried)."""
+        record = {"id": outcome.key, "reason": "output_failed", "stage": "output",
+                  "detail": f"Kafka refused the {outcome.kind.replace('_', ' ')} ({error!r}); raise the broker's "
+                            "message.max.bytes or lower MMSTREAM_MAX_PAYLOAD_BYTES.",
+                  "payload": "", "payload_truncated": True}
+        stats["output_failures"] = stats.get("output_failures", 0) + 1
+        await (await dead_letters.send(key=outcome.key.encode() if outcome.key else None,
+                                       value=json.dumps(record).encode()))
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

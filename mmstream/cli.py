@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     _kafka_options(p)
     p.add_argument("--brands", default=None, help="TOML file of brands and their aliases")
     p.add_argument("--web-port", type=int, default=None, help="HTTP port for /health and queries (default 6066)")
-    p.add_argument("--batch-size", type=int, default=None, help="posts per micro-batch (default 16)")
+    p.add_argument("--batch-size", type=int, default=None, help="posts per micro-batch (default 32)")
     p.add_argument("--partitions", type=int, default=None, help="partitions of topics the worker creates (default 4)")
     p.add_argument("--app-id", default=None, help="consumer group / app id (default 'mmstream')")
     p.add_argument("--loglevel", default="warning", help="worker log level (default warning)")
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="JSON-lines file of posts ('-' for stdin)")
     p.add_argument("-o", "--output", default="-", help="output JSON-lines file (default stdout)")
     p.add_argument("--brands", default=None, help="TOML file of brands and their aliases")
-    p.add_argument("--batch-size", type=int, default=None, help="posts per batch (default 16)")
+    p.add_argument("--batch-size", type=int, default=None, help="posts per batch (default 32)")
 
     p = add("demo", cmd_demo, "Start the embedded broker and a worker, replay the bundled sample posts, print results.")
     p.add_argument("--posts", default=None, help="JSON-lines file to replay instead of the bundled samples")

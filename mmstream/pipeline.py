@@ -126,7 +126,8 @@ class Pipeline:
             raw, source = items[0]
             error = PostError("internal_error", f"mmstream failed on this post ({exc!r}); report it as a bug with "
                               "this dead letter.", "internal")
-            return [self._dead(WorkItem(raw, source, error=error, obj=_try_json(raw)))]
+            small = raw is not None and len(raw) <= self.settings.max_payload_bytes
+            return [self._dead(WorkItem(raw, source, error=error, obj=_try_json(raw) if small else None))]
 
     def _process(self, items: Sequence[tuple[bytes, Source | None]]) -> list[Outcome]:
         work = [WorkItem(raw, source) for raw, source in items]

@@ -42,7 +42,7 @@ def iso_utc(moment: datetime) -> str:
 
 def parse_json(raw: bytes | str, max_bytes: int) -> Any:
     """Bytes -> JSON value, or PostError at stage ``decode``."""
-    if raw is None:
+    if raw is None or not raw.strip():
         raise PostError("empty_payload", "the Kafka record has no value; send one JSON object per record.", "decode")
     if len(raw) > max_bytes:
         raise PostError(

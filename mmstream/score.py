@@ -2,7 +2,6 @@
 One output line per non-empty input line, in input order."""
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import ExitStack
 from typing import IO, Iterator
@@ -32,11 +31,13 @@ def score_file(settings: Settings, input_path: str, output_path: str = "-") -> i
     with ExitStack() as stack:
         src = sys.stdin.buffer if input_path == "-" else stack.enter_context(open(input_path, "rb"))
         dst = sys.stdout if output_path == "-" else stack.enter_context(open(output_path, "w", encoding="utf-8"))
+        if dst is sys.stdout:
+            sys.stdout.reconfigure(encoding="utf-8")
         progress = stack.enter_context(Progress("scoring", unit="posts"))
         for batch in _batches(src, settings.batch_size):
             for outcome in pipeline.process([(raw, None) for raw in batch]):
                 counts[outcome.kind] += 1
-                dst.write(json.dumps(outcome.record, ensure_ascii=False) + "\n")
+                dst.write(outcome.data.decode("utf-8") + "\n")  # the exact bytes the worker would send
             progress.update(len(batch))
     print(f"posts={sum(counts.values())} results={counts['result']} dead_letters={counts['dead_letter']}", file=sys.stderr)
     return 0

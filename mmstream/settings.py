@@ -30,8 +30,10 @@ class Settings:
     ssl_certfile: str = ""
     ssl_keyfile: str = ""
     # worker
-    batch_size: int = 16
+    batch_size: int = 32  # amortises the per-batch costs (a mention round trip, a thread, the fused model)
     batch_within: float = 0.05
+    # seconds the broker may hold the worker's fetch when no record is waiting (Faust's own: 1.5)
+    fetch_max_wait: float = 0.05
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     data_dir: str = ".mmstream-data"

@@ -12,6 +12,9 @@ OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "top
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     """Blocks until the worker stops (SIGTERM/SIGINT stop it gracefully)."""
+    from mmstream.malloc import limit_arenas
+
+    limit_arenas()  # first, before threads start: keeps the resident size flat
     import faust
 
     from mmstream.kafka_io import ensure_topics

@@ -12,6 +12,12 @@ alone, with no JSON, tokenising, image decoding, pre/post-processing, Python
 glue or Kafka. ``cpu_ms_per_post`` is the process CPU time of those replays
 (all threads, ONNX Runtime's spinning pool threads included).
 
+The sessions are the worker's own, with its options (``MMSTREAM_ONNX_THREADS``,
+by default half the cores: the other half serves Kafka). With ``all_cores``
+the calls of the first ``ALL_CORES_SAMPLE`` posts are also replayed, after
+the main replay, on twin sessions using every core (``all_cores_posts_per_s``):
+the model's speed if nothing else needed a CPU.
+
 The capture pass itself is reported too (``pipeline``): the whole per-batch
 path in one process without Kafka.
 """
@@ -29,6 +35,8 @@ from mmstream.bench.posts import BenchPost, records
 from mmstream.settings import Settings
 
 Call = tuple[Any, Any, dict, Any]  # session, output names, feeds, run options
+#: posts whose calls are replayed on the all-cores twins (kept in memory until then)
+ALL_CORES_SAMPLE = 200
 
 
 @contextlib.contextmanager
@@ -62,8 +70,45 @@ def model_name(session: Any) -> str:
     return f"{owner}/{p.name}"
 
 
-def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: int | None = None) -> dict:
-    """Capture and replay the model's calls over ``posts``; the figures as a dict."""
+class Twins:
+    """A second session per model file with ``threads`` intra-op threads, to replay
+    the same calls as if every core served inference."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._sessions: dict[str, Any] = {}
+
+    def prepare(self, calls: Sequence[Call]) -> None:
+        """Create the twins of the sessions in ``calls`` and run each once (not timed)."""
+        import onnxruntime as ort
+
+        for session, names, feeds, _ in calls:
+            path = getattr(session, "_model_path", None)
+            if isinstance(path, str) and path not in self._sessions:
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = self.threads
+                opts.inter_op_num_threads = 1
+                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                twin = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+                twin.run(names, feeds)
+                self._sessions[path] = twin
+
+    def replay(self, calls: Sequence[Call]) -> float:
+        """Seconds to run ``calls`` on the twins (on the original session if it has no file)."""
+        started = time.perf_counter()
+        for session, names, feeds, options in calls:
+            self._sessions.get(getattr(session, "_model_path", None), session).run(names, feeds, options)
+        return time.perf_counter() - started
+
+
+def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: int | None = None,
+                  all_cores: int | None = None) -> dict:
+    """Capture and replay the model's calls over ``posts``; the figures as a dict.
+
+    ``all_cores``: also replay every call on twin sessions with that many threads
+    (``all_cores_posts_per_s``), when it differs from the worker's setting.
+    """
+    from mmstream.onnx import onnx_threads
     from mmstream.pipeline import Pipeline
 
     size = batch_size or settings.batch_size
@@ -74,7 +119,10 @@ def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: in
     pipeline.process(warm)  # first-call costs (allocations, thread pools) are not the steady state
     by_model: dict[str, float] = defaultdict(float)
     runs: dict[str, int] = defaultdict(int)
-    replay_s = pipeline_s = cpu_s = 0.0
+    replay_s = pipeline_s = cpu_s = twin_s = 0.0
+    twins = Twins(all_cores) if all_cores and all_cores != onnx_threads() else None
+    sample: list[Call] = []  # the calls of the first ALL_CORES_SAMPLE posts, for the twins
+    sampled = 0
     results = 0
     gc.collect()
     for start in range(0, len(items), size):
@@ -92,7 +140,13 @@ def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: in
             replay_s += spent
             by_model[model_name(session)] += spent
             runs[model_name(session)] += 1
+        if twins is not None and sampled < ALL_CORES_SAMPLE:
+            sample += calls
+            sampled += len(batch)
         del calls
+    if twins is not None:  # after the worker's sessions: their spinning threads must not overlap
+        twins.prepare(sample)
+        twin_s = twins.replay(sample)
     n = len(items)
     return {
         "posts": n,
@@ -101,6 +155,10 @@ def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: in
         "posts_per_s": round(n / replay_s, 1) if replay_s else None,
         "seconds": round(replay_s, 3),
         "cpu_ms_per_post": round(1000 * cpu_s / n, 3),
+        "onnx_threads": onnx_threads(),
+        "all_cores_threads": twins.threads if twins else None,
+        "all_cores_posts_per_s": round(sampled / twin_s, 1) if twins and twin_s else None,
+        "all_cores_posts": sampled if twins else None,
         "pipeline_posts_per_s": round(n / pipeline_s, 1) if pipeline_s else None,
         "pipeline_seconds": round(pipeline_s, 3),
         "models": {

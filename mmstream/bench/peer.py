@@ -8,6 +8,10 @@ awaits the send of its result, with
   ``MMSTREAM_BENCH_PEER_WEIGHTS`` names one), no padding, ``inference_mode``;
 * the same fused head in PyTorch fp32 (``W1, b1, W2, b2`` read from the
   initializers of the fused ``model.onnx``);
+* torch's intra-op threads set like mmstream's ONNX sessions (half the cores:
+  on 2 cores torch's default of 2 collapses as soon as Faust, the broker or
+  anything else runs: 32 ms per tweet against 10 ms with 1 thread, measured
+  under load), so the comparison is about the architecture, not a setting;
 * images through the same image path (the ``image`` plugin's decoding,
   EfficientNet-Lite0 and OCR), one post at a time; the OCR text goes through
   the torch encoder as ``image_text``.
@@ -57,7 +61,10 @@ class PeerScorer:
         from mmstream.training.export_text import MAX_LENGTH, load_encoder, source_dir
         from mmstream_image import ImageExtractor
 
+        from mmstream.onnx import onnx_threads
+
         self.settings = settings
+        torch.set_num_threads(onnx_threads())
         self.encoder = load_encoder(source_dir())
         self.weights = weights
         if weights:

@@ -40,8 +40,10 @@ def ratios(mix: dict) -> dict[str, float | None]:
     e2e = dig(mix, "mmstream.saturation.posts_per_s")
     limit = dig(mix, "limit.posts_per_s")
     peer = dig(mix, "peer.saturation.posts_per_s")
+    all_cores = dig(mix, "limit.all_cores_posts_per_s")
     return {"e2e_vs_limit": round(e2e / limit, 3) if e2e and limit else None,
-            "e2e_vs_peer": round(e2e / peer, 2) if e2e and peer else None}
+            "e2e_vs_peer": round(e2e / peer, 2) if e2e and peer else None,
+            "e2e_vs_all_cores_limit": round(e2e / all_cores, 3) if e2e and all_cores else None}
 
 
 def check_goals(mixes: dict[str, dict]) -> list[dict]:
@@ -79,7 +81,21 @@ def table(result: dict) -> str:
             f"{_fmt(dig(fig, 'mmstream.saturation.posts_per_s')):>9} "
             f"{_fmt(dig(fig, 'peer.saturation.posts_per_s')):>9} {_fmt(fig['ratios']['e2e_vs_limit'], '.2f'):>6} "
             f"{_fmt(fig['ratios']['e2e_vs_peer'], '.2f'):>6}  {latency:<31} {rss:>12}")
-    notes = [f"{MIX_LABELS.get(m, m)}: {note}" for m, fig in result["mixes"].items() for note in fig.get("notes", [])]
+    notes = []
+    for m, fig in result["mixes"].items():
+        limit = fig.get("limit", {})
+        if limit.get("all_cores_posts_per_s"):
+            notes.append(f"{MIX_LABELS.get(m, m)}: limit on {limit['onnx_threads']} ONNX thread(s), as the worker runs; "
+                         f"on all {limit['all_cores_threads']} cores {limit['all_cores_posts_per_s']:.1f} posts/s "
+                         f"(2/that = {_fmt(fig['ratios'].get('e2e_vs_all_cores_limit'), '.2f')})")
+        cpu = dig(fig, "mmstream.saturation.worker_cpu_ms_per_post")
+        if cpu is not None:
+            notes.append(f"{MIX_LABELS.get(m, m)}: worker CPU {cpu:.2f} ms/post at saturation; raw inference "
+                         f"{_fmt(limit.get('cpu_ms_per_post'), '.2f')} ms/post")
+        if fig.get("agreement_with_peer") is not None:
+            notes.append(f"{MIX_LABELS.get(m, m)}: same sentiment label as the peer for "
+                         f"{100 * fig['agreement_with_peer']:.1f}% of posts (int8 vs fp32)")
+        notes += [f"{MIX_LABELS.get(m, m)}: {note}" for note in fig.get("notes", [])]
     if notes:
         lines += [""] + notes
     lines += ["", f"{'goal':<52} {'value':>9} {'target':>9}"]

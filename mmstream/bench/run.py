@@ -65,6 +65,13 @@ def machine() -> dict:
             "onnx_threads": onnx_threads(), "load_before": _load(), "load_after": None}
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -97,7 +104,7 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
     fig: dict = {"posts": describe(posts), "notes": []}
     settings = Settings.load(batch_size=args.batch_size)
     _say(f"{label}: limit (raw ONNX inference, {n} posts, batches of {settings.batch_size})")
-    fig["limit"] = measure_limit(posts, settings)
+    fig["limit"] = measure_limit(posts, settings, all_cores=_cpus())
     env = {"MMSTREAM_BATCH_SIZE": str(settings.batch_size)}
     _say(f"{label}: mmstream end to end (worker process, embedded broker)")
     fig["mmstream"] = measure_system(System("mmstream", "mmstream", ["worker"], env), broker, mix, posts,
