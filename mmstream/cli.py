@@ -86,6 +86,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             fh.write(text + "\n")
     else:
         print(text)
+    if args.update_card:
+        from pathlib import Path
+
+        from mmstream.training.card import record_eval
+
+        settings = _settings(args)
+        record_eval(Path(settings.model_dir) / "MODEL_CARD.md", format_table(report), report)
     return 0
 
 
@@ -156,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N sentiment test tweets")
     p.add_argument("--memes", type=int, default=300, help="held-out tweets rendered as memes (default 300; 0 skips)")
     p.add_argument("--json", default=None, help="write the JSON report to this file instead of stdout")
+    p.add_argument("--update-card", action="store_true", help="record the report in the model's MODEL_CARD.md")
 
     p = add("bench", cmd_bench, "Throughput and latency against the raw-inference limit and a per-event peer.")
     from mmstream.bench.run import add_arguments as add_bench_arguments

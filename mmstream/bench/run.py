@@ -129,10 +129,10 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
                                      workdir=workdir)
         if info.is_file():
             fig["peer"]["check"] = json.loads(info.read_text())
-            cosine = fig["peer"]["check"].get("cosine_vs_plugin_int8", 1.0)
-            if cosine < 0.98:
-                fig["notes"].append(f"the peer's text encoder differs from the plugin's (cosine {cosine}); "
-                                    "pass --peer-weights with the fine-tuned state dict")
+            for key, cosine in fig["peer"]["check"].items():
+                if key.startswith("cosine_") and cosine < 0.98:
+                    fig["notes"].append(f"the peer's text encoder differs from the plugin's ({key} {cosine}); "
+                                        "pass --peer-weights with the state dict the plugin was exported from")
         fig["agreement_with_peer"] = agreement(fig["mmstream"].get("outputs", {}), fig["peer"].get("outputs", {}))
     for system in ("mmstream", "peer"):
         fig[system].pop("outputs", None)

@@ -43,8 +43,6 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
             lines.append(f"| {key} | {m[key]['macro_recall']} | {m[key]['accuracy']} | {m[key]['macro_f1']} |")
     if "topics_test_macro_f1" in m:
         lines += ["", "TweetTopicXL test macro-F1: " + ", ".join(f"{k} {v}" for k, v in m["topics_test_macro_f1"].items())]
-    if config.get("eval"):
-        lines += ["", "### `mmstream eval`", "", "```json", json.dumps(config["eval"], indent=2), "```"]
     lines += [
         "", "## Limits", "",
         "- English sentiment data only; other languages go through an English-centred encoder.",
@@ -55,3 +53,14 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
     path = out_dir / "MODEL_CARD.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+EVAL_HEADING = "## `mmstream eval` (whole pipeline, held-out data)"
+
+
+def record_eval(card: Path, table: str, report: dict[str, Any]) -> None:
+    """Put an eval report into the card, replacing an earlier one."""
+    text = card.read_text() if card.is_file() else ""
+    text = text.split(EVAL_HEADING)[0].rstrip() + "\n\n"
+    text += f"{EVAL_HEADING}\n\n```\n{table}\n```\n\n```json\n{json.dumps(report, indent=2)}\n```\n"
+    card.write_text(text)

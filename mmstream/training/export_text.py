@@ -167,7 +167,9 @@ def export_text_encoder(out_dir: Path, weights: Path | None = None) -> dict[str,
     """Write ``encoder.onnx`` (int8), ``tokenizer.json`` and ``config.json`` to ``out_dir``.
 
     ``weights``: a fine-tuned encoder state dict (from
-    :mod:`mmstream.training.finetune_text`) to export instead of the pretrained one.
+    :mod:`mmstream.training.finetune_text`) to export instead of the pretrained
+    one; it is written as ``sentiment.onnx`` + ``sentiment.json`` beside the
+    pretrained encoder, which stays.
 
     Checks the fp32 ONNX export against the torch module and the int8 model
     against the fp32 one on the first tweets of the TweetEval validation set;
@@ -222,7 +224,7 @@ def export_text_encoder(out_dir: Path, weights: Path | None = None) -> dict[str,
             )
         fp32_embeddings = _embed(OnnxModel(fp32), feeds)
         int8_embeddings = _embed(OnnxModel(int8), feeds)
-        shutil.copyfile(int8, out_dir / "encoder.onnx")
+        shutil.copyfile(int8, out_dir / ("encoder.onnx" if weights is None else "sentiment.onnx"))
 
     shutil.copyfile(src / "tokenizer.json", out_dir / "tokenizer.json")
     config = {
@@ -236,7 +238,7 @@ def export_text_encoder(out_dir: Path, weights: Path | None = None) -> dict[str,
         "cosine_vs_fp32_mean": round(_mean_cosine(int8_embeddings, fp32_embeddings), 6),
         "checked_on": f"first {len(texts)} lines of tweeteval/sentiment/val_text.txt, one text per run",
     }
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out_dir / ("config.json" if weights is None else "sentiment.json")).write_text(json.dumps(config, indent=2) + "\n")
     return config
 
 
@@ -258,8 +260,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="fine-tuned encoder state dict (e.g. .cache/finetune/encoder_best.pt)")
     args = parser.parse_args(argv)
     config = export_text_encoder(args.out, args.weights)
-    size = (args.out / "encoder.onnx").stat().st_size
-    print(f"wrote {args.out}/encoder.onnx ({size / 1e6:.1f} MB)")
+    name = "encoder.onnx" if args.weights is None else "sentiment.onnx"
+    print(f"wrote {args.out}/{name} ({(args.out / name).stat().st_size / 1e6:.1f} MB)")
     print(f"cosine fp32 ONNX vs torch: {config['cosine_fp32_onnx_vs_torch_mean']:.6f}")
     print(f"cosine int8 vs fp32 (mean over {CHECK_COUNT} tweets): {config['cosine_vs_fp32_mean']:.6f}")
 

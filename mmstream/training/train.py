@@ -39,6 +39,7 @@ class TrainConfig:
     epochs: int = 12
     hidden: int = 256
     lr: float = 1e-3
+    dropout: float = 0.2
     meme_images: int = 1500
     name: str = "mmstream-fused"
 
@@ -66,17 +67,27 @@ def _loaded_extractors(settings: Settings) -> dict[str, Extractor]:
     return extractors
 
 
-def _text_features(text_ex: Extractor, digest: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+TEXT_VIEWS = ("general", "sentiment")  # feature name suffix: "" and "_sentiment"
+
+
+def _suffix(view: str) -> str:
+    return "" if view == "general" else f"_{view}"
+
+
+def _text_features(text_ex: Extractor, digests: dict[str, str]) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Per split: ({view: [n, 384] embeddings}, labels)."""
     splits = {}
     for split in ("train", "val", "test"):
         texts, y = tweeteval_sentiment(split)
-        X = cached(f"sentiment-{split}", [digest, str(len(texts)), f"bs{text_ex.batch_size}"],
-                   lambda: embed_in_chunks(text_ex.embed_texts, texts, f"encoding {split}"))
+        X = {view: cached(f"sentiment-{split}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
+                          lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"encoding {split} ({view})"))
+             for view in TEXT_VIEWS}
         splits[split] = (X, y)
     return splits
 
 
 def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
+    # topics read the general-purpose embedding: the sentiment fine-tuning washes topic information out
     """The 19-label topic head on TweetTopicXL train (all languages), threshold
     on validation, macro-F1 per language on test."""
     def feats(split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -120,14 +131,18 @@ def train(cfg: TrainConfig) -> dict:
     settings = Settings.load()
     extractors = _loaded_extractors(settings)
     text_ex, image_ex = extractors["text"], extractors.get("images")
-    modalities = {m: ex.dims[m] for m, ex in extractors.items() if ex.dims.get(m)}
+    # every feature any plugin declares joins fusion (custom modalities included)
+    modalities = {name: dim for ex in {id(e): e for e in extractors.values()}.values()
+                  for name, dim in ex.dims.items() if dim}
     spec = HeadSpec(modalities, hidden=cfg.hidden)
-    digest = file_digest(Path(text_ex.model_dir) / "encoder.onnx")
-    splits = _text_features(text_ex, digest)
+    digests = {view: file_digest(Path(text_ex.model_dir) / ("encoder.onnx" if view == "general" else f"{view}.onnx"))
+               for view in TEXT_VIEWS}
+    digest = digests["general"]
+    splits = _text_features(text_ex, digests)
     X_tr, y_tr = splits["train"]
     n = len(y_tr)
     rng = np.random.default_rng(cfg.seed)
-    captions = text_ex.embed_texts(list(NEUTRAL_CAPTIONS))
+    captions = {view: text_ex.embed_texts(list(NEUTRAL_CAPTIONS), view) for view in TEXT_VIEWS}
 
     img_feats, img_rows = None, np.full(n, -1)
     if image_ex is not None and "images" in modalities and cfg.meme_images:
@@ -137,14 +152,17 @@ def train(cfg: TrainConfig) -> dict:
                            lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
         img_rows[chosen] = np.arange(len(chosen))
 
-    def views(X: np.ndarray, y: np.ndarray, view: np.ndarray, rows: np.ndarray, r: np.random.Generator):
+    def views(X: dict[str, np.ndarray], y: np.ndarray, view: np.ndarray, rows: np.ndarray, r: np.random.Generator):
         m = len(y)
         has = lambda *vs: np.isin(view, vs).astype(np.float32)  # noqa: E731
-        text = X.copy()
         cap = view == 1
-        text[cap] = captions[r.integers(0, len(captions), cap.sum())]
-        feats = {"text": text, "image_text": X}
-        masks = {"text": has(0, 1, 3), "image_text": has(1, 2, 3)}
+        which = r.integers(0, len(NEUTRAL_CAPTIONS), cap.sum())
+        feats, masks = {}, {}
+        for tv in TEXT_VIEWS:
+            text = X[tv].copy()
+            text[cap] = captions[tv][which]
+            feats["text" + _suffix(tv)], feats["image_text" + _suffix(tv)] = text, X[tv]
+            masks["text" + _suffix(tv)], masks["image_text" + _suffix(tv)] = has(0, 1, 3), has(1, 2, 3)
         if "images" in modalities:
             img = np.zeros((m, modalities["images"]), np.float32)
             ok = (rows >= 0) & (view > 0)
@@ -168,7 +186,7 @@ def train(cfg: TrainConfig) -> dict:
     counts = np.bincount(y_tr, minlength=3).astype(np.float32)
     head = Head.init(spec, cfg.seed)
     best = head.fit(
-        epoch_data, lambda h: evaluate(h, "val", 0)["macro_recall"], epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed,
+        epoch_data, lambda h: evaluate(h, "val", 0)["macro_recall"], epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, dropout=cfg.dropout,
         class_weights=counts.sum() / (3 * counts),
         on_epoch=lambda e, loss, score: print(f"epoch {e + 1}/{cfg.epochs} loss={loss:.4f} val_macro_recall={score:.2f}", flush=True),
     )
@@ -188,7 +206,7 @@ def train(cfg: TrainConfig) -> dict:
         "topic_labels": topic_head.labels if topic_head else [],
         "topic_threshold": round(float(topic_head.threshold), 2) if topic_head else None,
         "encoders": {m: getattr(ex, "encoder_name", ex.name) for m, ex in extractors.items() if m in modalities},
-        "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "view_shares": VIEW_SHARES,
+        "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "best_val_macro_recall": best, "seconds": round(time.time() - started, 1)},
         "metrics": metrics,

@@ -1,8 +1,11 @@
-"""Text features: a unit-norm 384-d sentence embedding per post text.
+"""Text features: two unit-norm 384-d sentence embeddings per post text.
 
-The encoder is all-MiniLM-L6-v2 quantised to int8 (``model/encoder.onnx``,
-built by ``python -m mmstream.training.export_text``); mean pooling and L2
-normalisation are inside the graph. Values are tokenised together, sorted by
+``<modality>``: all-MiniLM-L6-v2 as pretrained, quantised to int8
+(``model/encoder.onnx``), the general-purpose view topics and clustering use;
+``<modality>_sentiment``: the same encoder fine-tuned on TweetEval sentiment
+train (``model/sentiment.onnx``, ``mmstream train --finetune-epochs 1``). Both
+are built by ``python -m mmstream.training.export_text``; mean pooling and L2
+normalisation are inside the graphs. Values are tokenised together, sorted by
 token count and run ``batch_size`` at a time (padded to the longest of each
 batch); the default of one per run keeps a post's features independent of the
 other posts in its micro-batch (see :data:`BATCH_SIZE`).
@@ -36,13 +39,16 @@ class TextExtractor(Extractor):
 
     name = "text"
     modalities = ("text", "image_text")
-    dims = {"text": 384, "image_text": 384}
+    #: ``<modality>`` is the general-purpose embedding (topics, clustering); ``<modality>_sentiment``
+    #: the same text through the encoder fine-tuned on tweet sentiment (``model/sentiment.onnx``)
+    dims = {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384}
 
     def __init__(self, settings: Settings, model_dir: Path = MODEL_DIR, batch_size: int = BATCH_SIZE) -> None:
         self.settings = settings
         self.model_dir = model_dir
         self.batch_size = batch_size
         self._model: OnnxModel | None = None
+        self._sentiment: OnnxModel | None = None
         self._tokenizer: Tokenizer | None = None
 
     def load(self) -> None:
@@ -56,8 +62,11 @@ class TextExtractor(Extractor):
                 f"{model.path} makes {model.config.get('dim')}-d embeddings, expected {self.dims['text']}; "
                 "rebuild it with `python -m mmstream.training.export_text`"
             )
-        _ = model.session  # open the session now, not on the first post
-        self._model, self._tokenizer = model, tokenizer
+        sentiment = OnnxModel(self.model_dir / "sentiment.onnx", config_name="sentiment.json")
+        if sentiment.config.get("max_length") != model.config["max_length"]:
+            raise ConfigError(f"{sentiment.path} and {model.path} disagree on max_length; re-export both")
+        _ = model.session, sentiment.session  # open the sessions now, not on the first post
+        self._model, self._sentiment, self._tokenizer = model, sentiment, tokenizer
 
     def validate(self, modality: str, value: Any) -> str:
         check_value_type(modality, value, str, "a string")
@@ -76,24 +85,30 @@ class TextExtractor(Extractor):
 
     def extract(self, modality: str, values: Sequence[Any]) -> list[Extraction | Exception]:
         encodings = self._tokenize(values)
-        vectors = iter(self._embed([e for e in encodings if isinstance(e, Encoding)]))
+        good = [e for e in encodings if isinstance(e, Encoding)]
+        assert self._model is not None and self._sentiment is not None
+        general, tuned = iter(self._embed(good, self._model)), iter(self._embed(good, self._sentiment))
         results: list[Extraction | Exception] = []
         for value, encoding in zip(values, encodings):
             if isinstance(encoding, Encoding):
                 report = {"chars": len(value), "tokens": len(encoding.ids)}
-                results.append(Extraction(features=next(vectors), report=report))
+                features = {modality: next(general), f"{modality}_sentiment": next(tuned)}
+                results.append(Extraction(features=features, report=report))
             else:
                 results.append(encoding)
         return results
 
-    def embed_texts(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of ``texts`` as a float32 ``[len(texts), 384]`` array (for training code)."""
+    def embed_texts(self, texts: list[str], view: str = "general") -> np.ndarray:
+        """Embeddings of ``texts`` as a float32 ``[len(texts), 384]`` array (for training and
+        evaluation code): the ``general`` encoder's, or the ``sentiment`` fine-tuned one's."""
         encodings = []
         for encoding in self._tokenize(texts):
             if isinstance(encoding, PostError):
                 raise encoding
             encodings.append(encoding)
-        return self._embed(encodings)
+        model = self._model if view == "general" else self._sentiment
+        assert model is not None
+        return self._embed(encodings, model)
 
     def _tokenize(self, values: Sequence[Any]) -> list[Encoding | PostError]:
         """Encodings in input order; a value the tokenizer rejects becomes a PostError."""
@@ -111,9 +126,8 @@ class TextExtractor(Extractor):
         except Exception as exc:
             return PostError("bad_text", f"the tokenizer rejected the value: {exc}", f"extract:{self.name}")
 
-    def _embed(self, encodings: list[Encoding]) -> np.ndarray:
-        """Run the encoder in length-sorted batches; rows come back in input order."""
-        assert self._model is not None
+    def _embed(self, encodings: list[Encoding], model: OnnxModel) -> np.ndarray:
+        """Run ``model`` in length-sorted batches; rows come back in input order."""
         out = np.empty((len(encodings), self.dims["text"]), dtype=np.float32)
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
@@ -125,7 +139,7 @@ class TextExtractor(Extractor):
                 ids = encodings[i].ids
                 input_ids[r, : len(ids)] = ids
                 attention_mask[r, : len(ids)] = 1
-            out[rows] = self._model.run({"input_ids": input_ids, "attention_mask": attention_mask}, ["embedding"])[
+            out[rows] = model.run({"input_ids": input_ids, "attention_mask": attention_mask}, ["embedding"])[
                 "embedding"
             ]
         return out

@@ -1,0 +1,75 @@
+"""The benchmark's pure parts: deterministic posts, the report and the goals
+(no Kafka, no timing: the figures themselves come from `mmstream bench`)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mmstream.bench.driver import RESULT, Output, Phase
+from mmstream.bench.posts import build_mix, describe, records
+from mmstream.bench.report import check_goals, percentiles, ratios, table
+from mmstream.bench.run import agreement
+from mmstream.cli import build_parser
+
+
+def test_mixes_are_deterministic_and_one_post_in_five_has_an_image():
+    a, b = build_mix("image", 20), build_mix("image", 20)
+    assert [p.body for p in a] == [p.body for p in b]
+    assert [p.index for p in a if p.image] == [4, 9, 14, 19]
+    assert {p.image for p in a if p.image} == {"meme", "scene"}
+    assert describe(a)["with_image"] == 4 and describe(build_mix("text", 5))["with_image"] == 0
+    (post_id, raw), = records(a[4:5], "sat-")
+    post = json.loads(raw)
+    assert post_id == post["id"] == "sat-4" and post["images"][0]["b64"] and post["created_at"] == 1764320404
+
+
+def test_phase_throughput_and_latency_use_record_timestamps():
+    phase = Phase("x", sent={"a": 10.0, "b": 10.5})
+    phase.outputs = {"a": Output(RESULT, 10_100, 10.2, b"{}"), "b": Output(RESULT, 11_000, 11.1, b"{}")}
+    assert phase.throughput() == 2 / 1.0
+    assert sorted(phase.latencies_ms()) == [100.0, 500.0]
+    assert percentiles([1, 2, 3, 4, 100])["p50"] == 3.0
+
+
+def test_goals_and_table():
+    mix = {"posts": {"posts": 10}, "limit": {"posts_per_s": 100.0},
+           "mmstream": {"saturation": {"posts_per_s": 95.0}, "half_load": {"latency_ms": percentiles([10, 20, 300])},
+                        "peak_rss_mb": 400.0},
+           "peer": {"skipped": "needs torch: pip install -e '.[train]'"}, "notes": []}
+    mix["ratios"] = ratios(mix)
+    goals = check_goals({"text": mix})
+    verdicts = {g["goal"]: g["pass"] for g in goals}
+    assert verdicts["end to end / limit"] is True and verdicts["end to end / per-event peer"] is None
+    assert verdicts["worker peak RSS, MB"] is True and verdicts["p99 event-to-result latency at half load, ms"] is False
+    result = {"mixes": {"text": mix}, "goals": goals, "seconds": 1.0,
+              "machine": {"cpus": 2, "cpu_model": "x", "memory_gb": 1, "load_before": "0", "load_after": "0"}}
+    assert "text-only" in table(result) and "FAIL" in table(result)
+
+
+def test_agreement_and_cli():
+    def out(label):
+        return json.dumps({"sentiment": {"label": label}}).encode()
+    assert agreement({"a": out("positive"), "b": out("neutral")}, {"a": out("positive"), "b": out("negative")}) == 0.5
+    args = build_parser().parse_args(["bench", "--posts", "10", "--no-peer"])
+    assert args.posts == 10 and args.no_peer and args.mixes == "text,image"
+
+
+def test_peer_head_in_torch_matches_the_fused_onnx_model():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from mmstream.bench.peer import TorchHead
+    from mmstream.model import FusedModel
+    from mmstream.settings import Settings
+
+    model = FusedModel(Settings.load().model_dir)
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for modality, dim in model.modalities.items():
+        feeds[modality] = rng.standard_normal((2, dim)).astype(np.float32)
+        feeds[f"{modality}_mask"] = np.array([[1.0], [0.0]], dtype=np.float32)
+    expected = model.onnx.run(feeds)
+    got = TorchHead(model.onnx.path)({k: torch.from_numpy(v) for k, v in feeds.items()})
+    for name, value in expected.items():
+        assert np.allclose(got[name].numpy(), value, atol=1e-5), name
