@@ -13,10 +13,12 @@ import json
 import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Sequence
 
 import faust
 
+from mmstream.analytics.service import install_analytics
+from mmstream.overlap import overlapped_batches
 from mmstream.pipeline import Outcome, Pipeline, Source
 from mmstream.settings import Settings
 
@@ -75,26 +77,32 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-model")
     stats = {"batches": 0, "results": 0, "dead_letters": 0, "last_batch_at": None, "started_at": time.time()}
 
+    analytics = install_analytics(app, settings, pipeline)
+
+    async def run_model(events: Sequence[Any]) -> list[Outcome]:
+        items = [(e.message.value, Source(e.message.topic, e.message.partition, e.message.offset)) for e in events]
+        return await asyncio.get_running_loop().run_in_executor(model_thread, pipeline.process, items)
+
+    async def deliver(events: Sequence[Any], outcomes: list[Outcome]) -> None:
+        """Send every outcome and wait until the broker has them all: only then are
+        the batch's offsets acked (by :func:`overlapped_batches`)."""
+        pending = []
+        for outcome in outcomes:
+            key, value = encode(outcome)
+            target = enriched if outcome.kind == "result" else dead_letters
+            pending.append((outcome, await target.send(key=key, value=value)))
+            stats["results" if outcome.kind == "result" else "dead_letters"] += 1
+        for (outcome, _), error in zip(pending, await asyncio.gather(*(d for _, d in pending), return_exceptions=True)):
+            if isinstance(error, BaseException):
+                await _output_failed(outcome, error)
+        await analytics.delivered()
+        stats["batches"] += 1
+        stats["last_batch_at"] = time.time()
+
     @app.agent(posts, name="enrich")
     async def enrich(stream: faust.Stream) -> None:
-        loop = asyncio.get_running_loop()
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            items = [
-                (e.message.value, Source(e.message.topic, e.message.partition, e.message.offset)) for e in events
-            ]
-            outcomes = await loop.run_in_executor(model_thread, pipeline.process, items)
-            # wait until the broker has every outcome: only then are the batch's offsets acked
-            pending = []
-            for outcome in outcomes:
-                key, value = encode(outcome)
-                target = enriched if outcome.kind == "result" else dead_letters
-                pending.append((outcome, await target.send(key=key, value=value)))
-                stats["results" if outcome.kind == "result" else "dead_letters"] += 1
-            for (outcome, delivery), error in zip(pending, await asyncio.gather(*(d for _, d in pending), return_exceptions=True)):
-                if isinstance(error, BaseException):
-                    await _output_failed(outcome, error)
-            stats["batches"] += 1
-            stats["last_batch_at"] = time.time()
+        # batch N+1 goes to the model while batch N is being delivered
+        await overlapped_batches(stream, settings.batch_size, settings.batch_within, run_model, deliver)
 
     async def _output_failed(outcome: Outcome, error: BaseException) -> None:
         """An outcome Kafka refused (e.g. over the broker's record size): a small dead
@@ -112,7 +120,4 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == posts.get_topic_name())
         return web.json({"status": "ok", "model": pipeline.model.name, "assigned_partitions": assigned, **stats})
 
-    from mmstream.analytics.service import install_analytics
-
-    install_analytics(app, settings, pipeline)
     return app

@@ -135,7 +135,8 @@ def mention_of(item: WorkItem) -> Mention:
 
 
 class MentionPublisher(Enricher):
-    """Hands every result's mention to ``send`` (blocking until delivered)."""
+    """Hands every result's mention to ``send`` (the worker's agent waits for
+    their delivery before it acks the batch)."""
 
     name = "mentions"
 

@@ -80,14 +80,28 @@ class Analytics:
         self.snapshot = TopicSnapshot(settings.topic_assign)
         self.feed = OutputFeed(settings, self.snapshot, self.store)
         self.publisher = MentionPublisher(self._publish)
+        self._inflight: list[Any] = []  # concurrent futures of mention batches not yet confirmed
         self.mentions = app.topic(self.mentions_topic, partitions=1)
         self.replays: list[dict] = []
         self._replay_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-replay")
 
     # -- publishing mentions (model thread) -----------------------------------
     def _publish(self, batch: list[tuple[bytes, bytes]]) -> None:
+        """Hand a batch's mentions to the producer without waiting (the model
+        thread goes on); :meth:`delivered` waits for them before the batch is acked."""
         if batch:
-            asyncio.run_coroutine_threadsafe(self._send(batch), self.app.loop).result(PUBLISH_TIMEOUT)
+            self._inflight.append(asyncio.run_coroutine_threadsafe(self._send(batch), self.app.loop))
+
+    async def delivered(self) -> None:
+        """Wait until the broker has every mention published so far (the agent
+        calls this before acking a batch: a crash can duplicate mentions, never lose them)."""
+        while self._inflight:
+            future = self._inflight.pop(0)
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(future), PUBLISH_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - results still go out; say loudly what analytics miss
+                self.publisher.failed += 1
+                log.error("could not publish mentions (%r): analytics miss a batch of posts", exc)
 
     async def _send(self, batch: list[tuple[bytes, bytes]]) -> None:
         pending = [await self.mentions.send(key=key, value=value) for key, value in batch]

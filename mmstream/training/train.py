@@ -190,6 +190,14 @@ def train(cfg: TrainConfig) -> dict:
         class_weights=counts.sum() / (3 * counts),
         on_epoch=lambda e, loss, score: print(f"epoch {e + 1}/{cfg.epochs} loss={loss:.4f} val_macro_recall={score:.2f}", flush=True),
     )
+    # decision offsets per class (negative, positive vs neutral), chosen on val for macro-recall, baked into b2
+    X_va, y_va = splits["val"]
+    z_va, _ = views(X_va, y_va, np.zeros(len(y_va), int), np.full(len(y_va), -1), np.random.default_rng(0))
+    log_p = np.log(head.predict_proba(z_va) + 1e-9)
+    grid = [(a, b) for a in np.arange(-0.6, 0.61, 0.05) for b in np.arange(-0.6, 0.61, 0.05)]
+    neg, pos = max(grid, key=lambda ab: (macro_recall(y_va, (log_p + [ab[0], 0, ab[1]]).argmax(1)), -abs(ab[0]) - abs(ab[1])))
+    head.params["b2"] = head.params["b2"] + np.array([neg, 0.0, pos], np.float32)
+    print(f"decision offsets (val): negative {neg:+.2f}, positive {pos:+.2f}", flush=True)
     metrics = {
         "val_text": evaluate(head, "val", 0), "test_text": evaluate(head, "test", 0),
         "test_meme_with_caption_proxy": evaluate(head, "test", 1),
@@ -208,7 +216,7 @@ def train(cfg: TrainConfig) -> dict:
         "encoders": {m: getattr(ex, "encoder_name", ex.name) for m, ex in extractors.items() if m in modalities},
         "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
-                     "best_val_macro_recall": best, "seconds": round(time.time() - started, 1)},
+                     "best_val_macro_recall": best, "decision_offsets": [round(float(neg), 2), 0.0, round(float(pos), 2)], "seconds": round(time.time() - started, 1)},
         "metrics": metrics,
     }
     (cfg.out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
