@@ -69,7 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.finetune_epochs:
         finetune_and_export(Path(args.cache) / "finetune", epochs=args.finetune_epochs, seed=args.seed)
-    config = train(TrainConfig(out_dir=Path(args.out), seed=args.seed, epochs=args.epochs, meme_images=args.meme_images))
+    config = train(TrainConfig(out_dir=Path(args.out), seed=args.seed, epochs=args.epochs, meme_images=args.meme_images,
+                               limit=args.limit))
     print(json.dumps(config["metrics"], indent=2))
     print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
     return 0
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="first fine-tune the text encoder for N epochs and re-export it (needs the train extra: "
                         "pip install -e '.[train]'; ~20-40 min an epoch on 2 cores; resumable); 0 keeps the shipped encoder")
+    p.add_argument("--limit", type=int, default=None, help="only the first N tweets of each split (a quick run)")
     p.add_argument("--cache", default=".cache", help="folder for features and checkpoints (default .cache)")
 
     p = add("eval", cmd_eval, "Evaluate the pipeline and model: sentiment, topics, memes, speed (table + JSON).")

@@ -62,6 +62,14 @@ class Extractor:
         """
         raise NotImplementedError
 
+    def training_features(self, feature: str, texts: Sequence[str]) -> np.ndarray | None:
+        """Features ``feature`` would have for posts made of these texts, for
+        ``mmstream train`` (its labelled data is text). A float32 ``[len(texts),
+        dims[feature]]`` array, a row of NaN where the feature would be absent;
+        None (the default) leaves the feature out of the fused model. The
+        built-in plugins' features are handled by the trainer itself."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """What ``mmstream plugins`` shows about this extractor."""
         return {"name": self.name, "modalities": list(self.modalities), "dims": dict(self.dims)}

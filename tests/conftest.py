@@ -21,6 +21,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 
 @pytest.fixture
 def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
-    return Settings.load(broker=broker.url, topic_prefix=f"t{uuid.uuid4().hex[:12]}.",
+    unique = uuid.uuid4().hex[:12]
+    # a topic prefix and a consumer group of its own: no test sees another's records or group members
+    return Settings.load(broker=broker.url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
                          broker_session_timeout=6.0, web_port=free_port(),
                          data_dir=str(tmp_path / "data"))

@@ -41,6 +41,7 @@ class TrainConfig:
     lr: float = 1e-3
     dropout: float = 0.2
     meme_images: int = 1500
+    limit: int | None = None  # only the first N tweets of each split (quick runs, tests)
     name: str = "mmstream-fused"
 
 
@@ -74,16 +75,51 @@ def _suffix(view: str) -> str:
     return "" if view == "general" else f"_{view}"
 
 
-def _text_features(text_ex: Extractor, digests: dict[str, str]) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+def _sentiment_split(split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
+    texts, y = tweeteval_sentiment(split)
+    return (texts[:limit], y[:limit]) if limit else (texts, y)
+
+
+def _text_features(text_ex: Extractor, digests: dict[str, str], limit: int | None
+                   ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
     """Per split: ({view: [n, 384] embeddings}, labels)."""
     splits = {}
     for split in ("train", "val", "test"):
-        texts, y = tweeteval_sentiment(split)
+        texts, y = _sentiment_split(split, limit)
         X = {view: cached(f"sentiment-{split}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
                           lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"encoding {split} ({view})"))
              for view in TEXT_VIEWS}
         splits[split] = (X, y)
     return splits
+
+
+BUILT_IN_FEATURES = ("text", "image_text", "text_sentiment", "image_text_sentiment", "images")
+
+
+def _custom_features(extractors: dict[str, Extractor], limit: int | None) -> dict[str, dict[str, tuple]]:
+    """{feature: {split: (values [n, dim] with NaN as 0, present mask [n])}} for plugin features
+    outside the built-ins whose extractor implements ``training_features``."""
+    out: dict[str, dict[str, tuple]] = {}
+    for ex in {id(e): e for e in extractors.values()}.values():
+        for name, dim in ex.dims.items():
+            if not dim or name in BUILT_IN_FEATURES:
+                continue
+            per_split = {}
+            for split in ("train", "val", "test"):
+                texts, _ = _sentiment_split(split, limit)
+                values = ex.training_features(name, texts)
+                if values is None:
+                    break
+                values = np.asarray(values, dtype=np.float32).reshape(len(texts), dim)
+                present = ~np.isnan(values).any(axis=1)
+                per_split[split] = (np.nan_to_num(values), present.astype(np.float32))
+            if len(per_split) == 3:
+                out[name] = per_split
+                print(f"custom feature {name!r} ({dim}-d) from plugin {ex.name!r}: present in "
+                      f"{int(per_split['train'][1].sum())} of {len(per_split['train'][1])} train tweets", flush=True)
+            else:
+                print(f"feature {name!r} of plugin {ex.name!r} has no training_features(): left out of the model", flush=True)
+    return out
 
 
 def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
@@ -131,14 +167,16 @@ def train(cfg: TrainConfig) -> dict:
     settings = Settings.load()
     extractors = _loaded_extractors(settings)
     text_ex, image_ex = extractors["text"], extractors.get("images")
-    # every feature any plugin declares joins fusion (custom modalities included)
+    # every feature any plugin declares joins fusion: the built-ins' here, custom ones through
+    # Extractor.training_features (features of the training tweets as that plugin sees them)
+    custom = _custom_features(extractors, cfg.limit)
     modalities = {name: dim for ex in {id(e): e for e in extractors.values()}.values()
-                  for name, dim in ex.dims.items() if dim}
+                  for name, dim in ex.dims.items() if dim and (name in BUILT_IN_FEATURES or name in custom)}
     spec = HeadSpec(modalities, hidden=cfg.hidden)
     digests = {view: file_digest(Path(text_ex.model_dir) / ("encoder.onnx" if view == "general" else f"{view}.onnx"))
                for view in TEXT_VIEWS}
     digest = digests["general"]
-    splits = _text_features(text_ex, digests)
+    splits = _text_features(text_ex, digests, cfg.limit)
     X_tr, y_tr = splits["train"]
     n = len(y_tr)
     rng = np.random.default_rng(cfg.seed)
@@ -146,13 +184,15 @@ def train(cfg: TrainConfig) -> dict:
 
     img_feats, img_rows = None, np.full(n, -1)
     if image_ex is not None and "images" in modalities and cfg.meme_images:
-        texts_tr, _ = tweeteval_sentiment("train")
+        texts_tr, _ = _sentiment_split("train", cfg.limit)
         chosen = np.sort(rng.choice(n, size=min(cfg.meme_images, n), replace=False))
         img_feats = cached("meme-images", [file_digest(image_ex.encoder.model.path), str(cfg.seed), str(len(chosen))],
                            lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
         img_rows[chosen] = np.arange(len(chosen))
 
-    def views(X: dict[str, np.ndarray], y: np.ndarray, view: np.ndarray, rows: np.ndarray, r: np.random.Generator):
+    def views(split: str, view: np.ndarray, rows: np.ndarray, r: np.random.Generator):
+        """The fused head's input for a whole split, each tweet seen as ``view`` says."""
+        X, y = splits[split]
         m = len(y)
         has = lambda *vs: np.isin(view, vs).astype(np.float32)  # noqa: E731
         cap = view == 1
@@ -169,16 +209,18 @@ def train(cfg: TrainConfig) -> dict:
             if img_feats is not None:
                 img[ok] = img_feats[rows[ok]]
             feats["images"], masks["images"] = img, ok.astype(np.float32)
+        for name, per_split in custom.items():
+            feats[name], masks[name] = per_split[split]
         return assemble(spec, feats, masks, m), y
 
     def epoch_data(epoch: int):
         r = np.random.default_rng(cfg.seed * 1000 + epoch)
         view = r.choice(4, size=n, p=VIEW_SHARES)
-        return views(X_tr, y_tr, view, img_rows, r)
+        return views("train", view, img_rows, r)
 
     def evaluate(head: Head, split: str, view_id: int) -> dict:
-        X, y = splits[split]
-        z, _ = views(X, y, np.full(len(y), view_id), np.full(len(y), -1), np.random.default_rng(0))
+        y = splits[split][1]
+        z, _ = views(split, np.full(len(y), view_id), np.full(len(y), -1), np.random.default_rng(0))
         pred = head.predict_proba(z).argmax(1)
         return {"macro_recall": round(100 * macro_recall(y, pred), 2), "accuracy": round(100 * float(np.mean(pred == y)), 2),
                 "macro_f1": round(100 * macro_f1(y, pred), 2)}
@@ -191,8 +233,8 @@ def train(cfg: TrainConfig) -> dict:
         on_epoch=lambda e, loss, score: print(f"epoch {e + 1}/{cfg.epochs} loss={loss:.4f} val_macro_recall={score:.2f}", flush=True),
     )
     # decision offsets per class (negative, positive vs neutral), chosen on val for macro-recall, baked into b2
-    X_va, y_va = splits["val"]
-    z_va, _ = views(X_va, y_va, np.zeros(len(y_va), int), np.full(len(y_va), -1), np.random.default_rng(0))
+    y_va = splits["val"][1]
+    z_va, _ = views("val", np.zeros(len(y_va), int), np.full(len(y_va), -1), np.random.default_rng(0))
     log_p = np.log(head.predict_proba(z_va) + 1e-9)
     grid = [(a, b) for a in np.arange(-0.6, 0.61, 0.05) for b in np.arange(-0.6, 0.61, 0.05)]
     neg, pos = max(grid, key=lambda ab: (macro_recall(y_va, (log_p + [ab[0], 0, ab[1]]).argmax(1)), -abs(ab[0]) - abs(ab[1])))

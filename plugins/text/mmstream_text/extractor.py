@@ -12,6 +12,7 @@ other posts in its micro-batch (see :data:`BATCH_SIZE`).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,6 +51,7 @@ class TextExtractor(Extractor):
         self._model: OnnxModel | None = None
         self._sentiment: OnnxModel | None = None
         self._tokenizer: Tokenizer | None = None
+        self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-text")
 
     def load(self) -> None:
         """Open the ONNX session and the tokenizer (truncating, not padding: see :meth:`_embed`)."""
@@ -87,7 +89,9 @@ class TextExtractor(Extractor):
         encodings = self._tokenize(values)
         good = [e for e in encodings if isinstance(e, Encoding)]
         assert self._model is not None and self._sentiment is not None
-        general, tuned = iter(self._embed(good, self._model)), iter(self._embed(good, self._sentiment))
+        # the two encoders run side by side (onnxruntime releases the GIL): one core each
+        tuned_future = self._side.submit(self._embed, good, self._sentiment)
+        general, tuned = iter(self._embed(good, self._model)), iter(tuned_future.result())
         results: list[Extraction | Exception] = []
         for value, encoding in zip(values, encodings):
             if isinstance(encoding, Encoding):
