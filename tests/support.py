@@ -99,3 +99,22 @@ def theme_text(theme: str, i: int) -> str:
     """A sentence on ``theme``, different for each ``i`` below 125."""
     subjects, verbs, tails = THEMES[theme]
     return f"{subjects[i % 5]} {verbs[(i // 5) % 5]} {tails[(i // 25) % 5]}"
+
+
+def pip_install_plugin(root: Path, name: str, source: str, version: str = "0.1.0") -> Path:
+    """Build the one-module plugin ``mmstream_<name>`` (entry point ``<name>`` in the
+    ``mmstream`` group, distribution ``mmstream-<name>``) and pip-install it into
+    ``root/site``, as a user installs a third-party plugin; returns the folder to
+    put on PYTHONPATH."""
+    src = root / "src"
+    src.mkdir(parents=True)
+    (src / f"mmstream_{name}.py").write_text(source)
+    (src / "pyproject.toml").write_text(
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n"
+        f"[project]\nname = \"mmstream-{name}\"\nversion = \"{version}\"\n"
+        f"[project.entry-points.mmstream]\n{name} = \"mmstream_{name}\"\n"
+        f"[tool.hatch.build.targets.wheel]\ninclude = [\"mmstream_{name}.py\"]\n")
+    site = root / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(src)],
+                   check=True)
+    return site

@@ -7,10 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from support import pip_install_plugin
 
 PLUGIN = '''
 import re
@@ -58,25 +58,7 @@ def register_extractors(settings):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("emoticon")
-    (root / "src").mkdir()
-    (root / "src" / "mmstream_emoticon.py").write_text(PLUGIN)
-    (root / "src" / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["hatchling"]
-        build-backend = "hatchling.build"
-        [project]
-        name = "mmstream-emoticon"
-        version = "0.1.0"
-        [project.entry-points.mmstream]
-        emoticon = "mmstream_emoticon"
-        [tool.hatch.build.targets.wheel]
-        include = ["mmstream_emoticon.py"]
-    '''))
-    target = root / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(root / "src")],
-                   check=True)
-    return target
+    return pip_install_plugin(tmp_path_factory.mktemp("emoticon"), "emoticon", PLUGIN)
 
 
 def mmstream(site: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:

@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from support import pip_install_plugin
 
 PLUGIN = '''
 from mmstream import Extraction, Extractor, PostError, hookimpl
@@ -37,25 +37,7 @@ def register_extractors(settings):
 
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("geo")
-    (root / "src").mkdir()
-    (root / "src" / "mmstream_geo.py").write_text(PLUGIN)
-    (root / "src" / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["hatchling"]
-        build-backend = "hatchling.build"
-        [project]
-        name = "mmstream-geo"
-        version = "1.2.3"
-        [project.entry-points.mmstream]
-        geo = "mmstream_geo"
-        [tool.hatch.build.targets.wheel]
-        include = ["mmstream_geo.py"]
-    '''))
-    site = root / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(root / "src")],
-                   check=True)
-    return site
+    return pip_install_plugin(tmp_path_factory.mktemp("geo"), "geo", PLUGIN, version="1.2.3")
 
 
 def run(site: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
