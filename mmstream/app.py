@@ -48,7 +48,7 @@ def broker_credentials(settings: Settings) -> Any:
 
 def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
     key = outcome.key.encode() if outcome.key else None
-    return key, outcome.data or json.dumps(outcome.record, ensure_ascii=False, separators=(",", ":")).encode()
+    return key, outcome.data
 
 
 def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:

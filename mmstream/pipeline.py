@@ -38,7 +38,7 @@ class Source:
 class Outcome:
     kind: str  # "result" or "dead_letter"
     record: dict[str, Any]
-    data: bytes = b""  # the record as compact UTF-8 JSON, what goes on the topic
+    data: bytes  # the record as compact UTF-8 JSON, what goes on the topic
 
     @property
     def key(self) -> str | None:

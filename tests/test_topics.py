@@ -39,7 +39,7 @@ def run(miner: OnlineTopicMiner, posts) -> tuple[list, list[dict]]:
 
 def test_clusters_become_topics_with_ids_from_their_founding_post():
     posts = stream()
-    miner = OnlineTopicMiner(MinerConfig())
+    miner = OnlineTopicMiner(MinerConfig.defaults())
     topics, records = run(miner, posts)
     births = [r for r in records if r["type"] == "birth"]
     assert len(births) == 3
@@ -57,15 +57,15 @@ def test_clusters_become_topics_with_ids_from_their_founding_post():
 
 def test_the_same_stream_gives_the_same_ids_and_records():
     posts = stream()
-    first, second = OnlineTopicMiner(MinerConfig()), OnlineTopicMiner(MinerConfig())
+    first, second = OnlineTopicMiner(MinerConfig.defaults()), OnlineTopicMiner(MinerConfig.defaults())
     assert run(first, posts) == run(second, posts)
 
 
 def test_a_snapshot_of_the_records_assigns_like_the_miner():
     posts = stream()
-    miner = OnlineTopicMiner(MinerConfig())
+    miner = OnlineTopicMiner(MinerConfig.defaults())
     _, records = run(miner, posts)
-    snapshot = TopicSnapshot(MinerConfig().assign)
+    snapshot = TopicSnapshot(MinerConfig.defaults().assign)
     for record in records:
         snapshot.apply(record)
     assert len(snapshot) == 3
@@ -81,7 +81,7 @@ def test_a_snapshot_of_the_records_assigns_like_the_miner():
 
 def test_near_duplicate_topics_merge_into_the_larger_and_stale_ones_retire():
     posts = stream()
-    miner = OnlineTopicMiner(MinerConfig(assign=0.95, birth=0.25, merge=0.5))  # nothing joins: a topic per burst
+    miner = OnlineTopicMiner(MinerConfig.defaults(assign=0.95, birth=0.25, merge=0.5))  # nothing joins: a topic per burst
     topics, records = run(miner, posts)
     merges = [r for r in records if r["type"] == "merge"]
     assert merges and all(r["status"] == "merged" and r["merged_into"] in miner.topics for r in merges)
@@ -95,7 +95,7 @@ def test_near_duplicate_topics_merge_into_the_larger_and_stale_ones_retire():
 
 
 def test_no_births_during_warm_up():
-    miner = OnlineTopicMiner(MinerConfig(warmup=1000))
+    miner = OnlineTopicMiner(MinerConfig.defaults(warmup=1000))
     topics, records = run(miner, stream(300))
     assert set(topics) == {None} and not [r for r in records if r["type"] == "birth"]
 

@@ -21,9 +21,11 @@ miner's records on ``<prefix>topics``.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections import Counter
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,18 +45,25 @@ MAX_TERMS = 400
 
 @dataclass(frozen=True)
 class MinerConfig:
-    assign: float = 0.2
-    birth: float = 0.25
-    birth_min: int = 5
-    merge: float = 0.8
-    max_idle_ms: int = 7 * 86_400_000
-    max_topics: int = 500
-    warmup: int = 50
+    """The miner's thresholds; their defaults live in :class:`Settings` (``topic_*``)."""
+
+    assign: float
+    birth: float
+    birth_min: int
+    merge: float
+    max_idle_ms: int
+    max_topics: int
+    warmup: int
 
     @classmethod
     def from_settings(cls, s: Settings) -> "MinerConfig":
         return cls(s.topic_assign, s.topic_birth, max(2, s.topic_birth_min), s.topic_merge,
                    int(s.topic_max_idle * 1000), s.topic_max, s.topic_warmup)
+
+    @classmethod
+    def defaults(cls, **changes: Any) -> "MinerConfig":
+        """The settings' defaults, with ``changes``."""
+        return dataclasses.replace(cls.from_settings(Settings()), **changes)
 
 
 @dataclass
@@ -96,8 +105,8 @@ def topic_id(founder: str) -> str:
 
 
 class OnlineTopicMiner:
-    def __init__(self, config: MinerConfig = MinerConfig()) -> None:
-        self.config = config
+    def __init__(self, config: MinerConfig | None = None) -> None:
+        self.config = config or MinerConfig.defaults()
         self.topics: dict[str, MinedTopic] = {}
         self.space = Space()
         self.outliers: list[_Outlier] = []
