@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from mmstream.render import find_fonts, image_to_b64, render_meme, render_scene
 from mmstream.settings import Settings
 
 MEME_TEXT = "I absolutely love this new phone"
+DATA = Path(__file__).resolve().parent / "data"
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +106,71 @@ def test_batching_does_not_change_features(image):
     together = np.stack([r.features for r in image.extract("images", posts)])
     alone = np.stack([image.extract("images", [p])[0].features for p in posts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def photo(name: str) -> list[Image.Image]:
+    """A real photograph from tests/data, as a decoded post's images."""
+    return [Image.open(DATA / name).convert("RGB")]
+
+
+def test_smiling_face_is_happy(image):
+    sent = image.validate("images", [{"b64": b64((DATA / "astronaut.jpg").read_bytes())}])
+    [result] = image.extract("images", [sent])
+    [faces] = result.report["faces"]
+    assert len(faces) == 1, faces
+    [face] = faces
+    assert face["emotion"] == "happy" and face["scores"]["happy"] > 0.9
+    assert list(face["scores"]) == LABELS and abs(sum(face["scores"].values()) - 1) < 1e-3
+    x, y, w, h = face["box"]
+    assert 60 <= x <= 110 and 30 <= y <= 70 and 60 <= w == h <= 110  # the face, in the 256x256 photo
+    assert result.report["face_emotion"] == "happy" and "faces_error" not in result.report
+    assert result.report == image.extract("images", [photo("astronaut.jpg")])[0].report  # deterministic
+
+
+def test_face_boxes_are_in_the_pixels_sent(image):
+    small = image.faces.read(photo("astronaut.jpg")[0])[0].box
+    big = Image.open(DATA / "astronaut.jpg").resize((2560, 2560), Image.Resampling.BILINEAR)
+    [img] = image.validate("images", [{"b64": b64(encoded(big, "JPEG", quality=80))}])
+    assert max(img.size) == 2048  # decoded smaller than sent
+    [face] = image.faces.read(img)
+    assert face.emotion == "happy"
+    np.testing.assert_allclose(face.box, [10 * v for v in small], rtol=0.1, atol=40)
+
+
+def test_faces_are_capped_largest_first(image, monkeypatch):
+    import mmstream_image.faces
+
+    tile = Image.open(DATA / "astronaut.jpg")
+    grid = Image.new("RGB", (3 * 256, 3 * 256))
+    for i in range(9):
+        grid.paste(tile.resize((256 - 12 * i,) * 2), (i % 3 * 256, i // 3 * 256))
+    everyone = image.faces.read(grid)
+    areas = [f.box[2] * f.box[3] for f in everyone]
+    assert len(everyone) >= 3 and areas == sorted(areas, reverse=True)
+    monkeypatch.setattr(mmstream_image.faces, "MAX_FACES", 2)
+    assert image.faces.read(grid) == everyone[:2]
+
+
+def test_photo_and_meme_without_faces_have_none(image, monkeypatch):
+    calls = []
+    monkeypatch.setattr(image.faces, "classify", lambda faces: calls.append(faces))
+    coffee = photo("coffee.jpg")
+    posts = [coffee, image.validate("images", [{"b64": image_to_b64(meme())}]), coffee + coffee]
+    for result, count in zip(image.extract("images", posts), (1, 1, 2)):
+        assert result.report["faces"] == [[]] * count and result.report["face_emotion"] is None
+        assert "faces_error" not in result.report
+    assert calls == []  # no face, no emotion model run
+
+
+def test_failing_face_reader_does_not_fail_the_post(image, monkeypatch):
+    def broken(img):
+        raise ValueError("cascade exploded")
+
+    monkeypatch.setattr(image.faces, "read", broken)
+    [result] = image.extract("images", [photo("astronaut.jpg")])
+    assert isinstance(result, Extraction) and result.features.shape == (1280,)
+    assert result.report["faces"] == [[]] and result.report["face_emotion"] is None
+    assert result.report["faces_error"] == "images[0]: ValueError: cascade exploded"
 
 
 # -- decoding ---------------------------------------------------------------------------------------------

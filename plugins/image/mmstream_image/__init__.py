@@ -1,5 +1,6 @@
 """mmstream built-in plugin ``image``: features of the images in a post
-(EfficientNet-Lite0, ONNX) and the text written in them (RapidOCR).
+(EfficientNet-Lite0, ONNX), the text written in them (RapidOCR) and the
+emotion of the faces in them (haar cascade + mini-Xception, ONNX).
 
 Registered through the ``mmstream`` entry-point group, like any third-party
 plugin.

@@ -1,5 +1,6 @@
-"""The ``image`` extractor: image features for the fused model, and the text
-in the images handed on as the derived modality ``image_text``."""
+"""The ``image`` extractor: image features for the fused model, the text
+in the images handed on as the derived modality ``image_text``, and the
+emotion of the faces in them."""
 from __future__ import annotations
 
 from typing import Any, ClassVar, Sequence
@@ -12,17 +13,26 @@ from mmstream.errors import ConfigError
 from mmstream.settings import Settings
 from mmstream_image.decode import ORIGINAL_SIZE, decode_images
 from mmstream_image.encoder import ImageEncoder, normalise
+from mmstream_image.faces import Face, FaceEmotion, mean_emotion
 from mmstream_image.ocr import ImageOcr, OcrResult
 
 
 class ImageExtractor(Extractor):
     """Validates and decodes ``images``; extracts one feature vector per post
-    (the mean of its images' EfficientNet-Lite0 features) and OCR text.
+    (the mean of its images' EfficientNet-Lite0 features), OCR text and the
+    emotion of the faces.
 
     Report per post: ``count``, ``sizes`` (``[width, height]`` as sent),
-    ``ocr_text`` (lines top to bottom, ``\\n``-joined) and
+    ``ocr_text`` (lines top to bottom, ``\\n``-joined),
     ``text_regions`` (regions found per image; 0 means recognition was
-    skipped for that image).
+    skipped for that image), ``faces`` (per image a list of
+    ``{"box": [x, y, w, h], "emotion", "scores"}``, boxes in pixels as sent,
+    largest first) and ``face_emotion`` (the emotion of the mean scores over
+    all the post's faces; null without faces). Should reading faces fail,
+    that image's list is empty and ``faces_error`` says why; the post goes on.
+    Faces are reported only: the feature vector, and so the fused model,
+    does not use them (it was trained without faces, and no face-labelled
+    sentiment data exists to train it with).
     """
 
     name: ClassVar[str] = "image"
@@ -33,24 +43,27 @@ class ImageExtractor(Extractor):
         self.settings = settings
         self.encoder: ImageEncoder | None = None
         self.ocr: ImageOcr | None = None
+        self.faces: FaceEmotion | None = None
 
     def load(self) -> None:
-        """Open the encoder and the OCR engines and run each once."""
+        """Open the encoder, the OCR engines and the face models and run each once."""
         self.encoder = ImageEncoder()
         if self.encoder.dim != self.dims["images"]:
             raise ConfigError(f"encoder.onnx gives {self.encoder.dim}-d features, the plugin declares "
                              f"{self.dims['images']}; re-export it with mmstream.training.export_image")
         self.ocr = ImageOcr()
+        self.faces = FaceEmotion()
         self.encoder.warm_up()
         self.ocr.warm_up()
+        self.faces.warm_up()
 
     def validate(self, modality: str, value: Any) -> list[Image.Image]:
         """Decode the post's images (see :func:`mmstream_image.decode.decode_images`)."""
         return decode_images(modality, value, self.settings)
 
     def extract(self, modality: str, values: Sequence[list[Image.Image]]) -> list[Extraction | Exception]:
-        """Encode every image of the batch together, then pool and OCR per post."""
-        encoder, ocr = self._models()
+        """Encode every image of the batch together, then pool, OCR and read faces per post."""
+        encoder, ocr, faces = self._models()
         features = encoder.encode([img for post in values for img in post])
         results: list[Extraction | Exception] = []
         offset = 0
@@ -58,7 +71,7 @@ class ImageExtractor(Extractor):
             rows = features[offset:offset + len(post)]
             offset += len(post)
             try:
-                results.append(self._post(ocr, post, rows))
+                results.append(self._post(ocr, faces, post, rows))
             except Exception as exc:  # noqa: BLE001 - this post fails, the batch goes on
                 results.append(exc)
         return results
@@ -67,21 +80,33 @@ class ImageExtractor(Extractor):
         """Unit-norm features [n, 1280] of decoded images (training uses this)."""
         return self._models()[0].encode(list(images))
 
-    def _models(self) -> tuple[ImageEncoder, ImageOcr]:
-        if self.encoder is None or self.ocr is None:
+    def _models(self) -> tuple[ImageEncoder, ImageOcr, FaceEmotion]:
+        if self.encoder is None or self.ocr is None or self.faces is None:
             self.load()
-        assert self.encoder is not None and self.ocr is not None
-        return self.encoder, self.ocr
+        assert self.encoder is not None and self.ocr is not None and self.faces is not None
+        return self.encoder, self.ocr, self.faces
 
     @staticmethod
-    def _post(ocr: ImageOcr, images: list[Image.Image], features: np.ndarray) -> Extraction:
+    def _post(ocr: ImageOcr, faces: FaceEmotion, images: list[Image.Image], features: np.ndarray) -> Extraction:
         reads: list[OcrResult] = [ocr.read(img) for img in images]
+        found: list[list[Face]] = []
+        errors: list[str] = []
+        for i, img in enumerate(images):
+            try:
+                found.append(faces.read(img))
+            except Exception as exc:  # noqa: BLE001 - faces are a report extra: never fail the post for them
+                found.append([])
+                errors.append(f"images[{i}]: {type(exc).__name__}: {exc}")
         text = "\n".join(r.text for r in reads if r.text)
         report = {
             "count": len(images),
             "sizes": [list(img.info.get(ORIGINAL_SIZE, img.size)) for img in images],
             "ocr_text": text,
             "text_regions": [r.regions for r in reads],
+            "faces": [[face.as_dict() for face in image_faces] for image_faces in found],
+            "face_emotion": mean_emotion([face for image_faces in found for face in image_faces], faces.labels),
         }
+        if errors:
+            report["faces_error"] = "; ".join(errors)
         pooled = normalise(features.mean(axis=0)).astype(np.float32)
         return Extraction(features=pooled, report=report, derived={"image_text": text} if text else {})
