@@ -37,7 +37,7 @@ from pathlib import Path
 
 from mmstream.analytics.assign import MentionPublisher, TopicAssigner
 from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention
+from mmstream.analytics.events import Mention, decode_mentions
 from mmstream.analytics.topicspace import TopicSnapshot
 from mmstream.analytics.windows import ms_iso
 from mmstream.pipeline import Pipeline
@@ -113,14 +113,14 @@ def replay(posts: list[dict], settings: Settings) -> tuple[list[dict], dict]:
     for enricher in pipeline.enrichers:
         if isinstance(enricher, TopicAssigner):
             enricher.use_snapshot(snapshot, ready)
-    sink: list[tuple[bytes, bytes]] = []
+    sink: list[bytes] = []
     pipeline.enrichers.append(MentionPublisher(sink.extend))
     alerts = []
     for start in range(0, len(posts), settings.batch_size):
         batch = posts[start:start + settings.batch_size]
         pipeline.process([(json.dumps(p).encode(), None) for p in batch])
-        for _, value in sink:
-            for out in engine.process(Mention.from_json(value)):
+        for line in (line for record in sink for line in decode_mentions(record)):
+            for out in engine.process(Mention.from_json(line)):
                 if out.topic == "topics":
                     snapshot.apply(out.value)
                 elif out.topic == "alerts":

@@ -34,6 +34,10 @@ class Settings:
     batch_within: float = 0.05
     # seconds the broker may hold the worker's fetch when no record is waiting (Faust's own: 1.5)
     fetch_max_wait: float = 0.05
+    # seconds the producer gathers a partition's records into one request (Faust's own: 0, one request per
+    # record while the previous is in flight); a batch's outcomes then travel together
+    producer_linger: float = 0.005
+    producer_max_batch_bytes: int = 1_048_576
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     data_dir: str = ".mmstream-data"

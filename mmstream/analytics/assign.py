@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mmstream.analytics.events import Mention, TopicRef
+from mmstream.analytics.events import Mention, TopicRef, encode_mentions
 from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
 from mmstream.analytics.topicspace import TopicSnapshot
 from mmstream.pipeline import Enricher, WorkItem
@@ -135,20 +135,23 @@ def mention_of(item: WorkItem) -> Mention:
 
 
 class MentionPublisher(Enricher):
-    """Hands every result's mention to ``send`` (the worker's agent waits for
-    their delivery before it acks the batch)."""
+    """Hands the mentions of a batch's results to ``send``, as records (see
+    :func:`~mmstream.analytics.events.encode_mentions`); the worker's agent
+    waits for their delivery before it acks the batch."""
 
     name = "mentions"
 
-    def __init__(self, send: Callable[[list[tuple[bytes, bytes]]], None]) -> None:
+    def __init__(self, send: Callable[[list[bytes]], None]) -> None:
         self.send = send
         self.failed = 0
 
     def enrich(self, items: list[WorkItem]) -> None:
-        batch = [(item.post.id.encode(), mention_of(item).to_json()) for item in items if item.post is not None]
+        mentions = [mention_of(item) for item in items if item.post is not None]
+        if not mentions:
+            return
         try:
-            self.send(batch)
+            self.send(encode_mentions(mentions))
         except Exception as exc:  # noqa: BLE001 - the results still go out; say loudly what analytics miss
-            self.failed += len(batch)
+            self.failed += len(mentions)
             log.error("could not publish %d mentions (%r): analytics miss these posts (%d so far)",
-                      len(batch), exc, self.failed)
+                      len(mentions), exc, self.failed)

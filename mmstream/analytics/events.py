@@ -1,7 +1,10 @@
 """The ``mention`` event: what the analytics need to know about one result.
 
 Workers publish one mention per result to the single-partition
-``<prefix>mentions`` topic; that log is the only input of the analytics engine
+``<prefix>mentions`` topic, a micro-batch's mentions in one record (one
+compact JSON object per line, see :func:`encode_mentions`: one record to
+send, fetch and acknowledge per batch instead of one per post); that log is
+the only input of the analytics engine
 (windows, topic mining, alerts), so replaying it rebuilds the engine's state
 exactly. A mention carries what ``<prefix>enriched`` says about the post
 (event time, brands, sentiment, topics) plus what the miner needs and the
@@ -63,6 +66,32 @@ class Mention:
             vec=decode_vector(obj["vec"]) if obj.get("vec") else None,
             text=str(obj.get("text", "")),
         )
+
+
+#: bytes of mentions per record, at most (a record also holds at least one mention)
+RECORD_BYTES = 512 * 1024
+
+
+def encode_mentions(mentions: list[Mention]) -> list[bytes]:
+    """Records for ``mentions``: one JSON object per line, about RECORD_BYTES per record."""
+    records: list[bytes] = []
+    lines: list[bytes] = []
+    size = 0
+    for mention in mentions:
+        line = mention.to_json()  # JSON escapes newlines inside strings: one line per mention
+        if lines and size + len(line) > RECORD_BYTES:
+            records.append(b"\n".join(lines))
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line) + 1
+    if lines:
+        records.append(b"\n".join(lines))
+    return records
+
+
+def decode_mentions(raw: bytes) -> list[bytes]:
+    """The lines of a mentions record (each one :meth:`Mention.from_json` reads)."""
+    return [line for line in raw.split(b"\n") if line.strip()]
 
 
 def encode_vector(vec: np.ndarray) -> str:

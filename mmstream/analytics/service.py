@@ -4,8 +4,9 @@ Where things run
 ----------------
 * **Every worker**, in its pipeline: brand matching and topic *assignment*
   (read-only snapshot of the mined topics), then the mention publisher, which
-  writes one mention per result to ``<prefix>mentions`` (one partition) and
-  waits for the broker before the result goes out.
+  writes one mention per result to ``<prefix>mentions`` (one partition; a
+  micro-batch's mentions share a record) and waits for the broker before the
+  batch's offsets are acked.
 * **One worker at a time**, the one the consumer group gives the single
   partition of ``<prefix>mentions``: the agent ``analytics`` runs the engine
   (windows, topic mining, alerts) and writes ``<prefix>brand-stats``,
@@ -41,7 +42,7 @@ import faust
 from mmstream.analytics.assign import MentionPublisher, TopicAssigner
 from mmstream.analytics.brands import BrandMatcher
 from mmstream.analytics.engine import OUTPUT_TOPICS, AnalyticsEngine, Output
-from mmstream.analytics.events import Mention
+from mmstream.analytics.events import Mention, decode_mentions
 from mmstream.analytics.feed import OutputFeed
 from mmstream.analytics.http import register_routes
 from mmstream.analytics.store import QueryStore
@@ -83,10 +84,11 @@ class Analytics:
         self._inflight: list[Any] = []  # concurrent futures of mention batches not yet confirmed
         self.mentions = app.topic(self.mentions_topic, partitions=1)
         self.replays: list[dict] = []
+        self.unreadable = 0  # mentions that could not be read (logged)
         self._replay_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-replay")
 
     # -- publishing mentions (model thread) -----------------------------------
-    def _publish(self, batch: list[tuple[bytes, bytes]]) -> None:
+    def _publish(self, batch: list[bytes]) -> None:
         """Hand a batch's mentions to the producer without waiting (the model
         thread goes on); :meth:`delivered` waits for them before the batch is acked."""
         if batch:
@@ -103,8 +105,9 @@ class Analytics:
                 self.publisher.failed += 1
                 log.error("could not publish mentions (%r): analytics miss a batch of posts", exc)
 
-    async def _send(self, batch: list[tuple[bytes, bytes]]) -> None:
-        pending = [await self.mentions.send(key=key, value=value) for key, value in batch]
+    async def _send(self, batch: list[bytes]) -> None:
+        producer = await self.app.maybe_start_producer()
+        pending = [await producer.send(self.mentions_topic, None, value, None, None, None) for value in batch]
         await asyncio.gather(*pending)
 
     # -- the engine (event loop) -----------------------------------------------
@@ -143,8 +146,7 @@ class Analytics:
                     if record.offset >= end:
                         position = end
                         break
-                    self.process(record.offset, record.value)
-                    count += 1
+                    count += self.process(record.offset, record.value)[0]  # outputs were sent before
                     position = record.offset + 1
                 if records:
                     last_progress = time.monotonic()
@@ -154,12 +156,22 @@ class Analytics:
             consumer.close(autocommit=False)
         return count
 
-    def process(self, offset: int, value: bytes | None) -> list[Output]:
-        try:
-            return self.engine.process(Mention.from_json(value or b""))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.error("analytics: skipped the mention at offset %d, it cannot be read (%r)", offset, exc)
-            return []
+    def process(self, offset: int, value: bytes | None) -> tuple[int, list[Output]]:
+        """Feed the engine the mentions of the record at ``offset``: how many
+        were read, and the engine's outputs."""
+        outputs: list[Output] = []
+        read = 0
+        for i, line in enumerate(decode_mentions(value or b"")):
+            try:
+                mention = Mention.from_json(line)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.unreadable += 1
+                log.error("analytics: skipped mention %d of the record at offset %d, it cannot be read (%r)",
+                          i, offset, exc)
+                continue
+            read += 1
+            outputs += self.engine.process(mention)
+        return read, outputs
 
     def owns_engine(self) -> bool:
         try:
@@ -170,7 +182,8 @@ class Analytics:
     def describe(self) -> dict:
         return {"engine_here": self.owns_engine(), "engine": self.engine.describe(), "replays": self.replays[-5:],
                 "feed": {"caught_up": self.feed.caught_up.is_set(), "records": self.feed.records},
-                "snapshot_topics": len(self.snapshot), "mentions_failed": self.publisher.failed}
+                "snapshot_topics": len(self.snapshot), "mentions_failed": self.publisher.failed,
+                "mentions_unreadable": self.unreadable}
 
 
 def install_analytics(app: faust.App, settings: Settings, pipeline: Pipeline) -> Analytics:
@@ -193,7 +206,7 @@ def install_analytics(app: faust.App, settings: Settings, pipeline: Pipeline) ->
             offset = event.message.offset
             if offset != analytics.engine.next_offset:
                 await analytics.catch_up(offset)
-            produced = analytics.process(offset, event.message.value)
+            _, produced = analytics.process(offset, event.message.value)
             analytics.engine.next_offset = offset + 1
             for out in produced:
                 await outputs[out.topic].send(key=out.key.encode(), value=_dumps(out.value))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmstream.analytics.keywords import ctfidf_keywords, terms
-from mmstream.analytics.topicspace import Space, centred, topic_record
+from mmstream.analytics.topicspace import Rows, Space, centred, topic_record
 from mmstream.settings import Settings
 
 #: outliers kept while waiting for a topic to be born
@@ -110,9 +110,11 @@ class OnlineTopicMiner:
         self.topics: dict[str, MinedTopic] = {}
         self.space = Space()
         self.outliers: list[_Outlier] = []
+        self._outlier_rows: Rows | None = None  # the outliers' vectors, in the same order
         self.all_terms: Counter = Counter()
         self._active: list[str] = []
-        self._matrix: np.ndarray | None = None
+        self._rows: Rows | None = None  # the active topics' centroids, in the order of _active
+        self._row_of: dict[str, int] = {}
         self._published_space = -1
 
     # -- observing posts ------------------------------------------------------
@@ -121,8 +123,7 @@ class OnlineTopicMiner:
         """Account for one post; ``assigned`` is the topic a worker already gave it."""
         if vec is None:
             return Observation(self.resolve(assigned) if assigned else None, None, [])
-        if self.space.update(vec):
-            self._matrix = None
+        self.space.update(vec)
         words = terms(text)
         tid, sim = self.resolve(assigned) if assigned else None, None
         if tid is None or self.topics[tid].status != "active":
@@ -142,9 +143,11 @@ class OnlineTopicMiner:
     def nearest(self, vec: np.ndarray) -> tuple[str | None, float | None]:
         if not self._active:
             return None, None
-        if self._matrix is None:
-            self._matrix = centred(np.stack([self.topics[t].centroid for t in self._active]), self.space.mean)
-        sims = self._matrix @ centred(vec, self.space.mean)
+        if self._rows is None:
+            self._rows = Rows(len(vec), len(self._active))
+            for tid in self._active:
+                self._rows.append(self.topics[tid].centroid)
+        sims = self._rows.cosines(centred(vec, self.space.mean), self.space.mean)
         best = int(np.argmax(sims))
         return self._active[best], float(sims[best])
 
@@ -161,26 +164,41 @@ class OnlineTopicMiner:
         topic.centroid += (vec - topic.centroid) / min(topic.n, MEMORY)
         topic.last_ms = max(topic.last_ms, t_ms)
         self._count_terms(topic, words)
-        self._matrix = None
+        if self._rows is not None:
+            self._rows.set(self._row_of[topic.id], topic.centroid)
         if topic.n < topic.refresh_at:
             return []
         return [self._refresh(topic, "update")]
 
     def _outlier(self, post: _Outlier) -> tuple[str | None, float | None, list[dict]]:
         cfg = self.config
-        self.outliers = [o for o in self.outliers if post.t_ms - o.t_ms <= cfg.max_idle_ms][-(BUFFER - 1):]
+        if self._outlier_rows is None:
+            self._outlier_rows = Rows(len(post.vec), BUFFER)
+        keep = post.t_ms - self._outlier_rows.tags <= cfg.max_idle_ms
+        kept = np.flatnonzero(keep)
+        keep[kept[: max(0, len(kept) - (BUFFER - 1))]] = False  # at most BUFFER - 1 kept (the latest)
+        self._keep_outliers(keep)
         if self.space.n >= cfg.warmup and self.outliers:
-            sims = centred(np.stack([o.vec for o in self.outliers]), self.space.mean) @ centred(post.vec, self.space.mean)
-            near = [i for i in np.flatnonzero(sims >= cfg.birth)]
+            sims = self._outlier_rows.cosines(centred(post.vec, self.space.mean), self.space.mean)
+            near = [int(i) for i in np.flatnonzero(sims >= cfg.birth)]
             if len(near) + 1 >= cfg.birth_min:
                 members = [self.outliers[i] for i in near] + [post]
-                keep = set(int(i) for i in near)
-                self.outliers = [o for i, o in enumerate(self.outliers) if i not in keep]
+                keep = np.ones(len(self.outliers), dtype=bool)
+                keep[near] = False
+                self._keep_outliers(keep)
                 topic = self._birth(members)
                 return topic.id, float(centred(post.vec, self.space.mean) @ centred(topic.centroid, self.space.mean)), \
                     [self._refresh(topic, "birth")]
         self.outliers.append(post)
+        self._outlier_rows.append(post.vec, post.t_ms)
         return None, None, []
+
+    def _keep_outliers(self, keep: np.ndarray) -> None:
+        if keep.all():
+            return
+        assert self._outlier_rows is not None
+        self.outliers = [o for o, k in zip(self.outliers, keep) if k]
+        self._outlier_rows.keep(keep)
 
     def _birth(self, members: list[_Outlier]) -> MinedTopic:
         founder = members[0].post_id
@@ -262,7 +280,8 @@ class OnlineTopicMiner:
 
     def _reindex(self) -> None:
         self._active = [t for t, topic in self.topics.items() if topic.status == "active"]
-        self._matrix = None
+        self._row_of = {t: i for i, t in enumerate(self._active)}
+        self._rows = None
 
     # -- queries ----------------------------------------------------------------
     def label(self, tid: str) -> str | None:

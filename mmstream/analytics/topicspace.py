@@ -38,6 +38,63 @@ def centred(x: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
     return (y / np.maximum(norm, 1e-9)).astype(np.float32)
 
 
+class Rows:
+    """Raw vectors kept in one array (appended, replaced or dropped in place) and
+    their cosines with a query in the centred space, without centring the rows:
+
+    ``cos(a - m, u) = (a.u - m.u) / |a - m|`` with ``|a - m|^2 = |a|^2 - 2 a.m + |m|^2``
+
+    for a unit-norm centred query ``u``. Two matrix-vector products per query,
+    where re-centring every row cost a copy and a normalisation of the whole
+    matrix per post (the mean moves with every post during warm-up).
+    """
+
+    def __init__(self, dim: int, capacity: int = 64) -> None:
+        self._vecs = np.zeros((max(1, capacity), dim), dtype=np.float32)
+        self._sq = np.zeros(max(1, capacity), dtype=np.float64)
+        self._tags = np.zeros(max(1, capacity), dtype=np.int64)
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def tags(self) -> np.ndarray:
+        """One integer per row, given to :meth:`append` (the miner's: event times)."""
+        return self._tags[: self.n]
+
+    def append(self, vec: np.ndarray, tag: int = 0) -> None:
+        if self.n == len(self._vecs):
+            self._vecs = np.concatenate([self._vecs, np.zeros_like(self._vecs)])
+            self._sq = np.concatenate([self._sq, np.zeros_like(self._sq)])
+            self._tags = np.concatenate([self._tags, np.zeros_like(self._tags)])
+        self.set(self.n, vec)
+        self._tags[self.n] = tag
+        self.n += 1
+
+    def set(self, i: int, vec: np.ndarray) -> None:
+        self._vecs[i] = vec
+        self._sq[i] = float(np.dot(self._vecs[i], self._vecs[i]))
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep the rows where ``mask`` (length ``n``) is true, in order."""
+        kept = int(mask.sum())
+        self._vecs[:kept] = self._vecs[: self.n][mask]
+        self._sq[:kept] = self._sq[: self.n][mask]
+        self._tags[:kept] = self._tags[: self.n][mask]
+        self.n = kept
+
+    def cosines(self, query: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+        """Cosines of the centred rows with the unit-norm centred ``query``."""
+        rows, sq = self._vecs[: self.n], self._sq[: self.n]
+        if mean is None:
+            return (rows @ query) / np.sqrt(np.maximum(sq, 1e-18))
+        m = mean.astype(np.float32)
+        num = (rows @ query).astype(np.float64) - float(m @ query)
+        den = sq - 2.0 * (rows @ m).astype(np.float64) + float(m @ m)
+        return num / np.sqrt(np.maximum(den, 1e-18))
+
+
 class Space:
     """The running mean of the embeddings seen, frozen after MEAN_OBSERVATIONS."""
 

@@ -96,6 +96,15 @@ class BrandAgg:
         self.topics.update(r.id for r in m.topics)
         _keep(self.negative_examples if m.label == "negative" else self.examples, m.id)
 
+    def absorb(self, other: "BrandAgg") -> None:
+        self.posts += other.posts
+        for label, n in other.labels.items():
+            self.labels[label] = self.labels.get(label, 0) + n
+        self.score_sum += other.score_sum
+        self.topics.update(other.topics)
+        _keep_all(self.examples, other.examples)
+        _keep_all(self.negative_examples, other.negative_examples)
+
     @property
     def mean_score(self) -> float:
         return self.score_sum / self.posts if self.posts else 0.0
@@ -114,6 +123,11 @@ class TopicAgg:
         self.brands.update(m.brands)
         _keep(self.examples, m.id)
 
+    def absorb(self, other: "TopicAgg") -> None:
+        self.posts += other.posts
+        self.brands.update(other.brands)
+        _keep_all(self.examples, other.examples)
+
 
 @dataclass
 class WindowState:
@@ -129,6 +143,19 @@ class WindowState:
         for ref in m.topics:
             self.topics.setdefault(ref.id, TopicAgg()).add(m)
             self.refs.setdefault(ref.id, ref)
+
+    @classmethod
+    def merged(cls, parts: Iterable["WindowState"]) -> "WindowState":
+        """One state holding every part's posts (parts in time order: examples keep it)."""
+        out = cls()
+        for part in parts:
+            for brand, agg in part.brands.items():
+                out.brands.setdefault(brand, BrandAgg()).absorb(agg)
+            for tid, topic in part.topics.items():
+                out.topics.setdefault(tid, TopicAgg()).absorb(topic)
+            for tid, ref in part.refs.items():
+                out.refs.setdefault(tid, ref)
+        return out
 
     @property
     def mentions(self) -> int:
@@ -160,6 +187,10 @@ class WindowState:
 def _keep(examples: list[str], post_id: str) -> None:
     if len(examples) < EXAMPLES:
         examples.append(post_id)
+
+
+def _keep_all(examples: list[str], more: list[str]) -> None:
+    examples.extend(more[: EXAMPLES - len(examples)])
 
 
 def recompute(posts: Iterable[dict], brand: str) -> dict:

@@ -6,10 +6,10 @@ micro-batches of ``batch_size`` (what ``take_events`` hands the worker at
 saturation) while every ``onnxruntime`` session call is recorded: the text
 encoder, the image encoder, the OCR detector and recogniser and the fused
 head, with the exact inputs the pipeline fed them. Right after each batch its
-recorded calls are replayed with the concurrency the worker used: calls made
-from one thread back to back, the calls of different threads side by side
-(the text plugin runs its two encoders in two threads), and only those
-replays are timed. The limit is posts / (sum of replay time): the model's work
+recorded calls are replayed with the concurrency the worker used: as many
+threads as it had calls in flight at once, each taking the next call as soon as it is free
+(the text plugin's two threads share one queue of encoder runs), and only
+those replays are timed. The limit is posts / (sum of replay time): the model's work
 alone, with no JSON, tokenising, image decoding, pre/post-processing, Python
 glue or Kafka. ``cpu_ms_per_post`` is the process CPU time of those replays
 (all threads, ONNX Runtime's spinning pool threads included).
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -37,7 +38,7 @@ from typing import Any, Iterator, Sequence
 from mmstream.bench.posts import BenchPost, records
 from mmstream.settings import Settings
 
-Call = tuple[Any, Any, dict, Any, int]  # session, output names, feeds, run options, calling thread
+Call = tuple[Any, Any, dict, Any, int]  # session, output names, feeds, run options, calls in flight with it
 #: posts whose calls are replayed on the all-cores twins (kept in memory until then)
 ALL_CORES_SAMPLE = 200
 
@@ -50,11 +51,17 @@ def recording() -> Iterator[list[Call]]:
     calls: list[Call] = []
     lock = threading.Lock()
     original = Session.run
+    in_flight = [0]
 
     def run(self: Any, output_names: Any, input_feed: dict, run_options: Any = None) -> Any:
         with lock:
-            calls.append((self, output_names, dict(input_feed), run_options, threading.get_ident()))
-        return original(self, output_names, input_feed, run_options)
+            in_flight[0] += 1
+            calls.append((self, output_names, dict(input_feed), run_options, in_flight[0]))
+        try:
+            return original(self, output_names, input_feed, run_options)
+        finally:
+            with lock:
+                in_flight[0] -= 1
 
     Session.run = run  # type: ignore[method-assign]
     try:
@@ -105,23 +112,24 @@ class Twins:
 
 
 def replay_as_captured(calls: Sequence[Call], pool: ThreadPoolExecutor) -> list[tuple[str, float]]:
-    """Run ``calls`` again: each calling thread's calls in order, different threads'
-    side by side (as the worker ran them); (model name, seconds) per call."""
-    by_thread: dict[int, list[Call]] = defaultdict(list)
-    for call in calls:
-        by_thread[call[4]].append(call)
+    """Run ``calls`` again with the worker's concurrency: as many threads as the
+    worker had calls in flight at once, each taking the next call in capture
+    order as soon as it is free (the text plugin's two threads share one queue
+    of encoder runs the same way); (model name, seconds) per call."""
+    threads = max((call[4] for call in calls), default=1)
+    taken = itertools.count()
 
-    def run(group: list[Call]) -> list[tuple[str, float]]:
+    def run() -> list[tuple[str, float]]:
         timed = []
-        for session, names, feeds, options, _ in group:
+        while (k := next(taken)) < len(calls):
+            session, names, feeds, options, _ = calls[k]
             t0 = time.perf_counter()
             session.run(names, feeds, options)
             timed.append((model_name(session), time.perf_counter() - t0))
         return timed
 
-    groups = list(by_thread.values())
-    futures = [pool.submit(run, group) for group in groups[1:]]
-    timed = run(groups[0]) if groups else []
+    futures = [pool.submit(run) for _ in range(threads - 1)]
+    timed = run()
     for future in futures:
         timed += future.result()
     return timed

@@ -12,6 +12,7 @@ other posts in its micro-batch (see :data:`BATCH_SIZE`).
 """
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -88,10 +89,7 @@ class TextExtractor(Extractor):
     def extract(self, modality: str, values: Sequence[Any]) -> list[Extraction | Exception]:
         encodings = self._tokenize(values)
         good = [e for e in encodings if isinstance(e, Encoding)]
-        assert self._model is not None and self._sentiment is not None
-        # the two encoders run side by side (onnxruntime releases the GIL): one core each
-        tuned_future = self._side.submit(self._embed, good, self._sentiment)
-        general, tuned = iter(self._embed(good, self._model)), iter(tuned_future.result())
+        general, tuned = map(iter, self._embed_views(good))
         results: list[Extraction | Exception] = []
         for value, encoding in zip(values, encodings):
             if isinstance(encoding, Encoding):
@@ -101,6 +99,35 @@ class TextExtractor(Extractor):
             else:
                 results.append(encoding)
         return results
+
+    def _embed_views(self, encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
+        """Both encoders over ``encodings``: the general and the fine-tuned embeddings.
+
+        Two threads (this one and the plugin's side thread; onnxruntime releases
+        the GIL) take runs from one queue, longest texts first. A fixed split,
+        one encoder per thread, left a core idle whenever the event loop or the
+        broker took the other one: the batch waited for the thread that lost its
+        core. Which thread runs a text does not change its embedding.
+        """
+        assert self._model is not None and self._sentiment is not None
+        general = np.empty((len(encodings), self.dims["text"]), dtype=np.float32)
+        tuned = np.empty_like(general)
+        order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
+        chunks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        runs = [(model, out, rows) for rows in chunks for model, out in ((self._model, general), (self._sentiment, tuned))]
+        taken = itertools.count()
+
+        def drain() -> None:
+            while (k := next(taken)) < len(runs):
+                model, out, rows = runs[k]
+                out[rows] = self._run(model, encodings, rows)
+
+        side = self._side.submit(drain)
+        try:
+            drain()
+        finally:
+            side.result()  # the side thread's runs are done (and its error, if any, raised)
+        return general, tuned
 
     def embed_texts(self, texts: list[str], view: str = "general") -> np.ndarray:
         """Embeddings of ``texts`` as a float32 ``[len(texts), 384]`` array (for training and
@@ -136,14 +163,17 @@ class TextExtractor(Extractor):
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
-            input_ids = np.zeros((len(rows), width), dtype=np.int64)
-            attention_mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                ids = encodings[i].ids
-                input_ids[r, : len(ids)] = ids
-                attention_mask[r, : len(ids)] = 1
-            out[rows] = model.run({"input_ids": input_ids, "attention_mask": attention_mask}, ["embedding"])[
-                "embedding"
-            ]
+            out[rows] = self._run(model, encodings, rows)
         return out
+
+    @staticmethod
+    def _run(model: OnnxModel, encodings: list[Encoding], rows: list[int]) -> np.ndarray:
+        """Embeddings of ``encodings[rows]``, padded to the longest of them."""
+        width = max(len(encodings[i].ids) for i in rows)
+        input_ids = np.zeros((len(rows), width), dtype=np.int64)
+        attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            ids = encodings[i].ids
+            input_ids[r, : len(ids)] = ids
+            attention_mask[r, : len(ids)] = 1
+        return model.run({"input_ids": input_ids, "attention_mask": attention_mask}, ["embedding"])["embedding"]
