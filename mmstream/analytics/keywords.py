@@ -34,15 +34,22 @@ como pero mas más muy ya hay este esta estos estas ese esa eso son fue ser est�
 
 def terms(text: str) -> list[str]:
     """The keyword terms of ``text``, in order, duplicates kept."""
+    clean = _NOISE.sub(" ", text).lower()
+    if not _CJK.search(clean):  # the common case: no per-token CJK handling
+        return [word for word in (token.strip("'’") for token in _TOKEN.findall(clean)) if _keeps(word)]
     out: list[str] = []
-    for token in _TOKEN.findall(_NOISE.sub(" ", text).lower()):
+    for token in _TOKEN.findall(clean):
         for run in _CJK.findall(token):
             out += [run[i:i + 2] for i in range(max(1, len(run) - 1))] if len(run) > 1 else []
         word = _CJK.sub("", token).strip("'’")
-        bare = word.lstrip("#")
-        if len(bare) >= 3 and not bare.isdigit() and bare not in STOP_WORDS and word not in STOP_WORDS:
+        if _keeps(word):
             out.append(word)
     return out
+
+
+def _keeps(word: str) -> bool:
+    bare = word.lstrip("#")
+    return len(bare) >= 3 and not bare.isdigit() and bare not in STOP_WORDS and word not in STOP_WORDS
 
 
 def ctfidf_keywords(topic_terms: Counter, all_terms: Mapping[str, int], topics: int, total_terms: int,
