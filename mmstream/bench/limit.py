@@ -6,10 +6,11 @@ micro-batches of ``batch_size`` (what ``take_events`` hands the worker at
 saturation) while every ``onnxruntime`` session call is recorded: the text
 encoder, the image encoder, the OCR detector and recogniser and the fused
 head, with the exact inputs the pipeline fed them. Right after each batch its
-recorded calls are replayed with the concurrency the worker used: as many
-threads as it had calls in flight at once, each taking the next call as soon as it is free
-(the text plugin's two threads share one queue of encoder runs), and only
-those replays are timed. The limit is posts / (sum of replay time): the model's work
+recorded calls are replayed with the concurrency the worker used: stretch by
+stretch, as many threads as it had calls in flight at once, each taking the
+next call as soon as it is free (the text plugin's two threads share one
+queue of encoder runs); calls made one at a time (OCR, the image encoder, the
+fused head) one at a time; only those replays are timed. The limit is posts / (sum of replay time): the model's work
 alone, with no JSON, tokenising, image decoding, pre/post-processing, Python
 glue or Kafka. ``cpu_ms_per_post`` is the process CPU time of those replays
 (all threads, ONNX Runtime's spinning pool threads included).
@@ -38,7 +39,8 @@ from typing import Any, Iterator, Sequence
 from mmstream.bench.posts import BenchPost, records
 from mmstream.settings import Settings
 
-Call = tuple[Any, Any, dict, Any, int]  # session, output names, feeds, run options, calls in flight with it
+#: session, output names, feeds, run options, calls in flight with it, phase (a stretch of time with a call in flight)
+Call = tuple[Any, Any, dict, Any, int, int]
 #: posts whose calls are replayed on the all-cores twins (kept in memory until then)
 ALL_CORES_SAMPLE = 200
 
@@ -51,12 +53,14 @@ def recording() -> Iterator[list[Call]]:
     calls: list[Call] = []
     lock = threading.Lock()
     original = Session.run
-    in_flight = [0]
+    in_flight, phase = [0], [0]
 
     def run(self: Any, output_names: Any, input_feed: dict, run_options: Any = None) -> Any:
         with lock:
+            if in_flight[0] == 0:
+                phase[0] += 1
             in_flight[0] += 1
-            calls.append((self, output_names, dict(input_feed), run_options, in_flight[0]))
+            calls.append((self, output_names, dict(input_feed), run_options, in_flight[0], phase[0]))
         try:
             return original(self, output_names, input_feed, run_options)
         finally:
@@ -106,33 +110,53 @@ class Twins:
     def replay(self, calls: Sequence[Call]) -> float:
         """Seconds to run ``calls`` on the twins (on the original session if it has no file)."""
         started = time.perf_counter()
-        for session, names, feeds, options, _ in calls:
+        for session, names, feeds, options, *_ in calls:
             self._sessions.get(getattr(session, "_model_path", None), session).run(names, feeds, options)
         return time.perf_counter() - started
 
 
 def replay_as_captured(calls: Sequence[Call], pool: ThreadPoolExecutor) -> list[tuple[str, float]]:
-    """Run ``calls`` again with the worker's concurrency: as many threads as the
-    worker had calls in flight at once, each taking the next call in capture
-    order as soon as it is free (the text plugin's two threads share one queue
-    of encoder runs the same way); (model name, seconds) per call."""
-    threads = max((call[4] for call in calls), default=1)
-    taken = itertools.count()
+    """Run ``calls`` again with the worker's concurrency; (model name, seconds) per call.
 
-    def run() -> list[tuple[str, float]]:
-        timed = []
-        while (k := next(taken)) < len(calls):
-            session, names, feeds, options, _ = calls[k]
-            t0 = time.perf_counter()
-            session.run(names, feeds, options)
-            timed.append((model_name(session), time.perf_counter() - t0))
-        return timed
+    Phase by phase, in order (a phase: a stretch of the capture during which some
+    call was running): a phase's calls on as many threads as the worker had calls
+    in flight at once in it, each thread taking the next call in capture order as
+    soon as it is free (the text plugin's two threads share one queue of encoder
+    runs the same way); calls the worker made one at a time, one at a time.
+    """
+    phases: dict[int, list[Call]] = defaultdict(list)
+    for call in calls:
+        phases[call[5]].append(call)
+    groups: list[list[Call]] = []
+    for group in phases.values():
+        # two threads may both be between runs for an instant: that splits a parallel stretch in two
+        if groups and _width(groups[-1]) > 1 and _width(group) > 1:
+            groups[-1] += group
+        else:
+            groups.append(group)
+    timed: list[tuple[str, float]] = []
+    for group in groups:
+        taken = itertools.count()
 
-    futures = [pool.submit(run) for _ in range(threads - 1)]
-    timed = run()
-    for future in futures:
-        timed += future.result()
+        def run(group: list[Call] = group, taken: Iterator[int] = taken) -> list[tuple[str, float]]:
+            out = []
+            while (k := next(taken)) < len(group):
+                session, names, feeds, options, *_ = group[k]
+                t0 = time.perf_counter()
+                session.run(names, feeds, options)
+                out.append((model_name(session), time.perf_counter() - t0))
+            return out
+
+        futures = [pool.submit(run) for _ in range(_width(group) - 1)]
+        timed += run()
+        for future in futures:
+            timed += future.result()
     return timed
+
+
+def _width(group: Sequence[Call]) -> int:
+    """The most calls the worker had in flight at once during ``group``."""
+    return max(call[4] for call in group)
 
 
 def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: int | None = None,
