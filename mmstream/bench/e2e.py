@@ -107,9 +107,10 @@ class WorkerProcess:
 
 
 def measure_system(system: System, broker: str, mix: str, posts: Sequence[BenchPost], *, latency: bool,
-                   latency_seconds: float, partitions: int, workdir: Path) -> dict:
-    """Start ``system`` for ``mix``, run the phases, stop it; its figures."""
-    tag = f"bench-{system.name}-{mix}"
+                   latency_seconds: float, partitions: int, workdir: Path, run: int = 0) -> dict:
+    """Start ``system`` for ``mix``, run the phases, stop it; its figures. ``run``
+    numbers repeated measurements: each has its own topics and consumer group."""
+    tag = f"bench-{system.name}-{mix}" + (f"-{run}" if run else "")
     settings = Settings.load(broker=broker, topic_prefix=f"{tag}.", app_id=tag, web_port=free_port(),
                              data_dir=str(workdir / tag), partitions=partitions)
     ensure_topics(settings, [settings.topic(t) for t in TOPICS], partitions)
