@@ -59,6 +59,9 @@ class FaceEmotion:
     def __init__(self, path: Path = MODEL_PATH) -> None:
         import cv2
 
+        if not hasattr(cv2, "CascadeClassifier"):  # OpenCV 5 moved the haar cascades out of the main package
+            raise ConfigError(f"OpenCV {cv2.__version__} has no CascadeClassifier, which the face detector needs; "
+                              "install opencv-python-headless<5 (`pip install -e plugins/image` pins it)")
         cascade = Path(cv2.data.haarcascades) / CASCADE
         self.detector = cv2.CascadeClassifier(str(cascade))
         if self.detector.empty():
