@@ -76,6 +76,9 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     posts = app.topic(settings.topic("posts"), partitions=settings.partitions)
     enriched = app.topic(settings.topic("enriched"), partitions=settings.partitions)
     dead_letters = app.topic(settings.topic("dead-letter"), partitions=settings.partitions)
+    # decoding and validation (JSON, images) run in their own thread, so batch N+1 is prepared
+    # while the model thread works on batch N; the model thread keeps the encoders fed
+    prepare_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-prepare")
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-model")
     stats = {"batches": 0, "results": 0, "dead_letters": 0, "last_batch_at": None, "started_at": time.time()}
 
@@ -83,7 +86,9 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
 
     async def run_model(events: Sequence[Any]) -> list[Outcome]:
         items = [(e.message.value, Source(e.message.topic, e.message.partition, e.message.offset)) for e in events]
-        return await asyncio.get_running_loop().run_in_executor(model_thread, pipeline.process, items)
+        loop = asyncio.get_running_loop()
+        work = await loop.run_in_executor(prepare_thread, pipeline.prepare, items)
+        return await loop.run_in_executor(model_thread, pipeline.complete, work)
 
     targets = {"result": enriched.get_topic_name(), "dead_letter": dead_letters.get_topic_name()}
 

@@ -1,7 +1,8 @@
 """The processing pipeline shared by the Kafka worker and ``mmstream score``:
 raw records in, results and dead letters out, in input order.
 
-Per micro-batch: decode and validate every record, hand each modality's values
+Per micro-batch: decode and validate every record (:meth:`Pipeline.prepare`),
+then (:meth:`Pipeline.complete`) hand each modality's values
 to its extractor in one call (a second round for derived modalities such as
 text read from images), run the fused model once, build the records. One bad
 post never takes the others down: failures are isolated per post.
@@ -116,20 +117,13 @@ class Pipeline:
 
     # -- the per-batch path -------------------------------------------------
     def process(self, items: Sequence[tuple[bytes, Source | None]]) -> list[Outcome]:
-        """One outcome per item, in order. Never raises for an item: an
-        unexpected failure (a bug) is isolated like any other, one by one."""
-        try:
-            return self._process(items)
-        except Exception as exc:  # noqa: BLE001 - the worker must go on; the culprit is dead-lettered
-            if len(items) > 1:
-                return [self.process([item])[0] for item in items]
-            raw, source = items[0]
-            error = PostError("internal_error", f"mmstream failed on this post ({exc!r}); report it as a bug with "
-                              "this dead letter.", "internal")
-            small = raw is not None and len(raw) <= self.settings.max_payload_bytes
-            return [self._dead(WorkItem(raw, source, error=error, obj=_try_json(raw) if small else None))]
+        """One outcome per item, in order: :meth:`prepare` then :meth:`complete`."""
+        return self.complete(self.prepare(items))
 
-    def _process(self, items: Sequence[tuple[bytes, Source | None]]) -> list[Outcome]:
+    def prepare(self, items: Sequence[tuple[bytes, Source | None]]) -> list[WorkItem]:
+        """Decode and validate every record (JSON, then each modality's plugin: image
+        decoding happens here). No model runs: the worker does this for batch N+1 in
+        its own thread while the model works on batch N. Never raises for an item."""
         work = [WorkItem(raw, source) for raw, source in items]
         for w in work:
             try:
@@ -138,6 +132,32 @@ class Pipeline:
                 w.pending = dict(w.post.modalities)
             except PostError as exc:
                 w.error = exc
+            except Exception as exc:  # noqa: BLE001 - a bug: this post is dead-lettered, the batch goes on
+                w.error = self._internal(exc)
+                if w.obj is None and w.raw is not None and len(w.raw) <= self.settings.max_payload_bytes:
+                    w.obj = _try_json(w.raw)  # for the dead letter's id
+        return work
+
+    def complete(self, work: list[WorkItem]) -> list[Outcome]:
+        """Extract, fuse, build and enrich the records of prepared items; one outcome
+        each, in order. An unexpected failure (a bug) is isolated like any other:
+        the items are redone one by one from their records."""
+        try:
+            return self._complete(work)
+        except Exception as exc:  # noqa: BLE001 - the worker must go on; the culprit is dead-lettered
+            if len(work) > 1:
+                return [self.process([(w.raw, w.source)])[0] for w in work]
+            w = work[0]
+            small = w.raw is not None and len(w.raw) <= self.settings.max_payload_bytes
+            return [self._dead(WorkItem(w.raw, w.source, error=self._internal(exc),
+                                        obj=_try_json(w.raw) if small else None))]
+
+    @staticmethod
+    def _internal(exc: Exception) -> PostError:
+        return PostError("internal_error", f"mmstream failed on this post ({exc!r}); report it as a bug with "
+                         "this dead letter.", "internal")
+
+    def _complete(self, work: list[WorkItem]) -> list[Outcome]:
         for _ in range(MAX_ROUNDS):
             if not self._extract_round([w for w in work if w.error is None and w.pending]):
                 break

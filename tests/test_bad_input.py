@@ -109,6 +109,25 @@ def test_a_bug_on_one_post_dead_letters_that_post_only(pipeline, cases, monkeypa
     assert (bad["reason"], bad["stage"], bad["id"]) == ("internal_error", "internal", "good-text-1")
 
 
+def test_a_bug_while_decoding_costs_only_its_post(pipeline, cases, monkeypatch):
+    """The same net under the prepare stage (JSON and validation, run ahead of the model)."""
+    import mmstream.pipeline as pipeline_module
+
+    real = pipeline_module.validate_post
+
+    def buggy(obj, validators):
+        if obj.get("id") == "good-text-2":
+            raise IndexError("a bug")
+        return real(obj, validators)
+
+    monkeypatch.setattr(pipeline_module, "validate_post", buggy)
+    good = [c for c in cases if c.reason is None and c.id.startswith("good-text")]
+    outcomes = pipeline.process([(c.raw, None) for c in good])
+    assert [o.kind for o in outcomes] == ["dead_letter" if c.id == "good-text-2" else "result" for c in good]
+    bad = outcomes[[c.id for c in good].index("good-text-2")].record
+    assert (bad["reason"], bad["stage"], bad["id"]) == ("internal_error", "internal", "good-text-2")
+
+
 def test_whole_corpus_in_one_batch(pipeline, cases):
     check_outcomes(cases, pipeline.process([(c.raw, None) for c in cases]))
 

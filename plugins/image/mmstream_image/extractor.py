@@ -3,6 +3,7 @@ in the images handed on as the derived modality ``image_text``, and the
 emotion of the faces in them."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -44,6 +45,8 @@ class ImageExtractor(Extractor):
         self.encoder: ImageEncoder | None = None
         self.ocr: ImageOcr | None = None
         self.faces: FaceEmotion | None = None
+        # face reading (OpenCV's detector) runs beside the encoder and OCR: a post's latency is the longer of the two
+        self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-faces")
 
     def load(self) -> None:
         """Open the encoder, the OCR engines and the face models and run each once."""
@@ -62,16 +65,22 @@ class ImageExtractor(Extractor):
         return decode_images(modality, value, self.settings)
 
     def extract(self, modality: str, values: Sequence[list[Image.Image]]) -> list[Extraction | Exception]:
-        """Encode every image of the batch together, then pool, OCR and read faces per post."""
+        """Encode every image of the batch together, then pool and OCR per post; the
+        faces of every image are read meanwhile in the plugin's side thread."""
         encoder, ocr, faces = self._models()
-        features = encoder.encode([img for post in values for img in post])
+        images = [img for post in values for img in post]
+        faces_read = self._side.submit(read_faces, faces, images)
+        try:
+            features = encoder.encode(images)
+        finally:
+            found = faces_read.result()
         results: list[Extraction | Exception] = []
         offset = 0
         for post in values:
-            rows = features[offset:offset + len(post)]
+            rows, post_faces = features[offset:offset + len(post)], found[offset:offset + len(post)]
             offset += len(post)
             try:
-                results.append(self._post(ocr, faces, post, rows))
+                results.append(self._post(ocr, faces.labels, post, rows, post_faces))
             except Exception as exc:  # noqa: BLE001 - this post fails, the batch goes on
                 results.append(exc)
         return results
@@ -87,26 +96,33 @@ class ImageExtractor(Extractor):
         return self.encoder, self.ocr, self.faces
 
     @staticmethod
-    def _post(ocr: ImageOcr, faces: FaceEmotion, images: list[Image.Image], features: np.ndarray) -> Extraction:
+    def _post(ocr: ImageOcr, labels: list[str], images: list[Image.Image], features: np.ndarray,
+              found: list[list[Face] | Exception]) -> Extraction:
         reads: list[OcrResult] = [ocr.read(img) for img in images]
-        found: list[list[Face]] = []
-        errors: list[str] = []
-        for i, img in enumerate(images):
-            try:
-                found.append(faces.read(img))
-            except Exception as exc:  # noqa: BLE001 - faces are a report extra: never fail the post for them
-                found.append([])
-                errors.append(f"images[{i}]: {type(exc).__name__}: {exc}")
+        errors = [f"images[{i}]: {type(f).__name__}: {f}" for i, f in enumerate(found) if isinstance(f, Exception)]
+        per_image = [[] if isinstance(f, Exception) else f for f in found]
         text = "\n".join(r.text for r in reads if r.text)
         report = {
             "count": len(images),
             "sizes": [list(img.info.get(ORIGINAL_SIZE, img.size)) for img in images],
             "ocr_text": text,
             "text_regions": [r.regions for r in reads],
-            "faces": [[face.as_dict() for face in image_faces] for image_faces in found],
-            "face_emotion": mean_emotion([face for image_faces in found for face in image_faces], faces.labels),
+            "faces": [[face.as_dict() for face in image_faces] for image_faces in per_image],
+            "face_emotion": mean_emotion([face for image_faces in per_image for face in image_faces], labels),
         }
         if errors:
             report["faces_error"] = "; ".join(errors)
         pooled = normalise(features.mean(axis=0)).astype(np.float32)
         return Extraction(features=pooled, report=report, derived={"image_text": text} if text else {})
+
+
+def read_faces(faces: FaceEmotion, images: Sequence[Image.Image]) -> list[list[Face] | Exception]:
+    """Per image its faces, or the exception reading them raised (faces are a report
+    extra: a failure there never fails the post, it is reported as ``faces_error``)."""
+    out: list[list[Face] | Exception] = []
+    for img in images:
+        try:
+            out.append(faces.read(img))
+        except Exception as exc:  # noqa: BLE001
+            out.append(exc)
+    return out
