@@ -102,11 +102,7 @@ def test_a_bug_on_one_post_dead_letters_that_post_only(pipeline, cases, monkeypa
         return real(w)
 
     monkeypatch.setattr(pipeline, "_result", buggy)
-    good = [c for c in cases if c.reason is None and c.id.startswith("good-text")]
-    outcomes = pipeline.process([(c.raw, None) for c in good])
-    assert [o.kind for o in outcomes] == ["dead_letter" if c.id == "good-text-1" else "result" for c in good]
-    bad = outcomes[[c.id for c in good].index("good-text-1")].record
-    assert (bad["reason"], bad["stage"], bad["id"]) == ("internal_error", "internal", "good-text-1")
+    assert_only_dead(pipeline, cases, "good-text-1")
 
 
 def test_a_bug_while_decoding_costs_only_its_post(pipeline, cases, monkeypatch):
@@ -121,11 +117,16 @@ def test_a_bug_while_decoding_costs_only_its_post(pipeline, cases, monkeypatch):
         return real(obj, validators)
 
     monkeypatch.setattr(pipeline_module, "validate_post", buggy)
+    assert_only_dead(pipeline, cases, "good-text-2")
+
+
+def assert_only_dead(pipeline, cases, culprit: str) -> None:
+    """The good text posts through ``pipeline``: ``culprit`` is an internal_error dead letter, the rest results."""
     good = [c for c in cases if c.reason is None and c.id.startswith("good-text")]
     outcomes = pipeline.process([(c.raw, None) for c in good])
-    assert [o.kind for o in outcomes] == ["dead_letter" if c.id == "good-text-2" else "result" for c in good]
-    bad = outcomes[[c.id for c in good].index("good-text-2")].record
-    assert (bad["reason"], bad["stage"], bad["id"]) == ("internal_error", "internal", "good-text-2")
+    assert [o.kind for o in outcomes] == ["dead_letter" if c.id == culprit else "result" for c in good]
+    bad = outcomes[[c.id for c in good].index(culprit)].record
+    assert (bad["reason"], bad["stage"], bad["id"]) == ("internal_error", "internal", culprit)
 
 
 def test_whole_corpus_in_one_batch(pipeline, cases):
