@@ -10,9 +10,9 @@ recorded calls are replayed with the concurrency the worker used: stretch by
 stretch, as many threads as it had calls in flight at once, each taking the
 next call as soon as it is free (the text plugin's two threads share one
 queue of encoder runs); calls made one at a time (OCR, the image encoder, the
-fused head) one at a time; only those replays are timed. The limit is posts / (sum of replay time): the model's work
-alone, with no JSON, tokenising, image decoding, pre/post-processing, Python
-glue or Kafka. ``cpu_ms_per_post`` is the process CPU time of those replays
+fused head) one at a time; only those replays are timed. The limit is posts /
+(sum of replay time): the model's work alone, with no JSON, tokenising, image
+decoding, face detection (OpenCV), pre/post-processing, Python glue or Kafka. ``cpu_ms_per_post`` is the process CPU time of those replays
 (all threads, ONNX Runtime's spinning pool threads included).
 
 The sessions are the worker's own, with its options (``MMSTREAM_ONNX_THREADS``,
