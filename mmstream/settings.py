@@ -37,7 +37,7 @@ class Settings:
     # seconds the producer gathers a partition's records into one request (Faust's own: 0, one request per
     # record while the previous is in flight); a batch's outcomes then travel together
     producer_linger: float = 0.005
-    producer_max_batch_bytes: int = 1_048_576
+    producer_max_batch_bytes: int = 524_288  # a batch is one Kafka record batch: stay under message.max.bytes
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     data_dir: str = ".mmstream-data"
