@@ -65,6 +65,10 @@ class OnnxModel:
                     opts.intra_op_num_threads = onnx_threads()
                     opts.inter_op_num_threads = 1
                     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                    # no per-session memory arena: each session's arena grew to its largest concurrent runs
+                    # (the text encoders run on two threads) and kept it; without it a worker's RSS after
+                    # 30,000 posts was ~50 MB lower at the same speed (benchmarks/memory.py, bench limit)
+                    opts.enable_cpu_mem_arena = False
                     self._session = ort.InferenceSession(
                         str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
                     )
