@@ -88,3 +88,57 @@ def test_peer_head_in_torch_matches_the_fused_onnx_model():
     got = TorchHead(model.onnx.path)({k: torch.from_numpy(v) for k, v in feeds.items()})
     for name, value in expected.items():
         assert np.allclose(got[name].numpy(), value, atol=1e-5), name
+
+
+def test_cpu_account_splits_core_time_per_post():
+    from mmstream.bench.cpu import Snapshot, account
+
+    before = Snapshot(10.0, (100.0, 40.0), {"worker": 5.0, "broker": 1.0, "load_generator": None})
+    after = Snapshot(12.0, (104.0, 40.5), {"worker": 7.9, "broker": 1.2, "load_generator": 0.1})
+    used = account(before, after, 500)
+    # 4 core-seconds in 2 s: 0.5 idle, worker 2.9, broker 0.2, generator unknown, other 0.4
+    assert used == {"worker": 5.8, "broker": 0.4, "load_generator": None, "other": 0.8, "idle": 1.0,
+                    "idle_cores": 0.25}
+
+
+def test_cpu_account_reads_a_real_busy_process():
+    import subprocess
+    import sys
+    import time
+
+    from mmstream.bench.cpu import account, snapshot
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt=time.process_time()\n"
+                              "while time.process_time() - t < 0.6: pass\ntime.sleep(30)"])
+    try:
+        pids = {"busy": child.pid, "gone": None}
+        before = snapshot(pids)
+        time.sleep(1.5)
+        used = account(before, snapshot(pids), 1)
+    finally:
+        child.kill()
+        child.wait()
+    assert used["gone"] is None
+    assert 300 <= used["busy"] <= 700  # ms of CPU (the interpreter's start-up is inside the window too)
+    assert used["idle"] is not None and used["idle_cores"] is not None
+
+
+def test_cpu_budget_and_its_notes():
+    from mmstream.bench.report import cpu_budget
+
+    mix = {"posts": {"posts": 10}, "limit": {"posts_per_s": 400.0, "cpu_ms_per_post": 4.5},
+           "mmstream": {"saturation": {"posts_per_s": 300.0, "cpu_ms_per_post": {
+               "worker": 5.5, "broker": 0.3, "load_generator": 0.2, "other": 0.1, "idle": 0.57, "idle_cores": 0.17}}},
+           "peer": {}, "notes": []}
+    budget = cpu_budget(mix, cores=2)
+    # 2 cores at 0.9 x 400 posts/s: 5.556 core-ms per post, 4.5 of them inference
+    assert budget == {"inference": 4.5, "rest": 2.17, "rest_allowed": 1.056}
+    mix["ratios"], mix["cpu_budget"] = ratios(mix), budget
+    result = {"mixes": {"text": mix}, "goals": [], "seconds": 1.0,
+              "machine": {"cpus": 2, "cpu_model": "x", "memory_gb": 1, "load_before": "0", "load_after": "0"}}
+    text = table(result)
+    assert "broker 0.30" in text and "load generator 0.20" in text and "allows 1.06" in text
+    mix["mmstream"]["saturation"]["cpu_ms_per_post"].update(broker=None, other=0.4)  # a broker not measured
+    assert cpu_budget(mix, cores=2)["rest"] == 2.17
+    mix["mmstream"]["saturation"]["cpu_ms_per_post"]["idle"] = None  # no /proc/stat
+    assert cpu_budget(mix, cores=2) is None

@@ -11,9 +11,10 @@ own post ids:
 3. half load (optional): the same posts at half the saturation rate, paced;
    event-to-result latency per post (capped to ``latency_seconds`` of sending).
 
-CPU: the worker's user + system CPU time over the saturation phase, per
-post (``/proc/<pid>/stat``): less sensitive than wall time to other load on
-the machine.
+CPU: over the saturation phase, per post, the worker's user + system CPU time
+(``/proc/<pid>/stat``: less sensitive than wall time to other load on the
+machine), and an account of every core's time (:mod:`mmstream.bench.cpu`):
+worker, embedded broker, this process (the load generator), other, idle.
 
 Peak RSS: ``VmHWM`` of the worker process (``/proc/<pid>/status``), the
 kernel's high-water mark of its resident memory over its whole life, read
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from mmstream.bench.cpu import account, snapshot
 from mmstream.bench.driver import Driver, Phase
 from mmstream.bench.posts import BenchPost, records
 from mmstream.broker import free_port
@@ -50,15 +52,6 @@ class System:
     module: str
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds the process used so far (all its threads)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def vm_kb(pid: int, key: str) -> int | None:
@@ -107,16 +100,18 @@ class WorkerProcess:
 
 
 def measure_system(system: System, broker: str, mix: str, posts: Sequence[BenchPost], *, latency: bool,
-                   latency_seconds: float, partitions: int, workdir: Path, run: int = 0) -> dict:
+                   latency_seconds: float, partitions: int, workdir: Path, run: int = 0,
+                   broker_pid: int | None = None) -> dict:
     """Start ``system`` for ``mix``, run the phases, stop it; its figures. ``run``
-    numbers repeated measurements: each has its own topics and consumer group."""
+    numbers repeated measurements: each has its own topics and consumer group;
+    ``broker_pid`` (the embedded broker's) puts the broker in the CPU account."""
     tag = f"bench-{system.name}-{mix}" + (f"-{run}" if run else "")
     settings = Settings.load(broker=broker, topic_prefix=f"{tag}.", app_id=tag, web_port=free_port(),
                              data_dir=str(workdir / tag), partitions=partitions)
     ensure_topics(settings, [settings.topic(t) for t in TOPICS], partitions)
     worker = WorkerProcess(system, settings, workdir / f"{tag}.log")
     try:
-        figures = asyncio.run(_phases(settings, worker, posts, latency, latency_seconds))
+        figures = asyncio.run(_phases(settings, worker, posts, latency, latency_seconds, broker_pid))
         figures["peak_rss_mb"] = worker.peak_rss_mb()
     finally:
         worker.stop()
@@ -126,7 +121,7 @@ def measure_system(system: System, broker: str, mix: str, posts: Sequence[BenchP
 
 
 async def _phases(settings: Settings, worker: WorkerProcess, posts: Sequence[BenchPost], latency: bool,
-                  latency_seconds: float) -> dict:
+                  latency_seconds: float, broker_pid: int | None = None) -> dict:
     driver = Driver(settings.broker, settings.topic("posts"), settings.topic("enriched"),
                     settings.topic("dead-letter"), settings.partitions)
     figures: dict = {"posts": len(posts)}
@@ -135,13 +130,15 @@ async def _phases(settings: Settings, worker: WorkerProcess, posts: Sequence[Ben
                                 timeout=WARM_TIMEOUT, alive=worker.alive)
         if warm.missing:
             return {**figures, "error": f"warm-up: {warm.missing} of {warm.n} posts did not come back"}
-        cpu_before = cpu_seconds(worker.proc.pid)
+        pids = {"worker": worker.proc.pid, "broker": broker_pid, "load_generator": os.getpid()}
+        before = snapshot(pids)
         sat = await driver.run("saturation", records(posts, "sat-"), rate=None,
                                timeout=_timeout(len(posts)), alive=worker.alive)
-        cpu_after = cpu_seconds(worker.proc.pid)
+        cpu = account(before, snapshot(pids), sat.n)
         figures["saturation"] = _phase_figures(sat)
-        if cpu_before is not None and cpu_after is not None:
-            figures["saturation"]["worker_cpu_ms_per_post"] = round(1000 * (cpu_after - cpu_before) / sat.n, 3)
+        figures["saturation"]["cpu_ms_per_post"] = cpu
+        if cpu["worker"] is not None:
+            figures["saturation"]["worker_cpu_ms_per_post"] = cpu["worker"]
         if sat.missing:
             return {**figures, "error": f"saturation: {sat.missing} of {sat.n} posts did not come back"}
         figures["outputs"] = {k: o.value for k, o in sat.outputs.items()}

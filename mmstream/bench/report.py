@@ -46,6 +46,22 @@ def ratios(mix: dict) -> dict[str, float | None]:
             "e2e_vs_all_cores_limit": round(e2e / all_cores, 3) if e2e and all_cores else None}
 
 
+def cpu_budget(mix: dict, cores: int, goal: float = 0.9) -> dict[str, float] | None:
+    """The saturation phase's core time per post beside the limit's: ``inference``
+    (the limit's CPU per post), ``rest`` (everything else end to end, idle cores
+    included: worker overhead, broker, load generator) and ``rest_allowed``, what
+    ``rest`` may be for end to end >= ``goal`` x limit on ``cores`` cores."""
+    used = dig(mix, "mmstream.saturation.cpu_ms_per_post") or {}
+    inference = dig(mix, "limit.cpu_ms_per_post")
+    limit = dig(mix, "limit.posts_per_s")
+    if used.get("other") is None or used.get("idle") is None or not inference or not limit:
+        return None
+    # a process not measured (None) is inside "other": the parts still add up to every core's time
+    total = sum(v for k, v in used.items() if k != "idle_cores" and v is not None)
+    return {"inference": round(inference, 3), "rest": round(total - inference, 3),
+            "rest_allowed": round(1000 * cores / (goal * limit) - inference, 3)}
+
+
 def median_run(runs: Sequence[tuple[dict, dict]]) -> tuple[int, list[float | None]]:
     """Of repeated ``(limit, end to end)`` measurements: the index of the one whose
     2/1 is the median (the lower one of an even count) and every run's 2/1."""
@@ -100,10 +116,7 @@ def table(result: dict) -> str:
             listed = ", ".join(_fmt(r["e2e_vs_limit"], ".2f") for r in fig["repeats"])
             notes.append(f"{MIX_LABELS.get(m, m)}: 2/1 over {len(fig['repeats'])} runs: {listed}; the figures above "
                          f"are those of the median run")
-        cpu = dig(fig, "mmstream.saturation.worker_cpu_ms_per_post")
-        if cpu is not None:
-            notes.append(f"{MIX_LABELS.get(m, m)}: worker CPU {cpu:.2f} ms/post at saturation; raw inference "
-                         f"{_fmt(limit.get('cpu_ms_per_post'), '.2f')} ms/post")
+        notes += cpu_notes(MIX_LABELS.get(m, m), fig)
         if fig.get("agreement_with_peer") is not None:
             notes.append(f"{MIX_LABELS.get(m, m)}: same sentiment label as the peer for "
                          f"{100 * fig['agreement_with_peer']:.1f}% of posts (int8 vs fp32)")
@@ -121,6 +134,24 @@ def table(result: dict) -> str:
               f"load average {machine['load_before']} before, {machine['load_after']} after; "
               f"{result['seconds']:.0f} s in all"]
     return "\n".join(lines)
+
+
+def cpu_notes(label: str, fig: dict) -> list[str]:
+    """Where the cores' time went at saturation, per post, against the limit's."""
+    used = dig(fig, "mmstream.saturation.cpu_ms_per_post")
+    if not used:
+        cpu = dig(fig, "mmstream.saturation.worker_cpu_ms_per_post")
+        return [] if cpu is None else [f"{label}: worker CPU {cpu:.2f} ms/post at saturation"]
+    names = {"worker": "worker", "broker": "broker", "load_generator": "load generator", "other": "other",
+             "idle": "idle"}
+    parts = ", ".join(f"{names[k]} {_fmt(used.get(k), '.2f')}" for k in names)
+    notes = [f"{label}: core-ms per post at saturation: {parts}; raw inference "
+             f"{_fmt(dig(fig, 'limit.cpu_ms_per_post'), '.2f')}"]
+    budget = fig.get("cpu_budget")
+    if budget:
+        notes.append(f"{label}: besides inference, end to end took {budget['rest']:.2f} core-ms per post; "
+                     f"2/1 >= 0.9 allows {budget['rest_allowed']:.2f} on these cores")
+    return notes
 
 
 def to_json(result: dict) -> str:

@@ -96,11 +96,12 @@ def agreement(a: dict[str, bytes | None], b: dict[str, bytes | None]) -> float |
     return round(same / total, 4) if total else None
 
 
-def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Path) -> dict:
+def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Path,
+            broker_pid: int | None = None) -> dict:
     from mmstream.bench.e2e import System, measure_system
     from mmstream.bench.limit import measure_limit
     from mmstream.bench.posts import MIX_LABELS, build_mix, describe
-    from mmstream.bench.report import dig, median_run, ratios
+    from mmstream.bench.report import cpu_budget, dig, median_run, ratios
     from mmstream.settings import Settings
 
     label = MIX_LABELS[mix]
@@ -117,7 +118,7 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
         _say(f"{label}: mmstream end to end (worker process, embedded broker){run}")
         e2e = measure_system(System("mmstream", "mmstream", ["worker"], env), broker, mix, posts,
                              latency=True, latency_seconds=args.latency_seconds,
-                             partitions=settings.partitions, workdir=workdir, run=r)
+                             partitions=settings.partitions, workdir=workdir, run=r, broker_pid=broker_pid)
         runs.append((limit, e2e))
     chosen, values = median_run(runs)
     fig["limit"], fig["mmstream"] = runs[chosen]
@@ -146,7 +147,7 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
             peer_env["MMSTREAM_BENCH_PEER_WEIGHTS"] = str(Path(weights).resolve())
         fig["peer"] = measure_system(System("peer", "mmstream.bench.peer", [], peer_env), broker, mix, posts,
                                      latency=False, latency_seconds=0, partitions=settings.partitions,
-                                     workdir=workdir)
+                                     workdir=workdir, broker_pid=broker_pid)
         if info.is_file():
             fig["peer"]["check"] = json.loads(info.read_text())
             for key, cosine in fig["peer"]["check"].items():
@@ -159,6 +160,7 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
         if fig[system].get("error"):
             fig["notes"].append(f"{system}: {fig[system]['error']}")
     fig["ratios"] = ratios(fig)
+    fig["cpu_budget"] = cpu_budget(fig, _cpus())
     return fig
 
 
@@ -181,7 +183,7 @@ def run(args: argparse.Namespace) -> dict:
              f"(install with `{PEER_INSTALL}`)")
     with temp_workdir() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
         for mix in mixes:
-            result["mixes"][mix] = run_mix(mix, sizes[mix], args, broker.url, Path(tmp))
+            result["mixes"][mix] = run_mix(mix, sizes[mix], args, broker.url, Path(tmp), broker.pid)
     result["machine"]["load_after"] = _load()
     result["goals"] = check_goals(result["mixes"])
     result["seconds"] = round(time.monotonic() - started, 1)
