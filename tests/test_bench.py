@@ -104,22 +104,26 @@ def test_cpu_account_splits_core_time_per_post():
 def test_cpu_account_reads_a_real_busy_process():
     import subprocess
     import sys
-    import time
 
     from mmstream.bench.cpu import account, snapshot
 
-    child = subprocess.Popen([sys.executable, "-c", "import time\nt=time.process_time()\n"
-                              "while time.process_time() - t < 0.6: pass\ntime.sleep(30)"])
+    burn = ("import sys, time\nprint('ready', flush=True); sys.stdin.readline()\n"
+            "t = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+            "print('done', flush=True); sys.stdin.readline()")
+    child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout.readline().strip() == "ready"
         pids = {"busy": child.pid, "gone": None}
         before = snapshot(pids)
-        time.sleep(1.5)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "done"
         used = account(before, snapshot(pids), 1)
     finally:
         child.kill()
         child.wait()
     assert used["gone"] is None
-    assert 300 <= used["busy"] <= 700  # ms of CPU (the interpreter's start-up is inside the window too)
+    assert 280 <= used["busy"] <= 400  # ms: the 0.3 s the child burnt between the snapshots (10 ms ticks)
     assert used["idle"] is not None and used["idle_cores"] is not None
 
 
