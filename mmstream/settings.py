@@ -80,6 +80,9 @@ class Settings:
     analytics_dedupe: int = 100_000
     analytics_keep: float = 7 * 86400.0
     analytics_startup_wait: float = 15.0
+    # engine checkpoints in data_dir every N mentions (0: none; a restart then replays the whole log)
+    analytics_checkpoint_every: int = 50_000
+    analytics_checkpoint_keep: int = 2
 
     def topic(self, name: str) -> str:
         """Full topic name for ``posts``, ``enriched``, ``dead-letter`` ..."""

@@ -131,9 +131,10 @@ def test_windows_equal_recomputation_from_enriched_including_late_posts(topics, 
     assert bad == 400 and "from" in error["error"]
 
 
-def test_topic_ids_survive_a_worker_restart(topics, tmp_path):
+@pytest.mark.parametrize("checkpoint_every", [0, 10], ids=["full-replay", "from-checkpoint"])
+def test_topic_ids_survive_a_worker_restart(topics, tmp_path, checkpoint_every):
     settings = topics
-    env = {"MMSTREAM_TOPIC_WARMUP": "20"}
+    env = {"MMSTREAM_TOPIC_WARMUP": "20", "MMSTREAM_ANALYTICS_CHECKPOINT_EVERY": str(checkpoint_every)}
     warm = [post(f"w{i}-{theme}", T0 + i * 4 + k, theme_text(theme, i * 7)) for i in range(25)
             for k, theme in enumerate(THEMES)]
     probes = [post(f"probe{i}-{theme}", T0 + 200 + i * 4 + k, theme_text(theme, i * 7 + 3)) for i in range(5)
@@ -166,9 +167,15 @@ def test_topic_ids_survive_a_worker_restart(topics, tmp_path):
     assert {pid: v[-1] for pid, v in after.items()} == {pid: _mined(before[pid]) for pid in after}
     born = Counter(r.json()["id"] for r in births if r.json()["type"] == "birth")
     assert born and max(born.values()) == 1  # the restarted engine replayed its log without announcing births again
-    # the new engine rebuilt itself from the log up to the committed offset, then went on from there
+    # the new engine rebuilt itself up to the committed offset (from its last checkpoint, if it has
+    # checkpoints, else from the start of the log), then went on from there
     replay = status["replays"][0]
-    assert replay["from"] == 0 and replay["to"] >= 1 and replay["mentions"] >= len(warm)
+    if checkpoint_every:
+        assert replay["checkpoint"] == replay["from"] > 0 and replay["to"] >= replay["from"], replay
+        assert replay["mentions"] < checkpoint_every + 32 and status["checkpoints"]["on_disk"], status
+    else:
+        assert replay["from"] == 0 and replay["to"] >= 1 and replay["mentions"] >= len(warm)
+        assert replay["checkpoint"] is None and not status["checkpoints"]["on_disk"]
     assert status["engine"]["mentions"] == len(warm) + len(probes) and status["engine"]["duplicates"] >= len(probes)
 
 

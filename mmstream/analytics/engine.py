@@ -67,6 +67,16 @@ class AnalyticsEngine:
         self.next_offset = 0
         self.stats = {"mentions": 0, "duplicates": 0, "late": 0, "windows_closed": 0, "alerts": 0, "topic_records": 0}
 
+    def __getstate__(self) -> dict:
+        """For checkpoints (:mod:`mmstream.analytics.checkpoint`): everything but the lock."""
+        state = self.__dict__.copy()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     def process(self, m: Mention) -> list[Output]:
         with self.lock:
             if not self.seen.add(m.id):

@@ -41,6 +41,7 @@ import faust
 
 from mmstream.analytics.assign import MentionPublisher, TopicAssigner
 from mmstream.analytics.brands import BrandMatcher
+from mmstream.analytics.checkpoint import Checkpoints
 from mmstream.analytics.engine import OUTPUT_TOPICS, AnalyticsEngine, Output
 from mmstream.analytics.events import Mention, decode_mentions
 from mmstream.analytics.feed import OutputFeed
@@ -86,6 +87,9 @@ class Analytics:
         self.replays: list[dict] = []
         self.unreadable = 0  # mentions that could not be read (logged)
         self._replay_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-replay")
+        self.checkpoints = Checkpoints(settings)
+        self._since_checkpoint = 0  # mentions processed since the last checkpoint
+        self._writing: asyncio.Future | None = None
 
     # -- publishing mentions (model thread) -----------------------------------
     def _publish(self, batch: list[bytes]) -> None:
@@ -112,18 +116,45 @@ class Analytics:
 
     # -- the engine (event loop) -----------------------------------------------
     async def catch_up(self, offset: int) -> None:
-        """Make the engine's state that of mentions ``[0, offset)``."""
+        """Make the engine's state that of mentions ``[0, offset)``: from the newest
+        usable checkpoint at or before ``offset`` (if it is ahead of the engine), then
+        by replaying the log from there."""
         start = self.engine.next_offset
         if offset < start:
             self.engine = AnalyticsEngine(self.settings)
             start = 0
         began = time.monotonic()
         loop = asyncio.get_running_loop()
+        checkpoint = None
+        if self.settings.analytics_checkpoint_every > 0:
+            restored = await loop.run_in_executor(self._replay_thread, self.checkpoints.load, offset, start)
+            if restored is not None:
+                self.engine, start = restored, restored.next_offset
+                checkpoint = start
         count = await loop.run_in_executor(self._replay_thread, self._replay, start, offset)
         self.engine.next_offset = offset
-        info = {"from": start, "to": offset, "mentions": count, "seconds": round(time.monotonic() - began, 3)}
+        self._since_checkpoint = 0
+        info = {"from": start, "to": offset, "mentions": count, "checkpoint": checkpoint,
+                "seconds": round(time.monotonic() - began, 3)}
         self.replays.append(info)
-        log.warning("analytics: rebuilt state from %s mentions [%d, %d) in %.1f s", count, start, offset, info["seconds"])
+        log.warning("analytics: rebuilt state from %s mentions [%d, %d)%s in %.1f s", count, start, offset,
+                    f" after the checkpoint at {checkpoint}" if checkpoint is not None else "", info["seconds"])
+
+    def after_record(self, read: int) -> None:
+        """Count ``read`` processed mentions; every ``analytics_checkpoint_every`` of them
+        serialise the engine (here, between records) and write it in the replay thread."""
+        every = self.settings.analytics_checkpoint_every
+        if every <= 0:
+            return
+        self._since_checkpoint += read
+        if self._since_checkpoint < every or (self._writing is not None and not self._writing.done()):
+            return
+        self._since_checkpoint = 0
+        began = time.monotonic()
+        offset, data = self.checkpoints.snapshot(self.engine)
+        loop = asyncio.get_running_loop()
+        self._writing = loop.run_in_executor(self._replay_thread, self.checkpoints.write, offset, data, began)
+        self._writing.add_done_callback(_log_write_failure)
 
     def _replay(self, start: int, end: int) -> int:
         with warnings.catch_warnings():
@@ -132,8 +163,10 @@ class Analytics:
 
         from mmstream.kafka_io import client_config
 
+        # earliest: where retention has deleted the start of the log, the replay begins at the oldest
+        # mention kept (kafka-python's default, latest, would jump to the end and rebuild nothing)
         consumer = KafkaConsumer(client_id="mmstream-analytics-replay", group_id=None, enable_auto_commit=False,
-                                 **client_config(self.settings))
+                                 auto_offset_reset="earliest", **client_config(self.settings))
         tp = TopicPartition(self.mentions_topic, 0)
         count, last_progress = 0, time.monotonic()
         try:
@@ -182,6 +215,8 @@ class Analytics:
     def describe(self) -> dict:
         return {"engine_here": self.owns_engine(), "engine": self.engine.describe(), "replays": self.replays[-5:],
                 "feed": {"caught_up": self.feed.caught_up.is_set(), "records": self.feed.records},
+                "checkpoints": {"every": self.settings.analytics_checkpoint_every, "on_disk": self.checkpoints.offsets(),
+                                "saved": self.checkpoints.saved[-3:]},
                 "snapshot_topics": len(self.snapshot), "mentions_failed": self.publisher.failed,
                 "mentions_unreadable": self.unreadable}
 
@@ -206,8 +241,9 @@ def install_analytics(app: faust.App, settings: Settings, pipeline: Pipeline) ->
             offset = event.message.offset
             if offset != analytics.engine.next_offset:
                 await analytics.catch_up(offset)
-            _, produced = analytics.process(offset, event.message.value)
+            read, produced = analytics.process(offset, event.message.value)
             analytics.engine.next_offset = offset + 1
+            analytics.after_record(read)
             for out in produced:
                 await outputs[out.topic].send(key=out.key.encode(), value=_dumps(out.value))
 
@@ -239,6 +275,12 @@ def _check_single_partition(settings: Settings, topic: str) -> None:
     if len(partitions) > 1:
         raise ConfigError(f"{topic} has {len(partitions)} partitions; the analytics need exactly one. "
                           "Delete it and let the worker create it, or create it with one partition.")
+
+
+def _log_write_failure(future: "asyncio.Future[Any]") -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("analytics: could not write a checkpoint (%r); a restart replays more of the log; check "
+                  "MMSTREAM_DATA_DIR", future.exception())
 
 
 def _dumps(value: dict) -> bytes:
