@@ -74,7 +74,7 @@ class Checkpoints:
         """Write a snapshot (aside, then renamed into place); drop all but the newest ``keep``."""
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path(offset)
-        aside = target.with_suffix(".tmp")
+        aside = target.with_suffix(f".{os.getpid()}.tmp")  # workers on one host may share the data dir
         with open(aside, "wb") as f:
             f.write(data)
             f.flush()
