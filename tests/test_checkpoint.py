@@ -49,6 +49,15 @@ def settings(tmp_path) -> Settings:
     return Settings.load(data_dir=str(tmp_path / "data"), topic_warmup=20, analytics_checkpoint_keep=2)
 
 
+def test_checkpoints_hold_no_credentials(tmp_path):
+    settings = Settings.load(data_dir=str(tmp_path / "data"), sasl_password="hunter2-secret", sasl_username="svc")
+    engine = AnalyticsEngine(settings)
+    feed(engine, mentions(50), 0)
+    path = Checkpoints(settings).save(engine)
+    assert b"hunter2-secret" not in path.read_bytes()
+    assert Checkpoints(settings).load(at_most=50).settings is settings
+
+
 def test_a_restored_engine_goes_on_exactly_as_one_that_never_stopped(settings):
     stream = mentions(2000)
     whole = AnalyticsEngine(settings)
@@ -62,6 +71,7 @@ def test_a_restored_engine_goes_on_exactly_as_one_that_never_stopped(settings):
     Checkpoints(settings).save(first)
     restored = Checkpoints(settings).load(at_most=1500)  # a worker committed at 1500: replays 1200..1500
     assert restored is not None and restored is not first and restored.next_offset == 1200
+    assert restored.settings is not None and restored.settings.sasl_password == ""
     assert feed(restored, stream[1200:], 1200) == expected  # record for record
     assert restored.describe() == whole.describe()
     restored.lock.acquire()  # a fresh lock, not the saved engine's

@@ -11,7 +11,8 @@ K <= C and replays ``[K, C)``. The outputs are the same as after a full replay
 (``tests/test_checkpoint.py``).
 
 Checkpoints are local files, pickled: as trusted as the code, since this
-worker wrote them into its own data directory. A checkpoint written under other
+worker wrote them into its own data directory. They hold no settings (so no
+credentials): the restoring worker's own are attached. A checkpoint written under other
 engine settings (windows, topics, alerts, dedupe, topic prefix) or by another
 format version is ignored, as is a damaged one; a worker without any (another
 host, a fresh data directory) replays the whole log, as before.
@@ -48,6 +49,7 @@ class Checkpoints:
     """The engine checkpoints of one worker's data directory."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.directory = Path(settings.data_dir) / f"{settings.app_id}-analytics"
         self.fingerprint = fingerprint(settings)
         self.keep = max(1, settings.analytics_checkpoint_keep)
@@ -108,6 +110,7 @@ class Checkpoints:
                 engine = saved["engine"]
                 if saved.get("offset") != offset or engine.next_offset != offset:
                     raise ValueError(f"says offset {saved.get('offset')}, engine at {engine.next_offset}")
+                engine.settings = self.settings  # not saved: the fingerprint says they agree
                 return engine
             except Exception as exc:  # noqa: BLE001 - a damaged file costs a longer replay, nothing else
                 log.warning("analytics: checkpoint %s cannot be read (%r); trying an older one", self.path(offset), exc)

@@ -68,13 +68,15 @@ class AnalyticsEngine:
         self.stats = {"mentions": 0, "duplicates": 0, "late": 0, "windows_closed": 0, "alerts": 0, "topic_records": 0}
 
     def __getstate__(self) -> dict:
-        """For checkpoints (:mod:`mmstream.analytics.checkpoint`): everything but the lock."""
+        """For checkpoints (:mod:`mmstream.analytics.checkpoint`): everything but the lock
+        and the settings (they hold credentials; whoever restores the engine sets its own)."""
         state = self.__dict__.copy()
-        del state["lock"]
+        del state["lock"], state["settings"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.settings: Settings | None = None
         self.lock = threading.RLock()
 
     def process(self, m: Mention) -> list[Output]:
