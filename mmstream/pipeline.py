@@ -134,8 +134,8 @@ class Pipeline:
                 w.error = exc
             except Exception as exc:  # noqa: BLE001 - a bug: this post is dead-lettered, the batch goes on
                 w.error = self._internal(exc)
-                if w.obj is None and w.raw is not None and len(w.raw) <= self.settings.max_payload_bytes:
-                    w.obj = _try_json(w.raw)  # for the dead letter's id
+                if w.obj is None:
+                    w.obj = self._json_for_id(w.raw)
         return work
 
     def complete(self, work: list[WorkItem]) -> list[Outcome]:
@@ -148,9 +148,12 @@ class Pipeline:
             if len(work) > 1:
                 return [self.process([(w.raw, w.source)])[0] for w in work]
             w = work[0]
-            small = w.raw is not None and len(w.raw) <= self.settings.max_payload_bytes
-            return [self._dead(WorkItem(w.raw, w.source, error=self._internal(exc),
-                                        obj=_try_json(w.raw) if small else None))]
+            return [self._dead(WorkItem(w.raw, w.source, error=self._internal(exc), obj=self._json_for_id(w.raw)))]
+
+    def _json_for_id(self, raw: bytes | None) -> Any:
+        """The record parsed again, for a dead letter's id (None when too big or not JSON)."""
+        small = raw is not None and len(raw) <= self.settings.max_payload_bytes
+        return _try_json(raw) if small else None
 
     @staticmethod
     def _internal(exc: Exception) -> PostError:
