@@ -40,8 +40,8 @@ from mmstream.analytics.engine import AnalyticsEngine
 from mmstream.analytics.events import Mention, decode_mentions
 from mmstream.analytics.topicspace import TopicSnapshot
 from mmstream.analytics.windows import ms_iso
-from mmstream.pipeline import Pipeline
-from mmstream.post import parse_created_at
+from mmstream.pipeline.core import Pipeline
+from mmstream.pipeline.post import parse_created_at
 from mmstream.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tweeteval" / "sentiment"

@@ -25,11 +25,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from mmstream.broker import EmbeddedBroker, free_port
-from mmstream.kafka_io import ensure_topics, produce_jsonl
+from mmstream.kafka.broker import EmbeddedBroker, free_port
+from mmstream.kafka.clients import ensure_topics, produce_jsonl
 from mmstream.render import image_to_b64, render_meme
 from mmstream.settings import Settings
-from mmstream.worker import OUTPUT_TOPICS
+from mmstream.worker.run import OUTPUT_TOPICS
 
 T0 = 1764320400
 BAD = [b"{not json", b"[1, 2]", b'{"created_at": 0, "text": "no id"}', b'{"id": "", "text": "x"}',

@@ -1,5 +1,5 @@
 import sys
 
-from mmstream.cli import main
+from mmstream.commands.cli import main
 
 sys.exit(main())

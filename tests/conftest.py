@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from mmstream.broker import EmbeddedBroker, free_port
+from mmstream.kafka.broker import EmbeddedBroker, free_port
 from mmstream.settings import Settings
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mmstream.kafka_io import Record, consume, produce_jsonl
+from mmstream.kafka.clients import Record, consume, produce_jsonl
 from mmstream.settings import Settings
 
 

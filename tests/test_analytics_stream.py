@@ -16,8 +16,8 @@ import pytest
 
 from mmstream.analytics.events import decode_mentions
 from mmstream.analytics.windows import WindowSpec, recompute
-from mmstream.kafka_io import Record, consume, ensure_topics
-from mmstream.worker import OUTPUT_TOPICS
+from mmstream.kafka.clients import Record, consume, ensure_topics
+from mmstream.worker.run import OUTPUT_TOPICS
 from support import THEMES, WorkerProcess, produce, read_outcomes, theme_text
 
 T0 = 1_764_320_400  # 2025-11-28T09:00:00Z, a multiple of every window size here

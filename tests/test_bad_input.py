@@ -19,10 +19,10 @@ from typing import Iterator
 import pytest
 
 from corpus import WORKER_ENV, Case, corpus, payload_of, plugin_cases
-from mmstream.kafka_io import consume, ensure_topics
-from mmstream.pipeline import Outcome, Pipeline
+from mmstream.kafka.clients import consume, ensure_topics
+from mmstream.pipeline.core import Outcome, Pipeline
 from mmstream.settings import Settings
-from mmstream.worker import OUTPUT_TOPICS
+from mmstream.worker.run import OUTPUT_TOPICS
 from probe_plugin import install_probe, probe_model
 from support import WorkerProcess, produce, read_outcomes
 
@@ -107,7 +107,7 @@ def test_a_bug_on_one_post_dead_letters_that_post_only(pipeline, cases, monkeypa
 
 def test_a_bug_while_decoding_costs_only_its_post(pipeline, cases, monkeypatch):
     """The same net under the prepare stage (JSON and validation, run ahead of the model)."""
-    import mmstream.pipeline as pipeline_module
+    import mmstream.pipeline.core as pipeline_module
 
     real = pipeline_module.validate_post
 

@@ -11,7 +11,7 @@ from mmstream.bench.driver import RESULT, Output, Phase
 from mmstream.bench.posts import build_mix, describe, records
 from mmstream.bench.report import check_goals, median_run, percentiles, ratios, table
 from mmstream.bench.run import agreement
-from mmstream.cli import build_parser
+from mmstream.commands.cli import build_parser
 
 
 def test_mixes_are_deterministic_and_one_post_in_five_has_an_image():
@@ -75,7 +75,7 @@ def test_peer_head_in_torch_matches_the_fused_onnx_model():
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from mmstream.bench.peer import TorchHead
-    from mmstream.model import FusedModel
+    from mmstream.inference.fused import FusedModel
     from mmstream.settings import Settings
 
     model = FusedModel(Settings.load().model_dir)

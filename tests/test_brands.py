@@ -11,7 +11,7 @@ import pytest
 
 from mmstream.analytics.brands import BrandCatalog, BrandMatcher
 from mmstream.errors import ConfigError
-from mmstream.pipeline import WorkItem
+from mmstream.pipeline.core import WorkItem
 from support import THEMES, theme_text
 
 BRANDS = """

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.broker import EmbeddedBroker, free_port, tansu_binary
+from mmstream.kafka.broker import EmbeddedBroker, free_port, tansu_binary
 from mmstream.errors import BrokerError
-from mmstream.kafka_io import Record, client_config, consume, ensure_topics, produce_jsonl
+from mmstream.kafka.clients import Record, client_config, consume, ensure_topics, produce_jsonl
 from mmstream.settings import Settings
 
 
@@ -110,7 +110,7 @@ def test_second_tansu_on_a_taken_port_is_detected(broker: EmbeddedBroker, tmp_pa
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the pre-check tansu itself starts, fails to bind and exits 0:
     start() must notice that it died rather than trust the busy port."""
-    monkeypatch.setattr("mmstream.broker._port_is_bindable", lambda host, port: True)
+    monkeypatch.setattr("mmstream.kafka.broker._port_is_bindable", lambda host, port: True)
     for log in (tmp_path / "second.log", None):
         second = EmbeddedBroker(broker.port, log_path=log)
         with pytest.raises(BrokerError):
@@ -120,7 +120,7 @@ def test_second_tansu_on_a_taken_port_is_detected(broker: EmbeddedBroker, tmp_pa
 
 
 def test_unreachable_broker_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mmstream.kafka_io.CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr("mmstream.kafka.clients.CONNECT_TIMEOUT", 0.5)
     nowhere = Settings.load(broker=f"127.0.0.1:{free_port()}")
     with pytest.raises(BrokerError, match="mmstream broker"):
         produce_jsonl(nowhere, ['{"id": "a"}'], "posts")

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from mmstream import Extraction, PostError
-from mmstream.plugins import get_plugin_manager, register_extractors
+from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.render import find_fonts, image_to_b64, render_meme, render_scene
 from mmstream.settings import Settings
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from mmstream.overlap import overlapped_batches
+from mmstream.worker.overlap import overlapped_batches
 
 
 class FakeStream:

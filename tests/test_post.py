@@ -6,7 +6,7 @@ import json
 import pytest
 
 from mmstream.errors import PostError
-from mmstream.post import iso_utc, parse_created_at, parse_json, validate_post
+from mmstream.pipeline.post import iso_utc, parse_created_at, parse_json, validate_post
 
 VALIDATORS = {"text": lambda m, v: v}
 

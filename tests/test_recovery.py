@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.broker import free_port
-from mmstream.kafka_io import Record, consume, ensure_topics, produce_jsonl
+from mmstream.kafka.broker import free_port
+from mmstream.kafka.clients import Record, consume, ensure_topics, produce_jsonl
 from mmstream.settings import Settings
-from mmstream.worker import OUTPUT_TOPICS
+from mmstream.worker.run import OUTPUT_TOPICS
 from probe_plugin import copy_model, install_probe
 from support import WorkerProcess, produce
 from test_stream import _wait_for_assignment

@@ -7,7 +7,7 @@ import ssl
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from mmstream.app import broker_credentials
+from mmstream.worker.app import broker_credentials
 from mmstream.errors import ConfigError
 from mmstream.settings import Settings
 

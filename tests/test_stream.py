@@ -6,10 +6,10 @@ import urllib.request
 
 import pytest
 
-from mmstream.broker import free_port
-from mmstream.kafka_io import ensure_topics
+from mmstream.kafka.broker import free_port
+from mmstream.kafka.clients import ensure_topics
 from mmstream.render import image_to_b64, render_meme
-from mmstream.worker import OUTPUT_TOPICS
+from mmstream.worker.run import OUTPUT_TOPICS
 from support import WorkerProcess, produce, read_outcomes
 
 CAPTION = "saw this at the airport"

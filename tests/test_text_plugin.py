@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mmstream import Extraction, PostError
-from mmstream.plugins import get_plugin_manager, register_extractors
+from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
 from mmstream_text import TextExtractor
 

@@ -114,9 +114,9 @@ def test_fixed_categories_from_a_topic_head_come_first_thresholded():
     from datetime import datetime, timezone
 
     from mmstream.analytics.assign import TopicAssigner
-    from mmstream.model import Prediction
-    from mmstream.pipeline import WorkItem
-    from mmstream.post import Post
+    from mmstream.inference.fused import Prediction
+    from mmstream.pipeline.core import WorkItem
+    from mmstream.pipeline.post import Post
     from mmstream.settings import Settings
 
     assigner = TopicAssigner(Settings.load(), ["sports", "music", "film_tv_&_video"])

@@ -28,7 +28,7 @@ import numpy as np
 from mmstream.analytics.events import Mention, TopicRef, encode_mentions
 from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
 from mmstream.analytics.topicspace import TopicSnapshot
-from mmstream.pipeline import Enricher, WorkItem
+from mmstream.pipeline.core import Enricher, WorkItem
 from mmstream.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from mmstream.errors import ConfigError
-from mmstream.pipeline import Enricher, WorkItem
+from mmstream.pipeline.core import Enricher, WorkItem
 
 #: modalities whose values are text a brand can be named in
 TEXT_MODALITIES = ("text", "image_text")

@@ -55,7 +55,7 @@ class OutputFeed(threading.Thread):
                 self._stop_event.wait(1.0)
 
     def _consume(self) -> None:
-        from mmstream.kafka_io import client_config
+        from mmstream.kafka.clients import client_config
 
         consumer = KafkaConsumer(client_id="mmstream-analytics-feed", group_id=None, enable_auto_commit=False,
                                  auto_offset_reset="earliest", **client_config(self.settings))

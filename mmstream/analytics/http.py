@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mmstream.errors import PostError
-from mmstream.post import parse_created_at
+from mmstream.pipeline.post import parse_created_at
 
 if TYPE_CHECKING:
     import faust

@@ -49,7 +49,7 @@ from mmstream.analytics.http import register_routes
 from mmstream.analytics.store import QueryStore
 from mmstream.analytics.topicspace import TopicSnapshot
 from mmstream.errors import BrokerError, ConfigError
-from mmstream.pipeline import Pipeline
+from mmstream.pipeline.core import Pipeline
 from mmstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class Analytics:
             warnings.simplefilter("ignore", DeprecationWarning)
             from kafka import KafkaConsumer, TopicPartition
 
-        from mmstream.kafka_io import client_config
+        from mmstream.kafka.clients import client_config
 
         # earliest: where retention has deleted the start of the log, the replay begins at the oldest
         # mention kept (kafka-python's default, latest, would jump to the end and rebuild nothing)
@@ -224,7 +224,7 @@ class Analytics:
 def install_analytics(app: faust.App, settings: Settings, pipeline: Pipeline) -> Analytics:
     """Add the analytics to ``app``: the single-partition mentions topic, the
     publisher and snapshot in ``pipeline``, the engine agent, the feed, the pages."""
-    from mmstream.kafka_io import ensure_topics
+    from mmstream.kafka.clients import ensure_topics
 
     ensure_topics(settings, [settings.topic("mentions")], 1)
     _check_single_partition(settings, settings.topic("mentions"))
@@ -265,7 +265,7 @@ def _check_single_partition(settings: Settings, topic: str) -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         from kafka import KafkaConsumer
 
-    from mmstream.kafka_io import client_config
+    from mmstream.kafka.clients import client_config
 
     consumer = KafkaConsumer(client_id="mmstream-admin", **client_config(settings))
     try:

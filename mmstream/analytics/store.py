@@ -12,7 +12,7 @@ from typing import Any
 
 from mmstream.analytics.brands import BrandCatalog
 from mmstream.analytics.topicspace import SPACE_ID
-from mmstream.post import parse_created_at
+from mmstream.pipeline.post import parse_created_at
 
 
 def to_ms(iso: str) -> int:

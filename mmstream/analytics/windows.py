@@ -16,8 +16,8 @@ from typing import Callable, Iterable
 
 from mmstream.analytics.events import Mention, TopicRef
 from mmstream.errors import ConfigError
-from mmstream.model import SENTIMENT_LABELS
-from mmstream.post import iso_utc
+from mmstream.inference.fused import SENTIMENT_LABELS
+from mmstream.pipeline.post import iso_utc
 from mmstream.settings import Settings
 
 #: example post ids kept per brand or topic and window (for alert evidence)

@@ -34,8 +34,8 @@ from typing import Sequence
 from mmstream.bench.cpu import account, snapshot
 from mmstream.bench.driver import Driver, Phase
 from mmstream.bench.posts import BenchPost, records
-from mmstream.broker import free_port
-from mmstream.kafka_io import ensure_topics
+from mmstream.kafka.broker import free_port
+from mmstream.kafka.clients import ensure_topics
 from mmstream.settings import Settings
 
 WARM_POSTS = 32

@@ -1,7 +1,7 @@
 """Figure 1, the limit: raw ONNX inference of the whole model over the posts,
 batched as the worker batches, no Kafka.
 
-The posts go through the worker's own :class:`~mmstream.pipeline.Pipeline` in
+The posts go through the worker's own :class:`~mmstream.pipeline.core.Pipeline` in
 micro-batches of ``batch_size`` (what ``take_events`` hands the worker at
 saturation) while every ``onnxruntime`` session call is recorded: the text
 encoder, the image encoder, the OCR detector and recogniser and the fused
@@ -166,8 +166,8 @@ def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: in
     ``all_cores``: also replay every call on twin sessions with that many threads
     (``all_cores_posts_per_s``), when it differs from the worker's setting.
     """
-    from mmstream.onnx import onnx_threads
-    from mmstream.pipeline import Pipeline
+    from mmstream.inference.onnx import onnx_threads
+    from mmstream.pipeline.core import Pipeline
 
     size = batch_size or settings.batch_size
     settings = settings.replace(batch_size=size)

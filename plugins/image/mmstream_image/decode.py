@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from mmstream import PostError
-from mmstream.extractors import check_value_type
+from mmstream.plugin.extractors import check_value_type
 from mmstream.settings import Settings
 
 #: formats a post may carry (Pillow names; Pillow opens many camera JPEGs as "MPO", through its JPEG opener)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mmstream.errors import ConfigError
-from mmstream.onnx import OnnxModel
+from mmstream.inference.onnx import OnnxModel
 
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "faces.onnx"
 CONFIG_NAME = "faces.json"

@@ -22,9 +22,9 @@ from tokenizers import Encoding, Tokenizer
 
 from mmstream import Extraction, Extractor, PostError
 from mmstream.errors import ConfigError
-from mmstream.extractors import check_value_type
-from mmstream.onnx import OnnxModel
-from mmstream.post import check_unicode
+from mmstream.plugin.extractors import check_value_type
+from mmstream.inference.onnx import OnnxModel
+from mmstream.pipeline.post import check_unicode
 from mmstream.settings import Settings
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"

@@ -14,12 +14,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from mmstream.broker import EmbeddedBroker, free_port
-from mmstream.kafka_io import Record, consume, ensure_topics, produce_jsonl
+from mmstream.kafka.broker import EmbeddedBroker, free_port
+from mmstream.kafka.clients import Record, consume, ensure_topics, produce_jsonl
 from mmstream.settings import Settings
-from mmstream.worker import OUTPUT_TOPICS
+from mmstream.worker.run import OUTPUT_TOPICS
 
-SAMPLES = Path(__file__).resolve().parent / "samples" / "posts.jsonl"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "posts.jsonl"
 
 
 def format_result(record: dict, text: str = "") -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from mmstream.errors import BrokerError, ConfigError
-from mmstream.post import usable_id
+from mmstream.pipeline.post import usable_id
 from mmstream.settings import Settings, bootstrap_servers
 
 with warnings.catch_warnings():

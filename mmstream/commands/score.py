@@ -6,7 +6,7 @@ import sys
 from contextlib import ExitStack
 from typing import IO, Iterator
 
-from mmstream.pipeline import Pipeline
+from mmstream.pipeline.core import Pipeline
 from mmstream.progress import Progress
 from mmstream.settings import Settings
 

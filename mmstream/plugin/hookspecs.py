@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mmstream.extractors import Extractor
+    from mmstream.plugin.extractors import Extractor
     from mmstream.settings import Settings
 
 hookspec = pluggy.HookspecMarker("mmstream")

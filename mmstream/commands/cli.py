@@ -26,13 +26,13 @@ def _settings(args: argparse.Namespace, **extra) -> Settings:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from mmstream.broker import run_broker_foreground
+    from mmstream.kafka.broker import run_broker_foreground
 
     return run_broker_foreground(args.port)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from mmstream.worker import run_worker
+    from mmstream.worker.run import run_worker
 
     settings = _settings(args, web_port=args.web_port, batch_size=args.batch_size, app_id=args.app_id,
                          partitions=args.partitions)
@@ -40,7 +40,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from mmstream.kafka_io import ensure_topics, produce_jsonl
+    from mmstream.kafka.clients import ensure_topics, produce_jsonl
 
     settings = _settings(args)
     ensure_topics(settings, [settings.topic("posts")], settings.partitions)
@@ -50,14 +50,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from mmstream.score import score_file
+    from mmstream.commands.score import score_file
 
     settings = _settings(args, batch_size=args.batch_size)
     return score_file(settings, args.input, args.output)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mmstream.demo import run_demo
+    from mmstream.commands.demo import run_demo
 
     return run_demo(rate=args.rate, timeout=args.timeout, posts_file=args.posts)
 
@@ -77,7 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from mmstream.evaluate import evaluate, format_table
+    from mmstream.commands.evaluate import evaluate, format_table
 
     report = evaluate(_settings(args), limit=args.limit, memes=args.memes)
     print(format_table(report))
@@ -104,7 +104,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from mmstream.plugins import get_plugin_manager, plugin_infos, register_extractors
+    from mmstream.plugin.manager import get_plugin_manager, plugin_infos, register_extractors
 
     pm = get_plugin_manager()
     extractors = register_extractors(pm, Settings.load())

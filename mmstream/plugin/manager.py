@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pluggy
 
-from mmstream import hookspecs
+from mmstream.plugin import hookspecs
 from mmstream.errors import PluginError
-from mmstream.extractors import Extractor
+from mmstream.plugin.extractors import Extractor
 from mmstream.settings import Settings
 
 ENTRY_POINT_GROUP = "mmstream"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mmstream.pipeline import Pipeline
+from mmstream.pipeline.core import Pipeline
 from mmstream.progress import Progress
 from mmstream.settings import Settings
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from mmstream.app import create_app
-from mmstream.pipeline import Pipeline
+from mmstream.worker.app import create_app
+from mmstream.pipeline.core import Pipeline
 from mmstream.settings import Settings
 
 OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
@@ -12,12 +12,12 @@ OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "top
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     """Blocks until the worker stops (SIGTERM/SIGINT stop it gracefully)."""
-    from mmstream.malloc import limit_arenas
+    from mmstream.worker.malloc import limit_arenas
 
     limit_arenas()  # first, before threads start: keeps the resident size flat
     import faust
 
-    from mmstream.kafka_io import ensure_topics
+    from mmstream.kafka.clients import ensure_topics
 
     ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
     pipeline = Pipeline.from_settings(settings)

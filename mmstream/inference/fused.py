@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from mmstream.errors import ConfigError
-from mmstream.onnx import OnnxModel
+from mmstream.inference.onnx import OnnxModel
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 

@@ -16,10 +16,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from mmstream.errors import PostError
-from mmstream.extractors import Extraction, Extractor
-from mmstream.guard import as_post_error, call_with_timeout, to_json, unpack_extraction
-from mmstream.model import FusedModel, Prediction
-from mmstream.post import Post, parse_json, usable_id, validate_post
+from mmstream.plugin.extractors import Extraction, Extractor
+from mmstream.pipeline.guard import as_post_error, call_with_timeout, to_json, unpack_extraction
+from mmstream.inference.fused import FusedModel, Prediction
+from mmstream.pipeline.post import Post, parse_json, usable_id, validate_post
 from mmstream.settings import Settings
 
 MAX_ROUNDS = 2
@@ -88,7 +88,7 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings) -> "Pipeline":
         """Load plugins (once) and the fused model; the startup path."""
-        from mmstream.plugins import get_plugin_manager, register_extractors
+        from mmstream.plugin.manager import get_plugin_manager, register_extractors
 
         extractors = register_extractors(get_plugin_manager(), settings)
         for extractor in {id(e): e for e in extractors.values()}.values():

@@ -19,15 +19,15 @@ from typing import Any, Sequence
 import faust
 
 from mmstream.analytics.service import install_analytics
-from mmstream.overlap import overlapped_batches
-from mmstream.pipeline import Outcome, Pipeline, Source
+from mmstream.worker.overlap import overlapped_batches
+from mmstream.pipeline.core import Outcome, Pipeline, Source
 from mmstream.settings import Settings
 
 
 def broker_credentials(settings: Settings) -> Any:
     """Faust credentials from the security settings (None for PLAINTEXT).
     ConfigError for an unknown protocol or a TLS file that does not exist."""
-    from mmstream.kafka_io import client_config
+    from mmstream.kafka.clients import client_config
 
     protocol = client_config(settings)["security_protocol"]  # checks the protocol and the files
     if protocol == "PLAINTEXT":
@@ -54,7 +54,7 @@ def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
 
 def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     """Build a Faust app wired to ``pipeline``. Nothing runs until a worker starts it."""
-    from mmstream.fetch_wait import set_fetch_max_wait
+    from mmstream.kafka.fetch_wait import set_fetch_max_wait
 
     set_fetch_max_wait(int(settings.fetch_max_wait * 1000))
     app = faust.App(

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mmstream.errors import PostError
-from mmstream.extractors import Extraction, Extractor
+from mmstream.plugin.extractors import Extraction, Extractor
 
 
 def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
