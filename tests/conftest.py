@@ -1,5 +1,10 @@
 """Shared fixtures: one embedded tansu broker per test session, and Settings
-with a unique topic prefix per test so tests never see each other's records."""
+with a unique topic prefix per test so tests never see each other's records.
+
+Every test is marked ``integration`` (it needs the real broker, directly or
+through ``settings``, or its module says so with ``pytestmark``) or ``unit``
+(pure logic and real models in this process): ``pytest -m unit`` runs the fast
+ones, ``pytest`` runs everything (tests/README.md)."""
 from __future__ import annotations
 
 import uuid
@@ -26,3 +31,13 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     return Settings.load(broker=broker.url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
                          broker_session_timeout=6.0, web_port=free_port(),
                          data_dir=str(tmp_path / "data"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``integration`` for every test that uses the broker (or is marked so), ``unit`` for the rest."""
+    for item in items:
+        if "broker" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration"):
+            if not item.get_closest_marker("integration"):
+                item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)

@@ -6,7 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
 from mmstream.kafka.clients import Record, consume, produce_jsonl
 from mmstream.settings import Settings
@@ -59,13 +62,140 @@ def produce(settings: Settings, posts: list) -> int:
     return produce_jsonl(settings, lines, settings.topic("posts"))
 
 
+# -- waiting: every wait that runs out fails the test with what it saw ------------------------------------
+
+Until = int | set | frozenset | Callable[[list[Record]], bool]
+
+
+def wait_for(settings: Settings, topics: str | Iterable[str], until: Until, timeout: float,
+             what: str = "") -> list[Record]:
+    """Read ``topics`` (short names such as ``"enriched"``, or full ones) from the
+    beginning until ``until`` holds; every record read, in arrival order.
+
+    ``until`` is a number of records, a set of keys (post ids) that must all have
+    been seen, or a predicate over the records. When ``timeout`` runs out first
+    (``consume`` itself just returns what it read) this raises AssertionError
+    naming what was expected, what was seen, and what was not."""
+    names = [topics] if isinstance(topics, str) else list(topics)
+    full = [n if n.startswith(settings.topic_prefix) else settings.topic(n) for n in names]
+    check = _condition(until)
+    started = time.monotonic()
+    records = consume(settings, full, until=check, timeout=timeout)
+    if not check(records):
+        raise AssertionError(_report(what or _describe(until), full, records, until, time.monotonic() - started))
+    return records
+
+
+def read_all(settings: Settings, topics: str | Iterable[str], settle: float = 2.0) -> list[Record]:
+    """Everything on ``topics`` after reading for ``settle`` seconds: for checks
+    that nothing more (no duplicate, no dead letter) arrived. Deliberately
+    never fails on time: the caller asserts on what it got."""
+    names = [topics] if isinstance(topics, str) else list(topics)
+    full = [n if n.startswith(settings.topic_prefix) else settings.topic(n) for n in names]
+    return consume(settings, full, until=lambda rs: False, timeout=settle)
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.3) -> Any:
+    """Poll ``check()`` (an HTTP query, a file ...) until it returns something
+    truthy, and return that; on timeout raise AssertionError with the last value
+    (or the last OSError) seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            value = check()
+        except OSError as exc:  # not listening yet
+            value, last = None, exc
+        else:
+            last = value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout} s for {what}; last seen: {str(last)[:1500]}")
+        time.sleep(every)
+
+
+def record_key(r: Record) -> str | None:
+    """A record's key as text, else the ``id`` in its JSON value (None if neither)."""
+    if r.key:
+        return r.key.decode("utf-8", "replace")
+    try:
+        value = r.json()
+    except ValueError:
+        return None
+    return value.get("id") if isinstance(value, dict) else None
+
+
+def _condition(until: Until) -> Callable[[list[Record]], bool]:
+    if isinstance(until, bool):
+        raise TypeError("until must be a count, a set of keys or a predicate")
+    if isinstance(until, int):
+        return lambda rs: len(rs) >= until
+    if isinstance(until, (set, frozenset)):
+        wanted = set(until)
+        return lambda rs: wanted <= {record_key(r) for r in rs}
+    return until
+
+
+def _describe(until: Until) -> str:
+    if isinstance(until, int):
+        return f"{until} records"
+    if isinstance(until, (set, frozenset)):
+        return f"{len(until)} keys"
+    return getattr(until, "__doc__", None) or getattr(until, "__name__", "the condition")
+
+
+def _report(what: str, topics: list[str], records: list[Record], until: Until, seconds: float) -> str:
+    per_topic = Counter(r.topic for r in records)
+    keys = [record_key(r) for r in records]
+    lines = [f"waited {seconds:.1f} s for {what} on {topics}: read {len(records)} records "
+             f"({', '.join(f'{t}: {n}' for t, n in per_topic.items()) or 'none'})"]
+    if isinstance(until, (set, frozenset)):
+        missing = sorted(set(until) - set(keys), key=str)
+        lines.append(f"not seen: {len(missing)} of {len(until)}: {missing[:20]}")
+    lines.append(f"keys seen (first 20): {keys[:20]}")
+    dead = [r for r in records if r.topic.endswith("dead-letter")]
+    for r in dead[:5]:
+        lines.append(f"dead letter: {r.value[:300]!r}")
+    return "\n".join(lines)
+
+
+def produce_values(settings: Settings, values: list[bytes | None], key: bytes | None = None) -> None:
+    """Send raw record values (``None``: a record with no value at all) to the posts topic."""
+    from kafka import KafkaProducer
+
+    from mmstream.kafka.clients import client_config
+
+    producer = KafkaProducer(acks=1, enable_idempotence=False, **client_config(settings))
+    try:
+        for value in values:
+            producer.send(settings.topic("posts"), value=value, key=key).get(timeout=30)
+    finally:
+        producer.close()
+
+
 def read_outcomes(settings: Settings, expected: int, timeout: float = 90) -> tuple[dict[str, dict], list[dict]]:
-    """Results by id and dead letters, read until ``expected`` distinct posts came back."""
+    """Results by id and dead letters, read until ``expected`` distinct posts came back
+    (AssertionError, with what came back, if they do not within ``timeout``). A
+    result that came back twice fails here: use :func:`outcomes` to see copies."""
+    results, dead = outcomes(settings, expected, timeout)
+    twice = {i: len(c) for i, c in results.items() if len(c) > 1}
+    assert not twice, f"results came back more than once: {twice}"
+    return {i: c[0] for i, c in results.items()}, dead
+
+
+def outcomes(settings: Settings, expected: int, timeout: float = 90) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Every result (each id's copies, in arrival order) and every dead letter,
+    read until ``expected`` distinct posts came back."""
     def done(records: list[Record]) -> bool:
         return len(_distinct(settings, records)) >= expected
+    done.__doc__ = f"{expected} distinct outcomes"
 
-    records = consume(settings, [settings.topic("enriched"), settings.topic("dead-letter")], until=done, timeout=timeout)
-    results = {r.json()["id"]: r.json() for r in records if r.topic == settings.topic("enriched")}
+    records = wait_for(settings, ["enriched", "dead-letter"], done, timeout)
+    results: dict[str, list[dict]] = {}
+    for r in records:
+        if r.topic == settings.topic("enriched"):
+            results.setdefault(r.json()["id"], []).append(r.json())
     dead = [r.json() for r in records if r.topic == settings.topic("dead-letter")]
     return results, dead
 

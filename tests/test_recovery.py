@@ -3,9 +3,12 @@
 * kill -9 of one of two workers mid-stream, then a restart: every post comes
   out, and a post processed twice came out identical (at-least-once with
   idempotent results: consumers dedupe on ``id``).
-* SIGTERM while a batch is in flight: the worker finishes it (or hands it back
-  uncommitted), exits with status 0, and a restarted worker carries on with
-  nothing lost.
+* SIGTERM while a batch is in flight: the worker finishes it and commits it
+  (README, Reliability), exits with status 0, and a restarted worker carries on
+  with nothing lost and that batch not repeated.
+* SIGTERM once caught up: the next worker repeats nothing.
+
+Every wait here fails with what it saw (support.wait_for) when it runs out.
 """
 from __future__ import annotations
 
@@ -19,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import Record, consume, ensure_topics, produce_jsonl
+from mmstream.kafka.clients import Record, ensure_topics, produce_jsonl
 from mmstream.settings import Settings
 from mmstream.worker.run import OUTPUT_TOPICS
 from probe_plugin import copy_model, install_probe
-from support import WorkerProcess, produce
+from support import WorkerProcess, produce, wait_for
 from test_stream import _wait_for_assignment
 
 WORDS = ("flight", "crew", "delay", "bag", "gate", "phone", "battery", "coffee", "lounge", "support", "great", "awful",
@@ -48,19 +51,19 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     return {"MMSTREAM_MODEL_DIR": settings.model_dir, **extra}
 
 
-def results_by_id(settings: Settings, ids: set[str], timeout: float) -> dict[str, list[dict]]:
-    """Every result record read (duplicates kept) until each of ``ids`` came back."""
-    def done(records: list[Record]) -> bool:
-        return ids <= {r.key.decode() for r in records if r.key}
-
+def results_by_id(settings: Settings, ids: set[str], timeout: float,
+                  records: list[Record] | None = None) -> dict[str, list[dict]]:
+    """Every result record read (duplicates kept) until each of ``ids`` came back;
+    AssertionError naming the missing ids if they do not within ``timeout``."""
     found: dict[str, list[dict]] = defaultdict(list)
-    for record in consume(settings, [settings.topic("enriched")], until=done, timeout=timeout):
-        found[record.json()["id"]].append(record.json())
+    for record in records if records is not None else wait_for(settings, "enriched", set(ids), timeout):
+        if record.topic == settings.topic("enriched"):
+            found[record.json()["id"]].append(record.json())
     return found
 
 
 def count_results(settings: Settings, at_least: int, timeout: float) -> int:
-    return len(consume(settings, [settings.topic("enriched")], until=lambda rs: len(rs) >= at_least, timeout=timeout))
+    return len(wait_for(settings, "enriched", at_least, timeout))
 
 
 def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_identical(pinned, tmp_path):
@@ -82,16 +85,21 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_identical(pinned, tm
         workers[0] = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w0-restarted.log",
                                    extra_env=worker_env(settings))
         producer.join(timeout=120)
-        found = results_by_id(settings, {p["id"] for p in posts}, timeout=300)
+        assert not producer.is_alive(), "the producer did not finish its 3,000 posts"
+        # results and dead letters in one read: a post dead-lettered instead would be seen here
+        records = wait_for(settings, ["enriched", "dead-letter"], {p["id"] for p in posts}, timeout=300)
+        found = results_by_id(settings, set(), 0, records=records)
         alive = [w.alive() for w in workers]
-        dead = consume(settings, [settings.topic("dead-letter")], until=lambda rs: bool(rs), timeout=2)
     finally:
         codes = [w.stop() for w in workers]
-    missing = {p["id"] for p in posts} - set(found)
-    assert not missing, (len(missing), sorted(missing)[:10], workers[1].log())
+    dead = [r.json() for r in records if r.topic == settings.topic("dead-letter")]
+    assert set(found) == {p["id"] for p in posts}, workers[1].log()
     assert alive == [True, True] and codes == [0, 0], (workers[0].log(), workers[1].log())
-    assert not dead, dead[0].json()
+    assert not dead, dead[0]
     duplicated = {i: copies for i, copies in found.items() if len(copies) > 1}
+    # a worker killed mid-stream had delivered posts it had not committed: their new owner repeats them.
+    # No duplicate at all would mean the kill did not land mid-stream, and the identity check below saw nothing.
+    assert duplicated, "kill -9 mid-stream repeated no post: the scenario did not happen"
     drifted = 0
     for post_id, copies in duplicated.items():
         for copy in copies[1:]:
@@ -124,13 +132,19 @@ def test_sigterm_finishes_or_hands_back_the_batch_in_flight(pinned, tmp_path):
             time.sleep(0.05)
         assert mark.exists(), worker.log()
         worker.proc.send_signal(signal.SIGTERM)  # the slow batch is in flight now
+        signalled = time.monotonic()
         try:
             code = worker.proc.wait(timeout=60)
         except Exception:  # noqa: BLE001 - reported below
             code = None
+        stopped_in = time.monotonic() - signalled
     finally:
         worker.stop(signal.SIGKILL)
     assert code == 0, worker.log()
+    # it finished the batch in flight before exiting: the slow post's result is out already
+    before = results_by_id(settings, {"slow"}, timeout=10)
+    assert len(before["slow"]) == 1, before["slow"]
+    assert stopped_in < 30, f"SIGTERM took {stopped_in:.1f} s"
     restarted = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w2.log", extra_env=env)
     try:
         found = results_by_id(settings, {p["id"] for p in posts} | {"slow"}, timeout=240)
@@ -138,6 +152,11 @@ def test_sigterm_finishes_or_hands_back_the_batch_in_flight(pinned, tmp_path):
         assert restarted.stop() == 0, restarted.log()
     assert {p["id"] for p in posts} | {"slow"} <= set(found), restarted.log()
     assert found["slow"][0]["modalities"]["probe"] == {"probe": "slow", "chars": 4}
+    # ... and committed it: the next owner of the partition did not process it again
+    assert len(found["slow"]) == 1, ("the batch in flight at SIGTERM was repeated", found["slow"], restarted.log())
+    # nothing lost in between, and each of the rest at most repeated with identical values
+    for post_id, copies in found.items():
+        assert all(without_mined(c) == without_mined(copies[0]) for c in copies), post_id
 
 
 def test_a_graceful_restart_repeats_nothing(pinned, tmp_path):
@@ -153,7 +172,9 @@ def test_a_graceful_restart_repeats_nothing(pinned, tmp_path):
         produce(settings, first)
         assert len(results_by_id(settings, {p["id"] for p in first}, timeout=180)) == len(first), worker.log()
         produce(settings, last)  # delivered a moment before SIGTERM: after Faust's last commit tick
-        results_by_id(settings, {p["id"] for p in first + last}, timeout=60)
+        delivered = results_by_id(settings, {p["id"] for p in first + last}, timeout=60)
+        assert set(delivered) == {p["id"] for p in first + last}, worker.log()
+        assert not [i for i, c in delivered.items() if len(c) > 1]  # nothing twice while running either
     finally:
         code = worker.stop()
     assert code == 0, worker.log()
@@ -165,7 +186,7 @@ def test_a_graceful_restart_repeats_nothing(pinned, tmp_path):
     finally:
         assert restarted.stop() == 0, restarted.log()
     marker_ids = {p["id"] for p in markers}
-    sent = consume(settings, [settings.topic("posts")], until=lambda rs: len(rs) >= 120, timeout=30)
+    sent = wait_for(settings, "posts", len(first + last + markers), timeout=30)
     assert {r.partition for r in sent if r.key and r.key.decode() in marker_ids} == set(range(settings.partitions))
     repeated = sorted(i for i, copies in found.items() if len(copies) > 1)
     assert not repeated, (len(repeated), repeated[:10], restarted.log())
