@@ -55,6 +55,12 @@ class Settings:
     # model
     model_dir: str = str(PACKAGE_DIR / "models" / "fused")
     brands_file: str = ""
+    # event time: a created_at more than max_future s after the record's Kafka timestamp (the clock in
+    # `score`) is dead-lettered (future_created_at); more than max_age s before it (0: no bound) too
+    max_future: float = 3600.0
+    max_age: float = 0.0
+    # seconds without a mention from an input partition before it stops holding the watermark back
+    idle_partition: float = 30.0
     # brand analytics (mmstream/analytics): event-time windows, in seconds
     window_tumbling: float = 60.0
     window_hopping: float = 3600.0

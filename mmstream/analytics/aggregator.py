@@ -8,7 +8,8 @@ share of voice is exact. Per mention:
    window still open gets the post; a window already closed (watermark past
    ``end + grace``) does not, and the post is reported *late* with the windows
    it missed (it goes to ``<prefix>late``: never silently dropped);
-2. the watermark becomes the largest event time seen so far;
+2. the watermark advances: the minimum over the active input partitions of the
+   largest event time seen from each (:mod:`mmstream.analytics.watermark`);
 3. windows whose ``end + grace`` the watermark reached close, oldest first,
    and are handed back for emission (``<prefix>brand-stats``) and for alerts.
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from mmstream.analytics.events import Mention
+from mmstream.analytics.watermark import Watermarks
 from mmstream.analytics.windows import WindowSpec, WindowState, ms_iso
 
 
@@ -48,7 +50,7 @@ class AddResult:
 
 
 class WindowAggregator:
-    def __init__(self, specs: Sequence[WindowSpec]) -> None:
+    def __init__(self, specs: Sequence[WindowSpec], idle_ms: int | None = None, partitions: int = 0) -> None:
         if len({s.name for s in specs}) != len(specs):
             raise ValueError("window spec names must be unique")
         self.specs = list(specs)
@@ -57,6 +59,7 @@ class WindowAggregator:
         #: per spec: starts of the windows holding posts and not closed yet
         self.pending: dict[str, set[int]] = {s.name: set() for s in specs}
         self.watermark: int | None = None
+        self.clock = Watermarks(idle_ms, partitions)
 
     def add(self, m: Mention) -> AddResult:
         t = m.t_ms
@@ -86,14 +89,14 @@ class WindowAggregator:
                     "missed": [spec.describe(start) for spec, start in missed],
                     "counted_in": [spec.describe(start) for spec, start in counted],
                     "sentiment": {"label": m.label, "score": m.score}}
-        if self.watermark is None or t > self.watermark:
-            self.watermark = t
+        self.watermark = self.clock.observe(m.source, t, m.pt_ms)
         return AddResult(late, self._close())
 
     def _close(self) -> list[ClosedWindow]:
         wm = self.watermark
-        assert wm is not None
         closed: list[ClosedWindow] = []
+        if wm is None:
+            return closed
         for spec in self.specs:
             pending = self.pending[spec.name]
             if not pending or spec.closes_at(min(pending)) > wm:

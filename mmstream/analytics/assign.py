@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -123,15 +124,16 @@ def _entry(tid: str, label: str, keywords: list[str], sim: float | None) -> dict
             "score": round(float(sim), 4) if sim is not None else None, "kind": "mined"}
 
 
-def mention_of(item: WorkItem) -> Mention:
-    """The mention for a result (after every other enricher ran)."""
+def mention_of(item: WorkItem, pt: float | None = None) -> Mention:
+    """The mention for a result (after every other enricher ran), published at ``pt``."""
     record, post = item.record, item.post
     assert record is not None and post is not None
     return Mention(
         id=post.id, t=post.created_at.timestamp(), brands=list(record.get("brands") or []),
         label=record["sentiment"]["label"], score=float(record["sentiment"]["score"]),
         topics=[TopicRef(t["id"], t["kind"], t["label"]) for t in record.get("topics", [])],
-        vec=post_embedding(item), text=post_text(item))
+        vec=post_embedding(item), text=post_text(item),
+        src=item.source.partition if item.source is not None else None, pt=pt)
 
 
 class MentionPublisher(Enricher):
@@ -146,7 +148,8 @@ class MentionPublisher(Enricher):
         self.failed = 0
 
     def enrich(self, items: list[WorkItem]) -> None:
-        mentions = [mention_of(item) for item in items if item.post is not None]
+        now = round(time.time(), 3)  # processing time, for the watermark's idle partitions
+        mentions = [mention_of(item, now) for item in items if item.post is not None]
         if not mentions:
             return
         try:

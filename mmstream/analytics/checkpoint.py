@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 _NAME = re.compile(r"^engine-(\d{12})\.ckpt$")
 #: settings the engine's state depends on (the log itself: the topic prefix)
-_ENGINE_PREFIXES = ("window_", "topic_", "alert_", "analytics_dedupe", "category_threshold")
+_ENGINE_PREFIXES = ("window_", "topic_", "alert_", "analytics_dedupe", "category_threshold", "idle_partition", "partitions")
 
 
 def fingerprint(settings: Settings) -> str:

@@ -57,7 +57,7 @@ class AnalyticsEngine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.specs = window_specs(settings)
-        self.windows = WindowAggregator(self.specs)
+        self.windows = WindowAggregator(self.specs, int(round(settings.idle_partition * 1000)), settings.partitions)
         self.miner = OnlineTopicMiner(MinerConfig.from_settings(settings))
         self.detector = SpikeDetector(AlertConfig.from_settings(settings))
         self.top_n = settings.window_top_topics
@@ -115,5 +115,6 @@ class AnalyticsEngine:
     def describe(self) -> dict:
         with self.lock:
             return {**self.stats, "next_offset": self.next_offset, "watermark": self.windows.watermark,
+                    "partitions": self.windows.clock.describe(),
                     "open_brands": sorted(self.windows.open_brands()),
                     "active_topics": sum(t.status == "active" for t in self.miner.topics.values())}

@@ -42,10 +42,21 @@ class Mention:
     topics: list[TopicRef] = field(default_factory=list)
     vec: np.ndarray | None = None  # unit-norm text embedding, or None
     text: str = ""
+    src: int | None = None  # the partition of <prefix>posts the post came from (None: not from Kafka)
+    pt: float | None = None  # processing time: when the worker published it, epoch seconds
 
     @property
     def t_ms(self) -> int:
         return int(round(self.t * 1000))
+
+    @property
+    def pt_ms(self) -> int | None:
+        return None if self.pt is None else int(round(self.pt * 1000))
+
+    @property
+    def source(self) -> str:
+        """The input partition, as the watermark names it."""
+        return "-" if self.src is None else str(self.src)
 
     def to_json(self) -> bytes:
         obj: dict[str, Any] = {
@@ -54,6 +65,10 @@ class Mention:
             "vec": encode_vector(self.vec) if self.vec is not None else None,
             "text": self.text[:TEXT_KEEP],
         }
+        if self.src is not None:
+            obj["src"] = self.src
+        if self.pt is not None:
+            obj["pt"] = self.pt
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -65,6 +80,8 @@ class Mention:
             topics=[TopicRef(str(i), str(k), str(lab)) for i, k, lab in obj.get("topics", [])],
             vec=decode_vector(obj["vec"]) if obj.get("vec") else None,
             text=str(obj.get("text", "")),
+            src=int(obj["src"]) if obj.get("src") is not None else None,
+            pt=float(obj["pt"]) if obj.get("pt") is not None else None,
         )
 
 

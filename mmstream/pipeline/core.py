@@ -10,6 +10,7 @@ post never takes the others down: failures are isolated per post.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -19,7 +20,7 @@ from mmstream.errors import PostError
 from mmstream.plugin.extractors import Extraction, Extractor
 from mmstream.pipeline.guard import as_post_error, call_with_timeout, to_json, unpack_extraction
 from mmstream.inference.fused import FusedModel, Prediction
-from mmstream.pipeline.post import Post, parse_json, usable_id, validate_post
+from mmstream.pipeline.post import Post, check_event_time, parse_json, usable_id, validate_post
 from mmstream.settings import Settings
 
 MAX_ROUNDS = 2
@@ -33,6 +34,7 @@ class Source:
     topic: str
     partition: int
     offset: int
+    timestamp: float | None = None  # the record's Kafka timestamp, epoch seconds (None: use the clock)
 
 
 @dataclass
@@ -129,6 +131,8 @@ class Pipeline:
             try:
                 w.obj = parse_json(w.raw, self.settings.max_payload_bytes)
                 w.post = validate_post(w.obj, self.validators)
+                stamp = w.source.timestamp if w.source is not None and w.source.timestamp else time.time()
+                check_event_time(w.post.created_at, stamp, self.settings.max_future, self.settings.max_age)
                 w.pending = dict(w.post.modalities)
             except PostError as exc:
                 w.error = exc

@@ -92,6 +92,20 @@ def parse_created_at(value: Any) -> datetime:
     raise PostError("bad_created_at", f"'created_at' is a {type(value).__name__}; send an ISO-8601 string or a number.")
 
 
+def check_event_time(created_at: datetime, reference: float, max_future: float, max_age: float) -> None:
+    """Bound a post's event time against ``reference`` (epoch seconds: the record's Kafka timestamp,
+    or the clock without Kafka): more than ``max_future`` seconds ahead is ``future_created_at``,
+    more than ``max_age`` behind (when ``max_age > 0``) is ``old_created_at``. One bad producer
+    clock would otherwise move the analytics' watermark and send every later post to ``late``."""
+    t = created_at.timestamp()
+    if max_future >= 0 and t - reference > max_future:
+        raise PostError("future_created_at", f"'created_at' {iso_utc(created_at)} is {t - reference:,.0f} s after the "
+                        f"record was written (MMSTREAM_MAX_FUTURE={max_future:g} s); fix the producer's clock.")
+    if max_age > 0 and reference - t > max_age:
+        raise PostError("old_created_at", f"'created_at' {iso_utc(created_at)} is {reference - t:,.0f} s before the "
+                        f"record was written (MMSTREAM_MAX_AGE={max_age:g} s); fix the producer or raise the limit.")
+
+
 def _optional_str(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is None:

@@ -86,7 +86,7 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     analytics = install_analytics(app, settings, pipeline)
 
     async def run_model(events: Sequence[Any]) -> list[Outcome]:
-        items = [(e.message.value, Source(e.message.topic, e.message.partition, e.message.offset)) for e in events]
+        items = [(e.message.value, Source(e.message.topic, e.message.partition, e.message.offset, e.message.timestamp)) for e in events]
         loop = asyncio.get_running_loop()
         work = await loop.run_in_executor(prepare_thread, pipeline.prepare, items)
         return await loop.run_in_executor(model_thread, pipeline.complete, work)
