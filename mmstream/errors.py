@@ -31,3 +31,8 @@ class PostError(MMStreamError):
         self.reason = reason
         self.detail = detail
         self.stage = stage
+
+
+class SchemaError(MMStreamError, ValueError):
+    """A record does not match its topic's JSON Schema, or names a schema
+    version this mmstream does not know; the message says where and what."""

@@ -23,6 +23,7 @@ from mmstream.analytics.alerts import AlertConfig, SpikeDetector
 from mmstream.analytics.events import Mention
 from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
 from mmstream.analytics.windows import window_specs
+from mmstream.schemas.versions import VERSIONS
 from mmstream.settings import Settings
 
 #: the output topics (name after the prefix) the engine writes
@@ -33,7 +34,11 @@ OUTPUT_TOPICS = ("brand-stats", "late", "topics", "alerts")
 class Output:
     topic: str  # one of OUTPUT_TOPICS
     key: str
-    value: dict
+    value: dict  # stamped with its schema version: {"schema": "mmstream.<topic>/N", ...}
+
+    def __post_init__(self) -> None:
+        if "schema" not in self.value:
+            object.__setattr__(self, "value", {"schema": VERSIONS[self.topic], **self.value})
 
 
 class RecentIds:

@@ -21,6 +21,7 @@ from mmstream.plugin.extractors import Extraction, Extractor
 from mmstream.pipeline.guard import as_post_error, call_with_timeout, to_json, unpack_extraction
 from mmstream.inference.fused import FusedModel, Prediction
 from mmstream.pipeline.post import Post, check_event_time, parse_json, usable_id, validate_post
+from mmstream.schemas import versions as schema_versions
 from mmstream.settings import Settings
 
 MAX_ROUNDS = 2
@@ -279,6 +280,7 @@ class Pipeline:
     def _result(self, w: WorkItem) -> dict[str, Any]:
         post = w.post
         return {
+            "schema": schema_versions.RESULT,
             "id": post.id,
             "created_at": post.created_at_iso,
             "brands": post.brands,
@@ -293,6 +295,7 @@ class Pipeline:
         error = error or PostError("internal", "no result and no error; report this as a bug.", "model")
         text = raw.decode("utf-8", errors="backslashreplace") if isinstance(raw, (bytes, bytearray)) else str(raw)
         record: dict[str, Any] = {
+            "schema": schema_versions.DEAD_LETTER,
             "id": _known_id(obj),
             "reason": error.reason,
             "detail": error.detail,

@@ -21,6 +21,7 @@ import faust
 from mmstream.analytics.service import install_analytics
 from mmstream.worker.overlap import overlapped_batches
 from mmstream.pipeline.core import Outcome, Pipeline, Source
+from mmstream.schemas.versions import DEAD_LETTER
 from mmstream.settings import Settings
 
 
@@ -119,7 +120,7 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     async def _output_failed(outcome: Outcome, error: BaseException) -> None:
         """An outcome Kafka refused (e.g. over the broker's record size): a small dead
         letter says so; if even that fails, the agent raises (the batch is retried)."""
-        record = {"id": outcome.key, "reason": "output_failed", "stage": "output",
+        record = {"schema": DEAD_LETTER, "id": outcome.key, "reason": "output_failed", "stage": "output",
                   "detail": f"Kafka refused the {outcome.kind.replace('_', ' ')} ({error!r}); raise the broker's "
                             "message.max.bytes or lower MMSTREAM_MAX_PAYLOAD_BYTES.",
                   "payload": "", "payload_truncated": True}
