@@ -105,7 +105,7 @@ def test_batching_does_not_change_features(image):
     posts = [image.validate("images", [{"b64": image_to_b64(render_scene(seed=s), "JPEG")}]) for s in range(3)]
     together = np.stack([r.features for r in image.extract("images", posts)])
     alone = np.stack([image.extract("images", [p])[0].features for p in posts])
-    np.testing.assert_allclose(together, alone, atol=1e-5)
+    np.testing.assert_array_equal(together, alone)  # README: a post's values never depend on its batch
 
 
 def photo(name: str) -> list[Image.Image]:
@@ -156,7 +156,7 @@ def test_photo_and_meme_without_faces_have_none(image, monkeypatch):
     monkeypatch.setattr(image.faces, "classify", lambda faces: calls.append(faces))
     coffee = photo("coffee.jpg")
     posts = [coffee, image.validate("images", [{"b64": image_to_b64(meme())}]), coffee + coffee]
-    for result, count in zip(image.extract("images", posts), (1, 1, 2)):
+    for result, count in zip(image.extract("images", posts), (1, 1, 2), strict=True):
         assert result.report["faces"] == [[]] * count and result.report["face_emotion"] is None
         assert "faces_error" not in result.report
     assert calls == []  # no face, no emotion model run
@@ -200,6 +200,8 @@ def test_entries_must_be_embedded_base64(image):
     err = rejects(image, [{"url": "https://example.com/cat.png"}], "unsupported_image_source")
     assert "b64" in err.detail
     rejects(image, [{"path": "/etc/passwd"}], "unsupported_image_source")
+    for source in ("file", "href", "src"):  # README: url, path, file, href or src
+        assert "b64" in rejects(image, [{source: "/etc/passwd"}], "unsupported_image_source").detail
     rejects(image, [{"b64": "not base64!"}], "invalid_base64")
     rejects(image, [{"b64": "data:image/png;base64," + image_to_b64(meme())}], "invalid_base64")
 
