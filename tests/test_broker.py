@@ -10,8 +10,9 @@ import pytest
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port, tansu_binary
 from mmstream.errors import BrokerError
-from mmstream.kafka.clients import Record, client_config, consume, ensure_topics, produce_jsonl
+from mmstream.kafka.clients import Record, client_config, ensure_topics, produce_jsonl
 from mmstream.settings import Settings
+from support import read_all, wait_for
 
 
 def _accepts(port: int) -> bool:
@@ -80,7 +81,7 @@ def test_replay_and_read_back(settings: Settings, tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(lines[:100]) + b"\n\n   \n" + b"\r\n".join(lines[100:]) + b"\n")
 
     assert produce_jsonl(settings, path, topic) == 200
-    records = consume(settings, [topic], until=lambda rs: len(rs) >= 200, timeout=10)
+    records = wait_for(settings, topic, 200, timeout=10)
 
     assert len(records) == 200
     assert all(isinstance(r, Record) and r.topic == topic for r in records)
@@ -94,16 +95,22 @@ def test_replay_and_read_back(settings: Settings, tmp_path: Path) -> None:
     assert all(json.loads(r.value)["id"].encode() == r.key for r in keyed)
     assert len({r.partition for r in records}) > 1  # spread by key over the partitions
     # nothing more arrives, and other tests' topics are invisible
-    assert len(consume(settings, [topic], until=lambda rs: False, timeout=0.5)) == 200
+    assert len(read_all(settings, topic, settle=0.5)) == 200
 
 
 def test_rate_limit_is_roughly_honoured(settings: Settings) -> None:
     topic = settings.topic("posts")
     ensure_topics(settings, [topic], 1)
     started = time.monotonic()
-    sent = produce_jsonl(settings, [json.dumps({"id": str(i)}) for i in range(20)], topic, rate=100)
-    assert sent == 20
-    assert time.monotonic() - started >= 0.15
+    sent = produce_jsonl(settings, [json.dumps({"id": str(i)}) for i in range(40)], topic, rate=50)
+    took = time.monotonic() - started
+    assert sent == 40
+    # 40 posts at 50/s: the 40th leaves 0.78 s after the first. Not faster; and not far slower
+    # (a rate applied twice, or a sleep per post on top of the pacing, takes 1.6 s or more)
+    assert 0.75 <= took < 1.5, took
+    records = wait_for(settings, topic, 40, timeout=10)
+    stamps = sorted(r.timestamp for r in records)
+    assert 700 <= stamps[-1] - stamps[0] <= 1300, (stamps[0], stamps[-1])  # the broker saw them spread out too
 
 
 def test_second_tansu_on_a_taken_port_is_detected(broker: EmbeddedBroker, tmp_path: Path,
