@@ -1,0 +1,51 @@
+"""Wiring observability into a worker's Faust app:
+``install_observability(app, settings, pipeline, posts_topic)``
+registers ``GET /metrics`` (Prometheus text format) and ``GET /ready`` on the
+worker's web server and hands back the :class:`WorkerMetrics` the agent calls
+once per batch. The pipeline reports its stage timings through
+``pipeline.on_stage``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mmstream.observability.collector import WorkerCollector
+from mmstream.observability.logs import worker_id
+from mmstream.observability.metrics import WorkerMetrics
+from mmstream.observability.ready import Readiness
+
+
+def configured_brands(pipeline: Any) -> list[str]:
+    """Brand ids of the brands file (the only brand label values metrics use)."""
+    for enricher in getattr(pipeline, "enrichers", ()):
+        catalog = getattr(enricher, "catalog", None)
+        brands = getattr(catalog, "brands", None)
+        if brands:
+            return [getattr(b, "id", b) for b in (brands.values() if isinstance(brands, dict) else brands)]
+    return []
+
+
+def install_observability(app: Any, settings: Any, pipeline: Any, posts_topic: str,
+                          analytics: Any = None) -> WorkerMetrics:
+    """``analytics``: the worker's :class:`mmstream.analytics.service.Analytics`, else
+    ``app.mmstream_analytics`` when asked (the analytics plugin sets it)."""
+    metrics = WorkerMetrics(configured_brands(pipeline))
+    readiness = Readiness(app, analytics, posts_topic)
+    readiness.models_loaded = pipeline.model is not None  # the pipeline arrives loaded (Pipeline.from_settings)
+    model = getattr(pipeline.model, "name", "")
+    metrics.registry.register(WorkerCollector(app, metrics, readiness, posts_topic, worker_id(), model))
+    pipeline.on_stage = metrics.observe_stage
+    metrics.readiness = readiness
+
+    @app.page("/metrics")
+    async def scrape(web: Any, request: Any) -> Any:  # noqa: ARG001
+        return web.bytes(generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/ready")
+    async def ready(web: Any, request: Any) -> Any:  # noqa: ARG001
+        ok, checks = readiness.check()
+        return web.json({"ready": ok, "checks": checks}, status=200 if ok else 503)
+
+    return metrics
