@@ -100,10 +100,55 @@ def test_unusable_checkpoints_are_skipped(settings, caplog):
     checkpoints.save(engine)
     feed(engine, stream[100:], 100)
     checkpoints.save(engine)
-    checkpoints.path(200).write_bytes(b"not a pickle")  # damaged: the older one is used
+    checkpoints.path(200).write_bytes(b"not a checkpoint")  # foreign: the older one is used
     assert checkpoints.load(at_most=500).next_offset == 100
-    assert "cannot be read" in caplog.text
+    assert "not an mmstream checkpoint" in caplog.text
     # other window settings: the engine's state would mean something else
     other = Checkpoints(settings.replace(window_tumbling=120.0))
     assert other.directory == checkpoints.directory and other.load(at_most=500) is None
     assert "other settings" in caplog.text
+
+
+class _Boom:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # unpickling this would create the marker file
+
+
+def test_checkpoints_are_data_never_pickle(settings, tmp_path, caplog):
+    import pickle
+
+    engine = AnalyticsEngine(settings)
+    feed(engine, mentions(100), 0)
+    checkpoints = Checkpoints(settings)
+    path = checkpoints.save(engine)
+    head, header, _ = path.read_bytes().split(b"\n", 2)
+    assert head == b"mmstream-analytics-checkpoint" and b'"format": 2' in header and b'"sha256"' in header
+    marker = tmp_path / "pwned"
+    checkpoints.path(150).write_bytes(pickle.dumps({"format": 1, "engine": _Boom(str(marker))}))
+    assert checkpoints.load(at_most=150).next_offset == 100  # the pickled file is skipped, never loaded
+    assert not marker.exists() and "not an mmstream checkpoint" in caplog.text
+
+
+def test_a_corrupt_checkpoint_is_skipped_by_its_checksum_and_the_engine_replays(settings, caplog):
+    engine = AnalyticsEngine(settings)
+    feed(engine, mentions(100), 0)
+    checkpoints = Checkpoints(settings)
+    data = bytearray(checkpoints.save(engine).read_bytes())
+    data[-20] ^= 0xFF  # one flipped byte in the body
+    checkpoints.path(100).write_bytes(bytes(data))
+    assert checkpoints.load(at_most=100) is None and "checksum" in caplog.text
+
+
+def test_the_state_format_refuses_classes_it_does_not_list():
+    from mmstream.analytics.stateformat import StateCodec, StateFormatError
+
+    codec = StateCodec([])
+    with pytest.raises(StateFormatError, match="not a state class"):
+        codec.dumps({"x": _Boom("m")})
+    with pytest.raises(StateFormatError, match="not a state class"):
+        codec.loads(b'{"$o": "os.system", "n": 0, "v": {}}')
+    same = codec.loads(codec.dumps({"a": (1, 2.5), "b": {3, 4}, 5: np.arange(3, dtype=np.float32)}))
+    assert same["a"] == (1, 2.5) and same["b"] == {3, 4} and same[5].dtype == np.float32

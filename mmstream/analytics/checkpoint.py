@@ -10,33 +10,52 @@ takes the engine over at committed offset C loads the newest checkpoint with
 K <= C and replays ``[K, C)``. The outputs are the same as after a full replay
 (``tests/test_checkpoint.py``).
 
-Checkpoints are local files, pickled: as trusted as the code, since this
-worker wrote them into its own data directory. They hold no settings (so no
-credentials): the restoring worker's own are attached. A checkpoint written under other
-engine settings (windows, topics, alerts, dedupe, topic prefix) or by another
-format version is ignored, as is a damaged one; a worker without any (another
-host, a fresh data directory) replays the whole log, as before.
+Checkpoints are data, never pickle (:mod:`mmstream.analytics.stateformat`: a data
+dir on a shared volume must not be a way to run code). A file is one header line,
+``mmstream-analytics-checkpoint``, then one JSON line (format version, settings
+fingerprint, offset, SHA-256 and length of the body), then the body: the engine's
+state as tagged JSON, zlib-compressed. They hold no settings (so no credentials):
+the restoring worker's own are attached. A checkpoint that is damaged (checksum),
+foreign (not this format: an old pickled one, any other file), of another version or
+written under other engine settings (windows, topics, alerts, dedupe, topic prefix)
+is skipped with a warning; a worker without a usable one (another host, a fresh data
+directory) replays the whole log, as before.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
-import pickle
 import re
 import time
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from mmstream.analytics.stateformat import StateCodec, StateFormatError
 from mmstream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 1 was pickle: such files are skipped as foreign
+MAGIC = b"mmstream-analytics-checkpoint\n"
 _NAME = re.compile(r"^engine-(\d{12})\.ckpt$")
 #: settings the engine's state depends on (the log itself: the topic prefix)
 _ENGINE_PREFIXES = ("window_", "topic_", "alert_", "analytics_dedupe", "category_threshold", "idle_partition", "partitions")
+
+
+def state_codec() -> StateCodec:
+    """The codec of the engine's state: these classes, and plain data."""
+    from mmstream.analytics import aggregator, alerts, engine, events, topics, topicspace, watermark, windows
+
+    return StateCodec([
+        engine.AnalyticsEngine, engine.RecentIds, aggregator.WindowAggregator, watermark.Watermarks,
+        watermark._Source, windows.WindowSpec, windows.WindowState, windows.BrandAgg, windows.TopicAgg,
+        events.TopicRef, topics.OnlineTopicMiner, topics.MinerConfig, topics.MinedTopic, topics._Outlier,
+        topicspace.Space, topicspace.Rows, alerts.SpikeDetector, alerts.AlertConfig, alerts._Series, alerts._Bucket,
+    ])
 
 
 def fingerprint(settings: Settings) -> str:
@@ -54,6 +73,7 @@ class Checkpoints:
         self.fingerprint = fingerprint(settings)
         self.keep = max(1, settings.analytics_checkpoint_keep)
         self.saved: list[dict] = []  # the last few saves: offset, bytes, ms
+        self.codec = state_codec()
 
     def offsets(self) -> list[int]:
         """Offsets of the checkpoints on disk, oldest first."""
@@ -69,8 +89,11 @@ class Checkpoints:
         engine still meanwhile: the worker does this on its event loop, between records)."""
         with engine.lock:
             offset = engine.next_offset
-            return offset, pickle.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "offset": offset,
-                                         "engine": engine}, protocol=pickle.HIGHEST_PROTOCOL)
+            state = self.codec.dumps(engine)
+        body = zlib.compress(state, 1)
+        header = {"format": FORMAT, "fingerprint": self.fingerprint, "offset": offset,
+                  "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+        return offset, MAGIC + json.dumps(header).encode() + b"\n" + body
 
     def write(self, offset: int, data: bytes, began: float | None = None) -> Path:
         """Write a snapshot (aside, then renamed into place); drop all but the newest ``keep``."""
@@ -101,17 +124,46 @@ class Checkpoints:
             if offset <= newer_than:
                 return None
             try:
-                with open(self.path(offset), "rb") as f:
-                    saved = pickle.load(f)
-                if saved.get("format") != FORMAT or saved.get("fingerprint") != self.fingerprint:
-                    log.warning("analytics: checkpoint %s was written under other settings or format; ignored",
-                                self.path(offset))
-                    continue
-                engine = saved["engine"]
-                if saved.get("offset") != offset or engine.next_offset != offset:
-                    raise ValueError(f"says offset {saved.get('offset')}, engine at {engine.next_offset}")
-                engine.settings = self.settings  # not saved: the fingerprint says they agree
-                return engine
+                engine = self.read(offset)
+            except _Skipped as why:
+                log.warning("analytics: checkpoint %s %s; ignored, trying an older one (or replaying the log)",
+                            self.path(offset), why)
+                continue
             except Exception as exc:  # noqa: BLE001 - a damaged file costs a longer replay, nothing else
                 log.warning("analytics: checkpoint %s cannot be read (%r); trying an older one", self.path(offset), exc)
+                continue
+            engine.settings = self.settings  # not saved: the fingerprint says they agree
+            return engine
         return None
+
+    def read(self, offset: int) -> Any:
+        """The engine saved at ``offset``; :class:`_Skipped` (foreign, damaged, other settings) or an error."""
+        from mmstream.analytics.engine import AnalyticsEngine
+
+        data = self.path(offset).read_bytes()
+        if not data.startswith(MAGIC):
+            raise _Skipped("is not an mmstream checkpoint (an old pickled one, or another file)")
+        line, _, body = data[len(MAGIC):].partition(b"\n")
+        try:
+            header = json.loads(line)
+        except ValueError:
+            raise _Skipped("has a damaged header") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise _Skipped(f"is of format {header.get('format') if isinstance(header, dict) else '?'}, not {FORMAT}")
+        if header.get("fingerprint") != self.fingerprint:
+            raise _Skipped("was written under other settings")
+        if header.get("bytes") != len(body) or header.get("sha256") != hashlib.sha256(body).hexdigest():
+            raise _Skipped("is damaged (its checksum does not match)")
+        try:
+            engine = self.codec.loads(zlib.decompress(body))
+        except (StateFormatError, zlib.error) as exc:
+            raise _Skipped(f"cannot be read ({exc})") from None
+        if not isinstance(engine, AnalyticsEngine):
+            raise _Skipped("does not hold an engine")
+        if header.get("offset") != offset or engine.next_offset != offset:
+            raise _Skipped(f"says offset {header.get('offset')}, engine at {engine.next_offset}")
+        return engine
+
+
+class _Skipped(Exception):
+    """Why a checkpoint file is not used (the message completes "checkpoint <path> ...")."""
