@@ -6,7 +6,8 @@ import dataclasses
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from mmstream.errors import ConfigError
 
@@ -21,6 +22,13 @@ class Settings:
     topic_prefix: str = "mmstream."
     partitions: int = 4
     broker_session_timeout: float = 6.0
+    # replicas of the topics mmstream creates (0: the broker's default.replication.factor)
+    replication_factor: int = 0
+    # seconds the mentions log is kept (0: forever; the analytics engine replays it on takeover)
+    mentions_retention: float = 0.0
+    # at_least_once, or exactly_once: each micro-batch's outcomes and its input offsets in one Kafka
+    # transaction (needs a broker with transactions: Apache Kafka, not the embedded tansu)
+    processing_guarantee: str = "at_least_once"
     # security for a real Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
@@ -43,6 +51,9 @@ class Settings:
     producer_max_batch_bytes: int = 524_288  # a batch is one Kafka record batch: stay under message.max.bytes
     web_port: int = 6066
     web_host: str = "127.0.0.1"
+    log_format: str = "text"  # "json": one JSON object per line (mmstream/observability/logs.py)
+    # the dashboard and the JSON API need this token when set (bearer or the cookie /?token= sets); /health never
+    web_token: str = ""
     data_dir: str = ".mmstream-data"
     # limits on one post
     max_payload_bytes: int = 8_000_000
@@ -52,6 +63,15 @@ class Settings:
     max_image_pixels: int = 40_000_000
     max_image_frames: int = 100
     plugin_timeout: float = 30.0
+    # plugins: a plugin that fails to load (or implements an unknown hook) stops startup ("fatal") or is
+    # reported and left out ("skip")
+    plugin_errors: str = "fatal"
+    # intra-op threads of every ONNX session (0: half the CPUs this process may use, 1 to 4)
+    onnx_threads: int = 0
+    # per-plugin settings (Settings.plugin(name)): MMSTREAM_PLUGIN_<NAME>_<KEY> variables as loaded (None: read
+    # the environment when asked), then options given in code, {plugin: {key: value}}; never printed
+    plugin_env: dict | None = field(default=None, repr=False, compare=False)
+    plugin_options: dict = field(default_factory=dict, repr=False)
     # model
     model_dir: str = str(PACKAGE_DIR / "models" / "fused")
     brands_file: str = ""
@@ -93,6 +113,16 @@ class Settings:
     analytics_checkpoint_every: int = 50_000
     analytics_checkpoint_keep: int = 2
 
+    def plugin(self, name: str) -> "Mapping[str, str]":
+        """The settings of plugin ``name``: every ``MMSTREAM_PLUGIN_<NAME>_<KEY>``
+        environment variable (read when the settings were loaded) as ``{"<key>": value}``,
+        keys in lower case, then ``Settings.load(plugin_options={name: {...}})``."""
+        prefix = f"MMSTREAM_PLUGIN_{name.upper()}_"
+        env = os.environ if self.plugin_env is None else self.plugin_env
+        found = {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)}
+        found.update({str(k).lower(): v for k, v in (self.plugin_options.get(name) or {}).items()})
+        return MappingProxyType(found)
+
     def topic(self, name: str) -> str:
         """Full topic name for ``posts``, ``enriched``, ``dead-letter`` ..."""
         return f"{self.topic_prefix}{name}"
@@ -104,8 +134,10 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             env = os.environ.get(f"MMSTREAM_{f.name.upper()}")
-            if env is not None:
+            if env is not None and f.name not in _NOT_FROM_ENV:
                 values[f.name] = _convert(f, env)
+        own = {f"MMSTREAM_{f.name.upper()}" for f in fields(cls)}
+        values["plugin_env"] = {k: v for k, v in os.environ.items() if k.startswith("MMSTREAM_PLUGIN_") and k not in own}
         for key, value in overrides.items():
             if value is None:
                 continue
@@ -118,6 +150,9 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+_NOT_FROM_ENV = ("plugin_env", "plugin_options")
 
 
 def _convert(f: dataclasses.Field, raw: str) -> Any:

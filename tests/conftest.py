@@ -15,6 +15,11 @@ import pytest
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port
 from mmstream.settings import Settings
+from realkafka import KafkaCluster, KafkaUnavailable
+
+#: ``@pytest.mark.both_brokers``: the test runs on tansu and on Apache Kafka (tests/realkafka.py),
+#: the second marked ``realkafka`` (``pytest -m realkafka``: that tier only)
+BROKER_KINDS = ("tansu", "kafka")
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +29,37 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
         yield running
 
 
+@pytest.fixture(scope="session")
+def real_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One Apache Kafka node (KRaft, combined broker+controller) for the session."""
+    try:
+        cluster = KafkaCluster(tmp_path_factory.mktemp("kafka"), nodes=1).start()
+    except KafkaUnavailable as exc:
+        pytest.fail(f"the real-Kafka tier cannot run: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """``tansu`` unless the test is marked ``both_brokers`` (then each kind in turn)."""
+    return getattr(request, "param", "tansu")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_brokers") and "broker_kind" in metafunc.fixturenames:
+        metafunc.parametrize("broker_kind", [BROKER_KINDS[0], pytest.param(
+            BROKER_KINDS[1], marks=[pytest.mark.realkafka, pytest.mark.integration])], indirect=True)
+
+
+@pytest.fixture
+def settings(broker: EmbeddedBroker, broker_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     unique = uuid.uuid4().hex[:12]
+    url = broker.url if broker_kind == "tansu" else request.getfixturevalue("real_kafka").url
     # a topic prefix and a consumer group of its own: no test sees another's records or group members
-    return Settings.load(broker=broker.url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
+    return Settings.load(broker=url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
                          broker_session_timeout=6.0, web_port=free_port(),
                          data_dir=str(tmp_path / "data"))
 

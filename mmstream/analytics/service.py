@@ -86,6 +86,8 @@ class Analytics:
         self.mentions = app.topic(self.mentions_topic, partitions=1)
         self.replays: list[dict] = []
         self.unreadable = 0  # mentions that could not be read (logged)
+        self.replay_span: tuple[int, int] | None = None  # (from, to) while a replay runs (metrics read it)
+        self.replay_position = 0
         self._replay_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-replay")
         self.checkpoints = Checkpoints(settings)
         self._since_checkpoint = 0  # mentions processed since the last checkpoint
@@ -172,7 +174,8 @@ class Analytics:
         try:
             consumer.assign([tp])
             consumer.seek(tp, start)
-            position = start
+            position = self.replay_position = start
+            self.replay_span = (start, end)
             while position < end:
                 records = consumer.poll(timeout_ms=200).get(tp, [])
                 for record in records:
@@ -180,12 +183,13 @@ class Analytics:
                         position = end
                         break
                     count += self.process(record.offset, record.value)[0]  # outputs were sent before
-                    position = record.offset + 1
+                    position = self.replay_position = record.offset + 1
                 if records:
                     last_progress = time.monotonic()
                 elif time.monotonic() - last_progress > REPLAY_STALL:
                     raise BrokerError(f"replaying {self.mentions_topic} stalled at offset {position} of {end}")
         finally:
+            self.replay_span = None
             consumer.close(autocommit=False)
         return count
 

@@ -29,7 +29,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 #: seconds to reach the bootstrap servers before giving up (kafka-python: 30)
@@ -95,20 +95,64 @@ def _admin(settings: Settings) -> KafkaAdminClient:
                           "start one with `mmstream broker` or pass --broker") from None
 
 
+#: topics whose consumers want the last record per key (a result per post id, a topic's state, a window's
+#: figures, an alert): compacted, so the log keeps that view however long it runs
+COMPACTED = ("enriched", "topics", "brand-stats", "alerts")
+#: what a record batch carries beyond its payload (headers, key, the batch's framing), with room to spare
+RECORD_OVERHEAD = 64 * 1024
+
+
+def topic_configs(settings: Settings, name: str) -> dict[str, str]:
+    """The topic-level configs mmstream sets on a topic it creates (``name``: the full
+    name). Ignored by tansu; applied by a real Kafka:
+
+    * ``cleanup.policy=compact`` for the keyed outputs in :data:`COMPACTED`
+      (last value per key; README, Reliability: consumers keep the last record per key);
+    * ``retention.ms`` of ``mentions``: ``MMSTREAM_MENTIONS_RETENTION`` seconds, -1
+      (forever) by default, since the analytics engine rebuilds its state from that log;
+    * ``max.message.bytes`` of ``posts``: ``MMSTREAM_MAX_PAYLOAD_BYTES`` plus framing, so a
+      post the worker accepts is one the broker accepts (Kafka's default is about 1 MB).
+    """
+    short = name[len(settings.topic_prefix):] if name.startswith(settings.topic_prefix) else name
+    configs: dict[str, str] = {}
+    if short in COMPACTED:
+        configs["cleanup.policy"] = "compact"
+    if short == "mentions":
+        configs["retention.ms"] = str(int(settings.mentions_retention * 1000)) if settings.mentions_retention > 0 else "-1"
+    if short == "posts":
+        configs["max.message.bytes"] = str(max_record_bytes(settings))
+    return configs
+
+
+def max_record_bytes(settings: Settings) -> int:
+    """The largest record batch mmstream produces or asks a topic to accept."""
+    return max(1_048_588, settings.max_payload_bytes + RECORD_OVERHEAD)
+
+
 def ensure_topics(settings: Settings, names: list[str], partitions: int,
                   timeout: float = 10.0) -> None:
-    """Create the (full) topic names that do not exist, then wait until the
-    broker's metadata shows all of them with a leader for every partition."""
+    """Create the (full) topic names that do not exist (with :func:`topic_configs` and
+    ``MMSTREAM_REPLICATION_FACTOR`` replicas), then wait until the broker's metadata
+    shows all of them with a leader for every partition. Topics that exist are left as
+    they are (a principal without CREATE may use topics an admin made)."""
     if not names:
         return
     admin = _admin(settings)
     try:
-        new = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
-        for topic in new:  # one by one: an existing topic must not hide the others
+        existing = set(admin.list_topics())
+        replicas = settings.replication_factor if settings.replication_factor > 0 else -1
+        for name in names:  # one by one: an existing topic must not hide the others
+            if name in existing:
+                continue
+            topic = NewTopic(name, num_partitions=partitions, replication_factor=replicas,
+                             topic_configs=topic_configs(settings, name))
             try:
                 admin.create_topics([topic], timeout_ms=int(timeout * 1000))
             except TopicAlreadyExistsError:
                 pass
+            except TopicAuthorizationFailedError:
+                raise BrokerError(f"{_principal(settings)} may not create topic {name!r} on {settings.broker}: "
+                                  "create it beforehand (deploy/README.md) or grant CREATE") from None
         try:
             admin.wait_for_topics(list(names), timeout_ms=int(timeout * 1000))
         except KafkaError as exc:
@@ -117,6 +161,12 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int,
         raise BrokerError(f"cannot create topics {names} on {settings.broker}: {exc}") from None
     finally:
         admin.close()
+
+
+def _principal(settings: Settings) -> str:
+    if settings.sasl_username:
+        return f"User:{settings.sasl_username} (MMSTREAM_SASL_USERNAME)"
+    return "this client"
 
 
 def _lines(path_or_lines: str | Path | Iterable[str | bytes]) -> Iterator[bytes]:
@@ -152,8 +202,9 @@ def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str |
     if rate is not None and rate <= 0:
         raise ConfigError(f"rate {rate} must be positive posts/second (or omitted)")
     try:
-        producer = KafkaProducer(client_id="mmstream-producer", acks=1, linger_ms=5,
-                                 enable_idempotence=False, **_connect(settings))
+        producer = KafkaProducer(client_id="mmstream-producer", acks="all", linger_ms=5,
+                                 enable_idempotence=False, max_request_size=max_record_bytes(settings),
+                                 **_connect(settings))
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
                           "start one with `mmstream broker` or pass --broker") from None

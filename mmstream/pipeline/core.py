@@ -87,6 +87,7 @@ class Pipeline:
         self.model = model
         self.enrichers = list(enrichers)
         self.validators = {m: self._validator(ex) for m, ex in extractors.items()}
+        self.on_stage: Callable[[str, float], None] | None = None  # per-batch stage timings (worker metrics)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Pipeline":
@@ -127,6 +128,7 @@ class Pipeline:
         """Decode and validate every record (JSON, then each modality's plugin: image
         decoding happens here). No model runs: the worker does this for batch N+1 in
         its own thread while the model works on batch N. Never raises for an item."""
+        began = time.perf_counter()
         work = [WorkItem(raw, source) for raw, source in items]
         for w in work:
             try:
@@ -141,6 +143,7 @@ class Pipeline:
                 w.error = self._internal(exc)
                 if w.obj is None:
                     w.obj = self._json_for_id(w.raw)
+        self._timed("decode", began)
         return work
 
     def complete(self, work: list[WorkItem]) -> list[Outcome]:
@@ -165,11 +168,18 @@ class Pipeline:
         return PostError("internal_error", f"mmstream failed on this post ({exc!r}); report it as a bug with "
                          "this dead letter.", "internal")
 
+    def _timed(self, stage: str, began: float) -> None:
+        """This batch's time in ``stage`` since ``began``, to ``on_stage`` (the worker's metrics)."""
+        if self.on_stage is not None:
+            self.on_stage(stage, time.perf_counter() - began)
+
     def _complete(self, work: list[WorkItem]) -> list[Outcome]:
         for _ in range(MAX_ROUNDS):
             if not self._extract_round([w for w in work if w.error is None and w.pending]):
                 break
+        began = time.perf_counter()
         self._predict([w for w in work if w.error is None])
+        self._timed("model", began)
         for w in work:
             if w.error is None:
                 w.record = self._result(w)
@@ -180,6 +190,7 @@ class Pipeline:
         for enricher in self.enrichers:
             if not work:
                 return
+            began = time.perf_counter()
             try:
                 enricher.enrich(work)
             except Exception as exc:  # noqa: BLE001 - one faulty step must not stop the worker
@@ -189,6 +200,8 @@ class Pipeline:
                 else:
                     work[0].error = PostError("enrich_error", f"{enricher.name!r} failed: {exc!r}", f"enrich:{enricher.name}")
                 work = [w for w in work if w.error is None]
+            finally:
+                self._timed(f"enrich:{enricher.name}", began)
 
     def _enrich_one(self, enricher: Enricher, w: WorkItem) -> None:
         try:
@@ -205,10 +218,13 @@ class Pipeline:
         for modality, group in by_modality.items():
             extractor = self.extractors.get(modality)
             values = [w.pending[modality] for w in group]
+            began = time.perf_counter()
             results = self._run_extractor(extractor, modality, values) if extractor else [
                 PostError("unknown_modality", f"a plugin derived {modality!r} but no plugin handles it; install one.",
                           "extract")
             ] * len(group)
+            if extractor:
+                self._timed(f"extract:{extractor.name}", began)
             for w, res in zip(group, results):
                 if w.error is not None:
                     continue

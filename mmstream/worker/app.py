@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import faust
 
 from mmstream.analytics.service import install_analytics
+from mmstream.observability import install_observability
 from mmstream.worker.overlap import overlapped_batches
 from mmstream.pipeline.core import Outcome, Pipeline, Source
 from mmstream.schemas.versions import DEAD_LETTER
@@ -84,7 +85,9 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-model")
     stats = {"batches": 0, "results": 0, "dead_letters": 0, "last_batch_at": None, "started_at": time.time()}
 
-    analytics = install_analytics(app, settings, pipeline)
+    analytics = app.mmstream_analytics = install_analytics(app, settings, pipeline)
+
+    metrics = install_observability(app, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
 
     async def run_model(events: Sequence[Any]) -> list[Outcome]:
         items = [(e.message.value, Source(e.message.topic, e.message.partition, e.message.offset, e.message.timestamp)) for e in events]
@@ -99,6 +102,7 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         the batch's offsets acked (by :func:`overlapped_batches`). Straight to the
         producer (already-encoded bytes): ``Topic.send``'s channel machinery cost
         about a third of the event loop's time per record."""
+        began = time.perf_counter()
         producer = await app.maybe_start_producer()
         pending = []
         for outcome in outcomes:
@@ -109,6 +113,7 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
             if isinstance(error, BaseException):
                 await _output_failed(outcome, error)
         await analytics.delivered()
+        metrics.batch_delivered(events, outcomes, time.perf_counter() - began)  # once per batch
         stats["batches"] += 1
         stats["last_batch_at"] = time.time()
 
@@ -125,6 +130,7 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
                             "message.max.bytes or lower MMSTREAM_MAX_PAYLOAD_BYTES.",
                   "payload": "", "payload_truncated": True}
         stats["output_failures"] = stats.get("output_failures", 0) + 1
+        metrics.output_failed(outcome)
         await (await dead_letters.send(key=outcome.key.encode() if outcome.key else None,
                                        value=json.dumps(record).encode()))
 

@@ -15,6 +15,9 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     from mmstream.worker.malloc import limit_arenas
 
     limit_arenas()  # first, before threads start: keeps the resident size flat
+    from mmstream.observability.logs import configure
+
+    log_config = configure(settings.log_format, loglevel)  # MMSTREAM_LOG_FORMAT=json: JSON lines from here on
     import faust
 
     from mmstream.kafka.clients import ensure_topics
@@ -23,7 +26,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     pipeline = Pipeline.from_settings(settings)
     app = create_app(settings, pipeline)
     logging.getLogger("faust").setLevel(loglevel.upper())
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config)
     # Faust's start-up spinner sets the root logger to DEBUG (to spin on every record): every
     # library's debug call (aiokafka, kafka-python, per request) would then build a LogRecord
     worker.spinner = None
