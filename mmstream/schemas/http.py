@@ -1,0 +1,33 @@
+"""The worker's schema pages: ``GET /schemas`` (the list), ``GET /schemas/<topic>``
+(one JSON Schema; the full topic name works too), ``GET /asyncapi`` (the document)."""
+from __future__ import annotations
+
+from typing import Any
+
+from mmstream.errors import ConfigError
+from mmstream.schemas import INTERNAL, KEYS, TOPICS, load, topic_name, version
+from mmstream.settings import Settings
+
+SCHEMA_TYPE = "application/schema+json"
+
+
+def register_schema_routes(app: Any, settings: Settings) -> None:
+    async def schemas_index(web: Any, request: Any) -> Any:
+        return web.json({"schemas": [{"topic": t, "address": settings.topic(t), "version": version(t), "key": KEYS[t],
+                                      "internal": t in INTERNAL, "url": f"/schemas/{t}"} for t in TOPICS]})
+
+    async def schema(web: Any, request: Any, topic: str) -> Any:
+        try:
+            name = topic_name(topic, settings.topic_prefix)
+        except ConfigError as exc:
+            return web.json({"error": str(exc)}, status=404)
+        return web.json(load(name), content_type=SCHEMA_TYPE)
+
+    async def asyncapi_document(web: Any, request: Any) -> Any:
+        from mmstream.schemas.asyncapi import asyncapi
+
+        return web.json(asyncapi(settings))
+
+    app.page("/schemas", name="schemas_index")(schemas_index)
+    app.page("/schemas/{topic}", name="schemas_topic")(schema)
+    app.page("/asyncapi", name="schemas_asyncapi")(asyncapi_document)

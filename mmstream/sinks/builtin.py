@@ -1,0 +1,15 @@
+"""The built-in sink kinds, registered through the ``register_sink_kinds`` hook
+like a third-party plugin's (entry point ``sinks`` in the ``mmstream`` group of
+mmstream's own distribution)."""
+from __future__ import annotations
+
+from mmstream.plugin.hookspecs import hookimpl
+from mmstream.settings import Settings
+from mmstream.sinks.base import SinkKind
+from mmstream.sinks.postgres import PostgresKind
+from mmstream.sinks.sqlite import SqliteKind
+
+
+@hookimpl
+def register_sink_kinds(settings: Settings) -> list[SinkKind]:
+    return [SqliteKind(), PostgresKind()]
