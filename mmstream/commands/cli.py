@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Callable
 
-from mmstream.errors import ConfigError, MMStreamError
+from mmstream.errors import MMStreamError
 from mmstream.settings import Settings
 
 
@@ -113,56 +113,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_schemas(args: argparse.Namespace) -> int:
-    from mmstream import schemas
-
-    settings = _settings(args)
-    if args.asyncapi:
-        from mmstream.schemas.asyncapi import asyncapi
-
-        print(json.dumps(asyncapi(settings), indent=2, ensure_ascii=False))
-        return 0
-    if args.topic is None:
-        for topic in schemas.TOPICS:
-            kind = "in" if topic in schemas.INPUTS else "internal" if topic in schemas.INTERNAL else "out"
-            print(f"{settings.topic(topic):<32} {kind:<9} {schemas.version(topic) or '(no schema field)':<26} "
-                  f"key: {schemas.KEYS[topic]}")
-        return 0
-    topic = schemas.topic_name(args.topic, settings.topic_prefix)
-    if args.validate is None:
-        print(json.dumps(schemas.load(topic), indent=2, ensure_ascii=False))
-        return 0
-    from pathlib import Path
-
-    if args.validate != "-" and not Path(args.validate).is_file():
-        raise ConfigError(f"{args.validate} does not exist; pass a JSON-lines file of {topic} records")
-    lines = sys.stdin if args.validate == "-" else open(args.validate, encoding="utf-8")
-    bad = total = 0
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        total += 1
-        try:
-            problems = schemas.errors(topic, json.loads(line))
-        except ValueError as exc:
-            problems = [f"not JSON ({exc})"]
-        for problem in problems:
-            print(f"{args.validate}:{number}: {problem}")
-        bad += bool(problems)
-    print(f"{total - bad} of {total} records match {schemas.version(topic) or topic}", file=sys.stderr)
-    return 1 if bad else 0
-
-
-def cmd_sink(args: argparse.Namespace) -> int:
-    from mmstream.sinks.runner import run_sink
-
-    settings = _settings(args)
-    topics = [t.strip() for t in args.topics.split(",") if t.strip()]
-    run_sink(settings, args.dsn, topics, args.group, batch_size=args.batch_size, table_prefix=args.table_prefix,
-             idle_exit=args.exit_when_idle, metrics_port=args.metrics_port)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmstream", description="Real-time multimodal brand intelligence on Kafka.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -221,34 +171,6 @@ def build_parser() -> argparse.ArgumentParser:
     from mmstream.bench.run import add_arguments as add_bench_arguments
 
     add_bench_arguments(p)
-
-    p = add("schemas", cmd_schemas, "Print the JSON Schema of a topic's records (all topics listed without one), "
-            "or the AsyncAPI 3 document of every topic.")
-    p.add_argument("topic", nargs="?", default=None,
-                   help="posts, enriched, dead-letter, brand-stats, late, topics, alerts or mentions")
-    p.add_argument("--asyncapi", action="store_true", help="print the AsyncAPI 3.0 document (channels named with "
-                                                            "--topic-prefix, the server from --broker)")
-    p.add_argument("--validate", metavar="FILE", default=None,
-                   help="check a JSON-lines file of records against TOPIC's schema instead ('-' for stdin); "
-                        "exit 1 when one does not match")
-    _kafka_options(p)
-
-    p = add("sink", cmd_sink, "Upsert output topics into a database (SQLite or PostgreSQL), in a consumer group "
-            "of its own; offsets are committed only after the database transaction.")
-    p.add_argument("dsn", help="sqlite:///path/to.db or postgresql://user:password@host:5432/db "
-                               "(other kinds: plugins, register_sink_kinds)")
-    p.add_argument("--topics", default="enriched,brand-stats,alerts",
-                   help="output topics to store, comma-separated, of enriched, dead-letter, brand-stats, late, "
-                        "topics, alerts (default enriched,brand-stats,alerts)")
-    p.add_argument("--group", default=None, help="consumer group (default '<app id>-sink'); a second sink into "
-                                                  "another database needs its own")
-    p.add_argument("--batch-size", type=int, default=500, help="records per database transaction, at most "
-                                                                "(default 500)")
-    p.add_argument("--table-prefix", default="mmstream_", help="prefix of the table names (default mmstream_)")
-    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
-    p.add_argument("--exit-when-idle", type=float, default=None, metavar="SECONDS",
-                   help="stop after this many seconds without records (default: run until SIGTERM or Ctrl-C)")
-    _kafka_options(p)
 
     add("plugins", cmd_plugins, "List the loaded plugins, their modalities and where they came from.")
     return parser

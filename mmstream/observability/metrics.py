@@ -93,6 +93,8 @@ class WorkerMetrics:
                                     ["reason", "stage"], registry=r)
         self.output_failures = Counter("mmstream_output_failures", "Outcomes Kafka refused (each became a small "
                                        "dead letter with reason output_failed)", ["kind"], registry=r)
+        for kind in ("result", "dead_letter"):
+            self.output_failures.labels(kind)  # exported at 0 from the start: a rate() over it works at once
         self.batches = Histogram("mmstream_batch_size_posts", "Posts per micro-batch", buckets=BATCH_BUCKETS,
                                  registry=r)
         self.stages = Histogram("mmstream_stage_duration_seconds", "Time one micro-batch spent in a stage: decode "

@@ -22,7 +22,6 @@ from mmstream.analytics.service import install_analytics
 from mmstream.observability import install_observability
 from mmstream.worker.overlap import overlapped_batches
 from mmstream.pipeline.core import Outcome, Pipeline, Source
-from mmstream.schemas.http import register_schema_routes
 from mmstream.schemas.versions import DEAD_LETTER
 from mmstream.settings import Settings
 
@@ -134,8 +133,6 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         metrics.output_failed(outcome)
         await (await dead_letters.send(key=outcome.key.encode() if outcome.key else None,
                                        value=json.dumps(record).encode()))
-
-    register_schema_routes(app, settings)  # GET /schemas, /schemas/<topic>, /asyncapi
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
