@@ -1,0 +1,277 @@
+"""The live side of the dashboard: a thread that tails ``<prefix>posts``,
+``<prefix>enriched`` and ``<prefix>dead-letter`` (no consumer group, every
+partition) and keeps the most recent mentions and dead letters in bounded rings.
+
+Why the topics and not what this worker produced itself: with several workers
+each one scores only its own partitions, so a ring of its own results would show
+a dashboard a fraction of the stream, a different fraction on each worker. The
+topics hold every worker's outcomes; any worker's dashboard shows them all.
+Results carry no post text (they are compact and idempotent), so the text,
+author and platform come from the post itself, joined by id: the post is always
+written before its result; a result whose post was not read (before the tail
+began) is shown without text after :data:`JOIN_WAIT` seconds.
+
+The thread starts with the first dashboard client (a worker nobody watches pays
+nothing) and begins :data:`TAIL` records before the end of each partition.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import warnings
+from collections import Counter, OrderedDict, deque
+from typing import Any
+
+from mmstream.errors import PostError
+from mmstream.pipeline.post import parse_created_at
+from mmstream.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+MENTIONS = 2000  # mentions kept (the feed shows the newest that match the filters)
+DEAD_LETTERS = 200
+POSTS = 5000  # posts whose text waits for its result
+TAIL = 300  # records per partition read back when the thread starts
+JOIN_WAIT = 2.0
+TEXT_CHARS = 1000
+POLL_MS = 100
+
+
+def complaint_of(result: dict) -> bool | None:
+    """The result's complaint flag, whatever its shape (a bool, a probability, or
+    an object with ``flag``/``label``/``is_complaint``/``probability``); None without one."""
+    value = result.get("complaint")
+    if isinstance(value, dict):
+        for key in ("flag", "is_complaint", "complaint"):
+            if isinstance(value.get(key), bool):
+                return value[key]
+        if isinstance(value.get("label"), str):
+            return value["label"] in ("complaint", "yes", "true")
+        value = value.get("probability", value.get("score"))
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value >= 0.5
+    return None
+
+
+def _clip(value: Any, chars: int = TEXT_CHARS) -> str:
+    text = value if isinstance(value, str) else ""
+    return text if len(text) <= chars else text[:chars] + "…"
+
+
+def _ms(value: Any) -> int | None:
+    try:
+        return int(round(parse_created_at(value).timestamp() * 1000))
+    except (PostError, ValueError, TypeError, OverflowError):
+        return None
+
+
+def mention_of(result: dict, post: dict | None) -> dict:
+    """What the feed shows of one result (and its post when known)."""
+    post = post or {}
+    sentiment = result.get("sentiment") or {}
+    images = (result.get("modalities") or {}).get("images") or {}
+    emotion = result.get("emotion")
+    topics = [{"id": str(t.get("id", "")), "label": str(t.get("label", "")), "kind": str(t.get("kind", ""))}
+              for t in result.get("topics") or [] if isinstance(t, dict)]
+    return {
+        "id": str(result.get("id", "")),
+        "created_at": result.get("created_at"),
+        "t": _ms(result.get("created_at")),
+        "brands": [str(b) for b in result.get("brands") or []],
+        "label": str(sentiment.get("label", "")),
+        "score": sentiment.get("score") if isinstance(sentiment.get("score"), (int, float)) else None,
+        "topics": topics,
+        "lang": str(result.get("lang") or post.get("lang") or ""),
+        "text": _clip(post.get("text")),
+        "ocr_text": _clip(images.get("ocr_text")),
+        "author": _clip(post.get("author"), 100),
+        "platform": _clip(post.get("platform"), 40),
+        "complaint": complaint_of(result),
+        "emotion": str(emotion.get("label", "")) if isinstance(emotion, dict) else (emotion if isinstance(emotion, str) else ""),
+        "has_post": bool(post),
+    }
+
+
+class LiveFeed(threading.Thread):
+    """Tails the input, result and dead-letter topics into bounded rings (thread-safe reads)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="mmstream-web-live", daemon=True)
+        self.settings = settings
+        self.topics = {settings.topic("posts"): "post", settings.topic("enriched"): "result",
+                       settings.topic("dead-letter"): "dead_letter"}
+        self._lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._launched = False
+        self.seq = 0  # sequence number of the newest mention
+        self.mentions: deque[tuple[int, dict]] = deque(maxlen=MENTIONS)
+        self.dead_letters: deque[dict] = deque(maxlen=DEAD_LETTERS)
+        self.dead_by_reason: Counter = Counter()
+        self.dead_last: dict[tuple[str, str], dict] = {}
+        self._posts: OrderedDict[str, dict] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._recent_ids: OrderedDict[str, None] = OrderedDict()
+        self._times: deque[int] = deque(maxlen=100_000)  # event times of the mentions read, for the rate
+        self.records = 0
+
+    # -- lifecycle -----------------------------------------------------------------
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._launched:
+                return
+            self._launched = True
+        self.start()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self._consume()
+            except KafkaError as exc:
+                log.warning("dashboard live feed: %r; reconnecting", exc)
+                self._stop_event.wait(1.0)
+
+    def _consume(self) -> None:
+        from mmstream.kafka.clients import client_config
+
+        consumer = KafkaConsumer(client_id="mmstream-web-live", group_id=None, enable_auto_commit=False,
+                                 auto_offset_reset="earliest", **client_config(self.settings))
+        try:
+            partitions = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+            # an end offset may be low on some brokers (tansu after a batch): then a little more is read back
+            for tp, end in consumer.end_offsets(partitions).items():
+                start = max(0, (end or 0) - TAIL)
+                if start:
+                    consumer.seek(tp, start)
+            while not self._stop_event.is_set():
+                polled = consumer.poll(timeout_ms=POLL_MS)
+                # posts first: a result polled with its post finds the text
+                for tp in sorted(polled, key=lambda tp: self.topics[tp.topic] != "post"):
+                    kind = self.topics[tp.topic]
+                    for message in polled[tp]:
+                        self._apply(kind, message.value)
+                self._flush_pending(time.monotonic())
+        finally:
+            consumer.close(autocommit=False)
+
+    # -- records -------------------------------------------------------------------
+    def _apply(self, kind: str, value: bytes | None) -> None:
+        try:
+            record = json.loads(value or b"null")
+        except ValueError:
+            return  # a post that is not JSON is dead-lettered by the worker and shows up as such
+        if not isinstance(record, dict):
+            return
+        self.records += 1
+        if kind == "post":
+            self.add_post(record)
+        elif kind == "result":
+            self.add_result(record)
+        else:
+            self.add_dead_letter(record)
+
+    def add_post(self, post: dict) -> None:
+        pid = post.get("id")
+        if not isinstance(pid, str):
+            return
+        keep = {k: _clip(post.get(k), TEXT_CHARS if k == "text" else 100) for k in ("text", "author", "platform", "lang")}
+        with self._lock:
+            pending = self._pending.pop(pid, None)
+            if pending is None:
+                self._posts[pid] = keep
+                while len(self._posts) > POSTS:
+                    self._posts.popitem(last=False)
+                return
+        self._show(pending[1], keep)
+
+    def add_result(self, result: dict, now: float | None = None) -> None:
+        pid = str(result.get("id", ""))
+        with self._lock:
+            post = self._posts.pop(pid, None)
+            if post is None:
+                self._pending[pid] = (time.monotonic() if now is None else now, result)
+                return
+        self._show(result, post)
+
+    def _flush_pending(self, now: float) -> None:
+        due = []
+        with self._lock:
+            while self._pending:
+                pid, (since, result) = next(iter(self._pending.items()))
+                if now - since < JOIN_WAIT:
+                    break
+                self._pending.popitem(last=False)
+                due.append(result)
+        for result in due:
+            self._show(result, None)
+
+    def _show(self, result: dict, post: dict | None) -> None:
+        mention = mention_of(result, post)
+        with self._lock:
+            if mention["id"] in self._recent_ids:  # at-least-once: a post processed twice is shown once
+                return
+            self._recent_ids[mention["id"]] = None
+            while len(self._recent_ids) > MENTIONS * 2:
+                self._recent_ids.popitem(last=False)
+            self.seq += 1
+            self.mentions.append((self.seq, mention))
+            if mention["t"] is not None:
+                self._times.append(mention["t"])
+
+    def add_dead_letter(self, record: dict) -> None:
+        entry = {"id": _clip(record.get("id"), 256) or None, "reason": str(record.get("reason", "unknown")),
+                 "stage": str(record.get("stage", "")), "detail": _clip(record.get("detail"), 300)}
+        with self._lock:
+            key = (entry["reason"], entry["stage"])
+            self.dead_by_reason[key] += 1
+            self.dead_last[key] = entry
+            self.dead_letters.append(entry)
+
+    # -- reads (any thread) ------------------------------------------------------------
+    def since(self, seq: int) -> list[tuple[int, dict]]:
+        with self._lock:
+            if not self.mentions or self.mentions[-1][0] <= seq:
+                return []
+            return [(s, m) for s, m in self.mentions if s > seq]
+
+    def recent(self) -> list[dict]:
+        with self._lock:
+            return [m for _, m in self.mentions]
+
+    def post_text(self, pid: str) -> str | None:
+        with self._lock:
+            for _, mention in reversed(self.mentions):
+                if mention["id"] == pid:
+                    return mention["text"] or mention["ocr_text"]
+        return None
+
+    def per_minute(self, now_ms: int) -> int:
+        """Mentions in the minute of event time before ``now_ms`` (read newest first, until
+        two minutes back: the stream is nearly in event-time order)."""
+        count = 0
+        with self._lock:
+            for t in reversed(self._times):
+                if t > now_ms - 60_000:
+                    count += t <= now_ms
+                elif t < now_ms - 120_000:
+                    break
+        return count
+
+    def dead_letter_summary(self) -> dict:
+        with self._lock:
+            rows = [{"reason": r, "stage": s, "count": n, "last": self.dead_last[(r, s)]}
+                    for (r, s), n in self.dead_by_reason.most_common()]
+        return {"total": sum(r["count"] for r in rows), "reasons": rows}

@@ -1,0 +1,139 @@
+"""The dashboard's routes on the worker's web server: ``/`` (the page),
+``/static/...`` (its files) and ``/events`` (one Server-Sent Events stream per
+page).
+
+``/events?range=&window=&brand=&topic=&label=`` sends, about every second,
+``snapshot`` (what :func:`mmstream.web.snapshot.build` gives for that view, only
+when it changed) and ``mentions`` (the new mentions that match the view, newest
+last, at most :data:`MENTIONS_PER_TICK`; ``skipped`` counts the others).
+Snapshots are coalesced: one build per view and tick, whatever the number of
+pages watching it, and a build that took long spaces the next ones (at most
+:data:`BUDGET` of the event loop's time goes to building). ``retry`` tells the
+browser to reconnect 2 s after the worker went away; a page that reconnects gets
+a full snapshot and the latest mentions.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from aiohttp import web
+
+from mmstream.web.snapshot import BadView, View, build
+
+if TYPE_CHECKING:
+    from mmstream.analytics.service import Analytics
+    from mmstream.web.live import LiveFeed
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+TICK = 1.0
+BUDGET = 0.2
+FIRST_MENTIONS = 100
+MENTIONS_PER_TICK = 100
+MAX_STREAMS = 64
+KEEPALIVE = 15.0
+
+
+class Hub:
+    """Builds snapshots (coalesced per view) and serves the event streams."""
+
+    def __init__(self, analytics: Callable[[], "Analytics | None"], live: "LiveFeed") -> None:
+        self.analytics, self.live = analytics, live
+        self._cache: dict[View, tuple[float, str]] = {}
+        self.interval = TICK
+        self.streams = 0
+        self.closing: asyncio.Event | None = None  # made on the loop, by the first stream
+        self.builds = 0
+        self.build_seconds = 0.0
+
+    def snapshot(self, view: View) -> str:
+        now = time.monotonic()
+        cached = self._cache.get(view)
+        if cached is not None and now - cached[0] < self.interval:
+            return cached[1]
+        began = time.perf_counter()
+        text = json.dumps(build(self.analytics(), self.live, view), ensure_ascii=False, separators=(",", ":"))
+        took = time.perf_counter() - began
+        self.builds += 1
+        self.build_seconds += took
+        # views built in one tick share it: keep their total under BUDGET of the loop
+        self.interval = max(TICK, min(30.0, took * len(self._cache or {view: 0}) / BUDGET))
+        self._cache[view] = (now, text)
+        for stale in [v for v, (at, _) in self._cache.items() if now - at > 60]:
+            del self._cache[stale]
+        return text
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        try:
+            analytics = self.analytics()
+            view = View.from_query(request.query, analytics.spec_names if analytics else ["tumbling", "hopping"])
+        except BadView as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        if self.streams >= MAX_STREAMS:
+            return web.json_response({"error": f"at most {MAX_STREAMS} dashboards per worker"}, status=503)
+        if self.closing is None:
+            self.closing = asyncio.Event()
+        self.live.ensure_started()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                               "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        self.streams += 1
+        try:
+            await response.write(b"retry: 2000\n\n")
+            sent_snapshot, last_seq, quiet, sent_any = "", 0, time.monotonic(), False
+            backlog = [(s, m) for s, m in self.live.since(0) if view.matches(m)][-FIRST_MENTIONS:]
+            while not self.closing.is_set():
+                text = self.snapshot(view)
+                if text != sent_snapshot:
+                    await response.write(_event("snapshot", text))
+                    sent_snapshot, quiet = text, time.monotonic()
+                fresh = backlog or self.live.since(last_seq)
+                backlog = []
+                if fresh:
+                    last_seq = fresh[-1][0]
+                    matching = [m for _, m in fresh if view.matches(m)]
+                    if matching:
+                        shown = matching[-MENTIONS_PER_TICK:]
+                        # the first fill is the newest of a backlog, not mentions that passed unseen
+                        payload = {"mentions": shown, "skipped": len(matching) - len(shown) if sent_any else 0}
+                        sent_any = True
+                        await response.write(_event("mentions", json.dumps(payload, ensure_ascii=False)))
+                        quiet = time.monotonic()
+                if time.monotonic() - quiet > KEEPALIVE:
+                    await response.write(b": keepalive\n\n")
+                    quiet = time.monotonic()
+                try:
+                    await asyncio.wait_for(self.closing.wait(), TICK)
+                except asyncio.TimeoutError:
+                    pass
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.streams -= 1
+        return response
+
+    async def close(self, app: Any = None) -> None:
+        """on_shutdown: end the streams, so the web server stops at once."""
+        if self.closing is not None:
+            self.closing.set()
+
+
+def _event(name: str, data: str) -> bytes:
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+def add_routes(web_app: web.Application, hub: Hub) -> None:
+    page = (STATIC / "index.html").read_bytes()
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+    web_app.router.add_get("/", index, name="dashboard_index")
+    web_app.router.add_get("/events", hub.stream, name="dashboard_events")
+    web_app.router.add_static("/static/", STATIC, name="dashboard_static")
+    web_app.on_shutdown.append(hub.close)

@@ -1,0 +1,244 @@
+// mmstream dashboard. Hand-written, no build step. Every value that came from a
+// post (text, OCR text, author, brand names, topic labels, keywords) is put on the
+// page as text (textContent / text nodes / Option text), never parsed as markup.
+"use strict";
+(() => {
+  const MAX_FEED = 200;          // mention rows kept in the DOM
+  const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"];
+  const state = {range: "1h", window: "tumbling", brand: "", topic: "", label: ""};
+  const charts = {};
+  const names = new Map();       // brand id -> display name
+  const topicNames = new Map();  // topic id -> label
+  const shown = new Set();       // mention ids in the feed
+  let source = null, last = null, skipped = 0, retryTimer = null;
+
+  const $ = (id) => document.getElementById(id);
+
+  // element builder: strings become text nodes, attributes are set as values
+  function el(tag, attrs, ...kids) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = String(value);
+      else if (key === "on") node.addEventListener("click", value);
+      else if (key === "data") for (const [k, v] of Object.entries(value)) node.dataset[k] = String(v);
+      else node.setAttribute(key, String(value));
+    }
+    for (const kid of kids) {
+      if (kid === null || kid === undefined || kid === false) continue;
+      node.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    }
+    return node;
+  }
+
+  const pct = (x) => (x === null || x === undefined ? "—" : (100 * x).toFixed(x < 0.1 && x > 0 ? 1 : 0) + "%");
+  const signed = (x) => (x === null || x === undefined ? "—" : (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(2));
+  const clock = (ms) => (ms ? new Date(ms).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit"}) : "");
+  const stamp = (iso) => { const d = new Date(iso); return isNaN(d) ? String(iso || "") : d.toLocaleString([], {month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"}); };
+  const tone = (score) => (score === null || score === undefined ? "neutral" : score <= -0.2 ? "negative" : score >= 0.2 ? "positive" : "neutral");
+  const brandName = (id) => names.get(id) || id;
+
+  // -- the view: kept in the address's #fragment, so a reload shows the same -----
+  function readHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
+  }
+  function writeHash() {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(state)) if (value) params.set(key, value);
+    history.replaceState(null, "", "#" + params.toString());
+  }
+  function setFilter(key, value) {
+    state[key] = state[key] === value ? "" : value;  // clicking the active filter clears it
+    writeHash();
+    syncControls();
+    clearFeed();
+    connect();
+  }
+
+  // -- the live connection -------------------------------------------------------
+  function connect() {
+    if (source) source.close();
+    clearTimeout(retryTimer);
+    const query = new URLSearchParams(Object.entries(state).filter(([, v]) => v));
+    source = new EventSource("/events?" + query.toString());
+    source.addEventListener("open", () => setStatus("live"));
+    source.addEventListener("error", () => {
+      setStatus("reconnecting…");
+      if (source.readyState === EventSource.CLOSED) retryTimer = setTimeout(connect, 3000);
+    });
+    source.addEventListener("snapshot", (event) => render(JSON.parse(event.data)));
+    source.addEventListener("mentions", (event) => addMentions(JSON.parse(event.data)));
+  }
+  function setStatus(text) {
+    const node = $("status");
+    node.textContent = text === "live" && last ? "live · " + clock(Date.now()) : text;
+    node.className = "status " + (text === "live" ? "on" : "off");
+  }
+
+  // -- controls --------------------------------------------------------------------
+  function fillSelect(select, options, value) {
+    const wanted = options.map(([v, t]) => v + "\u0000" + t).join("\u0001");
+    if (select.dataset.options !== wanted) {
+      select.replaceChildren(...options.map(([v, t]) => new Option(t, v)));
+      select.dataset.options = wanted;
+    }
+    select.value = value;
+  }
+  function syncControls() {
+    for (const key of ["range", "window", "brand", "label", "topic"]) if ($(key).value !== state[key]) $(key).value = state[key];
+    const chips = [];
+    for (const [key, value, text] of [["brand", state.brand, brandName(state.brand)], ["topic", state.topic, topicNames.get(state.topic) || state.topic], ["label", state.label, state.label]]) {
+      if (value) chips.push(el("button", {class: "chip active", title: "clear this filter", on: () => setFilter(key, value)}, key + ": " + text + " ×"));
+    }
+    $("filters").replaceChildren(...chips);
+  }
+
+  // -- snapshot ----------------------------------------------------------------------
+  function render(snap) {
+    last = snap;
+    for (const b of snap.brands) names.set(b.brand, b.name);
+    for (const t of snap.topics) topicNames.set(t.id, t.label);
+    fillSelect($("window"), snap.windows.map((w) => [w, w]), state.window);
+    const brandOptions = [["", "all brands"], ...snap.brands.map((b) => [b.brand, b.name])];
+    if (state.brand && !snap.brands.some((b) => b.brand === state.brand)) brandOptions.push([state.brand, state.brand]);
+    fillSelect($("brand"), brandOptions, state.brand);
+    const topicOptions = [["", "all topics"], ...snap.topics.map((t) => [t.id, t.label])];
+    if (state.topic && !snap.topics.some((t) => t.id === state.topic)) topicOptions.push([state.topic, topicNames.get(state.topic) || state.topic]);
+    fillSelect($("topic"), topicOptions, state.topic);
+    syncControls();
+    renderKpis(snap);
+    renderCharts(snap);
+    renderBrands(snap);
+    renderTopics(snap);
+    renderAlerts(snap);
+    renderDead(snap);
+    setStatus("live");
+  }
+
+  function renderKpis(snap) {
+    const k = snap.kpis;
+    const tiles = [["brand mentions", k.brand_mentions.toLocaleString(), "in range, from closed and open windows"],
+                   ["negative share", pct(k.negative_share), "of brand mentions in range"]];
+    if (k.complaint_share !== null) tiles.push(["complaint share", pct(k.complaint_share), "of recent mentions in view"]);
+    tiles.push(["mentions / min", k.per_minute.toLocaleString(), "in the last minute of event time"],
+               ["brands", String(k.brands), "configured or seen"],
+               ["dead letters", k.dead_letters.toLocaleString(), "since the dashboard began reading"]);
+    $("kpis").replaceChildren(...tiles.map(([label, value, hint]) => el("div", {class: "kpi", title: hint}, el("span", {class: "value", text: value}), el("span", {class: "label", text: label}))));
+  }
+
+  function renderCharts(snap) {
+    const c = snap.chart;
+    $("chart-note").textContent = c.window.name + " windows of " + c.window.size + " s" + (c.window.step !== c.window.size ? " every " + c.window.step + " s" : "") + (c.brands.length ? " · " + (state.brand ? "one brand" : "top " + c.brands.length + " brands") : " · waiting for posts");
+    plot("chart-posts", c, [c.t, ...c.posts], null);
+    plot("chart-score", c, [c.t, ...c.score], [-1, 1]);
+  }
+  function plot(id, c, data, range) {
+    const box = $(id);
+    const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+    const sig = c.brands.join("\u0000") + (dark ? "d" : "l");
+    let entry = charts[id];
+    if (!entry || entry.sig !== sig) {
+      if (entry) entry.plot.destroy();
+      const css = getComputedStyle(document.body);
+      const ink = css.getPropertyValue("--muted").trim(), grid = css.getPropertyValue("--line").trim();
+      const axis = {stroke: ink, grid: {stroke: grid, width: 1}, ticks: {stroke: grid, width: 1}};
+      const opts = {width: Math.max(200, box.clientWidth), height: 200, cursor: {drag: {x: false, y: false}}, legend: {live: false},
+        scales: {x: {time: true}, y: range ? {range: range} : {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]}},
+        axes: [axis, {...axis, size: 48}],
+        series: [{}, ...c.brands.map((b, i) => ({label: brandName(b), stroke: PALETTE[i % PALETTE.length], width: 2, points: {size: 4}}))]};
+      entry = charts[id] = {sig, plot: new uPlot(opts, data, box)};
+    } else {
+      entry.plot.setData(data);
+    }
+  }
+  window.addEventListener("resize", () => { for (const [id, entry] of Object.entries(charts)) entry.plot.setSize({width: Math.max(200, $(id).clientWidth), height: 200}); });
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => last && renderCharts(last));
+
+  function bar(value, kind) {
+    const fill = el("span", {class: "fill " + kind});
+    fill.style.width = value === null ? "0" : Math.min(100, 100 * value).toFixed(1) + "%";
+    return el("span", {class: "barcell"}, el("span", {class: "bar"}, fill), el("span", {class: "pct", text: pct(value)}));
+  }
+  function renderBrands(snap) {
+    const rows = snap.brands.map((b) => el("tr", {class: b.brand === state.brand ? "selected" : null, data: {brand: b.brand}, on: () => setFilter("brand", b.brand), title: "filter on this brand"},
+      el("td", {class: "name"}, el("span", {text: b.name}), b.configured ? el("span", {class: "tag", text: "configured"}) : null),
+      el("td", {class: "num", text: b.posts.toLocaleString()}),
+      el("td", null, bar(b.share_of_voice, "sov")),
+      el("td", null, bar(b.negative_share, "neg")),
+      el("td", null, b.complaint_share === null ? "—" : bar(b.complaint_share, "cmp")),
+      el("td", {class: "num " + tone(b.mean_score), text: signed(b.mean_score)})));
+    $("brands").tBodies[0].replaceChildren(...rows);
+    $("brands-note").textContent = snap.brands_total > snap.brands.length ? snap.brands.length + " of " + snap.brands_total : "";
+  }
+
+  function renderTopics(snap) {
+    const items = snap.topics.map((t) => el("li", {class: t.id === state.topic ? "selected" : null, data: {topic: t.id}, on: () => setFilter("topic", t.id), title: "filter on this topic"},
+      el("div", {class: "row"}, el("strong", {text: t.label}), el("span", {class: "badge " + tone(t.mean_score), text: signed(t.mean_score)})),
+      el("div", {class: "keywords"}, ...t.keywords.map((k) => el("span", {class: "kw", text: k}))),
+      el("div", {class: "meta", text: t.posts.toLocaleString() + " posts · " + t.recent + " recent · " + pct(t.negative_share) + " negative"})));
+    $("topics").replaceChildren(...(items.length ? items : [el("li", {class: "empty", text: "no mined topic yet"})]));
+  }
+
+  function renderAlerts(snap) {
+    const items = snap.alerts.map((a) => {
+      const f = a.figures || {}, subject = a.subject || {};
+      const what = a.kind === "volume"
+        ? f.posts + " posts vs " + Number(f.expected_posts).toFixed(1) + " expected (×" + Number(f.ratio).toFixed(1) + ", z " + Number(f.z).toFixed(1) + ")"
+        : a.kind === "negative_share" ? pct(f.negative_share) + " negative vs " + pct(f.baseline_negative_share) + " before (z " + Number(f.negative_z).toFixed(1) + ")"
+        : Object.entries(f).map(([k, v]) => k + " " + v).join(", ");
+      const filterKey = subject.type === "topic" ? "topic" : "brand";
+      return el("li", {data: {alert: a.id, subject: subject.id || ""}, on: () => setFilter(filterKey, subject.id), title: "filter on " + filterKey},
+        el("div", {class: "row"}, el("span", {class: "badge alert", text: a.kind.replace("_", " ")}), el("strong", {text: subject.label || subject.id}), el("span", {class: "meta", text: subject.type + " · " + stamp((a.window || {}).end)})),
+        el("div", {class: "meta", text: what}),
+        el("ul", {class: "evidence"}, ...(a.examples || []).map((e) => el("li", {text: e.text ? e.text : e.id}))),
+        el("div", {class: "keywords"}, ...((a.top_topics || a.top_brands || []).map((t) => el("span", {class: "kw", text: (t.label || t.id || t.brand) + " (" + t.posts + ")"})))));
+    });
+    $("alerts").replaceChildren(...(items.length ? items : [el("li", {class: "empty", text: "no alert in range"})]));
+  }
+
+  function renderDead(snap) {
+    const rows = snap.dead_letters.reasons.map((r) => el("tr", null, el("td", {text: r.reason}), el("td", {text: r.stage}), el("td", {class: "num", text: r.count.toLocaleString()}), el("td", {class: "detail", text: r.last.detail, title: r.last.id ? "post " + r.last.id : ""})));
+    $("dead").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", null, el("td", {colspan: 4, class: "empty", text: "none"}))]));
+  }
+
+  // -- live mentions -----------------------------------------------------------------
+  function clearFeed() { $("feed").replaceChildren(); shown.clear(); skipped = 0; }
+  function addMentions(payload) {
+    const feed = $("feed");
+    skipped += payload.skipped || 0;
+    for (const m of payload.mentions) {
+      if (shown.has(m.id)) continue;
+      shown.add(m.id);
+      feed.prepend(mentionRow(m));
+    }
+    while (feed.childElementCount > MAX_FEED) { shown.delete(feed.lastElementChild.dataset.id); feed.lastElementChild.remove(); }
+    $("feed-note").textContent = "newest " + feed.childElementCount + (skipped ? " · " + skipped.toLocaleString() + " more passed in bursts" : "");
+  }
+  function mentionRow(m) {
+    const chips = (items, key, text) => items.map((x) => el("button", {class: "chip" + (state[key] === (x.id || x) ? " active" : ""), on: (e) => { e.stopPropagation(); setFilter(key, x.id || x); }, title: "filter on this " + key}, text(x)));
+    return el("li", {class: "mention " + m.label, data: {id: m.id, label: m.label, brands: JSON.stringify(m.brands), topics: JSON.stringify(m.topics.map((t) => t.id))}},
+      el("div", {class: "row"},
+        el("button", {class: "badge " + m.label, on: () => setFilter("label", m.label), title: "filter on this sentiment", text: m.label}),
+        el("span", {class: "score", text: signed(m.score)}),
+        ...chips(m.brands, "brand", (b) => brandName(b)),
+        m.complaint ? el("span", {class: "badge complaint", text: "complaint"}) : null,
+        m.emotion ? el("span", {class: "tag", text: m.emotion}) : null,
+        m.lang ? el("span", {class: "tag lang", text: m.lang}) : null,
+        el("span", {class: "meta right"}, el("span", {class: "author", text: m.author}), m.platform ? " · " + m.platform : "", " · " + clock(m.t))),
+      m.text ? el("p", {class: "text", text: m.text}) : (m.has_post ? null : el("p", {class: "text missing", text: "(post " + m.id + " was not read back)"})),
+      m.ocr_text ? el("p", {class: "ocr"}, el("span", {class: "tag", text: "image text"}), el("span", {class: "ocrtext", text: m.ocr_text})) : null,
+      m.topics.length ? el("div", {class: "keywords"}, ...chips(m.topics.filter((t) => t.kind === "mined"), "topic", (t) => t.label), ...m.topics.filter((t) => t.kind !== "mined").map((t) => el("span", {class: "kw", text: t.label}))) : null);
+  }
+
+  // -- start ---------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    readHash();
+    for (const key of ["range", "window", "brand", "label", "topic"]) {
+      $(key).addEventListener("change", (event) => { state[key] = event.target.value; writeHash(); syncControls(); clearFeed(); connect(); });
+    }
+    syncControls();
+    connect();
+  });
+})();
