@@ -40,7 +40,8 @@ from mmstream.analytics.engine import AnalyticsEngine
 from mmstream.analytics.events import Mention, decode_mentions
 from mmstream.analytics.topicspace import TopicSnapshot
 from mmstream.analytics.windows import ms_iso
-from mmstream.pipeline.core import Pipeline
+from mmstream.pipeline.build import build_pipeline
+from mmstream.plugin import hookimpl
 from mmstream.pipeline.post import parse_created_at
 from mmstream.settings import Settings
 
@@ -106,15 +107,22 @@ def build(rng: random.Random, n: int) -> tuple[list[dict], list[dict]]:
 
 
 def replay(posts: list[dict], settings: Settings) -> tuple[list[dict], dict]:
-    pipeline = Pipeline.from_settings(settings)
+    sink: list[bytes] = []
+
+    class MentionsToList:  # a plugin: the worker's mention publisher, writing to a list instead of Kafka
+        name = "mentions-to-list"
+
+        @hookimpl
+        def register_sinks(self):
+            return [MentionPublisher(sink.extend)]
+
+    pipeline = build_pipeline(settings, plugins=[MentionsToList()])
     engine = AnalyticsEngine(settings)
     snapshot, ready = TopicSnapshot(settings.topic_assign), threading.Event()
     ready.set()
-    for enricher in pipeline.enrichers:
+    for enricher in pipeline.enrichers:  # as in a worker: topics assigned from the engine's snapshot
         if isinstance(enricher, TopicAssigner):
             enricher.use_snapshot(snapshot, ready)
-    sink: list[bytes] = []
-    pipeline.enrichers.append(MentionPublisher(sink.extend))
     alerts = []
     for start in range(0, len(posts), settings.batch_size):
         batch = posts[start:start + settings.batch_size]

@@ -18,8 +18,9 @@ from typing import Iterator
 
 import pytest
 
-from corpus import WORKER_ENV, Case, corpus, payload_of, plugin_cases
-from mmstream.kafka.clients import consume, ensure_topics
+from corpus import PLUGIN_TIMEOUT, WORKER_ENV, Case, _post, _raw, corpus, payload_of, plugin_cases
+from mmstream.kafka.clients import ensure_topics
+from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Outcome, Pipeline
 from mmstream.settings import Settings
 from mmstream.worker.run import OUTPUT_TOPICS
@@ -67,7 +68,7 @@ def pipeline(probe) -> Iterator[Pipeline]:
         for key, value in WORKER_ENV.items():
             patch.setenv(key, value)
         patch.syspath_prepend(str(site))
-        yield Pipeline.from_settings(Settings.load(model_dir=str(model)))
+        yield build_pipeline(Settings.load(model_dir=str(model)))
     sys.modules.pop("mmstream_probe", None)
 
 

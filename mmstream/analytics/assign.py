@@ -22,15 +22,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Awaitable, Callable, Sequence
 
 import numpy as np
 
 from mmstream.analytics.events import Mention, TopicRef, encode_mentions
 from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
 from mmstream.analytics.topicspace import TopicSnapshot
-from mmstream.pipeline.core import Enricher, WorkItem
+from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmstream.pipeline.core import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +91,11 @@ class TopicAssigner(Enricher):
             if not self._ready.wait(self._wait):
                 log.warning("topic snapshot not caught up after %.0f s; assigning with what was read", self._wait)
             self._ready = None
-        for item in items:
-            assert item.record is not None and item.post is not None
-            item.record["topics"] = self._categories(item) + self._mined(item)
+        super().enrich(items)  # item by item, each marked done: a retry never mines a post twice
+
+    def enrich_item(self, item: WorkItem) -> None:
+        assert item.record is not None and item.post is not None
+        item.record["topics"] = self._categories(item) + self._mined(item)
 
     def _categories(self, item: WorkItem) -> list[dict]:
         scores = item.prediction.topics if item.prediction is not None else None
@@ -136,18 +141,23 @@ def mention_of(item: WorkItem, pt: float | None = None) -> Mention:
         src=item.source.partition if item.source is not None else None, pt=pt)
 
 
-class MentionPublisher(Enricher):
-    """Hands the mentions of a batch's results to ``send``, as records (see
+class MentionPublisher(Sink):
+    """A sink: hands the mentions of a batch's results to ``send``, as records (see
     :func:`~mmstream.analytics.events.encode_mentions`); the worker's agent
-    waits for their delivery before it acks the batch."""
+    awaits ``wait`` (their delivery) before it acks the batch."""
 
     name = "mentions"
 
-    def __init__(self, send: Callable[[list[bytes]], None]) -> None:
+    def __init__(self, send: Callable[[list[bytes]], None], wait: Callable[[], Awaitable[None]] | None = None) -> None:
         self.send = send
+        self.wait = wait
         self.failed = 0
 
-    def enrich(self, items: list[WorkItem]) -> None:
+    async def delivered(self) -> None:
+        if self.wait is not None:
+            await self.wait()
+
+    def write(self, items: list[WorkItem]) -> None:
         now = round(time.time(), 3)  # processing time, for the watermark's idle partitions
         mentions = [mention_of(item, now) for item in items if item.post is not None]
         if not mentions:

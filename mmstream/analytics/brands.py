@@ -20,10 +20,13 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from mmstream.errors import ConfigError
-from mmstream.pipeline.core import Enricher, WorkItem
+from mmstream.plugin.stages import Enricher
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmstream.pipeline.core import WorkItem
 
 #: modalities whose values are text a brand can be named in
 TEXT_MODALITIES = ("text", "image_text")

@@ -1,4 +1,6 @@
-"""Wiring the analytics into the Faust app: ``install_analytics(app, settings, pipeline)``.
+"""Wiring the analytics into a worker's Faust app: :func:`analytics_for` (one
+:class:`Analytics` per app) and :func:`install_engine`, called by the built-in
+plugin :mod:`mmstream.analytics.plugin` from its hooks.
 
 Where things run
 ----------------
@@ -39,8 +41,8 @@ from typing import Any
 
 import faust
 
-from mmstream.analytics.assign import MentionPublisher, TopicAssigner
-from mmstream.analytics.brands import BrandMatcher
+from mmstream.analytics.assign import MentionPublisher
+from mmstream.analytics.brands import BrandCatalog
 from mmstream.analytics.checkpoint import Checkpoints
 from mmstream.analytics.engine import OUTPUT_TOPICS, AnalyticsEngine, Output
 from mmstream.analytics.events import Mention, decode_mentions
@@ -49,7 +51,6 @@ from mmstream.analytics.http import register_routes
 from mmstream.analytics.store import QueryStore
 from mmstream.analytics.topicspace import TopicSnapshot
 from mmstream.errors import BrokerError, ConfigError
-from mmstream.pipeline.core import Pipeline
 from mmstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,16 +73,16 @@ PUBLISH_TIMEOUT = 30.0
 class Analytics:
     """The analytics of one worker: engine, feed, store, and their topics."""
 
-    def __init__(self, app: faust.App, settings: Settings, pipeline: Pipeline) -> None:
+    def __init__(self, app: faust.App, settings: Settings, catalog: BrandCatalog | None = None) -> None:
         self.app, self.settings = app, settings
         self.mentions_topic = settings.topic("mentions")
         self.engine = AnalyticsEngine(settings)
         self.spec_names = [s.name for s in self.engine.specs]
-        catalog = next((e.catalog for e in pipeline.enrichers if isinstance(e, BrandMatcher)), None)
+        self.catalog = catalog
         self.store = QueryStore(catalog, settings.analytics_keep)
         self.snapshot = TopicSnapshot(settings.topic_assign)
         self.feed = OutputFeed(settings, self.snapshot, self.store)
-        self.publisher = MentionPublisher(self._publish)
+        self.publisher = MentionPublisher(self._publish, self.delivered)
         self._inflight: list[Any] = []  # concurrent futures of mention batches not yet confirmed
         self.mentions = app.topic(self.mentions_topic, partitions=1)
         self.replays: list[dict] = []
@@ -225,18 +226,24 @@ class Analytics:
                 "mentions_unreadable": self.unreadable}
 
 
-def install_analytics(app: faust.App, settings: Settings, pipeline: Pipeline) -> Analytics:
-    """Add the analytics to ``app``: the single-partition mentions topic, the
-    publisher and snapshot in ``pipeline``, the engine agent, the feed, the pages."""
-    from mmstream.kafka.clients import ensure_topics
+def analytics_for(app: faust.App, settings: Settings) -> Analytics:
+    """The analytics of ``app``, made on the first call: the single-partition mentions
+    topic (created and checked), the engine, the snapshot, the feed, the publisher."""
+    analytics = getattr(app, "mmstream_analytics", None)
+    if analytics is None:
+        from mmstream.kafka.clients import ensure_topics
 
-    ensure_topics(settings, [settings.topic("mentions")], 1)
-    _check_single_partition(settings, settings.topic("mentions"))
-    analytics = Analytics(app, settings, pipeline)
-    for enricher in pipeline.enrichers:
-        if isinstance(enricher, TopicAssigner):
-            enricher.use_snapshot(analytics.snapshot, analytics.feed.caught_up)
-    pipeline.enrichers.append(analytics.publisher)
+        ensure_topics(settings, [settings.topic("mentions")], 1)
+        _check_single_partition(settings, settings.topic("mentions"))
+        catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
+        analytics = Analytics(app, settings, catalog)
+        app.mmstream_analytics = analytics
+    return analytics
+
+
+def install_engine(app: faust.App, settings: Settings) -> Analytics:
+    """Add the engine's agent, the feed's task and the pages to ``app``."""
+    analytics = analytics_for(app, settings)
     outputs = {name: app.topic(settings.topic(name), partitions=settings.partitions) for name in OUTPUT_TOPICS}
 
     @app.agent(analytics.mentions, name="analytics")

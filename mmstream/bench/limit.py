@@ -167,11 +167,11 @@ def measure_limit(posts: Sequence[BenchPost], settings: Settings, batch_size: in
     (``all_cores_posts_per_s``), when it differs from the worker's setting.
     """
     from mmstream.inference.onnx import onnx_threads
-    from mmstream.pipeline.core import Pipeline
+    from mmstream.pipeline.build import build_pipeline
 
     size = batch_size or settings.batch_size
     settings = settings.replace(batch_size=size)
-    pipeline = Pipeline.from_settings(settings)
+    pipeline = build_pipeline(settings)
     items = [(raw, None) for _, raw in records(posts, "limit-")]
     warm = [(raw, None) for _, raw in records(posts[: min(len(posts), size)], "limit-warm-")]
     pipeline.process(warm)  # first-call costs (allocations, thread pools) are not the steady state

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Callable
 
-from mmstream.errors import MMStreamError
+from mmstream.errors import ConfigError, MMStreamError
 from mmstream.settings import Settings
 
 
@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.finetune_epochs:
         finetune_and_export(Path(args.cache) / "finetune", epochs=args.finetune_epochs, seed=args.seed)
     config = train(TrainConfig(out_dir=Path(args.out), seed=args.seed, epochs=args.epochs, meme_images=args.meme_images,
-                               limit=args.limit))
+                               limit=args.limit, complaint_negatives=args.complaint_negatives))
     print(json.dumps(config["metrics"], indent=2))
     print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
     return 0
@@ -104,12 +104,72 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from mmstream.plugin.manager import get_plugin_manager, plugin_infos, register_extractors
+    from mmstream.plugin.manager import get_plugin_manager, plugin_infos
 
-    pm = get_plugin_manager()
-    extractors = register_extractors(pm, Settings.load())
-    for info in plugin_infos(pm, extractors):
-        print(f"{info.name:<12} modalities={','.join(info.modalities) or '-':<20} from {info.source}")
+    settings = Settings.load(plugin_errors="skip")  # list the broken plugins too, with their error
+    pm = get_plugin_manager(settings)
+    infos = plugin_infos(pm, settings)
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(info) for info in infos], indent=2))
+        return 0
+    for info in infos:
+        if info.error:
+            print(f"{info.name:<12} FAILED from {info.source}: {info.error}")
+            continue
+        print(f"{info.name:<12} modalities={','.join(info.modalities) or '-':<20} "
+              f"hooks={','.join(info.hooks)}  from {info.source}")
+    return 1 if any(info.error for info in infos) else 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from mmstream import schemas
+
+    settings = _settings(args)
+    if args.asyncapi:
+        from mmstream.schemas.asyncapi import asyncapi
+
+        print(json.dumps(asyncapi(settings), indent=2, ensure_ascii=False))
+        return 0
+    if args.topic is None:
+        for topic in schemas.TOPICS:
+            kind = "in" if topic in schemas.INPUTS else "internal" if topic in schemas.INTERNAL else "out"
+            print(f"{settings.topic(topic):<32} {kind:<9} {schemas.version(topic) or '(no schema field)':<26} "
+                  f"key: {schemas.KEYS[topic]}")
+        return 0
+    topic = schemas.topic_name(args.topic, settings.topic_prefix)
+    if args.validate is None:
+        print(json.dumps(schemas.load(topic), indent=2, ensure_ascii=False))
+        return 0
+    from pathlib import Path
+
+    if args.validate != "-" and not Path(args.validate).is_file():
+        raise ConfigError(f"{args.validate} does not exist; pass a JSON-lines file of {topic} records")
+    lines = sys.stdin if args.validate == "-" else open(args.validate, encoding="utf-8")
+    bad = total = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        total += 1
+        try:
+            problems = schemas.errors(topic, json.loads(line))
+        except ValueError as exc:
+            problems = [f"not JSON ({exc})"]
+        for problem in problems:
+            print(f"{args.validate}:{number}: {problem}")
+        bad += bool(problems)
+    print(f"{total - bad} of {total} records match {schemas.version(topic) or topic}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    from mmstream.sinks.runner import run_sink
+
+    settings = _settings(args)
+    topics = [t.strip() for t in args.topics.split(",") if t.strip()]
+    run_sink(settings, args.dsn, topics, args.group, batch_size=args.batch_size, table_prefix=args.table_prefix,
+             idle_exit=args.exit_when_idle, metrics_port=args.metrics_port)
     return 0
 
 
@@ -168,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update-card", action="store_true", help="record the report in the model's MODEL_CARD.md")
 
     p = add("bench", cmd_bench, "Throughput and latency against the raw-inference limit and a per-event peer.")
+    p.add_argument("--complaint-negatives", type=int, default=2,
+                   help="complaint posts of the complaints train part join sentiment training as negatives, N times "
+                        "per epoch (default 2; 0 turns it off)")
     from mmstream.bench.run import add_arguments as add_bench_arguments
 
     add_bench_arguments(p)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Pipeline
 from mmstream.progress import Progress
 from mmstream.settings import Settings
@@ -136,7 +137,7 @@ def eval_image_latency(pipeline: Pipeline, repeats: int = 15) -> dict[str, float
 
 
 def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300) -> dict[str, Any]:
-    pipeline = Pipeline.from_settings(settings)
+    pipeline = build_pipeline(settings)
     report: dict[str, Any] = {"model": pipeline.model.name}
     report["sentiment_test"] = eval_sentiment(pipeline, limit)
     report["text_model_only"] = eval_text_model_speed(pipeline)

@@ -6,7 +6,7 @@ import sys
 from contextlib import ExitStack
 from typing import IO, Iterator
 
-from mmstream.pipeline.core import Pipeline
+from mmstream.pipeline.build import build_pipeline
 from mmstream.progress import Progress
 from mmstream.settings import Settings
 
@@ -26,7 +26,7 @@ def _batches(stream: IO[bytes], size: int) -> Iterator[list[bytes]]:
 
 
 def score_file(settings: Settings, input_path: str, output_path: str = "-") -> int:
-    pipeline = Pipeline.from_settings(settings)
+    pipeline = build_pipeline(settings)
     counts = {"result": 0, "dead_letter": 0}
     with ExitStack() as stack:
         src = sys.stdin.buffer if input_path == "-" else stack.enter_context(open(input_path, "rb"))
@@ -39,5 +39,6 @@ def score_file(settings: Settings, input_path: str, output_path: str = "-") -> i
                 counts[outcome.kind] += 1
                 dst.write(outcome.data.decode("utf-8") + "\n")  # the exact bytes the worker would send
             progress.update(len(batch))
+        pipeline.close()
     print(f"posts={sum(counts.values())} results={counts['result']} dead_letters={counts['dead_letter']}", file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ import numpy as np
 
 from mmstream.errors import PostError
 from mmstream.plugin.extractors import Extraction, Extractor
+from mmstream.plugin.stages import Enricher, Sink, write_sinks
 from mmstream.pipeline.guard import as_post_error, call_with_timeout, to_json, unpack_extraction
 from mmstream.inference.fused import FusedModel, Prediction
 from mmstream.pipeline.post import Post, check_event_time, parse_json, usable_id, validate_post
@@ -49,21 +50,6 @@ class Outcome:
         return self.record.get("id")
 
 
-class Enricher:
-    """A step after the model that adds to results (brand matching, topics ...).
-
-    ``enrich`` gets the micro-batch's posts that have a result, in order, and
-    edits each ``item.record`` in place. It runs in the model thread. Raising
-    dead-letters the whole batch's results at stage ``enrich:<name>``, so an
-    enricher should raise only for a fault in itself.
-    """
-
-    name: str = "enricher"
-
-    def enrich(self, items: list["WorkItem"]) -> None:
-        raise NotImplementedError
-
-
 @dataclass
 class WorkItem:
     raw: bytes
@@ -77,35 +63,27 @@ class WorkItem:
     prediction: Prediction | None = None
     record: dict[str, Any] | None = None
     values: dict[str, Any] = field(default_factory=dict)  # every extracted value, derived ones too
+    done: set[str] = field(default_factory=set)  # enrichers that finished this item (a retry skips them)
 
 
 class Pipeline:
+    """Built by :func:`mmstream.pipeline.build.build_pipeline` (plugins, model, every stage)."""
+
     def __init__(self, settings: Settings, extractors: dict[str, Extractor], model: FusedModel,
-                 enrichers: Sequence[Enricher] = ()) -> None:
+                 enrichers: Sequence[Enricher] = (), sinks: Sequence[Sink] = ()) -> None:
         self.settings = settings
         self.extractors = extractors
         self.model = model
         self.enrichers = list(enrichers)
+        self.sinks = list(sinks)
         self.validators = {m: self._validator(ex) for m, ex in extractors.items()}
         self.on_stage: Callable[[str, float], None] | None = None  # per-batch stage timings (worker metrics)
+        self.plugin_manager: Any = None  # set by build_pipeline
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "Pipeline":
-        """Load plugins (once) and the fused model; the startup path."""
-        from mmstream.plugin.manager import get_plugin_manager, register_extractors
-
-        extractors = register_extractors(get_plugin_manager(), settings)
-        for extractor in {id(e): e for e in extractors.values()}.values():
-            extractor.load()
-        model = FusedModel(settings.model_dir)
-        from mmstream.analytics.assign import TopicAssigner
-        from mmstream.analytics.brands import BrandCatalog, BrandMatcher
-
-        enrichers: list[Enricher] = []
-        if settings.brands_file:
-            enrichers.append(BrandMatcher(BrandCatalog.load(settings.brands_file)))
-        enrichers.append(TopicAssigner(settings, model.topic_labels, model.topic_threshold))
-        return cls(settings, extractors, model, enrichers)
+    def close(self) -> None:
+        """Close every sink (once, at shutdown)."""
+        for sink in self.sinks:
+            sink.close()
 
     @staticmethod
     def _validator(extractor: Extractor) -> Callable[[str, Any], Any]:
@@ -184,7 +162,9 @@ class Pipeline:
             if w.error is None:
                 w.record = self._result(w)
         self._enrich([w for w in work if w.error is None])
-        return [self._outcome(w) for w in work]
+        outcomes = [self._outcome(w) for w in work]
+        write_sinks(self.sinks, [w for w, o in zip(work, outcomes) if o.kind == "result"])
+        return outcomes
 
     def _enrich(self, work: list[WorkItem]) -> None:
         for enricher in self.enrichers:
@@ -194,9 +174,10 @@ class Pipeline:
             try:
                 enricher.enrich(work)
             except Exception as exc:  # noqa: BLE001 - one faulty step must not stop the worker
-                if len(work) > 1:  # find the culprit: retry one by one
+                if len(work) > 1:  # find the culprit: retry one by one (not the items it finished)
                     for w in work:
-                        self._enrich_one(enricher, w)
+                        if enricher.name not in w.done:
+                            self._enrich_one(enricher, w)
                 else:
                     work[0].error = PostError("enrich_error", f"{enricher.name!r} failed: {exc!r}", f"enrich:{enricher.name}")
                 work = [w for w in work if w.error is None]

@@ -1,16 +1,24 @@
 """Hook specifications: the whole plugin contract of mmstream.
 
 Hooks run once, at startup, and hand back objects. The per-event path then
-calls those objects directly; it never goes through ``pm.hook``.
+calls those objects directly; it never goes through ``pm.hook``. Every hook is
+documented, with this exact signature, in ``docs/plugins.md``
+(``tests/test_plugin_contract.py`` keeps the two equal). A hook implementation
+may take any subset of its hook's arguments.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+    from mmstream.inference.fused import FusedModel
+    from mmstream.pipeline.core import Pipeline
     from mmstream.plugin.extractors import Extractor
+    from mmstream.plugin.stages import Enricher, Sink
     from mmstream.settings import Settings
     from mmstream.sinks.base import SinkKind
 
@@ -27,6 +35,44 @@ def register_extractors(settings: "Settings") -> "list[Extractor]":
     Called once at startup; heavy work (loading an ONNX session) belongs in
     the extractor's constructor or its ``load()`` method.
     """
+
+
+@hookspec
+def register_enrichers(settings: "Settings", model: "FusedModel", app: Any) -> "list[Enricher]":
+    """Return the enrichers this plugin adds after the model, in the order they run.
+
+    ``model`` is the loaded fused model (``model.topic_labels`` ...); ``app`` is
+    the worker's Faust app, or None off Kafka (``score``, ``eval``, ``bench``).
+    Built-in enrichers (brands, topics) run first, then plugins' in load order.
+    """
+
+
+@hookspec
+def register_sinks(settings: "Settings", app: Any) -> "list[Sink]":
+    """Return the sinks this plugin adds: where final results go besides the
+    enriched topic. ``app`` is the worker's Faust app, or None off Kafka."""
+
+
+@hookspec
+def register_routes(app: Any, settings: "Settings", pipeline: "Pipeline") -> "list[tuple[str, Callable]]":
+    """Return ``(path, view)`` pairs for the worker's web server (worker only).
+
+    ``view`` is ``async def view(web, request, **params)`` returning a response,
+    e.g. ``web.json({...})``; path parameters are written ``/things/{name}``.
+    """
+
+
+@hookspec
+def extend_worker(app: Any, settings: "Settings", pipeline: "Pipeline") -> None:
+    """Add agents, timers, tasks or pages to the worker's Faust ``app``, once,
+    after its pipeline is built and before the worker starts (worker only)."""
+
+
+@hookspec
+def register_commands(subparsers: "argparse._SubParsersAction") -> None:
+    """Add sub-commands to the ``mmstream`` command line:
+    ``p = subparsers.add_parser(name, help=...)``, then
+    ``p.set_defaults(func=handler)`` where ``handler(args) -> int`` (the exit status)."""
 
 
 @hookspec

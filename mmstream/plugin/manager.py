@@ -1,66 +1,202 @@
-"""The plugin manager: built-ins and third-party plugins load the same way,
-through the ``mmstream`` entry-point group, once, at startup."""
+"""The plugin manager: built-ins and third-party plugins load the same way, once,
+at startup, and every hook is called here and nowhere else.
+
+The built-ins that ship inside mmstream (:data:`DEFAULT_PLUGINS`, the analytics'
+enrichers, sink and pages) are registered like datasette's default plugins; the
+modality plugins (``plugins/text``, ``plugins/image``) and third-party ones come
+from the ``mmstream`` entry-point group. The contract is loud: a plugin that fails
+to import, or implements a hook that does not exist (a misspelling), is an error
+that names it (``MMSTREAM_PLUGIN_ERRORS=skip`` reports and skips it instead).
+"""
 from __future__ import annotations
 
+import difflib
+import importlib
 import importlib.metadata
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 import pluggy
 
+from mmstream.errors import ConfigError, MMStreamError, PluginError
 from mmstream.plugin import hookspecs
-from mmstream.errors import PluginError
 from mmstream.plugin.extractors import Extractor
+from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
 
+log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "mmstream"
+#: plugins that ship inside mmstream, registered through the same hooks as any other
+DEFAULT_PLUGINS = {"analytics": "mmstream.analytics.plugin"}
+ERROR_POLICIES = ("fatal", "skip")
 
 
-def get_plugin_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager("mmstream")
-    pm.add_hookspecs(hookspecs)
-    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+@dataclass
+class PluginFailure:
+    name: str
+    source: str
+    error: str
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager plus where each plugin came from and which ones failed."""
+
+    def __init__(self) -> None:
+        super().__init__("mmstream")
+        self.add_hookspecs(hookspecs)
+        self.sources: dict[str, tuple[str, str]] = {}  # plugin name -> (source, version)
+        self.failures: list[PluginFailure] = []
+
+
+def get_plugin_manager(settings: Settings | None = None, plugins: Iterable[Any] = ()) -> PluginManager:
+    """Register the default plugins, every ``mmstream`` entry point and ``plugins``
+    (extra plugin objects or modules, e.g. in a test), then check every hook
+    implementation names a hook. Raises :class:`PluginError` naming the plugin."""
+    policy = (settings.plugin_errors if settings is not None else "fatal").lower()
+    if policy not in ERROR_POLICIES:
+        raise ConfigError(f"MMSTREAM_PLUGIN_ERRORS={policy!r}; use 'fatal' or 'skip'")
+    pm = PluginManager()
+    version = importlib.metadata.version("mmstream")
+    for name, module in DEFAULT_PLUGINS.items():
+        _register(pm, policy, name, f"mmstream {version} (built-in {module})", version,
+                  lambda m=module: importlib.import_module(m))
+    for dist in list(importlib.metadata.distributions()):
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP or pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            if any(f.name == ep.name for f in pm.failures):
+                continue
+            dist_name = dist.metadata["Name"]
+            _register(pm, policy, ep.name, f"{dist_name} {dist.version}", dist.version, ep.load)
+    for plugin in plugins:
+        name = getattr(plugin, "name", None) or getattr(plugin, "__name__", None) or type(plugin).__name__
+        _register(pm, policy, str(name), getattr(plugin, "__module__", None) or str(name), "", lambda p=plugin: p)
+    check_hooks(pm, policy)
     return pm
+
+
+def _register(pm: PluginManager, policy: str, name: str, source: str, version: str, load: Any) -> None:
+    try:
+        plugin = load()
+        pm.register(plugin, name=name)
+    except Exception as exc:  # noqa: BLE001 - a plugin's import error or a hook with wrong arguments
+        _fail(pm, policy, name, source, f"could not be loaded: {exc!r}")
+        return
+    pm.sources[name] = (source, version)
+
+
+def _fail(pm: PluginManager, policy: str, name: str, source: str, error: str) -> None:
+    message = f"plugin {name!r} ({source}) {error}"
+    if policy == "fatal":
+        raise PluginError(f"{message}; fix or uninstall it, or set MMSTREAM_PLUGIN_ERRORS=skip to run without it")
+    log.error("%s; skipped (MMSTREAM_PLUGIN_ERRORS=skip)", message)
+    pm.failures.append(PluginFailure(name, source, error))
+
+
+def check_hooks(pm: PluginManager, policy: str = "fatal") -> None:
+    """Every ``@hookimpl`` must name a hook (``pm.check_pending()``, with a message
+    that names the plugin, the hook and the likely intended one)."""
+    known = sorted(n for n in dir(hookspecs) if isinstance(getattr(getattr(hookspecs, n), "mmstream_spec", None), dict))
+    for hook_name, caller in list(vars(pm.hook).items()):
+        if not isinstance(caller, pluggy.HookCaller) or caller.spec is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            guess = difflib.get_close_matches(hook_name, known, n=1)
+            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            name = impl.plugin_name
+            _fail(pm, policy, name, pm.sources.get(name, (name, ""))[0],
+                  f"implements {hook_name!r}, which is not an mmstream hook; {hint}the hooks are {', '.join(known)}")
+            pm.unregister(name=name)
+            pm.sources.pop(name, None)
+    pm.check_pending()
+
+
+def call_hook(pm: pluggy.PluginManager, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    """Call ``hook`` once per plugin, in registration order (built-ins first); the
+    objects handed back, each with its plugin's name."""
+    out: list[tuple[str, Any]] = []
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        try:
+            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except MMStreamError:  # a plugin's own clear error (a missing file, an unreachable broker)
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook}: {exc!r}; fix the plugin or its "
+                              "settings") from exc
+        for obj in result or []:
+            out.append((impl.plugin_name, obj))
+    return out
+
+
+def _checked(pairs: list[tuple[str, Any]], hook: str, kind: type) -> list[Any]:
+    for plugin, obj in pairs:
+        if not isinstance(obj, kind):
+            raise PluginError(f"plugin {plugin!r}: {hook} returned {obj!r}, not an mmstream.{kind.__name__}; "
+                              f"subclass mmstream.plugin.{kind.__name__} in the plugin")
+    return [obj for _, obj in pairs]
+
+
+def register_extractors(pm: pluggy.PluginManager, settings: Settings) -> dict[str, Extractor]:
+    """Call ``register_extractors`` and index the extractors by modality.
+
+    Raises :class:`PluginError` when a plugin returns something that is not an
+    extractor or when two plugins claim one modality.
+    """
+    by_modality: dict[str, Extractor] = {}
+    for extractor in _checked(call_hook(pm, "register_extractors", settings=settings), "register_extractors", Extractor):
+        for modality in extractor.modalities:
+            if modality in by_modality:
+                raise PluginError(
+                    f"modality {modality!r} is claimed by both {by_modality[modality].name!r} and "
+                    f"{extractor.name!r}; uninstall one of the two plugins"
+                )
+            by_modality[modality] = extractor
+    return by_modality
+
+
+def register_enrichers(pm: pluggy.PluginManager, settings: Settings, model: Any, app: Any = None) -> list[Enricher]:
+    pairs = call_hook(pm, "register_enrichers", settings=settings, model=model, app=app)
+    return _checked(pairs, "register_enrichers", Enricher)
+
+
+def register_sinks(pm: pluggy.PluginManager, settings: Settings, app: Any = None) -> list[Sink]:
+    return _checked(call_hook(pm, "register_sinks", settings=settings, app=app), "register_sinks", Sink)
+
+
+def extend_worker(pm: pluggy.PluginManager, app: Any, settings: Settings, pipeline: Any) -> None:
+    """A worker's plugin hooks, once, after its pipeline is built: ``register_routes``
+    (each ``(path, view)`` becomes a page of ``app``), then ``extend_worker``."""
+    for plugin, route in call_hook(pm, "register_routes", app=app, settings=settings, pipeline=pipeline):
+        if not (isinstance(route, tuple) and len(route) == 2 and isinstance(route[0], str) and callable(route[1])):
+            raise PluginError(f"plugin {plugin!r}: register_routes returned {route!r}, not a (path, view) pair")
+        path, view = route
+        app.page(path, name=f"{plugin}{path}")(view)
+    call_hook(pm, "extend_worker", app=app, settings=settings, pipeline=pipeline)
 
 
 @dataclass
 class PluginInfo:
     name: str
     source: str  # distribution name and version, or the module
-    modalities: list[str]
+    version: str
+    hooks: list[str]
+    modalities: list[str] = field(default_factory=list)
+    error: str | None = None
 
 
-def register_extractors(pm: pluggy.PluginManager, settings: Settings) -> dict[str, Extractor]:
-    """Call the ``register_extractors`` hook and index the extractors by modality.
-
-    Raises :class:`PluginError` when a plugin returns something that is not an
-    extractor or when two plugins claim one modality.
-    """
-    by_modality: dict[str, Extractor] = {}
-    for impl_result in pm.hook.register_extractors(settings=settings):
-        for extractor in impl_result or []:
-            if not isinstance(extractor, Extractor):
-                raise PluginError(
-                    f"register_extractors returned {extractor!r}, not an mmstream.Extractor; "
-                    "subclass mmstream.Extractor in the plugin"
-                )
-            for modality in extractor.modalities:
-                if modality in by_modality:
-                    raise PluginError(
-                        f"modality {modality!r} is claimed by both {by_modality[modality].name!r} and "
-                        f"{extractor.name!r}; uninstall one of the two plugins"
-                    )
-                by_modality[modality] = extractor
-    return by_modality
-
-
-def plugin_infos(pm: pluggy.PluginManager, extractors: dict[str, Extractor]) -> list[PluginInfo]:
-    """Where each loaded plugin came from and which modalities it serves."""
-    dists = {id(plugin): f"{dist.metadata['Name']} {dist.version}" for plugin, dist in pm.list_plugin_distinfo()}
+def plugin_infos(pm: PluginManager, settings: Settings) -> list[PluginInfo]:
+    """Every plugin: where it came from, its hooks and the modalities it serves,
+    and the plugins that failed to load, with their error."""
+    modalities: dict[str, list[str]] = {}
+    for plugin, extractor in call_hook(pm, "register_extractors", settings=settings):
+        modalities.setdefault(plugin, []).extend(getattr(extractor, "modalities", ()))
     infos = []
-    for plugin in pm.get_plugins():
-        name = pm.get_name(plugin) or repr(plugin)
-        modalities = sorted(
-            m for m, ex in extractors.items() if type(ex).__module__.split(".")[0] == getattr(plugin, "__name__", "").split(".")[0]
-        )
-        infos.append(PluginInfo(name, dists.get(id(plugin), getattr(plugin, "__name__", "?")), modalities))
+    for name, plugin in pm.list_name_plugin():
+        source, version = pm.sources.get(name, (getattr(plugin, "__name__", "?"), ""))
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+        infos.append(PluginInfo(name, source, version, hooks, sorted(modalities.get(name, []))))
+    infos += [PluginInfo(f.name, f.source, "", [], [], f.error) for f in pm.failures]
     return infos

@@ -1,4 +1,4 @@
-"""The Faust application factory: ``create_app(settings, pipeline)``.
+"""The Faust application factory: ``create_app(settings)``.
 
 One agent reads ``<prefix>posts`` in micro-batches (:func:`overlapped_batches`),
 decodes them in a prepare thread and runs the model in a single model thread
@@ -18,10 +18,12 @@ from typing import Any, Sequence
 
 import faust
 
-from mmstream.analytics.service import install_analytics
 from mmstream.observability import install_observability
 from mmstream.worker.overlap import overlapped_batches
-from mmstream.pipeline.core import Outcome, Pipeline, Source
+from mmstream.pipeline.build import build_pipeline
+from mmstream.pipeline.core import Outcome, Source
+from mmstream.plugin.manager import extend_worker, get_plugin_manager
+from mmstream.schemas.http import register_schema_routes
 from mmstream.schemas.versions import DEAD_LETTER
 from mmstream.settings import Settings
 
@@ -54,8 +56,10 @@ def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
     return key, outcome.data
 
 
-def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
-    """Build a Faust app wired to ``pipeline``. Nothing runs until a worker starts it."""
+def create_app(settings: Settings, pm: Any = None) -> faust.App:
+    """Build a Faust app and its pipeline (``build_pipeline`` with this app: the plugins'
+    worker-mode enrichers and sinks), then let plugins add agents and pages. Nothing
+    runs until a worker starts it; the pipeline is ``app.mmstream_pipeline``."""
     from mmstream.kafka.fetch_wait import set_fetch_max_wait
 
     set_fetch_max_wait(int(settings.fetch_max_wait * 1000))
@@ -85,7 +89,8 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-model")
     stats = {"batches": 0, "results": 0, "dead_letters": 0, "last_batch_at": None, "started_at": time.time()}
 
-    analytics = app.mmstream_analytics = install_analytics(app, settings, pipeline)
+    pm = pm if pm is not None else get_plugin_manager(settings)
+    pipeline = app.mmstream_pipeline = build_pipeline(settings, pm, app=app)
 
     metrics = install_observability(app, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
 
@@ -112,7 +117,8 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         for (outcome, _), error in zip(pending, await asyncio.gather(*(d for _, d in pending), return_exceptions=True)):
             if isinstance(error, BaseException):
                 await _output_failed(outcome, error)
-        await analytics.delivered()
+        for sink in pipeline.sinks:  # e.g. the mentions: delivered before the batch is acked
+            await sink.delivered()
         metrics.batch_delivered(events, outcomes, time.perf_counter() - began)  # once per batch
         stats["batches"] += 1
         stats["last_batch_at"] = time.time()
@@ -134,9 +140,13 @@ def create_app(settings: Settings, pipeline: Pipeline) -> faust.App:
         await (await dead_letters.send(key=outcome.key.encode() if outcome.key else None,
                                        value=json.dumps(record).encode()))
 
+    register_schema_routes(app, settings)  # GET /schemas, /schemas/<topic>, /asyncapi
+
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
         assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == posts.get_topic_name())
         return web.json({"status": "ok", "model": pipeline.model.name, "assigned_partitions": assigned, **stats})
+
+    extend_worker(pm, app, settings, pipeline)  # the plugins' agents, tasks and pages (the analytics' too)
 
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 
 from mmstream.worker.app import create_app
-from mmstream.pipeline.core import Pipeline
 from mmstream.settings import Settings
 
 OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
@@ -23,8 +22,13 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     from mmstream.kafka.clients import ensure_topics
 
     ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
-    pipeline = Pipeline.from_settings(settings)
-    app = create_app(settings, pipeline)
+    from mmstream.worker.transactions import check_transactions, exactly_once
+
+    if exactly_once(settings):  # refused here, with the fix, by a broker without transactions
+        import asyncio
+
+        asyncio.run(check_transactions(settings))
+    app = create_app(settings)
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config)
     # Faust's start-up spinner sets the root logger to DEBUG (to spin on every record): every
