@@ -235,6 +235,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_arguments(p)
 
+    p = add("schemas", cmd_schemas, "Print the JSON Schema of a topic's records (all topics listed without one), "
+            "or the AsyncAPI 3 document of every topic.")
+    p.add_argument("topic", nargs="?", default=None,
+                   help="posts, enriched, dead-letter, brand-stats, late, topics, alerts or mentions")
+    p.add_argument("--asyncapi", action="store_true", help="print the AsyncAPI 3.0 document (channels named with "
+                                                            "--topic-prefix, the server from --broker)")
+    p.add_argument("--validate", metavar="FILE", default=None,
+                   help="check a JSON-lines file of records against TOPIC's schema instead ('-' for stdin); "
+                        "exit 1 when one does not match")
+    _kafka_options(p)
+
+    p = add("sink", cmd_sink, "Upsert output topics into a database (SQLite or PostgreSQL), in a consumer group "
+            "of its own; offsets are committed only after the database transaction.")
+    p.add_argument("dsn", help="sqlite:///path/to.db or postgresql://user:password@host:5432/db "
+                               "(other kinds: plugins, register_sink_kinds)")
+    p.add_argument("--topics", default="enriched,brand-stats,alerts",
+                   help="output topics to store, comma-separated, of enriched, dead-letter, brand-stats, late, "
+                        "topics, alerts (default enriched,brand-stats,alerts)")
+    p.add_argument("--group", default=None, help="consumer group (default '<app id>-sink'); a second sink into "
+                                                  "another database needs its own")
+    p.add_argument("--batch-size", type=int, default=500, help="records per database transaction, at most "
+                                                                "(default 500)")
+    p.add_argument("--table-prefix", default="mmstream_", help="prefix of the table names (default mmstream_)")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    p.add_argument("--exit-when-idle", type=float, default=None, metavar="SECONDS",
+                   help="stop after this many seconds without records (default: run until SIGTERM or Ctrl-C)")
+    _kafka_options(p)
+
     add("plugins", cmd_plugins, "List the loaded plugins, their modalities and where they came from.")
     return parser
 
