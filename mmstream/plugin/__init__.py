@@ -1,10 +1,26 @@
 """The plugin API: everything a plugin needs, importable from one place.
 
-``from mmstream.plugin import Extractor, Extraction, PostError, hookimpl``
-(the same names are re-exported from ``mmstream``)."""
-from mmstream.errors import MMStreamError, PluginError, PostError
-from mmstream.plugin.extractors import Extraction, Extractor
+``from mmstream.plugin import Extractor, Extraction, Enricher, Sink, PostError, hookimpl``
+
+* stages: :class:`Extractor` (+ :class:`Extraction`), :class:`Enricher`, :class:`Sink`;
+* :data:`hookimpl`, the marker of hook implementations (hooks: ``docs/plugins.md``);
+* errors: :class:`PostError` (a value is unusable: the post is dead-lettered with its reason),
+  :class:`ConfigError` (a setting or file is wrong; the message names the fix), :class:`PluginError`;
+* value checks for ``Extractor.validate``: :func:`check_value_type`, :func:`check_text`,
+  :func:`check_unicode`;
+* :class:`Settings`, with ``settings.plugin("name")``: the plugin's own settings,
+  ``MMSTREAM_PLUGIN_<NAME>_<KEY>`` environment variables as a mapping;
+* :class:`OnnxModel`, the ONNX Runtime session every model of mmstream goes through.
+
+Testing helpers are in :mod:`mmstream.testing` (a pytest plugin).
+"""
+from mmstream.errors import ConfigError, MMStreamError, PluginError, PostError
+from mmstream.inference.onnx import OnnxModel
+from mmstream.pipeline.post import check_unicode
+from mmstream.plugin.extractors import Extraction, Extractor, check_text, check_value_type
 from mmstream.plugin.hookspecs import hookimpl
+from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
 
-__all__ = ["Extraction", "Extractor", "MMStreamError", "PluginError", "PostError", "Settings", "hookimpl"]
+__all__ = ["ConfigError", "Enricher", "Extraction", "Extractor", "MMStreamError", "OnnxModel", "PluginError",
+           "PostError", "Settings", "Sink", "check_text", "check_unicode", "check_value_type", "hookimpl"]

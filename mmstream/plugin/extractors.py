@@ -70,10 +70,6 @@ class Extractor:
         built-in plugins' features are handled by the trainer itself."""
         return None
 
-    def describe(self) -> dict[str, Any]:
-        """What ``mmstream plugins`` shows about this extractor."""
-        return {"name": self.name, "modalities": list(self.modalities), "dims": dict(self.dims)}
-
 
 def check_value_type(modality: str, value: Any, expected: type | tuple[type, ...], what: str) -> None:
     """Raise a ``wrong_type`` PostError unless ``value`` is of ``expected`` type."""
@@ -83,3 +79,18 @@ def check_value_type(modality: str, value: Any, expected: type | tuple[type, ...
             f"'{modality}' must be {what}, got {type(value).__name__}; fix the producer.",
             "validate",
         )
+
+
+def check_text(modality: str, value: Any, max_chars: int | None = None, *, allow_empty: bool = False) -> str:
+    """``value`` when it is usable text: a string (``wrong_type``), not blank unless
+    ``allow_empty`` (``empty_value``), valid Unicode (``invalid_unicode``), at most
+    ``max_chars`` characters (``too_long``); else the PostError a dead letter carries."""
+    from mmstream.pipeline.post import check_unicode
+
+    check_value_type(modality, value, str, "a string")
+    if not allow_empty and not value.strip():
+        raise PostError("empty_value", f"'{modality}' is blank; send text or leave the key out.", "validate")
+    if max_chars is not None and len(value) > max_chars:
+        raise PostError("too_long", f"'{modality}' has {len(value)} characters, more than {max_chars}; shorten it "
+                        "or raise the plugin's limit.", "validate")
+    return check_unicode(modality, value)
