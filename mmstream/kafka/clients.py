@@ -242,13 +242,15 @@ def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str |
 
 def consume(settings: Settings, topics: list[str], *,
             until: Callable[[list[Record]], bool], timeout: float,
-            group_id: str | None = None) -> list[Record]:
+            group_id: str | None = None, isolation_level: str = "read_uncommitted") -> list[Record]:
     """Read ``topics`` (full names) from the beginning until ``until(records)``
     is true or ``timeout`` seconds pass; everything read, in arrival order.
 
     Without ``group_id`` all partitions are assigned directly (no consumer
     group); with one the consumer joins that group (offsets are not committed;
     on tansu joining a new group takes about half the session timeout).
+    ``isolation_level="read_committed"`` skips records of open and aborted transactions
+    (``MMSTREAM_PROCESSING_GUARANTEE=exactly_once``).
     Never raises on timeout: callers compare what they got to what they expected.
     """
     deadline = time.monotonic() + timeout
@@ -262,7 +264,7 @@ def consume(settings: Settings, topics: list[str], *,
     try:
         consumer = KafkaConsumer(client_id="mmstream-reader", group_id=group_id,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
-                                 **group, **_connect(settings))
+                                 isolation_level=isolation_level, **group, **_connect(settings))
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
                           "start one with `mmstream broker` or pass --broker") from None

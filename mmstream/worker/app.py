@@ -18,8 +18,11 @@ from typing import Any, Sequence
 
 import faust
 
+from mmstream.web import install_dashboard
 from mmstream.observability import install_observability
 from mmstream.worker.overlap import overlapped_batches
+from mmstream.worker.transactions import (TransactionalDelivery, exactly_once, hand_commits_to_transactions,
+                                         output_failed_record)
 from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Outcome, Source
 from mmstream.plugin.manager import extend_worker, get_plugin_manager
@@ -75,6 +78,8 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
         topic_allow_declare=True,
+        # the topics Faust makes itself (its assignor's leader topic) as mmstream's own: survive a broker's loss
+        **({"topic_replication_factor": settings.replication_factor} if settings.replication_factor > 0 else {}),
         web_host=settings.web_host,
         web_port=settings.web_port,
         key_serializer="raw",
@@ -91,6 +96,7 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
 
     pm = pm if pm is not None else get_plugin_manager(settings)
     pipeline = app.mmstream_pipeline = build_pipeline(settings, pm, app=app)
+    install_dashboard(app, settings)  # /, /events, /static; the JSON API reads app.mmstream_analytics
 
     metrics = install_observability(app, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
 
@@ -101,6 +107,11 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
         return await loop.run_in_executor(model_thread, pipeline.complete, work)
 
     targets = {"result": enriched.get_topic_name(), "dead_letter": dead_letters.get_topic_name()}
+    # MMSTREAM_PROCESSING_GUARANTEE=exactly_once: a batch's outcomes and offsets in one transaction
+    transactional = TransactionalDelivery(
+        settings, posts.get_topic_name(), settings.app_id, targets,
+        lambda outcome, error: output_failed_record(outcome, error, DEAD_LETTER)) if exactly_once(settings) else None
+    app.mmstream_transactions = transactional
 
     async def deliver(events: Sequence[Any], outcomes: list[Outcome]) -> None:
         """Send every outcome and wait until the broker has them all: only then are
@@ -108,15 +119,22 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
         producer (already-encoded bytes): ``Topic.send``'s channel machinery cost
         about a third of the event loop's time per record."""
         began = time.perf_counter()
-        producer = await app.maybe_start_producer()
-        pending = []
-        for outcome in outcomes:
-            key, value = encode(outcome)
-            pending.append((outcome, await producer.send(targets[outcome.kind], key, value, None, None, None)))
-            stats["results" if outcome.kind == "result" else "dead_letters"] += 1
-        for (outcome, _), error in zip(pending, await asyncio.gather(*(d for _, d in pending), return_exceptions=True)):
-            if isinstance(error, BaseException):
-                await _output_failed(outcome, error)
+        if transactional is not None:
+            hand_commits_to_transactions(app.consumer, posts.get_topic_name())
+            await transactional.deliver(events, outcomes, encode)
+            for outcome in outcomes:
+                stats["results" if outcome.kind == "result" else "dead_letters"] += 1
+        else:
+            producer = await app.maybe_start_producer()
+            pending = []
+            for outcome in outcomes:
+                key, value = encode(outcome)
+                pending.append((outcome, await producer.send(targets[outcome.kind], key, value, None, None, None)))
+                stats["results" if outcome.kind == "result" else "dead_letters"] += 1
+            for (outcome, _), error in zip(pending, await asyncio.gather(*(d for _, d in pending),
+                                                                          return_exceptions=True)):
+                if isinstance(error, BaseException):
+                    await _output_failed(outcome, error)
         for sink in pipeline.sinks:  # e.g. the mentions: delivered before the batch is acked
             await sink.delivered()
         metrics.batch_delivered(events, outcomes, time.perf_counter() - began)  # once per batch
