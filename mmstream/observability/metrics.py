@@ -110,6 +110,7 @@ class WorkerMetrics:
         self._brand = BoundedLabel(allowed=brands)
         self._brands = frozenset(brands)
         self._stage_children: dict[str, Any] = {}
+        self._children: dict[tuple, Any] = {}  # label values -> child: no labels() call per batch
         self._refused: set[int] = set()  # outcomes of the batch being delivered that Kafka refused
         #: posts partition -> (next offset after the last delivered record, that record's timestamp)
         self.positions: dict[int, tuple[int, float | None]] = {}
@@ -148,7 +149,7 @@ class WorkerMetrics:
                 if self._brands:
                     for brand in record.get("brands") or ():
                         if brand in self._brands:
-                            key = (brand, record["sentiment"]["label"])
+                            key = (("brand", brand), record["sentiment"]["label"])
                             brands[key] = brands.get(key, 0) + 1
             else:
                 key = (record.get("reason"), record.get("stage"))
@@ -156,14 +157,21 @@ class WorkerMetrics:
         refused.clear()
         if results:
             self.results.inc(results)
-        for (reason, stage), count in dead.items():
-            self.dead_letters.labels(self._reason(reason), self._stage(stage)).inc(count)
-        for (brand, label), count in brands.items():
-            self.brand_posts.labels(self._brand(brand), label).inc(count)  # the model's three labels
-        stamps = np.empty(n, dtype=float)
+        children = self._children
+        for key, count in dead.items():
+            child = children.get(key)
+            if child is None:
+                child = children[key] = self.dead_letters.labels(self._reason(key[0]), self._stage(key[1]))
+            child.inc(count)
+        for key, count in brands.items():
+            child = children.get(key)
+            if child is None:  # brand, then one of the model's three labels
+                child = children[key] = self.brand_posts.labels(self._brand(key[0][1]), key[1])
+            child.inc(count)
+        stamps = []
         positions = self.positions
-        for i, event in enumerate(events):
+        for event in events:
             message = event.message
-            stamps[i] = message.timestamp or np.nan
+            stamps.append(message.timestamp or now)  # no timestamp (a very old client): counted as 0 s
             positions[message.partition] = (message.offset + 1, message.timestamp)
-        self.event_to_result.observe_many(now - stamps[~np.isnan(stamps)])
+        self.event_to_result.observe_many(now - np.array(stamps, dtype=float))
