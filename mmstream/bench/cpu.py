@@ -16,10 +16,14 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def process_cpu(pid: int | None) -> float | None:
-    """User + system CPU seconds process ``pid`` used so far (all its threads)."""
+def process_cpu(pid: int | list[int] | None) -> float | None:
+    """User + system CPU seconds process ``pid`` used so far (all its threads);
+    for a list of pids, their sum (None if any is unreadable)."""
     if pid is None:
         return None
+    if isinstance(pid, list):
+        times = [process_cpu(p) for p in pid]
+        return None if None in times else sum(times)  # type: ignore[arg-type]
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS
@@ -44,7 +48,7 @@ class Snapshot:
     processes: dict[str, float | None] = field(default_factory=dict)
 
 
-def snapshot(pids: dict[str, int | None]) -> Snapshot:
+def snapshot(pids: dict[str, int | list[int] | None]) -> Snapshot:
     """CPU times now of the machine and of each named process."""
     return Snapshot(time.monotonic(), machine_cpu(), {name: process_cpu(pid) for name, pid in pids.items()})
 

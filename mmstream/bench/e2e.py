@@ -52,6 +52,8 @@ class System:
     module: str
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    #: worker processes in one consumer group (the per-event peers run one per core)
+    processes: int = 1
 
 
 def vm_kb(pid: int, key: str) -> int | None:
@@ -66,7 +68,8 @@ def vm_kb(pid: int, key: str) -> int | None:
 
 
 class WorkerProcess:
-    """A system's worker as a child process, logging to a file."""
+    """A system's worker processes (``system.processes`` of them, one consumer
+    group, each on its own web port), logging to one file."""
 
     def __init__(self, system: System, settings: Settings, log: Path) -> None:
         env = {**os.environ, **system.env,
@@ -75,24 +78,30 @@ class WorkerProcess:
                "MMSTREAM_DATA_DIR": settings.data_dir, "MMSTREAM_PARTITIONS": str(settings.partitions)}
         self.log_path = log
         self._log = open(log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", system.module, *system.args], env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.procs = [subprocess.Popen([sys.executable, "-m", system.module, *system.args],
+                                       env={**env, "MMSTREAM_WEB_PORT": str(settings.web_port if i == 0 else free_port())},
+                                       stdout=self._log, stderr=subprocess.STDOUT)
+                      for i in range(max(1, system.processes))]
+        self.pids = [p.pid for p in self.procs]
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return all(p.poll() is None for p in self.procs)
 
     def peak_rss_mb(self) -> float | None:
-        kb = vm_kb(self.proc.pid, "VmHWM")
-        return round(kb / 1024, 1) if kb is not None else None
+        """The processes' peak resident sizes added up (the deployment's footprint)."""
+        kbs = [vm_kb(pid, "VmHWM") for pid in self.pids]
+        return round(sum(kbs) / 1024, 1) if None not in kbs else None
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self.alive():
-            self.proc.terminate()
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
             try:
-                self.proc.wait(timeout)
+                p.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                p.kill()
+                p.wait()
         self._log.close()
 
     def tail(self, chars: int = 3000) -> str:
@@ -130,7 +139,7 @@ async def _phases(settings: Settings, worker: WorkerProcess, posts: Sequence[Ben
                                 timeout=WARM_TIMEOUT, alive=worker.alive)
         if warm.missing:
             return {**figures, "error": f"warm-up: {warm.missing} of {warm.n} posts did not come back"}
-        pids = {"worker": worker.proc.pid, "broker": broker_pid, "load_generator": os.getpid()}
+        pids = {"worker": worker.pids, "broker": broker_pid, "load_generator": os.getpid()}
         before = snapshot(pids)
         sat = await driver.run("saturation", records(posts, "sat-"), rate=None,
                                timeout=_timeout(len(posts)), alive=worker.alive)

