@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle  # only to freeze a state in memory (snapshot); files are never pickles
 import re
 import time
 import zlib
@@ -85,18 +86,24 @@ class Checkpoints:
         return self.directory / f"engine-{offset:012d}.ckpt"
 
     def snapshot(self, engine: Any) -> tuple[int, bytes]:
-        """``engine``'s state as of ``engine.next_offset``, serialised (the caller keeps the
-        engine still meanwhile: the worker does this on its event loop, between records)."""
+        """``engine``'s state as of ``engine.next_offset``, frozen in memory (the caller keeps the
+        engine still meanwhile: the worker does this on its event loop, between records). The
+        freeze is a pickle that never leaves this process (0.2-0.4 s for 100,000 mentions' state,
+        a third of the data format's cost): :meth:`write` turns it into the data format, in the
+        checkpoint thread, off the event loop."""
         with engine.lock:
-            offset = engine.next_offset
-            state = self.codec.dumps(engine)
-        body = zlib.compress(state, 1)
+            return engine.next_offset, pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def encode(self, offset: int, frozen: bytes) -> bytes:
+        """The checkpoint file for a :meth:`snapshot`: header line, JSON header, zlib'd state."""
+        body = zlib.compress(self.codec.dumps(pickle.loads(frozen)), 1)  # our own bytes, from this process
         header = {"format": FORMAT, "fingerprint": self.fingerprint, "offset": offset,
                   "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
-        return offset, MAGIC + json.dumps(header).encode() + b"\n" + body
+        return MAGIC + json.dumps(header).encode() + b"\n" + body
 
-    def write(self, offset: int, data: bytes, began: float | None = None) -> Path:
-        """Write a snapshot (aside, then renamed into place); drop all but the newest ``keep``."""
+    def write(self, offset: int, frozen: bytes, began: float | None = None) -> Path:
+        """Write a snapshot in the data format (aside, then renamed into place); drop all but the newest ``keep``."""
+        data = self.encode(offset, frozen)
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path(offset)
         aside = target.with_suffix(f".{os.getpid()}.tmp")  # workers on one host may share the data dir

@@ -11,7 +11,7 @@ Tags (a JSON object whose only key, or first key, starts with ``$``):
 
 * ``{"$t": [...]}`` tuple, ``{"$s": [...]}`` set, ``{"$q": [...], "max": n}`` deque,
   ``{"$d": [[k, v], ...]}`` dict with keys that are not plain strings, ``{"$od": ...}``
-  OrderedDict, ``{"$c": ...}`` Counter;
+  OrderedDict, ``{"$c": ...}`` Counter (their body an object when the keys are plain strings);
 * ``{"$nd": base64, "dt": dtype, "sh": shape}`` numpy array, ``{"$ns": value, "dt": dtype}`` numpy scalar;
 * ``{"$o": "module.Class", "n": k, "v": {attributes}}`` an instance of a listed class, the k-th
   one written; ``{"$r": k}`` that same instance again (identity is kept: the engine tests
@@ -32,6 +32,7 @@ import numpy as np
 
 from mmstream.errors import MMStreamError
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 #: dtypes a saved array or scalar may have
 _DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
 
@@ -66,6 +67,8 @@ class StateCodec:
         if isinstance(v, np.generic):
             return {"$ns": v.item(), "dt": _dtype(v.dtype)}
         if isinstance(v, list):
+            if all(type(x) in _PLAIN for x in v):  # the common case, without a call per element
+                return list(v)
             return [self.encode(x) for x in v]
         if isinstance(v, tuple):
             return {"$t": [self.encode(x) for x in v]}
@@ -73,14 +76,19 @@ class StateCodec:
             return {"$s": [self.encode(x) for x in v]}  # in iteration order, as pickle does
         if isinstance(v, deque):
             return {"$q": [self.encode(x) for x in v], "max": v.maxlen}
-        if isinstance(v, Counter):
-            return {"$c": self._pairs(v)}
-        if isinstance(v, OrderedDict):
-            return {"$od": self._pairs(v)}
         if isinstance(v, dict):
-            if all(isinstance(k, str) and not k.startswith("$") for k in v):
-                return {k: self.encode(x) for k, x in v.items()}
-            return {"$d": self._pairs(v)}
+            plain_keys = all(type(k) is str and not k.startswith("$") for k in v)
+            if plain_keys and all(type(x) in _PLAIN for x in v.values()):
+                body: Any = dict(v)
+            elif plain_keys:
+                body = {k: self.encode(x) for k, x in v.items()}
+            else:
+                body = self._pairs(v)
+            if isinstance(v, Counter):
+                return {"$c": body}
+            if isinstance(v, OrderedDict):
+                return {"$od": body}
+            return body if plain_keys else {"$d": body}
         name = self._names.get(type(v))
         if name is None:
             raise StateFormatError(f"cannot save a {type(v).__module__}.{type(v).__qualname__}: not a state class")
@@ -123,7 +131,10 @@ class StateCodec:
         if tag == "$q":
             return deque((self.decode(x) for x in body), v.get("max"))
         if tag in ("$d", "$od", "$c"):
-            pairs = [(self.decode(k), self.decode(x)) for k, x in body]
+            if isinstance(body, dict):  # plain string keys
+                pairs = [(k, self.decode(x)) for k, x in body.items()]
+            else:
+                pairs = [(self.decode(k), self.decode(x)) for k, x in body]
             return {"$d": dict, "$od": OrderedDict, "$c": Counter}[tag](dict(pairs))  # Counter(pairs) would count them
         if tag == "$nd":
             dtype = _allowed(v["dt"])
