@@ -59,7 +59,11 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from mmstream.commands.demo import run_demo
 
-    return run_demo(rate=args.rate, timeout=args.timeout, posts_file=args.posts)
+    if args.serve:
+        from mmstream.commands.serve_demo import serve_demo
+
+        return serve_demo(rate=args.rate or 1.0, port=args.port, posts_file=args.posts, duration=args.duration)
+    return run_demo(rate=args.rate or 20.0, timeout=args.timeout, posts_file=args.posts)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -207,8 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", cmd_demo, "Start the embedded broker and a worker, replay the bundled sample posts, print results.")
     p.add_argument("--posts", default=None, help="JSON-lines file to replay instead of the bundled samples")
-    p.add_argument("--rate", type=float, default=20.0, help="posts per second (default 20)")
+    p.add_argument("--rate", type=float, default=None, help="posts per second (default 20; with --serve 1)")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for every result (default 180)")
+    p.add_argument("--serve", action="store_true",
+                   help="keep the dashboard up: the posts replayed at a steady pace, looping, until Ctrl-C")
+    p.add_argument("--port", type=int, default=6066, help="with --serve: the dashboard's port (default 6066, "
+                                                           "another free one when taken)")
+    p.add_argument("--for", dest="duration", type=float, default=None, help="with --serve: stop after N seconds")
 
     p = add("train", cmd_train, "Train the fused model on ../shared/data over every plugin's features; write ONNX + config.")
     p.add_argument("--out", default=str(Settings().model_dir), help="output folder (default: the shipped model folder)")
