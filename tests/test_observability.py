@@ -16,6 +16,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -64,6 +65,7 @@ def posts() -> tuple[list, Counter]:
     return good + bad, expected
 
 
+@pytest.mark.both_brokers
 def test_metrics_ready_and_json_logs(settings: Settings, tmp_path: Path) -> None:
     brands = tmp_path / "brands.toml"
     brands.write_text(BRANDS)
