@@ -18,6 +18,8 @@ from mmstream.plugin import Enricher, Sink, hookimpl
 from mmstream.plugin.manager import get_plugin_manager
 from mmstream.settings import Settings
 
+pytestmark = pytest.mark.integration  # child processes
+
 MISSPELLED = '''
 from mmstream.plugin import Extraction, Extractor, hookimpl
 
@@ -150,3 +152,16 @@ def test_a_plugin_returning_the_wrong_type_is_named():
 
     with pytest.raises(PluginError, match=r"plugin 'wrong': register_sinks returned 'not a sink', not an mmstream.Sink"):
         build_pipeline(Settings.load(), plugins=[Wrong()])
+
+
+def test_per_plugin_settings_namespace(monkeypatch):
+    monkeypatch.setenv("MMSTREAM_PLUGIN_DEMO_PLUGIN_MAX_CHARS", "12")
+    monkeypatch.setenv("MMSTREAM_PLUGIN_DEMO_OTHER", "no")  # plugin "demo", not "demo_plugin"
+    monkeypatch.setenv("MMSTREAM_PLUGIN_TIMEOUT", "5")  # a setting of mmstream's own, not a plugin's
+    settings = Settings.load(plugin_options={"demo_plugin": {"Mode": "fast"}})
+    assert dict(settings.plugin("demo_plugin")) == {"max_chars": "12", "mode": "fast"}
+    assert dict(settings.plugin("demo")) == {"other": "no", "plugin_max_chars": "12"}
+    assert settings.plugin_timeout == 5.0 and dict(settings.plugin("nothing")) == {}
+    with pytest.raises(TypeError):
+        settings.plugin("demo_plugin")["mode"] = "slow"  # read-only
+    assert "max_chars" not in repr(settings) and "12" not in repr(settings).split("plugin_timeout")[0][-40:]

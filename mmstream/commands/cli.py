@@ -108,6 +108,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    if args.action == "new":
+        from mmstream.commands.plugin_kit import new_plugin
+
+        root = new_plugin(args.name, args.dir)
+        print(f"wrote {root}/: pyproject.toml, {args.name}/__init__.py, tests/test_{args.name}.py, README.md\n"
+              f"next: pip install -e {root} && (cd {root} && pytest)", file=sys.stderr)
+        return 0
     from mmstream.plugin.manager import get_plugin_manager, plugin_infos
 
     settings = Settings.load(plugin_errors="skip")  # list the broken plugins too, with their error
@@ -228,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first fine-tune the text encoder for N epochs and re-export it (needs the train extra: "
                         "pip install -e '.[train]'; ~20-40 min an epoch on 2 cores; resumable); 0 keeps the shipped encoder")
     p.add_argument("--limit", type=int, default=None, help="only the first N tweets of each split (a quick run)")
+    p.add_argument("--complaint-negatives", type=int, default=2,
+                   help="complaint posts of the complaints train part join sentiment training as negatives, N times "
+                        "per epoch (default 2; 0 turns it off)")
     p.add_argument("--cache", default=".cache", help="folder for features and checkpoints (default .cache)")
 
     p = add("eval", cmd_eval, "Evaluate the pipeline and model: sentiment, topics, memes, speed (table + JSON).")
@@ -237,9 +247,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update-card", action="store_true", help="record the report in the model's MODEL_CARD.md")
 
     p = add("bench", cmd_bench, "Throughput and latency against the raw-inference limit and a per-event peer.")
-    p.add_argument("--complaint-negatives", type=int, default=2,
-                   help="complaint posts of the complaints train part join sentiment training as negatives, N times "
-                        "per epoch (default 2; 0 turns it off)")
     from mmstream.bench.run import add_arguments as add_bench_arguments
 
     add_bench_arguments(p)
@@ -272,8 +279,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after this many seconds without records (default: run until SIGTERM or Ctrl-C)")
     _kafka_options(p)
 
-    add("plugins", cmd_plugins, "List the loaded plugins, their modalities and where they came from.")
+    p = add("plugins", cmd_plugins, "List every plugin: its modalities, hooks, version and source (and the ones "
+            "that failed to load, with their error). `mmstream plugins new NAME` starts a plugin.")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    kit = p.add_subparsers(dest="action", metavar="ACTION")
+    new = kit.add_parser("new", help="write a ready plugin package (pyproject with the entry point, a module, "
+                         "a test, a README) that installs with pip and passes its own test",
+                         description="Write a ready plugin package NAME/ under --dir: pip install -e it, "
+                         "then pytest in it.")
+    new.add_argument("name", help="the plugin's (and its modality's) name, a Python identifier, e.g. demo_plugin")
+    new.add_argument("--dir", default=".", help="folder to write NAME/ into (default: here)")
+    _plugin_commands(sub)
     return parser
+
+
+def _plugin_commands(sub: argparse._SubParsersAction) -> None:
+    """Sub-commands from plugins (the ``register_commands`` hook). A plugin that fails
+    to load is left out here; the command that loads plugins reports it."""
+    import logging
+
+    from mmstream.plugin.manager import call_hook, get_plugin_manager
+
+    quiet = logging.getLogger("mmstream.plugin.manager")
+    level, quiet.disabled = quiet.disabled, True
+    try:
+        pm = get_plugin_manager(Settings.load(plugin_errors="skip"))
+    except MMStreamError:
+        return
+    finally:
+        quiet.disabled = level
+    call_hook(pm, "register_commands", subparsers=sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Hooks run once, at startup, and hand back objects. The per-event path then
 calls those objects directly; it never goes through ``pm.hook``. Every hook is
 documented, with this exact signature, in ``docs/plugins.md``
-(``tests/test_plugin_contract.py`` keeps the two equal). A hook implementation
+(``tests/test_plugin_docs.py`` keeps the two equal). A hook implementation
 may take any subset of its hook's arguments.
 """
 from __future__ import annotations
