@@ -94,6 +94,7 @@ class Reader:
         self.latest: OrderedDict[tuple[str, str | None], Message] = OrderedDict()
         self.duplicates = 0  # records skipped as equal to the last of their key
         self._buffer: list[Message] = []
+        self._pending_duplicates: list[Message] = []
         self._delivered: Message | None = None  # yielded, not yet handled
         self._handled: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._committed: dict[TopicPartition, int] = {}
@@ -136,36 +137,62 @@ class Reader:
 
     def poll(self, timeout: float = 1.0) -> list[Message]:
         """The messages that arrive within ``timeout`` seconds (at most ``max_records``),
-        duplicates skipped; none is handled until :meth:`handled` says so. For batch
-        consumers such as the database sinks; do not mix with iteration."""
+        duplicates skipped (and records breaking their schema included, ``error`` set,
+        whatever ``errors`` says); none is handled until :meth:`handled` says so. For
+        batch consumers such as the database sinks; do not mix with iteration."""
         if not self._buffer:
             self._fill(timeout)
-        batch, self._buffer = self._buffer, []
+        batch = []
+        for message in self._buffer:
+            if self._duplicate(message):
+                self._pending_duplicates.append(message)
+            else:
+                batch.append(message)
+        self._buffer = []
         return batch
 
     def _next_message(self) -> Message | None:
         idle_since = time.monotonic()
-        while not self._buffer:
-            self._fill(1.0)
-            self._maybe_commit()
-            if not self._buffer and self.idle_timeout is not None and time.monotonic() - idle_since >= self.idle_timeout:
-                return None
-        return self._buffer.pop(0)
+        while True:
+            while not self._buffer:
+                self._fill(1.0)
+                self._maybe_commit()
+                if not self._consumer.assignment():  # joining the group (or between rebalances) is not idleness
+                    idle_since = time.monotonic()
+                if not self._buffer and self.idle_timeout is not None and \
+                        time.monotonic() - idle_since >= self.idle_timeout:
+                    return None
+            message = self._buffer.pop(0)
+            if message.error is not None and self.errors == "raise":
+                raise message.error  # not handled: the caller decides whether to go on
+            if not self._duplicate(message):
+                return message
+            self.handled(message)  # everything before it was handled: skipping it is handling it
 
     def _fill(self, timeout: float) -> None:
         try:
             polled = self._consumer.poll(timeout_ms=int(timeout * 1000))
         except KafkaError as exc:
             raise BrokerError(f"reading {', '.join(self._full)} failed: {exc}") from None
-        for tp, records in polled.items():
-            for r in records:
-                message = self._decode(r)
-                if message is None:  # a duplicate: handled at once
-                    self._mark(tp, r.offset)
-                else:
-                    self._buffer.append(message)
+        for records in polled.values():
+            self._buffer += [self._decode(r) for r in records]
 
-    def _decode(self, r: Any) -> Message | None:
+    def _duplicate(self, message: Message) -> bool:
+        """Remember ``message`` as the last of its key; True when it equals the one before."""
+        if not self.dedupe or message.error is not None:
+            return False
+        slot = (message.topic, message.key if message.key is not None else _dead_letter_key(message.record))
+        last = self.latest.get(slot)
+        self.latest[slot] = message
+        self.latest.move_to_end(slot)
+        if len(self.latest) > self.keep_keys:
+            self.latest.popitem(last=False)
+        if last is not None and last.value == message.value:
+            self.duplicates += 1
+            return True
+        return False
+
+    def _decode(self, r: Any) -> Message:
         topic = self._full[r.topic]
         key = r.key.decode("utf-8", errors="replace") if r.key is not None else None
         value, record, error = None, None, None
@@ -174,21 +201,8 @@ class Reader:
             record = parse(topic, value)
         except (ValueError, SchemaError) as exc:
             error = exc if isinstance(exc, SchemaError) else SchemaError(f"{topic}: the value is not JSON ({exc})")
-        message = Message(topic, key, record, r.partition, r.offset, r.timestamp, value, r.value,
-                          SchemaError(f"{r.topic} partition {r.partition} offset {r.offset}: {error}") if error else None)
-        if message.error is not None and self.errors == "raise":
-            raise message.error
-        if self.dedupe and message.error is None:
-            slot = (topic, key if key is not None else _dead_letter_key(record))
-            last = self.latest.get(slot)
-            self.latest[slot] = message
-            self.latest.move_to_end(slot)
-            if len(self.latest) > self.keep_keys:
-                self.latest.popitem(last=False)
-            if last is not None and last.value == value:
-                self.duplicates += 1
-                return None
-        return message
+        return Message(topic, key, record, r.partition, r.offset, r.timestamp, value, r.value,
+                       SchemaError(f"{r.topic} partition {r.partition} offset {r.offset}: {error}") if error else None)
 
     # -- offsets ---------------------------------------------------------------
     def handled(self, *messages: Message) -> None:
@@ -198,6 +212,10 @@ class Reader:
             self._since_commit += 1
             if self._delivered is m:
                 self._delivered = None
+        if self._pending_duplicates:  # skipped by poll(): handled once what came before them is
+            self._pending_duplicates = [
+                d for d in self._pending_duplicates
+                if self._handled.get(TopicPartition(self.settings.topic(d.topic), d.partition), -1) <= d.offset]
 
     def _mark(self, tp: TopicPartition, offset: int) -> None:
         if offset + 1 > self._handled.get(tp, -1):
@@ -234,6 +252,10 @@ class Reader:
         for tp in revoked:
             self._handled.pop(tp, None)
             self._committed.pop(tp, None)
+
+    def assigned(self) -> bool:
+        """True once the group gave this reader partitions (joining takes a moment)."""
+        return bool(self._consumer.assignment())
 
     def highwater(self, topic: str, partition: int) -> int | None:
         """The partition's end as of the last fetch (None before one)."""

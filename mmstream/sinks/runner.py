@@ -57,7 +57,9 @@ def run_sink(settings: Settings, dsn: str, topics: Sequence[str] = DEFAULT_TOPIC
             while not stopping:
                 batch = reader.poll(1.0)
                 if not batch:
-                    if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                    if not reader.assigned():  # joining the group is not idleness
+                        idle_since = time.monotonic()
+                    elif idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                         break
                     continue
                 idle_since = time.monotonic()
