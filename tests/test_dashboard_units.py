@@ -1,0 +1,121 @@
+"""Pure logic of the dashboard (no browser, no broker): the live feed's join of
+posts and results, its bounds, the chart buckets, view parameters, the demo's loop."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from mmstream.commands.serve_demo import looped
+from mmstream.web import live as live_module
+from mmstream.web.auth import session_value
+from mmstream.web.live import LiveFeed, complaint_of
+from mmstream.web.snapshot import MAX_POINTS, BadView, View, _bucketed
+from mmstream.settings import Settings
+
+
+def _result(pid: str, label: str = "negative", **extra) -> dict:
+    return {"id": pid, "created_at": "2026-11-28T09:00:00Z", "brands": ["acme"], "lang": "en",
+            "sentiment": {"label": label, "score": -0.5}, "topics": [{"id": "m-1", "label": "bags", "kind": "mined"}],
+            "modalities": {"images": {"ocr_text": "LOST MY BAG"}}, **extra}
+
+
+def test_results_join_their_posts_in_either_order():
+    feed = LiveFeed(Settings())
+    feed.add_post({"id": "a", "text": "first the post", "author": "ann"})
+    feed.add_result(_result("a"))
+    feed.add_result(_result("b"), now=100.0)  # its post comes after
+    assert [m["id"] for m in feed.recent()] == ["a"]
+    feed.add_post({"id": "b", "text": "then the post", "author": "bob"})
+    shown = {m["id"]: m for m in feed.recent()}
+    assert shown["a"]["text"] == "first the post" and shown["a"]["author"] == "ann"
+    assert shown["b"]["text"] == "then the post" and shown["b"]["ocr_text"] == "LOST MY BAG"
+    assert shown["b"]["topics"] == [{"id": "m-1", "label": "bags", "kind": "mined"}]
+
+
+def test_a_result_whose_post_never_comes_is_shown_without_text():
+    feed = LiveFeed(Settings())
+    feed.add_result(_result("c"), now=100.0)
+    feed._flush_pending(100.0 + live_module.JOIN_WAIT / 2)
+    assert feed.recent() == []
+    feed._flush_pending(100.0 + live_module.JOIN_WAIT)
+    [mention] = feed.recent()
+    assert mention["id"] == "c" and mention["text"] == "" and mention["has_post"] is False
+
+
+def test_a_post_processed_twice_is_shown_once_and_the_rings_are_bounded():
+    feed = LiveFeed(Settings())
+    for i in range(live_module.MENTIONS + 50):
+        feed.add_post({"id": f"p{i}", "text": "x" * 5000})
+        feed.add_result(_result(f"p{i}"))
+    feed.add_post({"id": f"p{live_module.MENTIONS + 49}", "text": "again"})
+    feed.add_result(_result(f"p{live_module.MENTIONS + 49}"))
+    recent = feed.recent()
+    assert len(recent) == live_module.MENTIONS
+    assert recent[-1]["id"] == f"p{live_module.MENTIONS + 49}" and recent[-1]["text"].startswith("xxx")
+    assert len(recent[-1]["text"]) == live_module.TEXT_CHARS + 1  # clipped, with an ellipsis
+    assert [s for s, _ in feed.since(feed.seq - 3)] == [feed.seq - 2, feed.seq - 1, feed.seq]
+    for i in range(live_module.DEAD_LETTERS + 10):
+        feed.add_dead_letter({"id": None, "reason": "not_json" if i % 2 else "missing_id", "stage": "decode",
+                              "detail": f"bad {i}"})
+    summary = feed.dead_letter_summary()
+    assert summary["total"] == live_module.DEAD_LETTERS + 10 and len(feed.dead_letters) == live_module.DEAD_LETTERS
+    assert {r["reason"] for r in summary["reasons"]} == {"not_json", "missing_id"}
+
+
+@pytest.mark.parametrize("value,expected", [(True, True), (False, False), (0.8, True), (0.2, False),
+                                            ({"probability": 0.7}, True), ({"flag": False, "probability": 0.9}, False),
+                                            ({"label": "complaint"}, True), (None, None), ("yes", None)])
+def test_complaint_flag_in_any_shape(value, expected):
+    assert complaint_of({"complaint": value}) is expected
+
+
+def _window(start_s: int, size: int, posts: int, score: float) -> dict:
+    iso = lambda t: datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return {"window": {"start": iso(start_s), "end": iso(start_s + size)}, "posts": posts, "mean_score": score,
+            "labels": {"negative": posts // 2}}
+
+
+def test_tumbling_windows_are_summed_into_at_most_max_points_buckets():
+    day = 86_400
+    rows = [_window(1_764_000_000 + 60 * i, 60, 2, 0.5 if i % 2 else -0.5) for i in range(day // 60)]
+    buckets = _bucketed(rows, 60_000, (1_764_000_000_000, 1_764_000_000_000 + day * 1000))
+    assert len(buckets) <= MAX_POINTS + 1
+    assert sum(p for p, _, _ in buckets.values()) == 2 * len(rows)  # nothing lost or counted twice
+    assert sum(s for _, s, _ in buckets.values()) == pytest.approx(0.0)
+    short = _bucketed(rows[:10], 60_000, (1_764_000_000_000, 1_764_000_000_000 + 600_000))
+    assert len(short) == 10  # a bucket is never narrower than a window
+
+
+def test_hopping_windows_are_sampled_not_summed():
+    rows = [_window(1_764_000_000 + 300 * i, 3600, 10, 0.1) for i in range(500)]
+    buckets = _bucketed(rows, 300_000, (1_764_000_000_000, 1_764_000_000_000 + 500 * 300_000))
+    assert len(buckets) <= MAX_POINTS + 1
+    assert {p for p, _, _ in buckets.values()} == {10}
+
+
+def test_view_parameters_are_checked():
+    assert View.from_query({"range": "24h", "brand": "acme"}, ["tumbling", "hopping"]).brand == "acme"
+    for bad in ({"range": "1y"}, {"window": "sliding"}, {"label": "angry"}):
+        with pytest.raises(BadView):
+            View.from_query(bad, ["tumbling", "hopping"])
+    view = View(brand="acme", label="negative", topic="m-1")
+    assert view.matches(live_module.mention_of(_result("x"), None))
+    assert not view.matches(live_module.mention_of(_result("y", label="positive"), None))
+
+
+def test_the_session_cookie_is_not_the_token():
+    assert "secret" not in session_value("secret") and session_value("secret") != session_value("other")
+
+
+def test_the_demo_loop_stamps_fresh_ids_and_times():
+    posts = [{"id": "a", "created_at": "2020-01-01T00:00:00Z", "text": "x"}, {"id": "bad", "text": "no time"}]
+    clock = iter([1_000_000.0] + [1_000_000.0 + i for i in range(1, 100)])
+    stream = looped(posts, history=4, span=40, clock=lambda: next(clock))
+    out = [json.loads(next(stream)) for _ in range(8)]
+    assert [p["id"] for p in out] == ["a~0", "bad~0", "a~1", "bad~1", "a~2", "bad~2", "a~3", "bad~3"]
+    times = [datetime.fromisoformat(p["created_at"]).timestamp() for p in out if "created_at" in p]
+    assert times[:2] == [1_000_000 - 40, 1_000_000 - 20]  # history spread over the span before the start
+    assert times[2:] == sorted(times[2:]) and times[2] >= 1_000_000  # then the clock
+    assert all("created_at" not in p for p in out if p["id"].startswith("bad"))
