@@ -36,6 +36,9 @@ WORKER_ENV = {
     "MMSTREAM_MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),
     "MMSTREAM_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
     "MMSTREAM_PLUGIN_TIMEOUT": str(PLUGIN_TIMEOUT),
+    # faults the probe plugin plants in mmstream (tests/probe_plugin.py): a faulty enricher, a bug on one post
+    "PROBE_ENRICHER": "1",
+    "PROBE_BUG_ID": "bad-internal",
 }
 T0 = 1764320400  # 2026-11-28T09:00:00Z
 
@@ -201,6 +204,18 @@ def bad_cases() -> list[Case]:
         Case("frames", img("bad-frames", {"b64": _b64(many_frames_gif(3000))}), "too_many_frames", v, "bad-frames"),
         Case("good-then-bad-image", img("bad-second-image", {"b64": tiny}, {"b64": "%%%"}), "invalid_base64", v,
              "bad-second-image"),
+        Case("image-file", img("bad-file", {"file": "/etc/passwd"}), "unsupported_image_source", v, "bad-file"),
+        Case("image-href", img("bad-href", {"href": "http://127.0.0.1:1/a.png"}), "unsupported_image_source", v,
+             "bad-href"),
+        Case("image-src", img("bad-src", {"src": "file:///etc/passwd"}), "unsupported_image_source", v, "bad-src"),
+        # after the model: an enricher that raises for one post, one that leaves a non-JSON value (NaN)
+        Case("enricher-raises", _raw(_post("bad-enrich-raise", text="an enricher raises on this one")), "enrich_error",
+             "enrich:probe-enricher", "bad-enrich-raise"),
+        Case("enricher-nan", _raw(_post("bad-enrich-nan", text="an enricher leaves NaN here")), "enrich_error",
+             "enrich", "bad-enrich-nan"),
+        # a bug in mmstream itself (planted by the probe plugin on this id)
+        Case("internal-bug", _raw(_post("bad-internal", text="mmstream trips over this one")), "internal_error",
+             "internal", "bad-internal"),
     ]
 
 
@@ -221,6 +236,14 @@ def plugin_cases() -> list[Case]:
         Case("model-fails", _raw(_post("bad-model", probe="badvec", text="the model cannot read this one")),
              "model_error", "model", "bad-model"),
         probe_ok(3),
+        Case("plugin-validate-bug", _raw(_post("bad-validate-bug", probe="validate-bug")), "plugin_error",
+             "extract:probe", "bad-validate-bug"),
+        Case("plugin-miscount", _raw(_post("bad-miscount", probe="miscount")), "plugin_error", "extract:probe",
+             "bad-miscount"),
+        probe_ok(4),
+        Case("derived-not-text", _raw(_post("bad-derived", probe="derive-int")), "bad_text", "extract:text",
+             "bad-derived"),
+        probe_ok(5),
     ]
 
 

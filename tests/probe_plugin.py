@@ -17,7 +17,23 @@ The plugin handles the modality ``probe`` (a string) and does what it is told:
 ``"nan"``      a report holding NaN (not JSON)
 ``"slow"``     touches the file ``$PROBE_MARK`` (when set), sleeps
                :data:`SLOW_SECONDS` (within budget), then answers like ``ok``
+``"miscount"`` the call returns one result fewer than it got values
+``"derive-int"`` like ``ok``, and derives ``image_text`` = 42: the text
+               plugin's tokenizer rejects it (``bad_text``)
+``"huge"``     like ``ok`` with a report of :data:`HUGE_REPORT_BYTES`: a
+               result Kafka refuses (``output_failed``)
+``"validate-bug"`` ``validate()`` raises a ValueError (not a PostError)
 =============  =======================================================
+
+Two faults planted in mmstream itself, for the dead letters no post can
+cause on its own (the module does this when the worker imports it):
+
+* ``PROBE_ENRICHER=1``: the plugin also registers an enricher (the
+  ``register_enrichers`` hook) ``probe-enricher`` that raises for the post
+  ``bad-enrich-raise`` and leaves NaN in the result of ``bad-enrich-nan``
+  (both ``enrich_error``);
+* ``PROBE_BUG_ID=<id>``: mmstream's validation step raises a KeyError for that
+  post, a stand-in for a bug in mmstream (``internal_error``).
 
 ``probe_model(dir)`` copies the shipped fused model and declares the extra,
 unused inputs ``probe`` [batch, 4] and ``probe_mask`` [batch, 1], so the
@@ -36,6 +52,7 @@ from mmstream.settings import Settings
 HANG_SECONDS = 60
 SLOW_SECONDS = 4
 PROBE_DIM = 4
+HUGE_REPORT_BYTES = 1_500_000  # over Kafka's default 1 MB record limit
 
 MODULE = f'''
 """mmstream-probe: a plugin that misbehaves on request (tests only)."""
@@ -44,7 +61,42 @@ import time
 
 import numpy as np
 
+import mmstream.pipeline.core as _core
 from mmstream import Extraction, Extractor, PostError, hookimpl
+
+try:
+    from mmstream.plugin.stages import Enricher
+except ImportError:  # before the stage hooks
+    from mmstream.pipeline.core import Enricher
+
+
+class ProbeEnricher(Enricher):
+    name = "probe-enricher"
+
+    def enrich(self, items):
+        for item in items:
+            if item.post.id == "bad-enrich-raise":
+                raise RuntimeError("probe enricher told to raise")
+            if item.post.id == "bad-enrich-nan":
+                item.record["probe_enriched"] = float("nan")
+
+
+if not getattr(_core, "_probe_faults_planted", False):
+    _core._probe_faults_planted = True
+    _real_validate = _core.validate_post
+
+    def _validate_post(obj, validators):
+        bug = os.environ.get("PROBE_BUG_ID")
+        if bug and isinstance(obj, dict) and obj.get("id") == bug:
+            raise KeyError("a bug planted in mmstream's validation by the probe plugin")
+        return _real_validate(obj, validators)
+
+    _core.validate_post = _validate_post
+
+
+@hookimpl
+def register_enrichers(settings):
+    return [ProbeEnricher()] if os.environ.get("PROBE_ENRICHER") else []
 
 
 class ProbeExtractor(Extractor):
@@ -55,10 +107,14 @@ class ProbeExtractor(Extractor):
     def validate(self, modality, value):
         if not isinstance(value, str):
             raise PostError("wrong_type", "'probe' must be a string.", "validate")
+        if value == "validate-bug":
+            raise ValueError("probe validate() told to fail")
         return value
 
     def extract(self, modality, values):
         out = []
+        if "miscount" in values:
+            return [Extraction(features=np.full({PROBE_DIM}, 0.5, dtype=np.float32))] * (len(values) - 1)
         for value in values:
             if value == "raise":
                 raise RuntimeError("probe told to raise")
@@ -74,6 +130,12 @@ class ProbeExtractor(Extractor):
                 out.append({{"not": "an Extraction"}})
             elif value == "nan":
                 out.append(Extraction(report={{"probe": value, "score": float("nan")}}))
+            elif value == "derive-int":
+                out.append(Extraction(features=np.full({PROBE_DIM}, 0.5, dtype=np.float32),
+                                      report={{"probe": value}}, derived={{"image_text": 42}}))
+            elif value == "huge":
+                out.append(Extraction(features=np.full({PROBE_DIM}, 0.5, dtype=np.float32),
+                                      report={{"probe": value, "blob": "z" * {HUGE_REPORT_BYTES}}}))
             else:
                 out.append(Extraction(features=np.full({PROBE_DIM}, 0.5, dtype=np.float32),
                                       report={{"probe": value, "chars": len(value)}}))

@@ -68,21 +68,26 @@ Until = int | set | frozenset | Callable[[list[Record]], bool]
 
 
 def wait_for(settings: Settings, topics: str | Iterable[str], until: Until, timeout: float,
-             what: str = "") -> list[Record]:
+             what: str = "", context: "WorkerProcess | Iterable[WorkerProcess] | None" = None) -> list[Record]:
     """Read ``topics`` (short names such as ``"enriched"``, or full ones) from the
     beginning until ``until`` holds; every record read, in arrival order.
 
     ``until`` is a number of records, a set of keys (post ids) that must all have
     been seen, or a predicate over the records. When ``timeout`` runs out first
     (``consume`` itself just returns what it read) this raises AssertionError
-    naming what was expected, what was seen, and what was not."""
+    naming what was expected, what was seen, and what was not, followed by the
+    logs of the ``context`` worker(s)."""
     names = [topics] if isinstance(topics, str) else list(topics)
     full = [n if n.startswith(settings.topic_prefix) else settings.topic(n) for n in names]
     check = _condition(until)
     started = time.monotonic()
     records = consume(settings, full, until=check, timeout=timeout)
     if not check(records):
-        raise AssertionError(_report(what or _describe(until), full, records, until, time.monotonic() - started))
+        message = _report(what or _describe(until), full, records, until, time.monotonic() - started)
+        workers = [context] if isinstance(context, WorkerProcess) else list(context or ())
+        for worker in workers:
+            message += f"\n--- {worker.log_path.name} (alive: {worker.alive()}) ---\n{worker.log()}"
+        raise AssertionError(message)
     return records
 
 
@@ -126,6 +131,13 @@ def record_key(r: Record) -> str | None:
     return value.get("id") if isinstance(value, dict) else None
 
 
+def _reason(r: Record) -> str | None:
+    try:
+        return r.json().get("reason")
+    except (ValueError, AttributeError):
+        return None
+
+
 def _condition(until: Until) -> Callable[[list[Record]], bool]:
     if isinstance(until, bool):
         raise TypeError("until must be a count, a set of keys or a predicate")
@@ -155,13 +167,17 @@ def _report(what: str, topics: list[str], records: list[Record], until: Until, s
         lines.append(f"not seen: {len(missing)} of {len(until)}: {missing[:20]}")
     lines.append(f"keys seen (first 20): {keys[:20]}")
     dead = [r for r in records if r.topic.endswith("dead-letter")]
-    for r in dead[:5]:
+    if dead:
+        reasons = Counter(_reason(r) for r in dead)
+        lines.append(f"dead letters by reason: {dict(reasons)}")
+    for r in dead[:3]:
         lines.append(f"dead letter: {r.value[:300]!r}")
     return "\n".join(lines)
 
 
-def produce_values(settings: Settings, values: list[bytes | None], key: bytes | None = None) -> None:
-    """Send raw record values (``None``: a record with no value at all) to the posts topic."""
+def produce_values(settings: Settings, values: list[bytes | None], key: bytes | None = b"no-value") -> None:
+    """Send raw record values (``None``: a record with no value at all, a tombstone, which Kafka
+    allows only with a key) to the posts topic."""
     from kafka import KafkaProducer
 
     from mmstream.kafka.clients import client_config
@@ -174,24 +190,26 @@ def produce_values(settings: Settings, values: list[bytes | None], key: bytes | 
         producer.close()
 
 
-def read_outcomes(settings: Settings, expected: int, timeout: float = 90) -> tuple[dict[str, dict], list[dict]]:
+def read_outcomes(settings: Settings, expected: int, timeout: float = 90,
+                  context: Any = None) -> tuple[dict[str, dict], list[dict]]:
     """Results by id and dead letters, read until ``expected`` distinct posts came back
     (AssertionError, with what came back, if they do not within ``timeout``). A
     result that came back twice fails here: use :func:`outcomes` to see copies."""
-    results, dead = outcomes(settings, expected, timeout)
+    results, dead = outcomes(settings, expected, timeout, context)
     twice = {i: len(c) for i, c in results.items() if len(c) > 1}
     assert not twice, f"results came back more than once: {twice}"
     return {i: c[0] for i, c in results.items()}, dead
 
 
-def outcomes(settings: Settings, expected: int, timeout: float = 90) -> tuple[dict[str, list[dict]], list[dict]]:
+def outcomes(settings: Settings, expected: int, timeout: float = 90,
+             context: Any = None) -> tuple[dict[str, list[dict]], list[dict]]:
     """Every result (each id's copies, in arrival order) and every dead letter,
     read until ``expected`` distinct posts came back."""
     def done(records: list[Record]) -> bool:
         return len(_distinct(settings, records)) >= expected
     done.__doc__ = f"{expected} distinct outcomes"
 
-    records = wait_for(settings, ["enriched", "dead-letter"], done, timeout)
+    records = wait_for(settings, ["enriched", "dead-letter"], done, timeout, context=context)
     results: dict[str, list[dict]] = {}
     for r in records:
         if r.topic == settings.topic("enriched"):

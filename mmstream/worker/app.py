@@ -129,7 +129,11 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
             pending = []
             for outcome in outcomes:
                 key, value = encode(outcome)
-                pending.append((outcome, await producer.send(targets[outcome.kind], key, value, None, None, None)))
+                try:
+                    pending.append((outcome, await producer.send(targets[outcome.kind], key, value, None, None, None)))
+                except Exception as error:  # noqa: BLE001 - refused before sending (over max_request_size ...)
+                    await _output_failed(outcome, error)
+                    continue
                 stats["results" if outcome.kind == "result" else "dead_letters"] += 1
             for (outcome, _), error in zip(pending, await asyncio.gather(*(d for _, d in pending),
                                                                           return_exceptions=True)):
