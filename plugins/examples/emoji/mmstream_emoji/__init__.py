@@ -1,0 +1,29 @@
+"""Example third-party mmstream plugin, built only from the public plugin API (``mmstream.plugin``).
+
+* ``reactions``, a modality: a post may carry ``"reactions": {"like": 120, "angry": 4}`` (the
+  platform's reaction counts). The report (``modalities.reactions``) gives the total, the shares and
+  the dominant reaction; the features (``dims = {"reactions": 7}``: six shares and the log of the
+  total) are there for a fused model trained with them (the shipped model, trained on text, ignores
+  them: ``training_features`` has no reactions to offer from tweets).
+* ``emoji``, an enricher: ``record["emoji"]`` counts the emoji of the post's text and of the text
+  read from its images, with a small sentiment lexicon (``positive`` / ``negative`` counts).
+
+Settings: ``MMSTREAM_PLUGIN_EMOJI_TOP`` (default 3), how many distinct emoji ``emoji.top`` lists.
+"""
+from __future__ import annotations
+
+from mmstream.plugin import hookimpl
+from mmstream_emoji.emoji import EmojiCounter
+from mmstream_emoji.reactions import REACTIONS, ReactionsExtractor
+
+__all__ = ["EmojiCounter", "REACTIONS", "ReactionsExtractor", "register_enrichers", "register_extractors"]
+
+
+@hookimpl
+def register_extractors(settings):
+    return [ReactionsExtractor()]
+
+
+@hookimpl
+def register_enrichers(settings):
+    return [EmojiCounter.from_settings(settings)]
