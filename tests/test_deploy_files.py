@@ -256,3 +256,43 @@ def test_dockerfile_is_multi_stage_non_root_and_offline() -> None:
     ignore = [line for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
               if line and not line.startswith("#")]
     assert ignore[0] == "**" and "!mmstream/**" in ignore and "!plugins/**" in ignore  # the context: source only
+
+
+def test_the_image_install_carries_the_models_and_scores_offline(tmp_path: Path) -> None:
+    """What the Dockerfile's stages do, without Docker: wheels of mmstream and the built-in
+    plugins (``pip install .`` builds the same), installed into a fresh virtualenv (not
+    editable, so nothing is read from the checkout), then ``mmstream score`` over the
+    bundled samples with the network off (``unshare -n``) and an empty home."""
+    root = DEPLOY.parent
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(root),
+                    str(root / "plugins" / "text"), str(root / "plugins" / "image")], check=True)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+                    *map(str, sorted(wheels.glob("*.whl")))], check=True)
+    # the third-party dependencies from this environment, behind the fresh install (its .pth files,
+    # the editable checkout among them, are not processed from a directory added this way)
+    import numpy
+
+    (site / "zz_dependencies.pth").write_text(str(Path(numpy.__file__).parent.parent) + "\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    script = ("import sys, mmstream, mmstream_text, mmstream_image\n"
+              "assert all(m.__file__.startswith(sys.prefix) for m in (mmstream, mmstream_text, mmstream_image))\n"
+              "from mmstream.commands.cli import main\n"
+              "sys.exit(main())\n")
+    samples = site / "mmstream" / "samples" / "posts.jsonl"
+    command = [str(venv / "bin" / "python"), "-c", script, "score", str(samples), "-o", str(tmp_path / "out.jsonl")]
+    offline = subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "MMSTREAM_ONNX_THREADS": "1"}
+    done = subprocess.run((["unshare", "-n"] if offline else []) + command, env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert len(lines) == len(samples.read_text().splitlines()) and lines
+    results = [r for r in map(json.loads, lines) if "sentiment" in r]
+    assert results and all(r["model"].startswith("mmstream-fused") for r in results)
+    if not offline:
+        pytest.skip("scored from the installed wheels, but 'unshare -n' (root) was not available to cut the network")
