@@ -12,9 +12,10 @@ import numpy as np
 from mmstream.errors import ConfigError
 
 
-def onnx_threads() -> int:
-    """Intra-op threads of every session: ``MMSTREAM_ONNX_THREADS``, else half the
-    CPUs this process may use (1 to 4).
+def onnx_threads(settings: Any = None) -> int:
+    """Intra-op threads of every session: the ``onnx_threads`` setting
+    (``MMSTREAM_ONNX_THREADS``; of ``settings``, else as loaded now), or, when it is 0
+    (the default), half the CPUs this process may use (1 to 4).
 
     A worker runs its models in one thread; the other cores are left to the
     event loop, Kafka I/O and a co-located broker. On 2 cores, 2 threads ran
@@ -24,9 +25,14 @@ def onnx_threads() -> int:
     load, against 2 ms for 1 thread); a worker did 355 posts/s with 1 thread
     against 276-324 with 2 (``mmstream bench``, BENCHMARKS.md).
     """
-    env = os.environ.get("MMSTREAM_ONNX_THREADS")
-    if env:
-        return max(1, int(env))
+    if settings is None:
+        from mmstream.settings import Settings
+
+        settings = Settings.load()
+    if settings.onnx_threads < 0:
+        raise ConfigError(f"MMSTREAM_ONNX_THREADS={settings.onnx_threads}: give 1 or more threads, or 0 for the default")
+    if settings.onnx_threads:
+        return settings.onnx_threads
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -73,10 +79,6 @@ class OnnxModel:
                         str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
                     )
         return self._session
-
-    @property
-    def input_names(self) -> list[str]:
-        return [i.name for i in self.session.get_inputs()]
 
     def run(self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
         names = outputs or [o.name for o in self.session.get_outputs()]
