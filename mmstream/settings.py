@@ -14,6 +14,33 @@ from mmstream.errors import ConfigError
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+class Secret(str):
+    """A setting's secret value: used as the string it is, never printed (``repr`` is
+    ``'***'``) and never pickled or deep-copied (both give an empty secret)."""
+
+    def __repr__(self) -> str:
+        return "'***'" if self else "''"
+
+    def __reduce__(self) -> tuple:
+        return (Secret, ("",))
+
+
+def is_secret(name: str) -> bool:
+    """Settings whose values are secrets: passwords, tokens, keys and DSNs with credentials."""
+    return name.endswith(("password", "_token", "_secret", "_api_key")) or name == "web_token"
+
+
+#: the groups of settings, by field-name prefix (first match wins; anything else is "worker")
+GROUPS: dict[str, tuple[str, ...]] = {
+    "connection": ("broker", "app_id", "topic_prefix", "partitions", "replication_factor", "mentions_retention",
+                   "processing_guarantee", "security_", "sasl_", "ssl_", "fetch_", "producer_"),
+    "limits": ("max_", "plugin_timeout"),
+    "plugins": ("plugin_", "onnx_"),
+    "model": ("model_", "brands_file", "category_threshold"),
+    "analytics": ("window_", "topic_", "alert_", "analytics_", "idle_partition"),
+}
+
+
 @dataclass
 class Settings:
     # Kafka
@@ -116,6 +143,43 @@ class Settings:
     def plugin(self, name: str) -> "Mapping[str, str]":
         """The settings of plugin ``name``: every ``MMSTREAM_PLUGIN_<NAME>_<KEY>``
         environment variable (read when the settings were loaded) as ``{"<key>": value}``,
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if is_secret(f.name) and isinstance(value, str) and not isinstance(value, Secret):
+                object.__setattr__(self, f.name, Secret(value))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled settings hold no secret: secrets empty, no plugin settings (they may hold keys)."""
+        state = dict(self.__dict__)
+        state.update({k: Secret("") for k in state if is_secret(k)}, plugin_env={}, plugin_options={})
+        return state
+
+    def group(self, name: str) -> "Mapping[str, Any]":
+        """The settings of one group (``connection``, ``limits``, ``plugins``, ``model``,
+        ``analytics``, ``worker``) by name, read-only; secrets stay :class:`Secret`."""
+        if name not in GROUPS and name != "worker":
+            raise ConfigError(f"no settings group {name!r}; the groups are {', '.join([*GROUPS, 'worker'])}")
+        return MappingProxyType({f.name: getattr(self, f.name) for f in fields(self)
+                                 if group_of(f.name) == name and f.name not in _NOT_FROM_ENV})
+
+    @property
+    def connection(self) -> "Mapping[str, Any]":
+        return self.group("connection")
+
+    @property
+    def limits(self) -> "Mapping[str, Any]":
+        return self.group("limits")
+
+    @property
+    def analytics(self) -> "Mapping[str, Any]":
+        return self.group("analytics")
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Every setting by group, secrets shown as ``***`` (set) or ``""``: safe to print or log."""
+        return {g: {k: ("***" if v else "") if is_secret(k) else v for k, v in self.group(g).items()}
+                for g in [*GROUPS, "worker"]}
+
         keys in lower case, then ``Settings.load(plugin_options={name: {...}})``."""
         prefix = f"MMSTREAM_PLUGIN_{name.upper()}_"
         env = os.environ if self.plugin_env is None else self.plugin_env
@@ -158,6 +222,14 @@ _NOT_FROM_ENV = ("plugin_env", "plugin_options")
 def _convert(f: dataclasses.Field, raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     try:
+def group_of(name: str) -> str:
+    """The group a setting belongs to (:data:`GROUPS`; ``worker`` for the rest)."""
+    for group, prefixes in GROUPS.items():
+        if name.startswith(prefixes):
+            return group
+    return "worker"
+
+
         if kind == "int":
             return int(raw)
         if kind == "float":
