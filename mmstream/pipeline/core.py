@@ -226,21 +226,38 @@ class Pipeline:
                 w.pending.pop(modality, None)
         return derived_any
 
-    def _run_extractor(self, extractor: Extractor, modality: str, values: list[Any]) -> list[Extraction | Exception]:
-        timeout = self.settings.plugin_timeout
+    def _run_extractor(self, extractor: Extractor, modality: str, values: list[Any],
+                       timeout: float | None = None) -> list[Extraction | Exception]:
+        timeout = self.settings.plugin_timeout if timeout is None else timeout
         try:
             results = call_with_timeout(lambda: extractor.extract(modality, values), timeout)
             if len(results) != len(values):
                 raise RuntimeError(f"returned {len(results)} results for {len(values)} values")
             return results
-        except TimeoutError as exc:
+        except Exception as exc:  # noqa: BLE001 - a timeout or a fault: isolate below
             if len(values) == 1:
                 return [exc]
-        except Exception as exc:  # noqa: BLE001 - isolate below
-            if len(values) == 1:
-                return [exc]
-        # the batch failed as a whole: retry one by one so only the culprit fails
-        return [self._run_extractor(extractor, modality, [v])[0] for v in values]
+        return self._one_by_one(extractor, modality, values)
+
+    def _one_by_one(self, extractor: Extractor, modality: str, values: list[Any]) -> list[Extraction | Exception]:
+        """The batch failed as a whole: retry one by one so only the culprit fails. The
+        first value that hangs on its own gets a full budget; every value after it shares
+        one more budget (those left when it is spent are not tried). A batch costs at most
+        three budgets, whatever its size, even when the plugin hangs on every value."""
+        budget = self.settings.plugin_timeout
+        deadline: float | None = None  # the shared budget's end, once a value hung alone
+        results: list[Extraction | Exception] = []
+        for value in values:
+            left = budget if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                results.append(TimeoutError(f"not tried: the plugin hung on other values of this batch and the "
+                                            f"retry's budget ({budget:g} s) is spent"))
+                continue
+            result = self._run_extractor(extractor, modality, [value], timeout=left)[0]
+            if isinstance(result, TimeoutError) and deadline is None:
+                deadline = time.monotonic() + budget
+            results.append(result)
+        return results
 
     def _predict(self, work: list[WorkItem]) -> None:
         if not work:
@@ -281,8 +298,9 @@ class Pipeline:
             "id": post.id,
             "created_at": post.created_at_iso,
             "brands": post.brands,
-            "lang": post.lang,
+            **_lang(post.lang, w.reports),
             "sentiment": w.prediction.sentiment(),
+            **w.prediction.task_fields(),  # complaint {label, prob}, emotion {label, probs}
             "topics": [],
             "modalities": w.reports,
             "model": self.model.name,
@@ -303,6 +321,18 @@ class Pipeline:
         if source is not None:
             record.update(topic=source.topic, partition=source.partition, offset=source.offset)
         return record
+
+
+def _lang(given: str | None, reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``lang``: the post's own when it says one, else what the text plugin detected in its
+    text (or in text read from its images); ``lang_source``: given, detected or null."""
+    if given:
+        return {"lang": given, "lang_source": "given"}
+    for modality in ("text", "image_text"):
+        detected = reports.get(modality, {}).get("lang")
+        if detected:
+            return {"lang": detected, "lang_source": "detected"}
+    return {"lang": None, "lang_source": None}
 
 
 def _known_id(obj: Any) -> str | None:
