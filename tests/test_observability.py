@@ -16,6 +16,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import promql_parser
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -150,12 +151,24 @@ def test_metrics_ready_and_json_logs(settings: Settings, tmp_path: Path) -> None
         # the dashboard queries only what the worker exports
         exported = set(s)
         dashboard = json.loads(DASHBOARD.read_text())
-        queried = {m for expr in dashboard_expressions(dashboard) for m in re.findall(r"\bmmstream_[a-z0-9_]+", expr)}
+        queried = {m for expr in dashboard_expressions(dashboard) for m in metric_names(expr)}
         assert queried and queried <= exported, sorted(queried - exported)
     finally:
         code = worker.stop()
     assert code == 0, worker.log()
     check_json_log(log.read_text())
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metrics a PromQL expression selects (promql-parser: a syntax error fails here)."""
+    names: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            names.add(node.name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
 
 
 def dashboard_expressions(dashboard: dict) -> list[str]:
@@ -165,12 +178,12 @@ def dashboard_expressions(dashboard: dict) -> list[str]:
     for panel in dashboard["panels"]:
         for target in panel.get("targets", []):
             exprs.append(target["expr"])
-    for var in dashboard.get("templating", {}).get("list", []):
+    for var in dashboard.get("templating", {}).get("list", []):  # label_values(METRIC, label): Grafana's
         query = var.get("query")
-        if isinstance(query, dict):
-            query = query.get("query")
-        if isinstance(query, str) and "mmstream_" in query:
-            exprs.append(query)
+        query = query.get("query") if isinstance(query, dict) else query
+        found = re.fullmatch(r"label_values\((\w+), *\w+\)", query or "")
+        assert found, query
+        exprs.append(found.group(1))
     return exprs
 
 
