@@ -170,7 +170,9 @@ def _principal(settings: Settings) -> str:
 
 
 def _lines(path_or_lines: str | Path | Iterable[str | bytes]) -> Iterator[bytes]:
-    if isinstance(path_or_lines, (str, Path)):
+    if path_or_lines == "-":  # the command line's stdin
+        yield from sys.stdin.buffer
+    elif isinstance(path_or_lines, (str, Path)):
         path = Path(path_or_lines)
         if not path.is_file():
             raise ConfigError(f"{path} does not exist; pass a JSON-lines file")
