@@ -187,7 +187,6 @@ def test_a_broker_killed_mid_stream_loses_no_post_and_the_cluster_heals(cluster,
                           until=lambda rs: ids <= {r.json()["id"] for r in rs})
         all_out = time.monotonic() - killed_at
         victim.start(cluster.libs)
-        back_at = time.monotonic()
         heal = wait_until(lambda: all(len(isr) == 3 for *_, isr in partition_state(cluster, topics)), 120,
                           "every partition back to 3 in-sync replicas")
         alive = [w.alive() for w in workers]
@@ -207,5 +206,4 @@ def test_a_broker_killed_mid_stream_loses_no_post_and_the_cluster_heals(cluster,
             assert without_mined(copy) == without_mined(copies[0]), post_id
     print(f"3 brokers, node {victim.node_id} SIGKILLed mid-stream: {len(ids)} posts, 0 lost, {len(duplicated)} "
           f"duplicates (identical); new leaders in {failover:.1f} s, every post out {all_out:.1f} s after the kill; "
-          f"restarted broker back in sync (ISR 3 everywhere) in {heal:.1f} s; ready to serve after "
-          f"{time.monotonic() - back_at:.1f} s")
+          f"restarted broker back in sync (ISR 3 everywhere) {heal:.1f} s after its start")

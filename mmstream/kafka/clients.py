@@ -13,9 +13,11 @@ Kafka and on tansu, the embedded broker, so they
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
@@ -29,7 +31,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError
+    from kafka.errors import (KafkaError, SaslAuthenticationFailedError, TopicAlreadyExistsError,
+                              TopicAuthorizationFailedError)
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 #: seconds to reach the bootstrap servers before giving up (kafka-python: 30)
@@ -87,12 +90,95 @@ def _connect(settings: Settings) -> dict[str, Any]:
     return {**client_config(settings), "bootstrap_timeout_ms": int(CONNECT_TIMEOUT * 1000)}
 
 
-def _admin(settings: Settings) -> KafkaAdminClient:
+class _ConnectLog(logging.Handler):
+    """kafka-python's own log lines while a client connects: a refused login or an
+    untrusted certificate shows there only (the client just reports it cannot bootstrap)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(record.getMessage())
+        except Exception:  # noqa: BLE001 - a log line that cannot be formatted is no evidence
+            pass
+
+
+@contextmanager
+def connecting(settings: Settings) -> Iterator[None]:
+    """Wrap the creation of a kafka-python client: a KafkaError becomes a BrokerError, or a
+    ConfigError naming the setting to fix when the broker refused the credentials or its
+    certificate is not signed by ``MMSTREAM_SSL_CAFILE``. Fails within ``CONNECT_TIMEOUT``."""
+    logger = logging.getLogger("kafka")
+    handler = _ConnectLog()
+    logger.addHandler(handler)
     try:
-        return KafkaAdminClient(client_id="mmstream-admin", **_connect(settings))
+        yield
     except KafkaError as exc:
+        seen = " ".join(handler.lines)
+        sasl = (settings.security_protocol or "").upper().startswith("SASL_")
+        tls_failed = "CERTIFICATE_VERIFY_FAILED" in seen or "certificate verify failed" in seen
+        if "SaslAuthenticationFailed" in seen or "Authentication failed" in seen or (
+                isinstance(exc, SaslAuthenticationFailedError)) or (
+                sasl and not tls_failed and "socket disconnected" in seen):
+            # Kafka answers a failed SCRAM/PLAIN login by closing the connection
+            raise ConfigError(f"Kafka at {settings.broker} refused the SASL login of {settings.sasl_username!r} "
+                              f"({settings.sasl_mechanism}): check MMSTREAM_SASL_USERNAME, MMSTREAM_SASL_PASSWORD "
+                              "and MMSTREAM_SASL_MECHANISM (and that the listener speaks "
+                              "MMSTREAM_SECURITY_PROTOCOL)") from None
+        if tls_failed:
+            raise ConfigError(f"the TLS certificate of Kafka at {settings.broker} is not signed by the CA in "
+                              f"MMSTREAM_SSL_CAFILE={settings.ssl_cafile or '(system CAs)'!r}: point "
+                              "MMSTREAM_SSL_CAFILE at the CA that signed the broker's certificate") from None
+        if "WRONG_VERSION_NUMBER" in seen or "record layer failure" in seen:
+            raise ConfigError(f"Kafka at {settings.broker} does not speak TLS on that port: check "
+                              "MMSTREAM_SECURITY_PROTOCOL and MMSTREAM_BROKER") from None
         raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
                           "start one with `mmstream broker` or pass --broker") from None
+    finally:
+        logger.removeHandler(handler)
+
+
+def _admin(settings: Settings) -> KafkaAdminClient:
+    with connecting(settings):
+        return KafkaAdminClient(client_id="mmstream-admin", **_connect(settings))
+
+
+def check_access(settings: Settings, read: Iterable[str] = (), write: Iterable[str] = ()) -> None:
+    """ConfigError naming the principal, the topic and the operation when the broker's ACLs
+    do not let this client READ each of ``read`` or WRITE each of ``write`` (full names):
+    at start-up, before anything is consumed or written. Brokers that do not report
+    authorized operations (tansu) pass."""
+    read, write = list(read), list(write)
+    needed = {name: set() for name in read + write}
+    for name in read:
+        needed[name].add("READ")
+    for name in write:
+        needed[name].add("WRITE")
+    if not needed:
+        return
+    admin = _admin(settings)
+    try:
+        described = {t["name"]: t for t in admin.describe_topics(list(needed))}
+    except KafkaError as exc:
+        raise BrokerError(f"cannot describe topics {sorted(needed)} on {settings.broker}: {exc}") from None
+    finally:
+        admin.close()
+    for name, operations in needed.items():
+        topic = described.get(name) or {}
+        if topic.get("error_code") == TopicAuthorizationFailedError.errno:
+            missing = sorted(operations | {"DESCRIBE"})
+        else:
+            allowed = topic.get("authorized_operations")
+            if allowed is None or "ALL" in allowed:
+                continue
+            missing = sorted(operations - set(allowed))
+        if missing:
+            raise ConfigError(f"{_principal(settings)} may not {' or '.join(missing)} topic {name!r} on "
+                              f"{settings.broker}: grant it (kafka-acls --add --allow-principal "
+                              f"User:{settings.sasl_username or '<name>'} --operation {missing[0].title()} "
+                              f"--topic {name}) or connect as a principal that may")
 
 
 #: topics whose consumers want the last record per key (a result per post id, a topic's state, a window's
@@ -203,13 +289,11 @@ def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str |
     """
     if rate is not None and rate <= 0:
         raise ConfigError(f"rate {rate} must be positive posts/second (or omitted)")
-    try:
+    check_access(settings, write=[topic])  # a refused login or a missing ACL fails here, before any record
+    with connecting(settings):
         producer = KafkaProducer(client_id="mmstream-producer", acks="all", linger_ms=5,
                                  enable_idempotence=False, max_request_size=max_record_bytes(settings),
                                  **_connect(settings))
-    except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
-                          "start one with `mmstream broker` or pass --broker") from None
     errors: list[BaseException] = []
     count = 0
     started = time.monotonic()
@@ -263,13 +347,10 @@ def consume(settings: Settings, topics: list[str], *,
         session_ms = int(settings.broker_session_timeout * 1000)
         group = {"session_timeout_ms": session_ms,
                  "heartbeat_interval_ms": max(100, session_ms // 3)}
-    try:
+    with connecting(settings):
         consumer = KafkaConsumer(client_id="mmstream-reader", group_id=group_id,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  isolation_level=isolation_level, **group, **_connect(settings))
-    except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {settings.broker} ({exc}); "
-                          "start one with `mmstream broker` or pass --broker") from None
     records: list[Record] = []
     try:
         if group_id is None:

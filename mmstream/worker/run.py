@@ -7,6 +7,10 @@ from mmstream.worker.app import create_app
 from mmstream.settings import Settings
 
 OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
+#: what a worker's principal must be allowed on a secured Kafka (ACLs; deploy/README.md): it reads the
+#: posts, the mentions (the analytics engine) and the analytics outputs (the feed of every worker's HTTP API)
+WORKER_READS = ("posts", "mentions", "topics", "brand-stats", "alerts")
+WORKER_WRITES = ("enriched", "dead-letter", "mentions", "late", "brand-stats", "topics", "alerts")
 
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:
@@ -22,6 +26,11 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     from mmstream.kafka.clients import ensure_topics
 
     ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    from mmstream.kafka.clients import check_access
+
+    # a refused login, an untrusted certificate or a missing ACL stops the worker here, naming the setting
+    check_access(settings, read=[settings.topic(t) for t in WORKER_READS],
+                 write=[settings.topic(t) for t in WORKER_WRITES])
     from mmstream.worker.transactions import check_transactions, exactly_once
 
     if exactly_once(settings):  # refused here, with the fix, by a broker without transactions
