@@ -66,6 +66,7 @@ def count_results(settings: Settings, at_least: int, timeout: float) -> int:
     return len(wait_for(settings, "enriched", at_least, timeout))
 
 
+@pytest.mark.both_brokers  # and on Apache Kafka (tests/conftest.py)
 def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_identical(pinned, tmp_path):
     settings = pinned
     posts = text_posts(3000, "k")
@@ -159,6 +160,7 @@ def test_sigterm_finishes_or_hands_back_the_batch_in_flight(pinned, tmp_path):
         assert all(without_mined(c) == without_mined(copies[0]) for c in copies), post_id
 
 
+@pytest.mark.both_brokers  # and on Apache Kafka (tests/conftest.py)
 def test_a_graceful_restart_repeats_nothing(pinned, tmp_path):
     """SIGTERM once the worker has caught up: it commits what it delivered on the way out,
     so the next worker starts where it stopped. (Faust commits on a timer only, every
