@@ -44,7 +44,7 @@ def test_listed_by_mmstream_plugins(site):
                          text=True, timeout=300)
     emoji = {i["name"]: i for i in json.loads(out.stdout)}["emoji"]
     assert emoji["source"] == "mmstream-emoji 0.2.0" and emoji["modalities"] == ["reactions"]
-    assert emoji["hooks"] == ["register_enrichers", "register_extractors"]
+    assert emoji["hooks"] == ["register_enrichers", "register_extractors", "register_routes"]
 
 
 def test_its_own_tests_pass_from_plugins_examples(site):

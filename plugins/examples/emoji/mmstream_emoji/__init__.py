@@ -8,6 +8,9 @@
 * ``emoji``, an enricher: ``record["emoji"]`` counts the emoji of the post's text and of the text
   read from its images, with a small sentiment lexicon (``positive`` / ``negative`` counts).
 
+* ``GET /emoji/stats`` on a worker's web server (``register_routes``): posts enriched and emoji
+  counted by this worker since it started.
+
 Settings: ``MMSTREAM_PLUGIN_EMOJI_TOP`` (default 3), how many distinct emoji ``emoji.top`` lists.
 """
 from __future__ import annotations
@@ -16,7 +19,8 @@ from mmstream.plugin import hookimpl
 from mmstream_emoji.emoji import EmojiCounter
 from mmstream_emoji.reactions import REACTIONS, ReactionsExtractor
 
-__all__ = ["EmojiCounter", "REACTIONS", "ReactionsExtractor", "register_enrichers", "register_extractors"]
+__all__ = ["EmojiCounter", "REACTIONS", "ReactionsExtractor", "register_enrichers", "register_extractors",
+           "register_routes"]
 
 
 @hookimpl
@@ -27,3 +31,13 @@ def register_extractors(settings):
 @hookimpl
 def register_enrichers(settings):
     return [EmojiCounter.from_settings(settings)]
+
+
+@hookimpl
+def register_routes(pipeline):
+    counter = next(e for e in pipeline.enrichers if isinstance(e, EmojiCounter))
+
+    async def stats(web, request):
+        return web.json({"posts": counter.posts, "emoji": counter.emoji})
+
+    return [("/emoji/stats", stats)]

@@ -23,6 +23,7 @@ class EmojiCounter(Enricher):
 
     def __init__(self, top: int = 3) -> None:
         self.top = top
+        self.posts = self.emoji = 0  # counted since startup (GET /emoji/stats on a worker)
 
     @classmethod
     def from_settings(cls, settings) -> "EmojiCounter":
@@ -38,6 +39,8 @@ class EmojiCounter(Enricher):
     def enrich_item(self, item) -> None:
         found = [e for m in TEXT_MODALITIES if isinstance(v := item.values.get(m), str) for e in emoji_of(v)]
         base = Counter(found)
+        self.posts += 1
+        self.emoji += len(found)
         item.record["emoji"] = {
             "count": len(found),
             "top": [e for e, _ in sorted(base.items(), key=lambda ec: (-ec[1], ec[0]))[: self.top]],

@@ -1,6 +1,9 @@
 """The example plugin's own tests, with mmstream.testing's fixtures (a pytest plugin shipped with mmstream)."""
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pytest
 
 from mmstream.plugin import ConfigError, Settings
@@ -50,3 +53,7 @@ def test_through_a_worker(make_post, mmstream_worker):
     results, dead = mmstream_worker.outcomes(2)
     assert results["w1"]["emoji"]["positive"] == 2 and results["w1"]["modalities"]["reactions"]["top"] == "love"
     assert [d["reason"] for d in dead] == ["bad_count"]
+    # the plugin's page on the worker's web server (register_routes)
+    port = mmstream_worker.settings.web_port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/emoji/stats", timeout=10) as response:
+        assert json.load(response) == {"posts": 1, "emoji": 2}
