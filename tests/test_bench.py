@@ -104,7 +104,10 @@ def test_agreement_and_cli():
 
 
 def test_peer_head_in_torch_matches_the_fused_onnx_model():
-    torch = pytest.importorskip("torch")
+    """The benchmark's per-event peer runs the same fused head. It lives behind the ``train`` extra
+    (torch, about 2 GB of wheels): CI installs ``.[test]`` only, so there this test is skipped by
+    design and says so (tests/README.md); with ``pip install -e '.[train]'`` it runs."""
+    torch = pytest.importorskip("torch", reason="the bench peer needs the train extra: pip install -e '.[train]'")
     pytest.importorskip("onnx")
     from mmstream.bench.peer import TorchHead
     from mmstream.inference.fused import FusedModel
@@ -118,8 +121,9 @@ def test_peer_head_in_torch_matches_the_fused_onnx_model():
         feeds[f"{modality}_mask"] = np.array([[1.0], [0.0]], dtype=np.float32)
     expected = model.onnx.run(feeds)
     got = TorchHead(model.onnx.path)({k: torch.from_numpy(v) for k, v in feeds.items()})
+    assert set(got) == set(expected)
     for name, value in expected.items():
-        assert np.allclose(got[name].numpy(), value, atol=1e-5), name
+        np.testing.assert_allclose(got[name].numpy(), value, rtol=1e-4, atol=1e-5, err_msg=name)  # fp32, other kernels
 
 
 def test_cpu_account_splits_core_time_per_post():
