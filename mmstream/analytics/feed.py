@@ -19,11 +19,12 @@ from typing import Callable
 
 from mmstream.analytics.store import QueryStore
 from mmstream.analytics.topicspace import TopicSnapshot
+from mmstream.errors import BrokerError
 from mmstream.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer, TopicPartition  # noqa: F401 - KafkaConsumer: a type below
     from kafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,14 @@ class OutputFeed(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 self._consume()
-            except KafkaError as exc:
+            except (KafkaError, BrokerError) as exc:  # BrokerError: the client factory could not connect
                 log.warning("analytics feed: %r; reconnecting", exc)
                 self._stop_event.wait(1.0)
 
     def _consume(self) -> None:
-        from mmstream.kafka.clients import client_config
+        from mmstream.kafka.clients import kafka_consumer
 
-        consumer = KafkaConsumer(client_id="mmstream-analytics-feed", group_id=None, enable_auto_commit=False,
-                                 auto_offset_reset="earliest", **client_config(self.settings))
+        consumer = kafka_consumer(self.settings, "mmstream-analytics-feed")
         try:
             partitions = self._partitions(consumer)
             consumer.assign(partitions)

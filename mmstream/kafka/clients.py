@@ -145,6 +145,34 @@ def _admin(settings: Settings) -> KafkaAdminClient:
         return KafkaAdminClient(client_id="mmstream-admin", **_connect(settings))
 
 
+def kafka_consumer(settings: Settings, client_id: str, **options: Any) -> KafkaConsumer:
+    """The one factory of mmstream's kafka-python consumers: bootstrap servers and security
+    from ``settings``, the connect timeout, and failures that name the fix (:func:`connecting`).
+    Defaults: no consumer group, no auto commit, the earliest offset when there is none (where
+    retention deleted the start of a log, the oldest record kept); a group gets the settings'
+    session timeout. ``options`` (kafka-python's keywords) override the defaults."""
+    config: dict[str, Any] = {"group_id": None, "enable_auto_commit": False, "auto_offset_reset": "earliest"}
+    config.update(options)
+    if config["group_id"] is not None and "session_timeout_ms" not in config:
+        # tansu holds a new group's JoinGroup for about half the session timeout (kafka-python's 45 s
+        # default made it 23 s): use ours
+        session_ms = int(settings.broker_session_timeout * 1000)
+        config.update(session_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 3))
+    with connecting(settings):
+        return KafkaConsumer(client_id=client_id, **config, **_connect(settings))
+
+
+def kafka_producer(settings: Settings, client_id: str, **options: Any) -> KafkaProducer:
+    """The one factory of mmstream's kafka-python producers (as :func:`kafka_consumer`):
+    acks from every replica, no idempotence (tansu has no InitProducerId), requests up to
+    the largest record the settings allow; ``options`` override."""
+    config: dict[str, Any] = {"acks": "all", "enable_idempotence": False,
+                              "max_request_size": max_record_bytes(settings)}
+    config.update(options)
+    with connecting(settings):
+        return KafkaProducer(client_id=client_id, **config, **_connect(settings))
+
+
 def check_access(settings: Settings, read: Iterable[str] = (), write: Iterable[str] = ()) -> None:
     """ConfigError naming the principal, the topic and the operation when the broker's ACLs
     do not let this client READ each of ``read`` or WRITE each of ``write`` (full names):
@@ -290,10 +318,7 @@ def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str |
     if rate is not None and rate <= 0:
         raise ConfigError(f"rate {rate} must be positive posts/second (or omitted)")
     check_access(settings, write=[topic])  # a refused login or a missing ACL fails here, before any record
-    with connecting(settings):
-        producer = KafkaProducer(client_id="mmstream-producer", acks="all", linger_ms=5,
-                                 enable_idempotence=False, max_request_size=max_record_bytes(settings),
-                                 **_connect(settings))
+    producer = kafka_producer(settings, "mmstream-producer", linger_ms=5)
     errors: list[BaseException] = []
     count = 0
     started = time.monotonic()
@@ -340,17 +365,7 @@ def consume(settings: Settings, topics: list[str], *,
     Never raises on timeout: callers compare what they got to what they expected.
     """
     deadline = time.monotonic() + timeout
-    group: dict[str, Any] = {}
-    if group_id is not None:
-        # tansu holds a new group's JoinGroup for about half the session
-        # timeout (kafka-python's 45 s default made it 23 s): use ours
-        session_ms = int(settings.broker_session_timeout * 1000)
-        group = {"session_timeout_ms": session_ms,
-                 "heartbeat_interval_ms": max(100, session_ms // 3)}
-    with connecting(settings):
-        consumer = KafkaConsumer(client_id="mmstream-reader", group_id=group_id,
-                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                 isolation_level=isolation_level, **group, **_connect(settings))
+    consumer = kafka_consumer(settings, "mmstream-reader", group_id=group_id, isolation_level=isolation_level)
     records: list[Record] = []
     try:
         if group_id is None:

@@ -24,7 +24,7 @@ import warnings
 from collections import Counter, OrderedDict, deque
 from typing import Any
 
-from mmstream.errors import PostError
+from mmstream.errors import BrokerError, PostError
 from mmstream.pipeline.post import parse_created_at
 from mmstream.settings import Settings
 
@@ -138,15 +138,14 @@ class LiveFeed(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 self._consume()
-            except KafkaError as exc:
+            except (KafkaError, BrokerError) as exc:  # BrokerError: the client factory could not connect
                 log.warning("dashboard live feed: %r; reconnecting", exc)
                 self._stop_event.wait(1.0)
 
     def _consume(self) -> None:
-        from mmstream.kafka.clients import client_config
+        from mmstream.kafka.clients import kafka_consumer
 
-        consumer = KafkaConsumer(client_id="mmstream-web-live", group_id=None, enable_auto_commit=False,
-                                 auto_offset_reset="earliest", **client_config(self.settings))
+        consumer = kafka_consumer(self.settings, "mmstream-web-live")
         try:
             partitions = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
             consumer.assign(partitions)
