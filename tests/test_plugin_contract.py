@@ -39,6 +39,20 @@ BROKEN = '''
 import a_module_that_does_not_exist  # noqa
 '''
 
+COMMAND = '''
+from mmstream.plugin import hookimpl
+
+def hello(args):
+    print(f"hello {args.who}")
+    return 3
+
+@hookimpl
+def register_commands(subparsers):
+    p = subparsers.add_parser("hello", help="say hello", description="Say hello.")
+    p.add_argument("who")
+    p.set_defaults(func=hello)
+'''
+
 
 def run(site: Path, *args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
     full = {**os.environ, "PYTHONPATH": str(site), **(env or {})}
@@ -165,3 +179,11 @@ def test_per_plugin_settings_namespace(monkeypatch):
     with pytest.raises(TypeError):
         settings.plugin("demo_plugin")["mode"] = "slow"  # read-only
     assert "max_chars" not in repr(settings) and "12" not in repr(settings).split("plugin_timeout")[0][-40:]
+
+
+def test_a_plugin_adds_a_command(tmp_path):
+    site = pip_install_plugin(tmp_path, "hello", COMMAND)
+    out = run(site, "hello", "world")
+    assert (out.returncode, out.stdout) == (3, "hello world\n"), out.stderr
+    assert "say hello" in run(site, "--help").stdout
+    assert "Say hello." in run(site, "hello", "--help").stdout
