@@ -3,15 +3,17 @@ posts and results, its bounds, the chart buckets, view parameters, the demo's lo
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 
+from mmstream.analytics.store import QueryStore
 from mmstream.commands.serve_demo import looped
 from mmstream.web import live as live_module
 from mmstream.web.auth import session_value
 from mmstream.web.live import LiveFeed, complaint_of
-from mmstream.web.snapshot import MAX_POINTS, BadView, View, _bucketed
+from mmstream.web.index import WindowIndex
+from mmstream.web.snapshot import MAX_POINTS, BadView, View, _chart
 from mmstream.settings import Settings
 
 
@@ -71,28 +73,52 @@ def test_complaint_flag_in_any_shape(value, expected):
     assert complaint_of({"complaint": value}) is expected
 
 
-def _window(start_s: int, size: int, posts: int, score: float) -> dict:
-    iso = lambda t: datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    return {"window": {"start": iso(start_s), "end": iso(start_s + size)}, "posts": posts, "mean_score": score,
-            "labels": {"negative": posts // 2}}
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_tumbling_windows_are_summed_into_at_most_max_points_buckets():
-    day = 86_400
-    rows = [_window(1_764_000_000 + 60 * i, 60, 2, 0.5 if i % 2 else -0.5) for i in range(day // 60)]
-    buckets = _bucketed(rows, 60_000, (1_764_000_000_000, 1_764_000_000_000 + day * 1000))
-    assert len(buckets) <= MAX_POINTS + 1
-    assert sum(p for p, _, _ in buckets.values()) == 2 * len(rows)  # nothing lost or counted twice
-    assert sum(s for _, s, _ in buckets.values()) == pytest.approx(0.0)
-    short = _bucketed(rows[:10], 60_000, (1_764_000_000_000, 1_764_000_000_000 + 600_000))
-    assert len(short) == 10  # a bucket is never narrower than a window
+def _window(brand: str, name: str, start_s: int, size: int, step: int, posts: int, score: float) -> dict:
+    return {"brand": brand, "window": {"name": name, "size": float(size), "step": float(step), "start": _iso(start_s),
+                                       "end": _iso(start_s + size)},
+            "closed": True, "posts": posts, "mean_score": score,
+            "labels": {"negative": posts // 2, "neutral": posts - posts // 2, "positive": 0}}
 
 
-def test_hopping_windows_are_sampled_not_summed():
-    rows = [_window(1_764_000_000 + 300 * i, 3600, 10, 0.1) for i in range(500)]
-    buckets = _bucketed(rows, 300_000, (1_764_000_000_000, 1_764_000_000_000 + 500 * 300_000))
-    assert len(buckets) <= MAX_POINTS + 1
-    assert {p for p, _, _ in buckets.values()} == {10}
+T0 = 1_764_000_000
+
+
+def test_range_sums_from_the_index_match_the_windows_one_by_one():
+    store = QueryStore(None, 7 * 86400)
+    rows = [_window("acme", "tumbling", T0 + 60 * i, 60, 60, i % 7, 0.5 if i % 2 else -0.5) for i in range(1440)]
+    for row in reversed(rows):  # out of order, as the feed reads partitions
+        store.add_window(row)
+    index = WindowIndex(store)
+    series = index.series("acme", "tumbling")
+    for since in (None, T0 * 1000, (T0 + 3600) * 1000, (T0 + 86_000) * 1000):
+        got = series.sums(series.since(since), len(series.starts))
+        kept = [r for r in rows if since is None or (T0 + 60 * rows.index(r) + 60) * 1000 > since]
+        assert got.posts == sum(r["posts"] for r in kept)
+        assert got.labels["negative"] == sum(r["labels"]["negative"] for r in kept)
+        assert got.score == pytest.approx(sum(r["posts"] * r["mean_score"] for r in kept))
+    assert index.series("acme", "tumbling") is series and index.rebuilds == 1  # unchanged: not rebuilt
+    store.add_window(_window("acme", "tumbling", T0 + 86_400, 60, 60, 3, 0.0))
+    assert index.series("acme", "tumbling") is not series and index.rebuilds == 2
+
+
+def test_charts_hold_at_most_max_points_and_lose_no_post():
+    store = QueryStore(None, 7 * 86400)
+    for i in range(1440):
+        store.add_window(_window("acme", "tumbling", T0 + 60 * i, 60, 60, 2, 0.5 if i % 2 else -0.5))
+        store.add_window(_window("acme", "hopping", T0 + 60 * i, 600, 60, 10, 0.1))
+    index = WindowIndex(store)
+    now = (T0 + 86_400) * 1000
+    xs, posts, scores = _chart(index, {}, ["acme"], "tumbling", 60_000, False, now - 86_400_000, now)
+    assert len(xs) <= MAX_POINTS + 1 and sum(posts[0]) == 2 * 1440
+    assert all(s is None or -1 <= s <= 1 for s in scores[0])
+    xs, posts, _ = _chart(index, {}, ["acme"], "tumbling", 60_000, False, now - 600_000, now)
+    assert sum(posts[0]) == 2 * 10 and len(xs) == 11  # a bucket is never narrower than a window
+    xs, posts, _ = _chart(index, {}, ["acme"], "hopping", 60_000, True, now - 86_400_000, now)
+    assert len(xs) <= MAX_POINTS + 1 and set(posts[0]) <= {10, 0}  # sampled, not summed
 
 
 def test_view_parameters_are_checked():

@@ -77,6 +77,18 @@ class QueryStore:
                             "last_window_end": max((r["window"]["end"] for r in tumbling.values()), default=None)})
             return out
 
+    def seen_brands(self) -> list[str]:
+        """Brands with windows kept (cheap: without the per-brand figures of :meth:`brands`)."""
+        with self._lock:
+            return sorted({brand for brand, _ in self._windows})
+
+    def window_version(self, brand: str, name: str) -> tuple[int, int | None]:
+        """(count, start of the window added last) of a brand's windows: it changes whenever
+        they do (a re-sent window is the same window), so a cache knows when to refresh."""
+        with self._lock:
+            windows = self._windows.get((brand, name))
+            return (len(windows), next(reversed(windows))) if windows else (0, None)
+
     def windows(self, brand: str, name: str, since: int | None, until: int | None) -> list[dict]:
         with self._lock:
             records = list(self._windows.get((brand, name), {}).items())

@@ -8,7 +8,7 @@ when it changed) and ``mentions`` (the new mentions that match the view, newest
 last, at most :data:`MENTIONS_PER_TICK`; ``skipped`` counts the others).
 Snapshots are coalesced: one build per view and tick, whatever the number of
 pages watching it, and a build that took long spaces the next ones (at most
-:data:`BUDGET` of the event loop's time goes to building). ``retry`` tells the
+:data:`BUDGET` of a core goes to building, in a thread of its own, off the event loop). ``retry`` tells the
 browser to reconnect 2 s after the worker went away; a page that reconnects gets
 a full snapshot and the latest mentions.
 """
@@ -18,11 +18,13 @@ import asyncio
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from aiohttp import web
 
+from mmstream.web.index import WindowIndex
 from mmstream.web.snapshot import BadView, View, build
 
 if TYPE_CHECKING:
@@ -45,23 +47,45 @@ class Hub:
     def __init__(self, analytics: Callable[[], "Analytics | None"], live: "LiveFeed") -> None:
         self.analytics, self.live = analytics, live
         self._cache: dict[View, tuple[float, str]] = {}
+        # builds run in their own thread (the store, engine and rings are thread-safe), one at a time
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-web")
+        self._building: asyncio.Lock | None = None
+        self._index: WindowIndex | None = None
         self.interval = TICK
         self.streams = 0
         self.closing: asyncio.Event | None = None  # made on the loop, by the first stream
         self.builds = 0
         self.build_seconds = 0.0
 
-    def snapshot(self, view: View) -> str:
-        now = time.monotonic()
+    def _fresh(self, view: View) -> str | None:
         cached = self._cache.get(view)
-        if cached is not None and now - cached[0] < self.interval:
-            return cached[1]
+        return cached[1] if cached is not None and time.monotonic() - cached[0] < self.interval else None
+
+    async def snapshot(self, view: View) -> str:
+        """The view's snapshot as JSON: the cached one while it is younger than the interval."""
+        text = self._fresh(view)
+        if text is not None:
+            return text
+        if self._building is None:
+            self._building = asyncio.Lock()
+        async with self._building:
+            text = self._fresh(view)  # built meanwhile for another page of the same view
+            if text is None:
+                text = await asyncio.get_running_loop().run_in_executor(self._pool, self._build, view)
+        return text
+
+    def _build(self, view: View) -> str:
+        now = time.monotonic()
+        analytics = self.analytics()
+        if analytics is not None and (self._index is None or self._index.store is not analytics.store):
+            self._index = WindowIndex(analytics.store)
         began = time.perf_counter()
-        text = json.dumps(build(self.analytics(), self.live, view), ensure_ascii=False, separators=(",", ":"))
+        snap = build(analytics, self.live, view, self._index if analytics is not None else None)
+        text = json.dumps(snap, ensure_ascii=False, separators=(",", ":"))
         took = time.perf_counter() - began
         self.builds += 1
         self.build_seconds += took
-        # views built in one tick share it: keep their total under BUDGET of the loop
+        # views built in one tick share it: keep their total under BUDGET of a core
         self.interval = max(TICK, min(30.0, took * len(self._cache or {view: 0}) / BUDGET))
         self._cache[view] = (now, text)
         for stale in [v for v, (at, _) in self._cache.items() if now - at > 60]:
@@ -88,7 +112,7 @@ class Hub:
             sent_snapshot, last_seq, quiet, sent_any = "", 0, time.monotonic(), False
             backlog = [(s, m) for s, m in self.live.since(0) if view.matches(m)][-FIRST_MENTIONS:]
             while not self.closing.is_set():
-                text = self.snapshot(view)
+                text = await self.snapshot(view)
                 if text != sent_snapshot:
                     await response.write(_event("snapshot", text))
                     sent_snapshot, quiet = text, time.monotonic()

@@ -13,12 +13,11 @@ Bounded whatever the data: charts hold at most :data:`CHART_BRANDS` brands and
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from mmstream.errors import PostError
-from mmstream.pipeline.post import parse_created_at
+from mmstream.web.index import Series, Sums, WindowIndex, ms
 
 if TYPE_CHECKING:
     from mmstream.analytics.service import Analytics
@@ -62,110 +61,134 @@ class View:
                 and (not self.topic or any(t["id"] == self.topic for t in mention["topics"])))
 
 
-@lru_cache(maxsize=200_000)
-def ms(iso: str) -> int:
-    try:
-        return int(round(parse_created_at(iso).timestamp() * 1000))
-    except PostError:
-        return 0
-
-
-def _windows(analytics: "Analytics | None", brand: str, name: str, since: int | None, engine_here: bool) -> list[dict]:
-    if analytics is None:
+def _open_rows(analytics: "Analytics | None", engine_here: bool, brand: str, name: str, since: int | None,
+               closed: Series | None) -> list[dict]:
+    """The engine's open windows of the brand that end after ``since`` and are not closed yet."""
+    if analytics is None or not engine_here:
         return []
-    rows = analytics.store.windows(brand, name, since, None)
-    if engine_here:
-        starts = {r["window"]["start"] for r in rows}
-        rows += [r for r in analytics.engine.open_windows(brand, name)
-                 if r["window"]["start"] not in starts and (since is None or ms(r["window"]["end"]) > since)]
-    return rows
+    out = []
+    for row in analytics.engine.open_windows(brand, name):
+        start = ms(row["window"]["start"])
+        if since is not None and ms(row["window"]["end"]) <= since:
+            continue
+        if closed is not None:
+            i = bisect_left(closed.starts, start)
+            if i < len(closed.starts) and closed.starts[i] == start:
+                continue
+        out.append(row)
+    return out
 
 
 def _brand_ids(analytics: "Analytics | None", engine_here: bool, recent: list[dict]) -> tuple[list[dict], set[str]]:
-    listed = analytics.store.brands() if analytics is not None else []
+    """Configured brands, then those seen (in windows, open windows, recent mentions)."""
+    listed: list[dict] = []
+    if analytics is not None and analytics.store.catalog is not None:
+        listed = [{**b, "configured": True} for b in analytics.store.catalog.describe()]
     known = {b["brand"] for b in listed}
-    extra: set[str] = set()
+    seen = set(analytics.store.seen_brands()) if analytics is not None else set()
     if engine_here:
-        extra |= set(analytics.engine.describe().get("open_brands", []))
+        seen |= set(analytics.engine.describe().get("open_brands", []))
     for mention in recent[-500:]:
-        extra |= set(mention["brands"])
-    for brand in sorted(extra - known):
-        listed.append({"brand": brand, "name": brand, "aliases": [], "configured": False})
-    return listed, {b["brand"] for b in listed if b.get("configured")}
+        seen |= set(mention["brands"])
+    listed += [{"brand": b, "name": b, "configured": False} for b in sorted(seen - known)]
+    return listed, known
 
 
-def newest_event(analytics: "Analytics | None", brands: list[dict], recent: list[dict], engine_here: bool) -> int:
-    newest = max((ms(b["last_window_end"]) for b in brands if b.get("last_window_end")), default=0)
-    newest = max([newest] + [m["t"] or 0 for m in recent[-200:]])
+def newest_event(analytics: "Analytics | None", ends: list[int], recent: list[dict], engine_here: bool) -> int:
+    """The newest event time known: closed windows' ends, recent mentions, the engine's watermark."""
+    newest = max([0, *ends] + [m["t"] or 0 for m in recent[-200:]])
     if engine_here:
         newest = max(newest, int(analytics.engine.describe().get("watermark") or 0))
     return newest
 
 
-def _bucketed(rows: list[dict], spec_step: int, span: tuple[int, int]) -> dict[int, tuple[int, float, int]]:
-    """Window rows -> {bucket time (s): (posts, score sum, negative)}: tumbling
-    windows summed into buckets; hopping windows (they overlap) sampled, one per bucket."""
-    since, until = span
-    width = max(spec_step, -(-(until - since) // MAX_POINTS // spec_step) * spec_step)
-    out: dict[int, tuple[int, float, int]] = {}
-    for row in rows:
-        end = ms(row["window"]["end"])
-        start = ms(row["window"]["start"])
-        size = end - start
-        key = ((end if size > spec_step else start) // width) * width // 1000
-        posts = int(row.get("posts") or 0)
-        score = float(row.get("mean_score") or 0.0) * posts
-        negative = int((row.get("labels") or {}).get("negative", 0))
-        if size > spec_step:  # hopping: keep the latest window of the bucket
-            out[key] = (posts, score, negative)
-        else:
-            old = out.get(key, (0, 0.0, 0))
-            out[key] = (old[0] + posts, old[1] + score, old[2] + negative)
-    return out
+def _chart(index: WindowIndex | None, rows_open: dict[str, list[dict]], charted: list[str], name: str,
+           spec_step: int, hopping: bool, since: int | None, now: int) -> tuple[list[int], list[list], list[list]]:
+    """Buckets of at most MAX_POINTS over ``[since, now]``, from the earliest window in range:
+    tumbling windows summed per bucket, hopping windows (they overlap) sampled, the last
+    ending in each bucket. Bucket times in seconds; posts 0 and score null where none."""
+    series = {b: index.series(b, name) if index is not None else None for b in charted}
+    first = now
+    for b in charted:
+        ser = series[b]
+        if ser is not None and ser.since(since) < len(ser.starts):
+            first = min(first, ser.starts[ser.since(since)])
+        first = min([first] + [ms(r["window"]["start"]) for r in rows_open.get(b, [])])
+    lo = max(first, since or first)
+    width = max(spec_step, -(-(now - lo) // MAX_POINTS // spec_step) * spec_step)
+    edges = list(range(lo - lo % width, now + 1, width)) if now else []
+    posts_out, score_out = [], []
+    for b in charted:
+        ser, extra = series[b], rows_open.get(b, [])
+        posts_row, score_row = [], []
+        for edge in edges:
+            total = Sums()
+            if hopping:
+                best: tuple[int, dict] | None = None
+                i = ser.last_ending_in(edge, edge + width) if ser is not None else None
+                if i is not None:
+                    best = (ser.ends[i], ser.rows[i])
+                for row in extra:
+                    end = ms(row["window"]["end"])
+                    if edge <= end < edge + width and (best is None or end > best[0]):
+                        best = (end, row)
+                if best is not None:
+                    total.add_row(best[1])
+            else:
+                if ser is not None:
+                    total = ser.sums(*ser.starting(edge, edge + width))
+                for row in extra:
+                    if edge <= ms(row["window"]["start"]) < edge + width:
+                        total.add_row(row)
+            posts_row.append(total.posts)
+            score_row.append(round(total.score / total.posts, 4) if total.posts else None)
+        posts_out.append(posts_row)
+        score_out.append(score_row)
+    return [e // 1000 for e in edges], posts_out, score_out
 
 
-def build(analytics: "Analytics | None", live: "LiveFeed", view: View) -> dict:
+def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: WindowIndex | None = None) -> dict:
     """The view's snapshot; ``analytics`` None (no analytics plugin): the live parts only."""
     engine_here = analytics is not None and analytics.owns_engine()
+    if analytics is not None and index is None:
+        index = WindowIndex(analytics.store)
     recent = live.recent()
     brands, configured = _brand_ids(analytics, engine_here, recent)
-    now = newest_event(analytics, brands, recent, engine_here)
-    span = RANGES[view.range] * 1000
-    since = now - span if now else None
     specs = analytics.engine.specs if analytics is not None else []
     spec = next((s for s in specs if s.name == view.window), None)
     step = spec.step_ms if spec is not None else 60_000
     tumbling = next((s.name for s in specs if s.size_ms == s.step_ms), view.window)
+    closed_of = {b["brand"]: index.series(b["brand"], tumbling) if index is not None else None for b in brands}
+    now = newest_event(analytics, [c.ends[-1] for c in closed_of.values() if c is not None and c.ends], recent,
+                       engine_here)
+    span = RANGES[view.range] * 1000
+    since = now - span if now else None
 
-    table, series = [], {}
+    table = []
     for entry in brands:
         brand = entry["brand"]
-        rows = _windows(analytics, brand, tumbling, since, engine_here)
-        posts = sum(int(r.get("posts") or 0) for r in rows)
-        labels = {label: sum(int((r.get("labels") or {}).get(label, 0)) for r in rows) for label in LABELS}
-        complaints = [r["complaints"] for r in rows if isinstance(r.get("complaints"), (int, float))]
-        score = sum(float(r.get("mean_score") or 0.0) * int(r.get("posts") or 0) for r in rows)
+        closed = closed_of[brand]
+        total = closed.sums(closed.since(since), len(closed.starts)) if closed is not None else Sums()
+        for row in _open_rows(analytics, engine_here, brand, tumbling, since, closed):
+            total.add_row(row)
+        posts = total.posts
         table.append({"brand": brand, "name": str(entry.get("name") or brand), "configured": brand in configured,
-                      "posts": posts, "labels": labels, "mean_score": score / posts if posts else None,
-                      "negative_share": labels["negative"] / posts if posts else None,
-                      "complaint_share": sum(complaints) / posts if posts and complaints else None})
-    total = sum(b["posts"] for b in table)
+                      "posts": posts, "labels": total.labels, "mean_score": total.score / posts if posts else None,
+                      "negative_share": total.labels["negative"] / posts if posts else None,
+                      "complaint_share": total.complaints / posts if posts and total.with_complaints else None})
+    everyone = sum(b["posts"] for b in table)
     for b in table:
-        b["share_of_voice"] = b["posts"] / total if total else None
+        b["share_of_voice"] = b["posts"] / everyone if everyone else None
     table.sort(key=lambda b: (-b["posts"], b["brand"]))
     _live_complaints(table, recent)
+    total = everyone
 
     charted = [view.brand] if view.brand else [b["brand"] for b in table if b["posts"]][:CHART_BRANDS]
-    times: set[int] = set()
-    for brand in charted:
-        rows = _windows(analytics, brand, view.window, since, engine_here)
-        series[brand] = _bucketed(rows, step, (since or 0, now))
-        times |= set(series[brand])
-    xs = sorted(times)
-    chart = {"t": xs, "brands": charted,
-             "posts": [[series[b].get(x, (None,))[0] for x in xs] for b in charted],
-             "score": [[(series[b][x][1] / series[b][x][0]) if series[b].get(x, (0,))[0] else None for x in xs]
-                       for b in charted],
+    hopping = spec is not None and spec.size_ms > spec.step_ms
+    rows_open = {b: _open_rows(analytics, engine_here, b, view.window, since,
+                               index.series(b, view.window) if index is not None else None) for b in charted}
+    xs, posts_series, score_series = _chart(index, rows_open, charted, view.window, step, hopping, since, now)
+    chart = {"t": xs, "brands": charted, "posts": posts_series, "score": score_series,
              "window": {"name": view.window, "size": (spec.size_ms if spec else step) / 1000, "step": step / 1000}}
 
     by_id = {m["id"]: m for m in recent}
@@ -190,9 +213,18 @@ def _share(flags: list[bool | None]) -> float | None:
 
 def _live_complaints(table: list[dict], recent: list[dict]) -> None:
     """Where windows carry no complaint counts, the share among the recent mentions."""
+    flagged: dict[str, list[int]] = {}
+    for m in recent:
+        if m["complaint"] is not None:
+            for brand in m["brands"]:
+                counts = flagged.setdefault(brand, [0, 0])
+                counts[0] += m["complaint"]
+                counts[1] += 1
     for b in table:
-        if b["complaint_share"] is None:
-            b["complaint_share"] = _share([m["complaint"] for m in recent if b["brand"] in m["brands"]])
+        if b["complaint_share"] is None and b["brand"] in flagged:
+            yes, known = flagged[b["brand"]]
+            b["complaint_share"] = yes / known
+    return None
 
 
 def _topics(analytics: "Analytics | None", recent: list[dict], view: View) -> list[dict]:
