@@ -81,3 +81,20 @@ def test_the_check_catches_a_missing_section_and_a_changed_signature():
                            "def register_enrichers(settings: Settings, model: FusedModel)")
     assert [p.split(":")[0] for p in mismatches(specs, documented_signatures(changed))] == ["register_enrichers"]
     assert "docs/plugins.md" in (hookspecs.__doc__ or "")
+
+
+def test_plugins_import_mmstream_only_through_the_public_api():
+    """Plugins (the built-in image plugin, the example, the text plugin's entry module) need
+    nothing from mmstream beyond ``mmstream.plugin`` (and ``mmstream.testing`` in tests)."""
+    root = DOCS.parents[1] / "plugins"
+    files = [*(root / "image" / "mmstream_image").glob("*.py"), *(root / "examples").rglob("*.py"),
+             root / "text" / "mmstream_text" / "__init__.py"]
+    assert len(files) > 8
+    bad = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            bad += [f"{path.relative_to(root)}: {n}" for n in names
+                    if (n == "mmstream" or n.startswith("mmstream.")) and n not in ("mmstream.plugin", "mmstream.testing")]
+    assert bad == []

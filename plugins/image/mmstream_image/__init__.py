@@ -7,8 +7,7 @@ plugin.
 """
 from __future__ import annotations
 
-from mmstream import hookimpl
-from mmstream.settings import Settings
+from mmstream.plugin import Settings, hookimpl
 from mmstream_image.extractor import ImageExtractor
 
 __all__ = ["ImageExtractor", "register_extractors"]

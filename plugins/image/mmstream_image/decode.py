@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from mmstream import PostError
-from mmstream.plugin.extractors import check_value_type
-from mmstream.settings import Settings
+from mmstream.plugin import PostError, Settings, check_value_type
 
 #: formats a post may carry (Pillow names; Pillow opens many camera JPEGs as "MPO", through its JPEG opener)
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")

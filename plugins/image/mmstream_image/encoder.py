@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from mmstream.inference.onnx import OnnxModel
+from mmstream.plugin import OnnxModel
 
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "encoder.onnx"
 #: images per ONNX run. 1: as fast per image as larger batches on 2 cores (5.7-6.8 ms

@@ -9,9 +9,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 from PIL import Image
 
-from mmstream import Extraction, Extractor
-from mmstream.errors import ConfigError
-from mmstream.settings import Settings
+from mmstream.plugin import ConfigError, Extraction, Extractor, Settings
 from mmstream_image.decode import ORIGINAL_SIZE, decode_images
 from mmstream_image.encoder import ImageEncoder, normalise
 from mmstream_image.faces import Face, FaceEmotion, mean_emotion

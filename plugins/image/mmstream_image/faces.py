@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from mmstream.errors import ConfigError
-from mmstream.inference.onnx import OnnxModel
+from mmstream.plugin import ConfigError, OnnxModel
 
 MODEL_PATH = Path(__file__).resolve().parent / "model" / "faces.onnx"
 CONFIG_NAME = "faces.json"

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mmstream.errors import ConfigError
-from mmstream.inference.onnx import onnx_threads
+from mmstream.plugin import ConfigError, onnx_threads
 
 #: longer side, in pixels, of the copy the text detector sees; text lower than
 #: about 1/70 of the image's longer side is not found

@@ -1,8 +1,7 @@
 """mmstream built-in plugin: text embeddings from an int8 all-MiniLM-L6-v2 ONNX encoder."""
 from __future__ import annotations
 
-from mmstream import hookimpl
-from mmstream.settings import Settings
+from mmstream.plugin import Settings, hookimpl
 from mmstream_text.extractor import TextExtractor
 
 __all__ = ["TextExtractor", "register_extractors"]
