@@ -187,3 +187,13 @@ def test_a_plugin_adds_a_command(tmp_path):
     assert (out.returncode, out.stdout) == (3, "hello world\n"), out.stderr
     assert "say hello" in run(site, "--help").stdout
     assert "Say hello." in run(site, "hello", "--help").stdout
+
+
+def test_plugins_lists_a_plugin_whose_hook_fails_with_its_error(tmp_path):
+    site = pip_install_plugin(tmp_path, "crashy", "from mmstream.plugin import hookimpl\n\n"
+                              "@hookimpl\ndef register_extractors(settings):\n    raise RuntimeError('no model file')\n")
+    out = run(site, "plugins", "--json")
+    infos = {i["name"]: i for i in json.loads(out.stdout)}
+    assert "no model file" in infos["crashy"]["error"] and infos["text"]["error"] is None
+    scored = run(site, "score", "-", stdin=POST)
+    assert scored.returncode == 2 and "plugin 'crashy' failed in register_extractors" in scored.stderr

@@ -191,12 +191,19 @@ def plugin_infos(pm: PluginManager, settings: Settings) -> list[PluginInfo]:
     """Every plugin: where it came from, its hooks and the modalities it serves,
     and the plugins that failed to load, with their error."""
     modalities: dict[str, list[str]] = {}
-    for plugin, extractor in call_hook(pm, "register_extractors", settings=settings):
-        modalities.setdefault(plugin, []).extend(getattr(extractor, "modalities", ()))
+    errors: dict[str, str] = {}
+    for impl in pm.hook.register_extractors.get_hookimpls():
+        try:
+            extractors = impl.function(**{arg: {"settings": settings}[arg] for arg in impl.argnames}) or []
+        except Exception as exc:  # noqa: BLE001 - listed as this plugin's failure; the others are still shown
+            errors[impl.plugin_name] = f"register_extractors failed: {exc!r}"
+            continue
+        for extractor in extractors:
+            modalities.setdefault(impl.plugin_name, []).extend(getattr(extractor, "modalities", ()))
     infos = []
     for name, plugin in pm.list_name_plugin():
         source, version = pm.sources.get(name, (getattr(plugin, "__name__", "?"), ""))
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
-        infos.append(PluginInfo(name, source, version, hooks, sorted(modalities.get(name, []))))
+        infos.append(PluginInfo(name, source, version, hooks, sorted(modalities.get(name, [])), errors.get(name)))
     infos += [PluginInfo(f.name, f.source, "", [], [], f.error) for f in pm.failures]
     return infos
