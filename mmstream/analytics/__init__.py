@@ -18,8 +18,10 @@ The engine, over the single-partition ``mentions`` log (one worker at a time):
 
 Around them, in the worker: :mod:`~mmstream.analytics.feed` (output topics read back),
 :mod:`~mmstream.analytics.store` (what queries read), :mod:`~mmstream.analytics.http` (the pages)
-and :mod:`~mmstream.analytics.service` (``install_analytics``: the Faust wiring).
+and :mod:`~mmstream.analytics.service` (``analytics_for`` and ``install_engine``: the Faust wiring).
 
-This ``__init__`` imports nothing, so the pipeline can use the brand matcher and topic assigner
-without loading Faust or a Kafka client.
+All of it reaches the pipeline and the worker as a built-in plugin, :mod:`~mmstream.analytics.plugin`
+(enrichers, the mention publisher as a sink, the engine through ``extend_worker``), registered through
+the same hooks as any other plugin. This ``__init__`` imports nothing, so ``mmstream score`` uses the
+brand matcher and topic assigner without loading Faust or a Kafka client.
 """

@@ -33,7 +33,7 @@ def install_observability(app: Any, settings: Any, pipeline: Any, posts_topic: s
     ``app.mmstream_analytics`` when asked (the analytics plugin sets it)."""
     metrics = WorkerMetrics(configured_brands(pipeline))
     readiness = Readiness(app, analytics, posts_topic)
-    readiness.models_loaded = pipeline.model is not None  # the pipeline arrives loaded (Pipeline.from_settings)
+    readiness.models_loaded = pipeline.model is not None  # the pipeline arrives loaded (build_pipeline)
     model = getattr(pipeline.model, "name", "")
     metrics.registry.register(WorkerCollector(app, metrics, readiness, posts_topic, worker_id(), model))
     pipeline.on_stage = metrics.observe_stage
