@@ -114,6 +114,37 @@ def test_exactly_once_kill_9_mid_stream_read_committed_sees_every_id_once(settin
           f"worker); every id committed {recovered_in:.1f} s after the kill")
 
 
+@pytest.mark.realkafka
+@pytest.mark.parametrize("broker_kind", ["kafka"], indirect=True)
+def test_topics_mmstream_creates_carry_their_settings(settings):
+    """Compaction for the keyed outputs, retention for the mentions, the posts' record size
+    (tansu accepts these configs and ignores them, so only a real Kafka can show them)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from kafka.admin import ConfigResource, ConfigResourceType
+
+    from mmstream.kafka.clients import _admin
+
+    settings = settings.replace(max_payload_bytes=3_000_000, mentions_retention=7 * 86400.0)
+    names = [settings.topic(t) for t in (*OUTPUT_TOPICS, "mentions")]
+    ensure_topics(settings, names, 2)
+    admin = _admin(settings)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])["topic"]
+    finally:
+        admin.close()
+    dynamic = {name.split(".", 1)[1]: {k: v["value"] for k, v in configs.items()
+                                        if v["config_source"] == "DYNAMIC_TOPIC_CONFIG"}
+               for name, configs in described.items()}
+    assert dynamic == {
+        "posts": {"max.message.bytes": str(3_000_000 + 64 * 1024)},
+        "enriched": {"cleanup.policy": "compact"}, "topics": {"cleanup.policy": "compact"},
+        "brand-stats": {"cleanup.policy": "compact"}, "alerts": {"cleanup.policy": "compact"},
+        "dead-letter": {}, "late": {}, "mentions": {"retention.ms": str(7 * 86400 * 1000)}}, dynamic
+
+
 # -- a 3-broker cluster losing a broker ------------------------------------------------------
 
 @pytest.fixture(scope="module")
