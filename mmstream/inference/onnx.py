@@ -57,6 +57,9 @@ class OnnxModel:
             )
         cfg = self.path.with_name(config_name)
         self.config: dict[str, Any] = json.loads(cfg.read_text()) if cfg.is_file() else {}
+        #: ONNX Runtime graph optimisers this model is run without, from its config
+        #: (``onnxruntime_disabled_optimizers``): the model's own setting, like its input size
+        self.disabled_optimizers: list[str] = [str(n) for n in self.config.get("onnxruntime_disabled_optimizers", [])]
         self._session = None
         self._lock = threading.Lock()
 
@@ -76,7 +79,8 @@ class OnnxModel:
                     # 30,000 posts was ~50 MB lower at the same speed (benchmarks/memory.py, bench limit)
                     opts.enable_cpu_mem_arena = False
                     self._session = ort.InferenceSession(
-                        str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
+                        str(self.path), sess_options=opts, providers=["CPUExecutionProvider"],
+                        disabled_optimizers=self.disabled_optimizers,
                     )
         return self._session
 
