@@ -8,7 +8,10 @@ head joined into a single graph, ``input_ids``/``attention_mask`` in,
 and nothing else: the image modalities masked out, exactly as the pipeline
 masks them). Built at bench time from the shipped files, so it always matches
 what the worker runs; :func:`check_one_graph` compares its outputs with the
-pipeline's own (max abs diff; the issue's bar is 1e-4).
+pipeline's own: 5e-7 at most on 200 TweetEval tweets. (That needs the
+encoders' sessions without ONNX Runtime's SkipLayerNormFusion, which their
+configs ask for: in one graph the fusion does not apply, and with it the
+separate sessions' probabilities differed by up to 0.045.)
 """
 from __future__ import annotations
 
