@@ -116,3 +116,28 @@ def test_the_topic_miner_counts_a_post_once_when_its_enricher_is_retried(monkeyp
     outcomes = pipeline.process(raws)
     assert [o.kind for o in outcomes].count("dead_letter") == 1 and outcomes[3].record["stage"] == "enrich:topics"
     assert sorted(observed) == ["p0", "p1", "p2", "p4", "p5"]  # each once (the old retry observed p0-p2 twice)
+
+
+def test_the_per_event_path_never_calls_a_hook():
+    import pluggy
+
+    pipeline = build_pipeline(Settings.load())
+    called: list[str] = []
+    original = pluggy.HookCaller.__call__
+
+    def spy(self, *args, **kwargs):
+        if self.name in pipeline.plugin_manager.hook.__dict__:  # an mmstream hook (pytest's own use pluggy too)
+            called.append(self.name)
+        return original(self, *args, **kwargs)
+
+    pluggy.HookCaller.__call__ = spy
+    try:
+        pipeline.plugin_manager.hook.register_sinks(settings=pipeline.settings, app=None)
+        assert called == ["register_sinks"]  # the spy sees a hook call
+        called.clear()
+        outcomes = pipeline.process([(json.dumps({"id": "p", "created_at": 0, "text": "still fine"}).encode(), None),
+                                     (b"{}", None)])
+    finally:
+        pluggy.HookCaller.__call__ = original
+    assert [o.kind for o in outcomes] == ["result", "dead_letter"]
+    assert called == []
