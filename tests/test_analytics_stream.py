@@ -6,7 +6,6 @@ hopping 20 s every 10 s, grace 5 s.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -16,9 +15,10 @@ import pytest
 
 from mmstream.analytics.events import decode_mentions
 from mmstream.analytics.windows import WindowSpec, recompute
-from mmstream.kafka.clients import Record, consume, ensure_topics
+from mmstream.kafka.clients import Record, ensure_topics
 from mmstream.worker.run import OUTPUT_TOPICS
-from support import THEMES, WorkerProcess, produce, read_outcomes, theme_text
+from support import THEMES, WorkerProcess, produce, read_all, read_outcomes, theme_text, wait_until
+from support import wait_for as kafka_wait_for
 
 T0 = 1_764_320_400  # 2025-11-28T09:00:00Z, a multiple of every window size here
 WINDOWS = {"MMSTREAM_WINDOW_TUMBLING": "10", "MMSTREAM_WINDOW_HOPPING": "20", "MMSTREAM_WINDOW_HOP": "10",
@@ -50,20 +50,13 @@ def get(port: int, path: str) -> tuple[int, dict]:
 
 
 def wait_for(check, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} not reached within {timeout} s")
+    """An HTTP condition: support.wait_until (fails with the last answer seen)."""
+    return wait_until(check, timeout, what)
 
 
 def read(settings, names: list[str], until, timeout: float = 60) -> list[Record]:
-    return consume(settings, [settings.topic(n) for n in names], until=until, timeout=timeout)
+    """Records until ``until`` holds: support.wait_for (fails with what it read, if it does not)."""
+    return kafka_wait_for(settings, names, until, timeout)
 
 
 def mention_ids(settings, expected: set[str]) -> None:
@@ -173,7 +166,7 @@ def test_topic_ids_survive_a_worker_restart(topics, tmp_path, checkpoint_every):
         records = read(settings, ["enriched"], lambda rs: sum(r.key.startswith(b"probe") for r in rs) >= 2 * len(probes))
         status = wait_for(lambda: (lambda c, s: s if s["engine"]["duplicates"] >= len(probes) else None)(
             *get(settings.web_port, "/analytics/status")), what="the replayed probes")
-        births = read(settings, ["topics"], lambda rs: False, timeout=3)
+        births = read_all(settings, ["topics"], settle=3)
     finally:
         second.stop()
     after = {}
