@@ -140,9 +140,6 @@ class Settings:
     analytics_checkpoint_every: int = 50_000
     analytics_checkpoint_keep: int = 2
 
-    def plugin(self, name: str) -> "Mapping[str, str]":
-        """The settings of plugin ``name``: every ``MMSTREAM_PLUGIN_<NAME>_<KEY>``
-        environment variable (read when the settings were loaded) as ``{"<key>": value}``,
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
@@ -180,6 +177,9 @@ class Settings:
         return {g: {k: ("***" if v else "") if is_secret(k) else v for k, v in self.group(g).items()}
                 for g in [*GROUPS, "worker"]}
 
+    def plugin(self, name: str) -> "Mapping[str, str]":
+        """The settings of plugin ``name``: every ``MMSTREAM_PLUGIN_<NAME>_<KEY>``
+        environment variable (read when the settings were loaded) as ``{"<key>": value}``,
         keys in lower case, then ``Settings.load(plugin_options={name: {...}})``."""
         prefix = f"MMSTREAM_PLUGIN_{name.upper()}_"
         env = os.environ if self.plugin_env is None else self.plugin_env
@@ -219,9 +219,6 @@ class Settings:
 _NOT_FROM_ENV = ("plugin_env", "plugin_options")
 
 
-def _convert(f: dataclasses.Field, raw: str) -> Any:
-    kind = f.type if isinstance(f.type, str) else f.type.__name__
-    try:
 def group_of(name: str) -> str:
     """The group a setting belongs to (:data:`GROUPS`; ``worker`` for the rest)."""
     for group, prefixes in GROUPS.items():
@@ -230,6 +227,9 @@ def group_of(name: str) -> str:
     return "worker"
 
 
+def _convert(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
         if kind == "int":
             return int(raw)
         if kind == "float":
