@@ -123,9 +123,12 @@ class Browser:
         self.send("Emulation.setEmulatedMedia",
                   features=[{"name": "prefers-color-scheme", "value": "dark" if on else "light"}])
 
-    def screenshot(self, path: Path) -> None:
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)["data"]
-        path.write_bytes(base64.b64decode(data))
+    def screenshot(self, path: Path, full_page: bool = False) -> None:
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": full_page}
+        if full_page:
+            size = self.send("Page.getLayoutMetrics")["cssContentSize"]
+            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", **params)["data"]))
 
     def problems(self) -> list[dict]:
         """Exceptions, dialogs, console errors and browser log errors (CSP violations among them)."""

@@ -129,7 +129,9 @@ def test_token_guards_the_dashboard_and_the_json_api(dash):
         response = _get(port, path)
         assert response.status == 401, path
         assert "MMSTREAM_WEB_TOKEN" in json.loads(response.body)["error"]
-    assert _get(port, "/health").status == 200  # the liveness probe stays open
+    assert _get(port, "/health").status == 200  # the probes stay open
+    assert _get(port, "/ready").status in (200, 503)
+    assert _get(port, "/metrics").status == 401
     assert _get(port, "/brands", {"Authorization": "Bearer wrong"}).status == 401
     assert _get(port, "/?token=wrong").status == 401
     ok = _get(port, "/brands", {"Authorization": f"Bearer {TOKEN}"})

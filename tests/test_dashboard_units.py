@@ -145,3 +145,12 @@ def test_the_demo_loop_stamps_fresh_ids_and_times():
     assert times[:2] == [1_000_000 - 40, 1_000_000 - 20]  # history spread over the span before the start
     assert times[2:] == sorted(times[2:]) and times[2] >= 1_000_000  # then the clock
     assert all("created_at" not in p for p in out if p["id"].startswith("bad"))
+
+
+def test_mentions_per_minute_counts_event_time_in_any_arrival_order():
+    feed = LiveFeed(Settings())
+    for i in list(range(100, 200)) + list(range(0, 100)):  # the newest first, then late ones
+        feed.add_post({"id": f"p{i}", "text": "x"})
+        feed.add_result({**_result(f"p{i}"), "created_at": _iso(T0 + i)})
+    assert feed.per_minute((T0 + 199) * 1000) == 60
+    assert feed.per_minute((T0 + 99) * 1000) == 60

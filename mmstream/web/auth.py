@@ -1,7 +1,8 @@
 """Who may see the dashboard and the JSON API, and the headers every response carries.
 
 Off by default (the worker listens on 127.0.0.1). With ``MMSTREAM_WEB_TOKEN``
-set, every path but ``/health`` (the liveness probe) needs the token: as
+set, every path but ``/health`` and ``/ready`` (the probes) needs the token (``/metrics``
+too: give Prometheus the bearer token): as
 ``Authorization: Bearer <token>``, or as the cookie the dashboard sets when it is
 opened once as ``/?token=<token>`` (the page then redirects to ``/``, so the
 token leaves the address bar and the history). The cookie holds an HMAC of the
@@ -16,7 +17,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 COOKIE = "mmstream_session"
-OPEN_PATHS = ("/health",)
+OPEN_PATHS = ("/health", "/ready")  # the probes: a kubelet sends no token
 
 #: no inline script or style, nothing from elsewhere; the page's own files only
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "

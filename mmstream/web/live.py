@@ -40,6 +40,7 @@ DEAD_LETTERS = 200
 POSTS = 5000  # posts whose text waits for its result
 TAIL = 300  # records per partition read back when the thread starts
 JOIN_WAIT = 2.0
+RATE_WINDOW = 20_000  # event times kept for the mentions-per-minute figure (its ceiling)
 TEXT_CHARS = 1000
 POLL_MS = 100
 
@@ -120,7 +121,7 @@ class LiveFeed(threading.Thread):
         self._posts: OrderedDict[str, dict] = OrderedDict()
         self._pending: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self._recent_ids: OrderedDict[str, None] = OrderedDict()
-        self._times: deque[int] = deque(maxlen=100_000)  # event times of the mentions read, for the rate
+        self._times: deque[int] = deque(maxlen=RATE_WINDOW)  # event times of the mentions read, for the rate
         self.records = 0
 
     # -- lifecycle -----------------------------------------------------------------
@@ -258,16 +259,11 @@ class LiveFeed(threading.Thread):
         return None
 
     def per_minute(self, now_ms: int) -> int:
-        """Mentions in the minute of event time before ``now_ms`` (read newest first, until
-        two minutes back: the stream is nearly in event-time order)."""
-        count = 0
+        """Mentions in the minute of event time before ``now_ms``, among the last
+        :data:`RATE_WINDOW` read (they arrive in no strict event-time order)."""
         with self._lock:
-            for t in reversed(self._times):
-                if t > now_ms - 60_000:
-                    count += t <= now_ms
-                elif t < now_ms - 120_000:
-                    break
-        return count
+            times = list(self._times)
+        return sum(1 for t in times if now_ms - 60_000 < t <= now_ms)
 
     def dead_letter_summary(self) -> dict:
         with self._lock:

@@ -181,7 +181,6 @@ def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: Wi
         b["share_of_voice"] = b["posts"] / everyone if everyone else None
     table.sort(key=lambda b: (-b["posts"], b["brand"]))
     _live_complaints(table, recent)
-    total = everyone
 
     charted = [view.brand] if view.brand else [b["brand"] for b in table if b["posts"]][:CHART_BRANDS]
     hopping = spec is not None and spec.size_ms > spec.step_ms
@@ -192,7 +191,9 @@ def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: Wi
              "window": {"name": view.window, "size": (spec.size_ms if spec else step) / 1000, "step": step / 1000}}
 
     by_id = {m["id"]: m for m in recent}
-    negative = sum(b["labels"]["negative"] for b in table)
+    scope = [b for b in table if b["brand"] == view.brand] if view.brand else table  # the KPIs follow the brand
+    total = sum(b["posts"] for b in scope)
+    negative = sum(b["labels"]["negative"] for b in scope)
     return {
         "view": view.__dict__, "now": now, "since": since, "engine_here": engine_here,
         "windows": analytics.spec_names if analytics is not None else [view.window], "ranges": list(RANGES),

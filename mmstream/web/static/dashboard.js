@@ -226,7 +226,7 @@
         m.complaint ? el("span", {class: "badge complaint", text: "complaint"}) : null,
         m.emotion ? el("span", {class: "tag", text: m.emotion}) : null,
         m.lang ? el("span", {class: "tag lang", text: m.lang}) : null,
-        el("span", {class: "meta right"}, el("span", {class: "author", text: m.author}), m.platform ? " · " + m.platform : "", " · " + clock(m.t))),
+        el("span", {class: "meta right"}, el("span", {class: "author", text: m.author}), m.author ? " · " : "", [m.platform, clock(m.t)].filter(Boolean).join(" · "))),
       m.text ? el("p", {class: "text", text: m.text}) : (m.has_post ? null : el("p", {class: "text missing", text: "(post " + m.id + " was not read back)"})),
       m.ocr_text ? el("p", {class: "ocr"}, el("span", {class: "tag", text: "image text"}), el("span", {class: "ocrtext", text: m.ocr_text})) : null,
       m.topics.length ? el("div", {class: "keywords"}, ...chips(m.topics.filter((t) => t.kind === "mined"), "topic", (t) => t.label), ...m.topics.filter((t) => t.kind !== "mined").map((t) => el("span", {class: "kw", text: t.label}))) : null);
