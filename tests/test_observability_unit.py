@@ -178,3 +178,14 @@ def test_sink_metrics_lag() -> None:
     assert s["mmstream_sink_info"] == [({"kind": "sqlite"}, 1)]
     sink.forget("t.enriched", 0)
     assert {ls["partition"] for ls, _ in samples(sink.registry)["mmstream_sink_lag_records"]} == {"1"}
+
+
+def test_a_scrape_survives_analytics_it_cannot_read() -> None:
+    """The analytics change shape (another engine layout): /metrics still answers, /ready too."""
+    m = WorkerMetrics()
+    c = collector({TP(("t.posts", 0)): 4}, {TP(("t.posts", 0)): 4}, m, analytics=NS(engine=None))
+    registry = CollectorRegistry()
+    registry.register(c)
+    s = samples(registry)
+    assert s["mmstream_consumer_lag_records"] == [({"topic": "t.posts", "partition": "0"}, 0)]
+    assert "mmstream_analytics_engine_here" not in s and s["mmstream_ready"] == [({}, 1)]

@@ -13,6 +13,7 @@ sample.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -22,6 +23,8 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from mmstream.observability.ready import Readiness
     from mmstream.observability.metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
 
 
 def highwater(consumer: Any, tp: Any) -> int | None:
@@ -51,6 +54,7 @@ class WorkerCollector(Collector):
                  posts_topic: str, worker_id: str, model: str) -> None:
         self.app, self.metrics, self.readiness = app, metrics, readiness
         self.posts_topic, self.worker_id, self.model = posts_topic, worker_id, model
+        self._warned = False
 
     def describe(self) -> list:
         return []  # gauges come and go with the assignment: nothing to declare up front
@@ -64,7 +68,14 @@ class WorkerCollector(Collector):
         ready.add_metric([], 1.0 if self.readiness.check()[0] else 0.0)
         yield ready
         yield from self._lag()
-        yield from self._analytics()
+        try:
+            families = list(self._analytics())
+        except Exception as exc:  # noqa: BLE001 - a scrape never fails for the analytics' sake
+            if not self._warned:
+                self._warned = True
+                log.warning("metrics: the analytics gauges could not be read (%r); the other metrics go on", exc)
+            families = []
+        yield from families
 
     def _lag(self) -> Iterator[Any]:
         consumer = getattr(self.app, "consumer", None)

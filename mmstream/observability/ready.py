@@ -36,7 +36,8 @@ class Readiness:
         rebalancing = bool(getattr(self.app, "rebalancing", False))
         assigned = bool(tps) or (rebalancing and self._was_ready)
         posts = sorted(tp.partition for tp in tps if tp.topic == self.posts_topic)
-        feed = self.analytics is None or self.analytics.feed.caught_up.is_set()
+        caught_up = getattr(getattr(self.analytics, "feed", None), "caught_up", None)  # a threading.Event
+        feed = caught_up is None or caught_up.is_set()  # no analytics (or no feed): nothing to wait for
         checks = {
             "models": {"ok": self.models_loaded,
                        "detail": "loaded" if self.models_loaded else "loading the plugins' and the fused model"},
