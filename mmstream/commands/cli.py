@@ -235,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first fine-tune the text encoder for N epochs and re-export it (needs the train extra: "
                         "pip install -e '.[train]'; ~20-40 min an epoch on 2 cores; resumable); 0 keeps the shipped encoder")
     p.add_argument("--limit", type=int, default=None, help="only the first N tweets of each split (a quick run)")
-    p.add_argument("--complaint-negatives", type=int, default=2,
+    p.add_argument("--complaint-negatives", type=int, default=1,
                    help="complaint posts of the complaints train part join sentiment training as negatives, N times "
-                        "per epoch (default 2; 0 turns it off)")
+                        "per epoch (default 1; 0 turns it off)")
     p.add_argument("--cache", default=".cache", help="folder for features and checkpoints (default .cache)")
 
     p = add("eval", cmd_eval, "Evaluate the pipeline and model: sentiment, topics, memes, speed (table + JSON).")

@@ -29,8 +29,10 @@ MEME_SEED = 7_000_003  # apart from the training seeds
 CAPTIONS = ("look at this", "thoughts?", "saw this today", "no comment")
 
 
-def _posts(texts: list[str], prefix: str) -> list[bytes]:
-    return [json.dumps({"id": f"{prefix}-{i}", "created_at": 0, "text": t or "."}).encode() for i, t in enumerate(texts)]
+def _posts(texts: list[str], prefix: str, lang: str | None = None) -> list[bytes]:
+    extra = {"lang": lang} if lang else {}
+    return [json.dumps({"id": f"{prefix}-{i}", "created_at": 0, "text": t or ".", **extra}).encode()
+            for i, t in enumerate(texts)]
 
 
 def _run(pipeline: Pipeline, raws: list[bytes], label: str) -> tuple[list[dict], float]:
@@ -91,10 +93,68 @@ def eval_topics(pipeline: Pipeline) -> dict[str, float]:
     scores = {}
     for lang in LANGS:
         texts, Y = tweet_topics(lang, "test")
-        vectors = text.embed_texts(texts)
-        probs = np.stack([p.topics for p in model.predict([{"text": v} for v in vectors])])
+        # the text plugin's own path: a text it detects as non-English goes through its multilingual encoder
+        features = [e.features for e in text.extract("text", texts)]
+        probs = np.stack([p.topics for p in model.predict(features)])
         scores[lang] = round(100 * multilabel_macro_f1(Y, probs >= model.topic_threshold), 2)
     return scores
+
+
+def eval_umsab(pipeline: Pipeline) -> dict[str, Any]:
+    """UMSAB test (7 languages) through the pipeline, each post with its language given."""
+    from mmstream.training.data import macro_f1, macro_recall
+    from mmstream.training.multilingual import UMSAB_LANGS, umsab
+
+    out: dict[str, Any] = {}
+    for folder, code in UMSAB_LANGS.items():
+        texts, y = umsab(folder, "test")
+        records, _ = _run(pipeline, _posts(texts, f"umsab-{code}", code), f"UMSAB test [{code}]")
+        pred = _labels(records)
+        out[code] = {"macro_f1": round(100 * macro_f1(y, pred), 2), "macro_recall": round(100 * macro_recall(y, pred), 2),
+                     "posts": len(y)}
+    out["avg_macro_f1"] = round(float(np.mean([v["macro_f1"] for v in out.values()])), 2)
+    return out
+
+
+def eval_complaints(pipeline: Pipeline, seed: int = 13) -> dict[str, Any]:
+    """The complaints data's held-out part (the seeded split of training): complaint F1 and
+    macro-F1 of the results' ``complaint.label``, and how the complaints' sentiment reads."""
+    from mmstream.training.data import macro_f1
+    from mmstream.training.tasks import binary_f1, complaint_split, complaints
+
+    texts, y, _ = complaints()
+    test = np.where(complaint_split(y, seed) == 2)[0]
+    records, _ = _run(pipeline, _posts([texts[i] for i in test], "complaint"), "complaints test")
+    pred = np.array([int(bool((r.get("complaint") or {}).get("label"))) for r in records])
+    sentiment = _labels(records)[y[test] == 1]
+    return {"complaint_f1": round(100 * binary_f1(y[test], pred), 2), "macro_f1": round(100 * macro_f1(y[test], pred, 2), 2),
+            "posts": len(test), "complaints_read_as_neutral": round(100 * float(np.mean(sentiment == 1)), 2),
+            "complaints_read_as_negative": round(100 * float(np.mean(sentiment == 0)), 2)}
+
+
+def eval_emotion(pipeline: Pipeline) -> dict[str, Any]:
+    from mmstream.training.data import macro_f1
+    from mmstream.training.tasks import EMOTION_LABELS, tweeteval_emotion
+
+    texts, y = tweeteval_emotion("test")
+    records, _ = _run(pipeline, _posts(texts, "emotion"), "emotion test")
+    index = {label: i for i, label in enumerate(EMOTION_LABELS)}
+    pred = np.array([index.get((r.get("emotion") or {}).get("label"), -1) for r in records])
+    return {"macro_f1": round(100 * macro_f1(y, pred, 4), 2), "accuracy": round(100 * float(np.mean(pred == y)), 2), "posts": len(y)}
+
+
+def eval_mixed_speed(pipeline: Pipeline, count: int = 2000) -> dict[str, Any]:
+    """Posts/s through the whole pipeline on a mix of half English (TweetEval test) and half
+    non-English (UMSAB test, its seven languages in turn), no language given."""
+    from mmstream.training.data import tweeteval_sentiment
+    from mmstream.training.multilingual import UMSAB_LANGS, umsab
+
+    english = tweeteval_sentiment("test")[0]
+    others = [umsab(folder, "test")[0] for folder in UMSAB_LANGS]
+    texts = [english[i] if i % 2 == 0 else others[(i // 2) % len(others)][i // (2 * len(others))] for i in range(count)]
+    records, seconds = _run(pipeline, _posts(texts, "mixed"), "mixed 50 % non-English")
+    return {"posts": count, "posts_per_s": round(count / seconds, 1),
+            "detected_non_english": round(100 * float(np.mean([r.get("lang") not in ("en", None) for r in records])), 1)}
 
 
 def eval_memes(pipeline: Pipeline, count: int) -> dict[str, Any]:
@@ -142,6 +202,13 @@ def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300) 
     report["sentiment_test"] = eval_sentiment(pipeline, limit)
     report["text_model_only"] = eval_text_model_speed(pipeline)
     report["topics_test_macro_f1"] = eval_topics(pipeline)
+    if "complaint" in pipeline.model.tasks:
+        report["complaints_test"] = eval_complaints(pipeline)
+    if "emotion" in pipeline.model.tasks:
+        report["emotion_test"] = eval_emotion(pipeline)
+    if pipeline.model.uses("text_multilingual"):
+        report["umsab_test"] = eval_umsab(pipeline)
+        report["mixed_speed"] = eval_mixed_speed(pipeline)
     if "images" in pipeline.extractors and memes:
         report["memes"] = eval_memes(pipeline, memes)
         report["image_latency"] = eval_image_latency(pipeline)
@@ -159,6 +226,22 @@ def format_table(report: dict[str, Any]) -> str:
     ]
     for lang, f1 in report.get("topics_test_macro_f1", {}).items():
         rows.append((f"TweetTopicXL test macro-F1 [{lang}]", f"{f1:.2f}"))
+    if "complaints_test" in report:
+        c = report["complaints_test"]
+        rows.append(("complaints test complaint-F1", f"{c['complaint_f1']:.2f}  (macro-F1 {c['macro_f1']:.2f}, n={c['posts']})"))
+        rows.append(("complaints read as neutral / negative", f"{c['complaints_read_as_neutral']:.2f} % / {c['complaints_read_as_negative']:.2f} %"))
+    if "emotion_test" in report:
+        e = report["emotion_test"]
+        rows.append(("TweetEval emotion test macro-F1", f"{e['macro_f1']:.2f}  (acc {e['accuracy']:.2f}, n={e['posts']})"))
+    if "umsab_test" in report:
+        u = report["umsab_test"]
+        for code, v in u.items():
+            if code != "avg_macro_f1":
+                rows.append((f"UMSAB test macro-F1 [{code}]", f"{v['macro_f1']:.2f}  (macro-recall {v['macro_recall']:.2f})"))
+        rows.append(("UMSAB test macro-F1, average of 7", f"{u['avg_macro_f1']:.2f}"))
+    if "mixed_speed" in report:
+        m = report["mixed_speed"]
+        rows.append(("whole pipeline, 50 % non-English", f"{m['posts_per_s']:.0f} posts/s ({m['detected_non_english']:.1f} % detected non-English)"))
     if "memes" in report:
         m = report["memes"]
         rows.append((f"memes (n={m['count']}) macro-recall", f"as image {m['as_meme']['macro_recall']:.2f} vs as text {m['as_text']['macro_recall']:.2f}"))

@@ -3,7 +3,7 @@ sentiment probabilities (and, when trained, topic scores) out. One ONNX file
 with a ``config.json`` beside it naming the modalities, dims and labels."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +19,26 @@ SENTIMENT_LABELS = ("negative", "neutral", "positive")
 class Prediction:
     probs: np.ndarray  # [3] negative, neutral, positive
     topics: np.ndarray | None = None  # [n_topics] independent probabilities
+    #: text-task outputs (``complaint``, ``emotion``): (labels, probabilities, threshold or None);
+    #: None for a post without text (nothing to read a complaint or an emotion from)
+    tasks: dict[str, tuple[list[str], np.ndarray, float | None] | None] = field(default_factory=dict)
+
+    def task_fields(self) -> dict:
+        """Result fields of the text tasks: ``complaint`` {label: bool, prob} (label true at the
+        model's threshold, chosen on validation) and ``emotion`` {label, probs}; null without text."""
+        out: dict = {}
+        for name, task in self.tasks.items():
+            if task is None:
+                out[name] = None
+                continue
+            labels, probs, threshold = task
+            if threshold is not None:  # binary: P(second label)
+                prob = round(float(probs[1]), 6)
+                out[name] = {"label": bool(prob >= threshold), "prob": prob}
+            else:
+                values = [round(float(p), 6) for p in probs]
+                out[name] = {"label": labels[int(np.argmax(probs))], "probs": dict(zip(labels, values))}
+        return out
 
     def sentiment(self) -> dict:
         probs = [round(float(p), 6) for p in self.probs]
@@ -45,6 +65,8 @@ class FusedModel:
         self.topic_labels: list[str] = list(cfg.get("topic_labels", []))
         #: probability at or above which a category applies (chosen on validation data in training)
         self.topic_threshold: float = float(cfg.get("topic_threshold") or 0.5)
+        #: text-task heads: name -> {"labels": [...], "threshold": t (binary heads)}
+        self.tasks: dict[str, dict] = dict(cfg.get("tasks", {}))
 
     def predict(self, features: Sequence[dict[str, np.ndarray]]) -> list[Prediction]:
         """One dict of modality -> feature vector per post; modalities the model
@@ -71,7 +93,16 @@ class FusedModel:
             evidence |= inputs[f"{modality}_mask"][:, 0] > 0
         probs[~evidence] = 1.0 / probs.shape[1]
         topics = out.get("topics")
-        return [Prediction(probs[i], None if topics is None else topics[i]) for i in range(n)]
+        texts = np.zeros(n, dtype=bool)
+        for modality in ("text", "image_text", "text_multilingual", "image_text_multilingual"):
+            if modality in self.modalities:
+                texts |= inputs[f"{modality}_mask"][:, 0] > 0
+        predictions = [Prediction(probs[i], None if topics is None else topics[i]) for i in range(n)]
+        for name, task in self.tasks.items():
+            if name in out:
+                for i, p in enumerate(predictions):
+                    p.tasks[name] = (task["labels"], out[name][i], task.get("threshold")) if texts[i] else None
+        return predictions
 
     def uses(self, modality: str) -> bool:
         return modality in self.modalities

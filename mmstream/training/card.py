@@ -43,9 +43,34 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
             lines.append(f"| {key} | {m[key]['macro_recall']} | {m[key]['accuracy']} | {m[key]['macro_f1']} |")
     if "topics_test_macro_f1" in m:
         lines += ["", "TweetTopicXL test macro-F1: " + ", ".join(f"{k} {v}" for k, v in m["topics_test_macro_f1"].items())]
+    if "complaint" in m:
+        c = m["complaint"]
+        lines += ["", f"Complaint head ({c['split']}; threshold {config['tasks']['complaint']['threshold']} chosen on val "
+                  f"for complaint F1): test complaint-F1 {c['test']['complaint_f1']}, macro-F1 {c['test']['macro_f1']}, "
+                  f"accuracy {c['test']['accuracy']} (n={c['test']['posts']}); val complaint-F1 {c['val']['complaint_f1']}."]
+    if "emotion" in m:
+        e = m["emotion"]
+        lines += ["", f"Emotion head (TweetEval emotion train, selected on val): test macro-F1 {e['test']['macro_f1']}, "
+                  f"accuracy {e['test']['accuracy']} (n={e['test']['posts']}); val macro-F1 {e['val']['macro_f1']}."]
+    if "brand_complaints_read_as" in m:
+        b = m["brand_complaints_read_as"]
+        lines += ["", f"Brand-directed dev set (the complaints of the complaints data's val/test parts, tweets to or about "
+                  f"brands): read as neutral {b['val']['neutral']} % / {b['test']['neutral']} %, as negative "
+                  f"{b['val']['negative']} % / {b['test']['negative']} % (val / test); the train part's complaints join "
+                  f"sentiment training as negatives ({t.get('complaint_negatives', 0)}x per epoch)."]
+    if "multilingual" in m:
+        ml = m["multilingual"]
+        lines += ["", "Multilingual branch (multilingual-e5-small int8 features of texts detected as non-English; "
+                  f"sentiment head on {ml['train']}, selected on UMSAB val): UMSAB test macro-F1 "
+                  + ", ".join(f"{k} {v['macro_f1']}" for k, v in ml["test"].items())
+                  + f"; average {ml['test_avg_macro_f1']}. TweetTopicXL test macro-F1 (multilingual topic head): "
+                  + ", ".join(f"{k} {v}" for k, v in ml["topics_test_macro_f1"].items()) + "."]
     lines += [
         "", "## Limits", "",
-        "- English sentiment data only; other languages go through an English-centred encoder.",
+        ("- Non-English texts (detected offline) go through multilingual-e5-small, frozen, with heads trained on "
+         "UMSAB's seven languages + English; other languages are reached only by cross-lingual transfer. "
+         "Complaint and emotion heads were trained on English data only." if "multilingual" in m else
+         "- English sentiment data only; other languages go through an English-centred encoder."),
         "- No labelled image-sentiment data exists offline: the image-encoder branch learns little; the image's "
         "opinion reaches the model through its text (OCR). Photos without text add little.",
         "- Faces are reported by the image plugin, not used by this model: OpenCV's haar cascade "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -118,9 +118,12 @@ class Head:
         dh = (d @ p["W2"].T) * keep * (pre > 0)
         return {"W2": hd.T @ d, "b2": d.sum(0), "W1": z.T @ dh, "b1": dh.sum(0)}, loss
 
-    def to_onnx(self, path: Path, topics: "TopicHead | None" = None) -> None:
+    def to_onnx(self, path: Path, topics: "TopicHead | None" = None, tasks: Sequence[Any] = (),
+                multilingual: Any = None) -> None:
         """Write the graph: per-modality inputs and masks -> ``sentiment``
-        probabilities (and ``topics`` probabilities when a topic head is given)."""
+        probabilities (and ``topics`` probabilities when a topic head is given;
+        one softmax output per text-task head in ``tasks``, named after it, over
+        the means of the text-like views: see :mod:`mmstream.training.tasks`)."""
         import onnx
         from onnx import TensorProto, helper, numpy_helper
 
@@ -157,6 +160,42 @@ class Head:
                       numpy_helper.from_array(topics.W.astype(np.float32), "Wt"),
                       numpy_helper.from_array(topics.b.astype(np.float32), "bt")]
             out.append(helper.make_tensor_value_info("topics", TensorProto.FLOAT, ["batch", len(topics.labels)]))
+        if tasks:
+            names = []
+            for view in ("", "_sentiment"):
+                a, b = f"text{view}", f"image_text{view}"
+                nodes += [
+                    helper.make_node("Add", [f"{a}_masked", f"{b}_masked"], [f"task{view}_sum"]),
+                    helper.make_node("Add", [f"{a}_mask", f"{b}_mask"], [f"task{view}_n"]),
+                    helper.make_node("Max", [f"task{view}_n", "task_one"], [f"task{view}_n1"]),
+                    helper.make_node("Div", [f"task{view}_sum", f"task{view}_n1"], [f"task{view}_mean"]),
+                ]
+                names.append(f"task{view}_mean")
+            nodes.append(helper.make_node("Concat", names, ["task_z"], axis=1))
+            inits.append(numpy_helper.from_array(np.ones((1, 1), np.float32), "task_one"))
+            for task in tasks:
+                t = task.name
+                task_in = "task_z"
+                if task.hidden_scale is not None:  # the sentiment head's hidden layer joins the input
+                    inits.append(numpy_helper.from_array(np.array(task.hidden_scale, np.float32), f"{t}_hscale"))
+                    nodes += [helper.make_node("Mul", ["h", f"{t}_hscale"], [f"{t}_hs"]),
+                              helper.make_node("Concat", ["task_z", f"{t}_hs"], [f"{t}_in"], axis=1)]
+                    task_in = f"{t}_in"
+                nodes += [
+                    helper.make_node("MatMul", [task_in, f"{t}_W1"], [f"{t}_zw"]),
+                    helper.make_node("Add", [f"{t}_zw", f"{t}_b1"], [f"{t}_pre"]),
+                    helper.make_node("Relu", [f"{t}_pre"], [f"{t}_h"]),
+                    helper.make_node("MatMul", [f"{t}_h", f"{t}_W2"], [f"{t}_hw"]),
+                    helper.make_node("Add", [f"{t}_hw", f"{t}_b2"], [f"{t}_logits"]),
+                    helper.make_node("Softmax", [f"{t}_logits"], [t], axis=-1),
+                ]
+                inits += [numpy_helper.from_array(task.params[k].astype(np.float32), f"{t}_{k}") for k in ("W1", "b1", "W2", "b2")]
+                out.append(helper.make_tensor_value_info(t, TensorProto.FLOAT, ["batch", len(task.labels)]))
+        if multilingual is not None:  # mmstream.training.multilingual.MultilingualHeads
+            from mmstream.training.multilingual import add_to_graph
+
+            add_to_graph(inputs, nodes, inits, out, multilingual, topic_threshold=topics.threshold if topics else None,
+                         task_thresholds={t.name: t.threshold for t in tasks})
         graph = helper.make_graph(nodes, "mmstream_fused", inputs, out, inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="mmstream")
         model.ir_version = 8

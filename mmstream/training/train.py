@@ -42,6 +42,9 @@ class TrainConfig:
     dropout: float = 0.2
     meme_images: int = 1500
     limit: int | None = None  # only the first N tweets of each split (quick runs, tests)
+    #: complaint posts of the complaints data's train part join sentiment training as negative, this many
+    #: times per epoch (0: not at all): brand-directed complaints read as flat otherwise
+    complaint_negatives: int = 1
     name: str = "mmstream-fused"
 
 
@@ -94,6 +97,8 @@ def _text_features(text_ex: Extractor, digests: dict[str, str], limit: int | Non
 
 
 BUILT_IN_FEATURES = ("text", "image_text", "text_sentiment", "image_text_sentiment", "images")
+#: multilingual-e5 features of non-English texts: heads of their own (mmstream.training.multilingual)
+MULTILINGUAL_FEATURES = ("text_multilingual", "image_text_multilingual")
 
 
 def _custom_features(extractors: dict[str, Extractor], limit: int | None) -> dict[str, dict[str, tuple]]:
@@ -102,7 +107,7 @@ def _custom_features(extractors: dict[str, Extractor], limit: int | None) -> dic
     out: dict[str, dict[str, tuple]] = {}
     for ex in {id(e): e for e in extractors.values()}.values():
         for name, dim in ex.dims.items():
-            if not dim or name in BUILT_IN_FEATURES:
+            if not dim or name in BUILT_IN_FEATURES or name in MULTILINGUAL_FEATURES:
                 continue
             per_split = {}
             for split in ("train", "val", "test"):
@@ -147,6 +152,48 @@ def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
     return head, scores
 
 
+def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden) -> list:
+    """The complaint and emotion heads (:mod:`mmstream.training.tasks`) on both text views."""
+    from mmstream.training.tasks import train_complaint_head, train_emotion_head
+
+    def feats(name: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(cached(f"{name}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
+                            lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"{name} ({view})"))
+                     for view in TEXT_VIEWS)
+
+    heads = [train_complaint_head(feats, seed, hidden), train_emotion_head(feats, seed, hidden)]
+    for h in heads:
+        print(f"{h.name} head: val {h.metrics['val']}, test {h.metrics['test']}", flush=True)
+    return heads
+
+
+def _multilingual_heads(text_ex: Extractor, seed: int):
+    """Heads on the text plugin's multilingual-e5 features (:mod:`mmstream.training.multilingual`)."""
+    from mmstream.training.multilingual import train_multilingual
+
+    digest = file_digest(Path(text_ex.model_dir) / "multilingual.onnx")
+
+    def feats(name: str, texts: list[str]) -> np.ndarray:
+        return cached(f"ml-{name}", [digest, str(len(texts)), f"bs{text_ex.batch_size}"],
+                      lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, "multilingual"), texts, f"{name} (multilingual)"))
+
+    return train_multilingual(feats, seed)
+
+
+def _brand_sets(text_ex: Extractor, digests: dict[str, str], seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Brand-directed complaints (label 1 of the complaints data: tweets to or about brands in nine
+    domains), per part of its seeded split: (general, sentiment) embeddings. The train part's join
+    sentiment training as negatives; val and test measure how many come out neutral."""
+    from mmstream.training.tasks import complaint_split, complaints
+
+    texts, y, _ = complaints()
+    views = [cached(f"complaints-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
+                    lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"complaints ({view})"))
+             for view in TEXT_VIEWS]
+    part = complaint_split(y, seed)
+    return {name: tuple(v[(part == p) & (y == 1)] for v in views) for name, p in (("train", 0), ("val", 1), ("test", 2))}
+
+
 def _meme_image_features(image_ex: Extractor, texts: list[str], idx: np.ndarray, seed: int) -> np.ndarray:
     """Image-encoder features of tweets rendered as memes (the image branch's view)."""
     from mmstream.progress import Progress
@@ -171,8 +218,9 @@ def train(cfg: TrainConfig) -> dict:
     # Extractor.training_features (features of the training tweets as that plugin sees them)
     custom = _custom_features(extractors, cfg.limit)
     modalities = {name: dim for ex in {id(e): e for e in extractors.values()}.values()
-                  for name, dim in ex.dims.items() if dim and (name in BUILT_IN_FEATURES or name in custom)}
-    spec = HeadSpec(modalities, hidden=cfg.hidden)
+                  for name, dim in ex.dims.items()
+                  if dim and (name in BUILT_IN_FEATURES or name in MULTILINGUAL_FEATURES or name in custom)}
+    spec = HeadSpec({m: d for m, d in modalities.items() if m not in MULTILINGUAL_FEATURES}, hidden=cfg.hidden)
     digests = {view: file_digest(Path(text_ex.model_dir) / ("encoder.onnx" if view == "general" else f"{view}.onnx"))
                for view in TEXT_VIEWS}
     digest = digests["general"]
@@ -213,10 +261,27 @@ def train(cfg: TrainConfig) -> dict:
             feats[name], masks[name] = per_split[split]
         return assemble(spec, feats, masks, m), y
 
+    brand = _brand_sets(text_ex, digests, cfg.seed)
+
+    def brand_z(g: np.ndarray, s: np.ndarray) -> np.ndarray:
+        one = np.ones(len(g), np.float32)
+        return assemble(spec, {"text": g, "text_sentiment": s}, {"text": one, "text_sentiment": one}, len(g))
+
+    extra_z = brand_z(*brand["train"]) if cfg.complaint_negatives else None
+
     def epoch_data(epoch: int):
         r = np.random.default_rng(cfg.seed * 1000 + epoch)
         view = r.choice(4, size=n, p=VIEW_SHARES)
-        return views("train", view, img_rows, r)
+        z, y = views("train", view, img_rows, r)
+        if extra_z is None:
+            return z, y
+        k = cfg.complaint_negatives
+        return np.concatenate([z] + [extra_z] * k), np.concatenate([y, np.zeros(k * len(extra_z), y.dtype)])
+
+    def neutral_share(h: Head, part: str) -> dict:
+        pred = h.predict_proba(brand_z(*brand[part])).argmax(1)
+        return {"neutral": round(100 * float(np.mean(pred == 1)), 2), "negative": round(100 * float(np.mean(pred == 0)), 2),
+                "posts": int(len(pred))}
 
     def evaluate(head: Head, split: str, view_id: int) -> dict:
         y = splits[split][1]
@@ -241,6 +306,7 @@ def train(cfg: TrainConfig) -> dict:
     head.params["b2"] = head.params["b2"] + np.array([neg, 0.0, pos], np.float32)
     print(f"decision offsets (val): negative {neg:+.2f}, positive {pos:+.2f}", flush=True)
     metrics = {
+        "brand_complaints_read_as": {"val": neutral_share(head, "val"), "test": neutral_share(head, "test")},
         "val_text": evaluate(head, "val", 0), "test_text": evaluate(head, "test", 0),
         "test_meme_with_caption_proxy": evaluate(head, "test", 1),
     }
@@ -248,16 +314,34 @@ def train(cfg: TrainConfig) -> dict:
     if {"text", "image_text"} <= modalities.keys():
         topic_head, metrics["topics_test_macro_f1"] = _topic_head(text_ex, digest)
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
+    tasks = []
+    if {"text", "image_text", "text_sentiment", "image_text_sentiment"} <= modalities.keys():
+        def hidden(general: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
+            """The sentiment head's hidden layer for text-only posts with these embeddings."""
+            one = np.ones(len(general), np.float32)
+            z = assemble(spec, {"text": general, "text_sentiment": sentiment}, {"text": one, "text_sentiment": one}, len(general))
+            return np.maximum(z @ head.params["W1"] + head.params["b1"], 0)
+
+        tasks = _task_heads(text_ex, digests, cfg.seed, hidden)
+        metrics.update({t.name: t.metrics for t in tasks})
+    multilingual = None
+    if set(MULTILINGUAL_FEATURES) <= modalities.keys():
+        multilingual = _multilingual_heads(text_ex, cfg.seed)
+        metrics["multilingual"] = multilingual.metrics
+        print(f"multilingual heads: UMSAB test avg macro-F1 {multilingual.metrics['test_avg_macro_f1']}, "
+              f"topics {multilingual.metrics['topics_test_macro_f1']}", flush=True)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    head.to_onnx(cfg.out_dir / "model.onnx", topic_head)
+    head.to_onnx(cfg.out_dir / "model.onnx", topic_head, tasks, multilingual)
     config = {
         "name": cfg.name, "version": time.strftime("%Y%m%d") + f"-s{cfg.seed}",
         "modalities": modalities, "labels": list(SENTIMENT_LABELS),
         "topic_labels": topic_head.labels if topic_head else [],
         "topic_threshold": round(float(topic_head.threshold), 2) if topic_head else None,
+        "tasks": {t.name: {"labels": t.labels, **({"threshold": t.threshold} if t.threshold is not None else {})} for t in tasks},
         "encoders": {m: getattr(ex, "encoder_name", ex.name) for m, ex in extractors.items() if m in modalities},
         "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
+                     "complaint_negatives": cfg.complaint_negatives,
                      "best_val_macro_recall": best, "decision_offsets": [round(float(neg), 2), 0.0, round(float(pos), 2)], "seconds": round(time.time() - started, 1)},
         "metrics": metrics,
     }

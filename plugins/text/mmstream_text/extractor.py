@@ -5,7 +5,11 @@
 ``<modality>_sentiment``: the same encoder fine-tuned on TweetEval sentiment
 train (``model/sentiment.onnx``, ``mmstream train --finetune-epochs 1``). Both
 are built by ``python -m mmstream.training.export_text``; mean pooling and L2
-normalisation are inside the graphs. Values are tokenised together, sorted by
+normalisation are inside the graphs. Each text's language is detected offline
+(:mod:`mmstream_text.lang`, reported as ``lang``); with ``model/multilingual.onnx``
+(multilingual-e5-small int8, ``python -m mmstream.training.export_e5``) a text in
+another language than English gets ``<modality>_multilingual`` from it instead of
+the two English views. Values are tokenised together, sorted by
 token count and run ``batch_size`` at a time (padded to the longest of each
 batch); the default of one per run keeps a post's features independent of the
 other posts in its micro-batch (see :data:`BATCH_SIZE`).
@@ -26,6 +30,7 @@ from mmstream.plugin.extractors import check_value_type
 from mmstream.inference.onnx import OnnxModel
 from mmstream.pipeline.post import check_unicode
 from mmstream.settings import Settings
+from mmstream_text import lang
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 #: Texts per ONNX run. 1, because the int8 model quantises activations with one
@@ -44,14 +49,24 @@ class TextExtractor(Extractor):
     #: ``<modality>`` is the general-purpose embedding (topics, clustering); ``<modality>_sentiment``
     #: the same text through the encoder fine-tuned on tweet sentiment (``model/sentiment.onnx``)
     dims = {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384}
+    #: with ``model/multilingual.onnx`` (multilingual-e5-small int8, ``python -m mmstream.training.export_e5``):
+    #: a text detected in another language than English gets ``<modality>_multilingual`` instead of the two above
+    MULTILINGUAL_DIMS = {"text_multilingual": 384, "image_text_multilingual": 384}
 
     def __init__(self, settings: Settings, model_dir: Path = MODEL_DIR, batch_size: int = BATCH_SIZE) -> None:
         self.settings = settings
+        if model_dir == MODEL_DIR and settings.plugin(self.name).get("model_dir"):
+            model_dir = Path(settings.plugin(self.name)["model_dir"])  # MMSTREAM_PLUGIN_TEXT_MODEL_DIR
         self.model_dir = model_dir
         self.batch_size = batch_size
         self._model: OnnxModel | None = None
         self._sentiment: OnnxModel | None = None
         self._tokenizer: Tokenizer | None = None
+        self._multilingual: OnnxModel | None = None
+        self._ml_tokenizer: Tokenizer | None = None
+        self._ml_prefix = ""
+        if (model_dir / "multilingual.onnx").is_file():
+            self.dims = {**self.dims, **self.MULTILINGUAL_DIMS}
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-text")
 
     def load(self) -> None:
@@ -69,6 +84,15 @@ class TextExtractor(Extractor):
         if sentiment.config.get("max_length") != model.config["max_length"]:
             raise ConfigError(f"{sentiment.path} and {model.path} disagree on max_length; re-export both")
         _ = model.session, sentiment.session  # open the sessions now, not on the first post
+        lang.load()
+        if "text_multilingual" in self.dims:
+            multilingual = OnnxModel(self.model_dir / "multilingual.onnx", config_name="multilingual.json")
+            ml_tokenizer = Tokenizer.from_file(str(self.model_dir / "multilingual_tokenizer.json"))
+            ml_tokenizer.no_padding()
+            ml_tokenizer.enable_truncation(max_length=int(multilingual.config["max_length"]))
+            _ = multilingual.session
+            self._multilingual, self._ml_tokenizer = multilingual, ml_tokenizer
+            self._ml_prefix = str(multilingual.config.get("prefix", ""))
         self._model, self._sentiment, self._tokenizer = model, sentiment, tokenizer
 
     def validate(self, modality: str, value: Any) -> str:
@@ -87,21 +111,32 @@ class TextExtractor(Extractor):
         return value
 
     def extract(self, modality: str, values: Sequence[Any]) -> list[Extraction | Exception]:
-        encodings = self._tokenize(values)
-        good = [e for e in encodings if isinstance(e, Encoding)]
-        general, tuned = map(iter, self._embed_views(good))
+        langs = [lang.detect(v) if isinstance(v, str) else None for v in values]
+        other = [self._multilingual is not None and lang.is_other_language(v, code) for v, code in zip(values, langs)]
+        encodings = self._tokenize([v for v, o in zip(values, other) if not o])
+        ml_encodings = self._tokenize([self._ml_prefix + v for v, o in zip(values, other) if o], multilingual=True)
+        general, tuned, ml = self._embed_views([e for e in encodings if isinstance(e, Encoding)],
+                                               [e for e in ml_encodings if isinstance(e, Encoding)])
+        general, tuned, ml = iter(general), iter(tuned), iter(ml)
+        english, multi = iter(encodings), iter(ml_encodings)
         results: list[Extraction | Exception] = []
-        for value, encoding in zip(values, encodings):
-            if isinstance(encoding, Encoding):
-                report = {"chars": len(value), "tokens": len(encoding.ids)}
-                features = {modality: next(general), f"{modality}_sentiment": next(tuned)}
-                results.append(Extraction(features=features, report=report))
-            else:
+        for value, code, is_other in zip(values, langs, other):
+            encoding = next(multi) if is_other else next(english)
+            if not isinstance(encoding, Encoding):
                 results.append(encoding)
+                continue
+            report = {"chars": len(value), "tokens": len(encoding.ids), "lang": code}
+            if is_other:
+                features = {f"{modality}_multilingual": next(ml)}
+            else:
+                features = {modality: next(general), f"{modality}_sentiment": next(tuned)}
+            results.append(Extraction(features=features, report=report))
         return results
 
-    def _embed_views(self, encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
-        """Both encoders over ``encodings``: the general and the fine-tuned embeddings.
+    def _embed_views(self, encodings: list[Encoding], ml_encodings: list[Encoding] = ()
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Both English encoders over ``encodings`` (the general and the fine-tuned
+        embeddings), the multilingual one over ``ml_encodings``.
 
         Two threads (this one and the plugin's side thread; onnxruntime releases
         the GIL) take runs from one queue, longest texts first. A fixed split,
@@ -112,44 +147,51 @@ class TextExtractor(Extractor):
         assert self._model is not None and self._sentiment is not None
         general = np.empty((len(encodings), self.dims["text"]), dtype=np.float32)
         tuned = np.empty_like(general)
+        ml = np.empty((len(ml_encodings), self.dims["text"]), dtype=np.float32)
         order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
         chunks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        runs = [(model, out, rows) for rows in chunks for model, out in ((self._model, general), (self._sentiment, tuned))]
+        runs = [(model, out, rows, encodings) for rows in chunks
+                for model, out in ((self._model, general), (self._sentiment, tuned))]
+        runs = [(self._multilingual, ml, [i], ml_encodings) for i in range(len(ml_encodings))] + runs  # the slow ones first
         taken = itertools.count()
 
         def drain() -> None:
             while (k := next(taken)) < len(runs):
-                model, out, rows = runs[k]
-                out[rows] = self._run(model, encodings, rows)
+                model, out, rows, encs = runs[k]
+                out[rows] = self._run(model, encs, rows)
 
         side = self._side.submit(drain)
         try:
             drain()
         finally:
             side.result()  # the side thread's runs are done (and its error, if any, raised)
-        return general, tuned
+        return general, tuned, ml
 
     def embed_texts(self, texts: list[str], view: str = "general") -> np.ndarray:
         """Embeddings of ``texts`` as a float32 ``[len(texts), 384]`` array (for training and
         evaluation code): the ``general`` encoder's, or the ``sentiment`` fine-tuned one's."""
         encodings = []
-        for encoding in self._tokenize(texts):
+        multilingual = view == "multilingual"
+        for encoding in self._tokenize([self._ml_prefix + t for t in texts] if multilingual else texts, multilingual):
             if isinstance(encoding, PostError):
                 raise encoding
             encodings.append(encoding)
-        model = self._model if view == "general" else self._sentiment
+        model = {"general": self._model, "sentiment": self._sentiment, "multilingual": self._multilingual}[view]
         assert model is not None
         return self._embed(encodings, model)
 
-    def _tokenize(self, values: Sequence[Any]) -> list[Encoding | PostError]:
+    def _tokenize(self, values: Sequence[Any], multilingual: bool = False) -> list[Encoding | PostError]:
         """Encodings in input order; a value the tokenizer rejects becomes a PostError."""
         if self._tokenizer is None:
             self.load()
-        assert self._tokenizer is not None
+        if not values:
+            return []
+        tokenizer = self._ml_tokenizer if multilingual else self._tokenizer
+        assert tokenizer is not None
         try:
-            return list(self._tokenizer.encode_batch(list(values)))
+            return list(tokenizer.encode_batch(list(values)))
         except Exception:  # find the offending value(s); the others still succeed
-            return [self._tokenize_one(self._tokenizer, value) for value in values]
+            return [self._tokenize_one(tokenizer, value) for value in values]
 
     def _tokenize_one(self, tokenizer: Tokenizer, value: Any) -> Encoding | PostError:
         try:

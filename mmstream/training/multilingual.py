@@ -1,0 +1,204 @@
+"""The fused model's multilingual branch: heads on multilingual-e5-small
+features (``text_multilingual`` / ``image_text_multilingual``, what the text
+plugin sends for a text detected in another language than English).
+
+* sentiment: an MLP on UMSAB train (7 languages) + TweetEval train, the epoch
+  kept by UMSAB val macro-F1 averaged over its languages;
+* topics: class-balanced logistic regressions on TweetTopicXL train (en, es,
+  gr, ja), threshold on validation;
+* complaint and emotion: the same recipes as the English heads on e5 features
+  of the same English data (cross-lingual transfer).
+
+In the graph each output is a blend of the English and the multilingual head,
+weighted by how many of the post's text views each encoder read (a post with
+English text and Spanish text in its image gets half of each); a binary or
+multi-label head's logits are shifted so that its own validation threshold
+lands on the English head's threshold.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from mmstream.training.data import TOPIC_LABELS, data_dir, macro_f1, macro_recall, tweet_topics, tweeteval_sentiment
+from mmstream.training.head import TopicHead, multilabel_macro_f1
+from mmstream.training.tasks import (COMPLAINT_LABELS, EMOTION_LABELS, TaskHead, binary_f1, complaint_split, complaints,
+                                     fit_ensemble, tweeteval_emotion)
+
+UMSAB_LANGS = {"arabic": "ar", "french": "fr", "german": "de", "hindi": "hi", "italian": "it", "portuguese": "pt",
+               "spanish": "es"}
+TOPIC_LANGS = ("en", "es", "gr", "ja")
+Feats = Callable[[str, list[str]], np.ndarray]  # (cache name, texts) -> e5 embeddings
+
+
+@dataclass
+class MultilingualHeads:
+    sentiment: TaskHead
+    topics: TopicHead | None
+    tasks: list[TaskHead]
+    metrics: dict = field(default_factory=dict)
+
+
+def umsab(language: str, split: str) -> tuple[list[str], np.ndarray]:
+    """(texts, labels) of a UMSAB split; ``language`` is its folder name (``spanish`` ...)."""
+    base = data_dir() / "umsab" / language
+    labels = (base / f"{split}_labels.txt").read_text(encoding="utf-8").split()
+    texts = (base / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")[: len(labels)]
+    return [t.strip() or "." for t in texts], np.array([int(x) for x in labels], np.int64)
+
+
+def _scores(y: np.ndarray, pred: np.ndarray) -> dict:
+    return {"macro_f1": round(100 * macro_f1(y, pred), 2), "macro_recall": round(100 * macro_recall(y, pred), 2),
+            "accuracy": round(100 * float(np.mean(pred == y)), 2), "posts": int(len(y))}
+
+
+ENGLISH_SHARE = 12000
+
+
+def train_sentiment(feats: Feats, seed: int, english_share: int = ENGLISH_SHARE) -> tuple[TaskHead, dict]:
+    X_tr, y_tr = [], []
+    val, test = {}, {}
+    for folder, code in UMSAB_LANGS.items():
+        t, y = umsab(folder, "train")
+        X_tr.append(feats(f"umsab-{folder}-train", t))
+        y_tr.append(y)
+        val[code] = (feats(f"umsab-{folder}-val", umsab(folder, "val")[0]), umsab(folder, "val")[1])
+        test[code] = (feats(f"umsab-{folder}-test", umsab(folder, "test")[0]), umsab(folder, "test")[1])
+    t, y = tweeteval_sentiment("train")
+    # a seeded sample of TweetEval train, about as large as UMSAB train (English posts mostly take the
+    # MiniLM path; these keep the English sentiment of the multilingual head, and cost e5 passes)
+    keep = np.sort(np.random.default_rng(seed).permutation(len(y))[:english_share])
+    X_en, y = feats(f"sentiment-train-{english_share}", [t[i] or "." for i in keep]), y[keep]
+    # UMSAB train counts as much as the (larger) English train: sample weights through repetition
+    reps = max(1, int(round(len(X_en) / sum(len(a) for a in X_tr))))
+    X = np.concatenate([np.concatenate(X_tr)] * reps + [X_en]).astype(np.float32)
+    Y = np.concatenate([np.concatenate(y_tr)] * reps + [y])
+    Xv = np.concatenate([v[0] for v in val.values()]).astype(np.float32)
+    yv = np.concatenate([v[1] for v in val.values()])
+    lang_v = np.concatenate([[c] * len(v[1]) for c, v in val.items()])
+
+    def avg_f1(h: TaskHead, Xs: np.ndarray, ys: np.ndarray, langs: np.ndarray) -> float:
+        pred = h.predict_proba(Xs).argmax(1)
+        return float(np.mean([macro_f1(ys[langs == c], pred[langs == c]) for c in np.unique(langs)]))
+
+    head = fit_ensemble("sentiment_multilingual", ["negative", "neutral", "positive"], X, Y, Xv, yv, seed=seed,
+                        members=3, hidden=256, epochs=30, dropout=0.5)
+    metrics = {"val": {c: _scores(v[1], head.predict_proba(v[0]).argmax(1)) for c, v in val.items()},
+               "test": {c: _scores(v[1], head.predict_proba(v[0]).argmax(1)) for c, v in test.items()}}
+    metrics["val_avg_macro_f1"] = round(100 * avg_f1(head, Xv, yv, lang_v), 2)
+    metrics["test_avg_macro_f1"] = round(float(np.mean([m["macro_f1"] for m in metrics["test"].values()])), 2)
+    metrics["train"] = f"UMSAB train x{reps} ({sum(len(a) for a in X_tr)} tweets, 7 languages) + TweetEval train ({len(X_en)})"
+    return head, metrics
+
+
+def train_topics(feats: Feats) -> tuple[TopicHead, dict]:
+    def split(name: str):
+        xs, ys, langs = [], [], []
+        for lang in TOPIC_LANGS:
+            texts, Y = tweet_topics(lang, name)
+            xs.append(feats(f"topics-{lang}-{name}", texts))
+            ys.append(Y)
+            langs += [lang] * len(texts)
+        return np.concatenate(xs), np.concatenate(ys), np.array(langs)
+
+    X_tr, Y_tr, _ = split("train")
+    X_va, Y_va, _ = split("validation")
+    X_te, Y_te, langs = split("test")
+    head = TopicHead.fit(X_tr, Y_tr, list(TOPIC_LABELS), X_val=X_va, Y_val=Y_va)
+    pred = head.predict_proba(X_te) >= head.threshold
+    return head, {lang: round(100 * multilabel_macro_f1(Y_te[langs == lang], pred[langs == lang]), 2) for lang in TOPIC_LANGS}
+
+
+def train_tasks(feats: Feats, seed: int) -> list[TaskHead]:
+    texts, y, _ = complaints()
+    X, part = feats("complaints", texts), complaint_split(y, seed)
+    c = fit_ensemble("complaint", list(COMPLAINT_LABELS), X[part == 0], y[part == 0], X[part == 1], y[part == 1], seed=seed, members=8)
+    p_va = c.predict_proba(X[part == 1])[:, 1]
+    grid = np.round(np.arange(0.2, 0.81, 0.02), 2)
+    c.threshold = float(max(grid, key=lambda t: (binary_f1(y[part == 1], (p_va >= t).astype(int)), -abs(t - 0.5))))
+    pred = (c.predict_proba(X[part == 2])[:, 1] >= c.threshold).astype(int)
+    c.metrics["test"] = {"complaint_f1": round(100 * binary_f1(y[part == 2], pred), 2), "macro_f1": round(100 * macro_f1(y[part == 2], pred, 2), 2)}
+    data = {s: tweeteval_emotion(s) for s in ("train", "val", "test")}
+    Z = {s: feats(f"emotion-{s}", t) for s, (t, _) in data.items()}
+    e = fit_ensemble("emotion", list(EMOTION_LABELS), Z["train"], data["train"][1], Z["val"], data["val"][1], seed=seed, members=8)
+    e.metrics["test"] = {"macro_f1": round(100 * macro_f1(data["test"][1], e.predict_proba(Z["test"]).argmax(1), 4), 2)}
+    return [c, e]
+
+
+def train_multilingual(feats: Feats, seed: int, english_share: int = ENGLISH_SHARE) -> MultilingualHeads:
+    sentiment, metrics = train_sentiment(feats, seed, english_share)
+    topics, metrics["topics_test_macro_f1"] = train_topics(feats)
+    tasks = train_tasks(feats, seed)
+    metrics.update({f"{t.name}_test": t.metrics["test"] for t in tasks})
+    return MultilingualHeads(sentiment, topics, tasks, metrics)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+ML_MODALITIES = ("text_multilingual", "image_text_multilingual")
+
+
+def add_to_graph(inputs: list, nodes: list, inits: list, outputs: list, ml: MultilingualHeads, *,
+                 topic_threshold: float | None, task_thresholds: dict[str, float | None], dim: int = 384) -> None:
+    """Blend the multilingual heads into the graph's outputs (see the module docstring).
+
+    The English outputs already in ``nodes`` are renamed ``<name>_en``; new
+    nodes compute ``<name>`` from them and from the multilingual heads."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    for m in ML_MODALITIES:  # inputs of their own: the English MLP never sees them
+        inputs.append(helper.make_tensor_value_info(m, TensorProto.FLOAT, ["batch", dim]))
+        inputs.append(helper.make_tensor_value_info(f"{m}_mask", TensorProto.FLOAT, ["batch", 1]))
+        nodes.append(helper.make_node("Mul", [m, f"{m}_mask"], [f"{m}_masked"]))
+    names = {o.name for o in outputs}
+    for node in nodes:
+        for i, out in enumerate(node.output):
+            if out in names:
+                node.output[i] = f"{out}_en"
+
+    def init(name: str, value) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
+        return name
+
+    def add(op: str, ins: list[str], out: str, **attrs) -> str:
+        nodes.append(helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    init("ml_one", np.ones((1, 1)))
+    ml_n = add("Add", ["text_multilingual_mask", "image_text_multilingual_mask"], "ml_n")
+    en_n = add("Add", ["text_mask", "image_text_mask"], "en_n")
+    ml_sum = add("Add", ["text_multilingual_masked", "image_text_multilingual_masked"], "ml_sum")
+    x = add("Div", [ml_sum, add("Max", [ml_n, "ml_one"], "ml_n1")], "ml_mean")
+    # the multilingual share: ml views / all text views (0 without text: the English graph's answer stands)
+    w = add("Div", [ml_n, add("Max", [add("Add", [ml_n, en_n], "all_n"), "ml_one"], "all_n1")], "ml_w")
+    w_en = add("Sub", ["ml_one", w], "en_w")
+
+    def mlp(head: TaskHead, prefix: str) -> str:
+        p = {k: init(f"{prefix}_{k}", v) for k, v in head.params.items()}
+        h = add("Relu", [add("Add", [add("MatMul", [x, p["W1"]], f"{prefix}_zw"), p["b1"]], f"{prefix}_pre")], f"{prefix}_h")
+        return add("Add", [add("MatMul", [h, p["W2"]], f"{prefix}_hw"), p["b2"]], f"{prefix}_logits")
+
+    def blend(name: str, ml_probs: str) -> None:
+        add("Add", [add("Mul", [f"{name}_en", w_en], f"{name}_en_part"), add("Mul", [ml_probs, w], f"{name}_ml_part")], name)
+
+    if "sentiment" in names:
+        blend("sentiment", add("Softmax", [mlp(ml.sentiment, "mls")], "sentiment_ml", axis=-1))
+    if "topics" in names and ml.topics is not None:
+        shift = (_logit(topic_threshold) - _logit(ml.topics.threshold)) if topic_threshold is not None else 0.0
+        logits = add("Add", [add("MatMul", [x, init("mlt_W", ml.topics.W)], "mlt_zw"), init("mlt_b", ml.topics.b + shift)], "mlt_logits")
+        blend("topics", add("Sigmoid", [logits], "topics_ml"))
+    for task in ml.tasks:
+        if task.name not in names:
+            continue
+        logits = mlp(task, f"ml_{task.name}")
+        english = task_thresholds.get(task.name)
+        if task.threshold is not None and english is not None:  # P(yes) >= english threshold <=> own P(yes) >= own threshold
+            shift = np.zeros(len(task.labels), np.float32)
+            shift[1] = _logit(english) - _logit(task.threshold)
+            logits = add("Add", [logits, init(f"ml_{task.name}_shift", shift)], f"ml_{task.name}_shifted")
+        blend(task.name, add("Softmax", [logits], f"{task.name}_ml", axis=-1))

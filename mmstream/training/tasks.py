@@ -1,0 +1,164 @@
+"""The fused model's text-task heads: complaint (is this post a complaint?) and
+emotion (anger, joy, optimism, sadness), both small MLPs on features the text
+plugin already computes (the general and the sentiment-tuned embedding of the
+post's text; with text read from an image too, the mean of the views present).
+
+* complaints: ``../shared/data/complaints`` (Preotiuc-Pietro et al., ACL 2019),
+  no official split: a seeded stratified 70/15/15 split (:func:`complaint_split`);
+  the decision threshold is chosen on its validation part for complaint F1;
+* emotion: TweetEval emotion train, selected on val, reported on test.
+
+Each head is an ensemble of ``members`` MLPs (different seeds) folded into one
+MLP (hidden units side by side, output logits averaged), so the ONNX graph stays
+one MatMul per layer.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from mmstream.training.data import data_dir, macro_f1
+from mmstream.training.head import Head, HeadSpec
+
+EMOTION_LABELS = ("anger", "joy", "optimism", "sadness")
+COMPLAINT_LABELS = ("no", "yes")
+TASK_INPUTS = {"text": 384, "text_sentiment": 384}  # the mean of the text-like views, per encoder view
+SPLIT_SHARES = (0.70, 0.15, 0.15)
+
+
+@dataclass
+class TaskHead:
+    """One MLP over ``concat(mean general embedding, mean sentiment embedding)``."""
+
+    name: str
+    labels: list[str]
+    params: dict[str, np.ndarray]
+    threshold: float | None = None  # binary heads: P(yes) at or above which the label is true
+    #: the sentiment head's hidden layer joins the input, times this scale (transfer from 47k sentiment tweets)
+    hidden_scale: float | None = None
+    metrics: dict = field(default_factory=dict)
+
+    def logits(self, z: np.ndarray) -> np.ndarray:
+        h = np.maximum(z @ self.params["W1"] + self.params["b1"], 0)
+        return h @ self.params["W2"] + self.params["b2"]
+
+    def predict_proba(self, z: np.ndarray) -> np.ndarray:
+        x = self.logits(z)
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+Hidden = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (general, sentiment) -> sentiment head's hidden layer
+
+
+def task_input(general: np.ndarray, sentiment: np.ndarray, hidden: Hidden | None = None,
+               scale: float | None = None) -> np.ndarray:
+    """The heads' input: both views side by side (the graph builds the same from the text
+    means), then the sentiment head's hidden layer on the same text times ``scale``."""
+    parts = [general, sentiment]
+    if hidden is not None and scale is not None:
+        parts.append(hidden(general, sentiment) * scale)
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def _hidden_scale(hidden: Hidden | None, general: np.ndarray, sentiment: np.ndarray) -> float | None:
+    return None if hidden is None else float(1.0 / max(float(hidden(general, sentiment).max()), 1e-6))
+
+
+def complaints() -> tuple[list[str], np.ndarray, list[str]]:
+    """(texts, labels 0/1, domains) of the complaints data set, in file order."""
+    path = data_dir() / "complaints" / "complaints-data.csv"
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = [r for r in csv.reader(fh) if len(r) >= 4]
+    return [r[1].strip() or "." for r in rows], np.array([int(r[2]) for r in rows], np.int64), [r[3] for r in rows]
+
+
+def complaint_split(y: np.ndarray, seed: int = 13) -> np.ndarray:
+    """0 train / 1 val / 2 test per row: seeded, stratified by label, 70/15/15."""
+    rng = np.random.default_rng(seed)
+    part = np.empty(len(y), np.int64)
+    for c in np.unique(y):
+        idx = rng.permutation(np.where(y == c)[0])
+        a, b = int(SPLIT_SHARES[0] * len(idx)), int((SPLIT_SHARES[0] + SPLIT_SHARES[1]) * len(idx))
+        part[idx[:a]], part[idx[a:b]], part[idx[b:]] = 0, 1, 2
+    return part
+
+
+def tweeteval_emotion(split: str) -> tuple[list[str], np.ndarray]:
+    base = data_dir() / "tweeteval" / "emotion"
+    labels = (base / f"{split}_labels.txt").read_text(encoding="utf-8").split()
+    texts = (base / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")[: len(labels)]
+    return [t.strip() or "." for t in texts], np.array([int(x) for x in labels], np.int64)
+
+
+def binary_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    tp = np.sum((pred == 1) & (y == 1))
+    return float(2 * tp / max(2 * tp + np.sum((pred == 1) & (y == 0)) + np.sum((pred == 0) & (y == 1)), 1))
+
+
+def fit_ensemble(name: str, labels: list[str], z_tr: np.ndarray, y_tr: np.ndarray, z_va: np.ndarray, y_va: np.ndarray,
+                 *, seed: int, members: int = 5, hidden: int = 128, epochs: int = 40, lr: float = 1e-3,
+                 dropout: float = 0.5) -> TaskHead:
+    """``members`` class-balanced MLPs, each kept at its best validation log-loss epoch, folded into one."""
+    k = len(labels)
+    spec = HeadSpec({"z": z_tr.shape[1] - 1}, hidden=hidden, n_classes=k)  # n_inputs = dim + 1 (no mask column here)
+    counts = np.bincount(y_tr, minlength=k).astype(np.float32)
+    heads = []
+    for m in range(members):
+        head = Head.init(spec, seed * 100 + m)
+
+        def val_score(h: Head) -> float:
+            return -float(np.mean(-np.log(h.predict_proba(z_va)[np.arange(len(y_va)), y_va] + 1e-9)))
+
+        head.fit(lambda e: (z_tr, y_tr), val_score, epochs=epochs, lr=lr, dropout=dropout, batch=64,
+                 class_weights=counts.sum() / (k * counts), seed=seed * 100 + m)
+        heads.append(head.params)
+    params = {
+        "W1": np.concatenate([p["W1"] for p in heads], axis=1), "b1": np.concatenate([p["b1"] for p in heads]),
+        "W2": np.concatenate([p["W2"] for p in heads], axis=0) / members, "b2": np.mean([p["b2"] for p in heads], axis=0),
+    }
+    return TaskHead(name, list(labels), {k2: v.astype(np.float32) for k2, v in params.items()})
+
+
+def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.ndarray]], seed: int,
+                         hidden: Hidden | None = None) -> TaskHead:
+    """``feats(name, texts)`` gives (general, sentiment) embeddings of ``texts`` (cached by ``name``);
+    ``hidden``, when given, the sentiment head's hidden layer for such embeddings."""
+    texts, y, _ = complaints()
+    g, s = feats("complaints", texts)
+    part = complaint_split(y, seed)
+    scale = _hidden_scale(hidden, g[part == 0], s[part == 0])
+    z = task_input(g, s, hidden, scale)
+    head = fit_ensemble("complaint", list(COMPLAINT_LABELS), z[part == 0], y[part == 0], z[part == 1], y[part == 1],
+                        seed=seed, members=8)
+    head.hidden_scale = scale
+    p_va = head.predict_proba(z[part == 1])[:, 1]
+    grid = np.round(np.arange(0.2, 0.81, 0.02), 2)
+    head.threshold = float(max(grid, key=lambda t: (binary_f1(y[part == 1], (p_va >= t).astype(int)), -abs(t - 0.5))))
+    for name, p in (("val", 1), ("test", 2)):
+        pred = (head.predict_proba(z[part == p])[:, 1] >= head.threshold).astype(int)
+        head.metrics[name] = {"complaint_f1": round(100 * binary_f1(y[part == p], pred), 2),
+                              "macro_f1": round(100 * macro_f1(y[part == p], pred, 2), 2),
+                              "accuracy": round(100 * float(np.mean(pred == y[part == p])), 2), "posts": int(np.sum(part == p))}
+    head.metrics["split"] = f"seeded (seed {seed}) stratified 70/15/15 of {len(y)} tweets"
+    return head
+
+
+def train_emotion_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.ndarray]], seed: int,
+                       hidden: Hidden | None = None) -> TaskHead:
+    data = {split: tweeteval_emotion(split) for split in ("train", "val", "test")}
+    views = {split: feats(f"emotion-{split}", texts) for split, (texts, _) in data.items()}
+    scale = _hidden_scale(hidden, *views["train"])
+    z = {split: task_input(g, s, hidden, scale) for split, (g, s) in views.items()}
+    head = fit_ensemble("emotion", list(EMOTION_LABELS), z["train"], data["train"][1], z["val"], data["val"][1],
+                        seed=seed, members=8)
+    head.hidden_scale = scale
+    for split in ("val", "test"):
+        y = data[split][1]
+        pred = head.predict_proba(z[split]).argmax(1)
+        head.metrics[split] = {"macro_f1": round(100 * macro_f1(y, pred, 4), 2),
+                               "accuracy": round(100 * float(np.mean(pred == y)), 2), "posts": len(y)}
+    return head

@@ -1,0 +1,102 @@
+"""The shipped model's per-post fields beyond sentiment: complaint, emotion and
+language, through the real pipeline (real plugins, real ONNX models)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mmstream.pipeline.build import build_pipeline
+from mmstream.settings import Settings
+from mmstream_text import lang
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return build_pipeline(Settings.load())
+
+
+def score(pipeline, *posts: dict) -> list[dict]:
+    raws = [(json.dumps({"created_at": 0, **p}).encode(), None) for p in posts]
+    outcomes = pipeline.process(raws)
+    assert all(o.kind == "result" for o in outcomes), [o.record for o in outcomes]
+    return [o.record for o in outcomes]
+
+
+COMPLAINTS = ["@united 4 hour delay and nobody at the desk, I need a hotel for tonight",
+              "@comcast your 1-800 number hangs up on me all day, third day without internet",
+              "@amazon my order was supposed to arrive last week and the tracking still says nothing"]
+NOT_COMPLAINTS = ["Happy birthday to my best friend, love you so much!",
+                  "Watching the sunset at the beach with my family tonight",
+                  "@starbucks thank you for the free coffee this morning, made my day"]
+
+
+def test_every_result_has_a_complaint_probability_and_a_verdict(pipeline):
+    records = score(pipeline, *({"id": f"c{i}", "text": t} for i, t in enumerate(COMPLAINTS + NOT_COMPLAINTS)))
+    for r in records:
+        assert set(r["complaint"]) == {"label", "prob"} and 0 <= r["complaint"]["prob"] <= 1
+        threshold = pipeline.model.tasks["complaint"]["threshold"]
+        assert r["complaint"]["label"] == (r["complaint"]["prob"] >= threshold)
+    assert [r["complaint"]["label"] for r in records] == [True] * 3 + [False] * 3
+
+
+def test_brand_complaints_do_not_read_as_neutral(pipeline):
+    for r in score(pipeline, *({"id": f"n{i}", "text": t} for i, t in enumerate(COMPLAINTS))):
+        assert r["sentiment"]["label"] == "negative", r
+
+
+def test_emotion_is_one_of_four_with_probabilities(pipeline):
+    angry, happy, sad = score(pipeline, {"id": "a", "text": "I am so furious with this company, absolutely outraged"},
+                              {"id": "j", "text": "This is the best day ever, I am so happy and excited!"},
+                              {"id": "s", "text": "I miss her so much, crying all night, feeling so alone"})
+    for r in (angry, happy, sad):
+        assert set(r["emotion"]["probs"]) == {"anger", "joy", "optimism", "sadness"}
+        assert abs(sum(r["emotion"]["probs"].values()) - 1) < 1e-4
+    assert (angry["emotion"]["label"], happy["emotion"]["label"], sad["emotion"]["label"]) == ("anger", "joy", "sadness")
+
+
+def test_a_post_without_text_has_no_emotion_and_no_complaint(pipeline):
+    from mmstream.render import image_to_b64, render_scene
+
+    [r] = score(pipeline, {"id": "photo", "images": [{"b64": image_to_b64(render_scene(seed=1, width=320, height=240), "JPEG", 85)}]})
+    assert r["emotion"] is None and r["complaint"] is None
+
+
+def test_lang_is_the_posts_own_else_detected(pipeline):
+    given, english, spanish, nothing = score(
+        pipeline, {"id": "g", "text": "the weather is lovely today in the park", "lang": "fr"},
+        {"id": "e", "text": "the weather is lovely today in the park"},
+        {"id": "s", "text": "hoy hace muy buen tiempo en el parque, me encanta"},
+        {"id": "x", "text": "🔥🔥🔥 12345"})
+    assert (given["lang"], given["lang_source"]) == ("fr", "given")
+    assert (english["lang"], english["lang_source"]) == ("en", "detected")
+    assert (spanish["lang"], spanish["lang_source"]) == ("es", "detected")
+    assert (nothing["lang"], nothing["lang_source"]) == (None, None)
+
+
+def test_task_fields_do_not_depend_on_batch_neighbours(pipeline):
+    posts = [{"id": f"b{i}", "text": t} for i, t in enumerate(COMPLAINTS + NOT_COMPLAINTS + ["me encanta este telefono nuevo, es genial"])]
+    together = score(pipeline, *posts)
+    for post, record in zip(posts, together):
+        [alone] = score(pipeline, post)
+        for key in ("sentiment", "complaint", "emotion", "lang", "topics"):
+            assert alone[key] == record[key], key
+
+
+@pytest.mark.parametrize("text, code", [
+    ("@united thanks for nothing, see you never http://t.co/x", "en"),
+    ("Je suis tellement content de ce nouveau téléphone", "fr"),
+    ("Ich bin heute sehr müde und habe keine Lust zu arbeiten", "de"),
+    ("Σήμερα είναι μια πολύ όμορφη μέρα", "el"),
+    ("今日はとても良い天気ですね", "ja"),
+    ("@someone #", None),
+])
+def test_detect(text, code):
+    assert lang.detect(text) == code
+
+
+def test_short_latin_texts_stay_on_the_english_path():
+    assert not lang.is_other_language("ok lol", "es")
+    assert lang.is_other_language("hoy hace muy buen tiempo", "es")
+    assert lang.is_other_language("良い天気", "ja")  # any non-Latin letter is enough
+    assert not lang.is_other_language("a long enough English sentence here", "en")
