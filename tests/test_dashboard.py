@@ -23,6 +23,7 @@ import pytest
 from mmstream.kafka.broker import free_port
 from mmstream.render import image_to_b64, render_meme
 from mmstream.settings import Settings
+from mmstream.web.live import complaint_of
 from browser import Browser, chromium_path
 from support import WorkerProcess, produce, read_outcomes, theme_text
 
@@ -186,6 +187,15 @@ def test_page_loads_and_fills_in(dash):
                         ".map(li => li.dataset.topic); return t.length && t; })()", 30)
     assert all(t.startswith("m-") for t in topics)
     assert b.eval("document.querySelector('#status').className") == "status on"
+    # each row as its result says: label, language, complaint badge when the result flags one
+    rows = b.eval("[...document.querySelectorAll('#feed li.mention')].map(li => ({id: li.dataset.id, "
+                  "label: li.querySelector('.badge').textContent, lang: (li.querySelector('.lang') || {}).textContent, "
+                  "complaint: !!li.querySelector('.badge.complaint')}))")
+    for row in rows:
+        result = dash.results[row["id"]]
+        assert row["label"] == result["sentiment"]["label"]
+        assert row["lang"] == (result.get("lang") or None)
+        assert row["complaint"] == (complaint_of(result) is True)
     assert b.problems() == []
 
 

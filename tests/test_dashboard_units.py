@@ -66,7 +66,8 @@ def test_a_post_processed_twice_is_shown_once_and_the_rings_are_bounded():
     assert {r["reason"] for r in summary["reasons"]} == {"not_json", "missing_id"}
 
 
-@pytest.mark.parametrize("value,expected", [(True, True), (False, False), (0.8, True), (0.2, False),
+@pytest.mark.parametrize("value,expected", [({"label": True, "prob": 0.97}, True), ({"label": False, "prob": 0.1}, False),
+                                            ({"prob": 0.7}, True), (True, True), (False, False), (0.8, True), (0.2, False),
                                             ({"probability": 0.7}, True), ({"flag": False, "probability": 0.9}, False),
                                             ({"label": "complaint"}, True), (None, None), ("yes", None)])
 def test_complaint_flag_in_any_shape(value, expected):

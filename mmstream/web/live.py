@@ -46,16 +46,17 @@ POLL_MS = 100
 
 
 def complaint_of(result: dict) -> bool | None:
-    """The result's complaint flag, whatever its shape (a bool, a probability, or
-    an object with ``flag``/``label``/``is_complaint``/``probability``); None without one."""
+    """The result's complaint flag, whatever its shape (``{"label": true, "prob": 0.97}`` as
+    the model gives it, a bool, a probability, or an object with ``flag``/``is_complaint``/
+    ``probability``); None without one."""
     value = result.get("complaint")
     if isinstance(value, dict):
-        for key in ("flag", "is_complaint", "complaint"):
+        for key in ("label", "flag", "is_complaint", "complaint"):
             if isinstance(value.get(key), bool):
                 return value[key]
         if isinstance(value.get("label"), str):
             return value["label"] in ("complaint", "yes", "true")
-        value = value.get("probability", value.get("score"))
+        value = value.get("prob", value.get("probability", value.get("score")))
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):

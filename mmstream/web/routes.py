@@ -135,8 +135,8 @@ class Hub:
                     await asyncio.wait_for(self.closing.wait(), TICK)
                 except asyncio.TimeoutError:
                     pass
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the page went away (a closed tab is a cancellation, which goes on up)
         finally:
             self.streams -= 1
         return response
