@@ -174,7 +174,7 @@ def test_a_wrong_type_or_a_missing_required_field_fails(stream):
     with pytest.raises(SchemaError, match="label"):
         parse("enriched", nested)
     # additive changes keep the version: an unknown field is accepted and ignored
-    extra = {**result, "complaint": {"score": 0.9}, "emotion": "anger"}
+    extra = {**result, "sarcasm": {"prob": 0.9}, "reach": 1200}
     assert schemas.errors("enriched", extra) == [] and parse("enriched", extra).id == result["id"]
     with pytest.raises(SchemaError, match="upgrade mmstream"):
         parse("enriched", {**result, "schema": "mmstream.enriched/2"})

@@ -134,3 +134,20 @@ def test_sink_kinds_are_plugins_and_the_built_ins_come_through_the_hook(tmp_path
         open_store("mysql://h/db", settings, pm=pm)
     with pytest.raises(ConfigError, match="does not exist"):
         open_store(f"sqlite:///{tmp_path / 'missing' / 'x.db'}", settings, pm=pm)
+
+
+def test_a_table_an_older_mmstream_made_gets_the_new_columns(tmp_path):
+    path = str(tmp_path / "old.db")
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE mmstream_results (id TEXT, created_at TEXT, lang TEXT, sentiment_label TEXT, "
+                 "sentiment_score REAL, p_negative REAL, p_neutral REAL, p_positive REAL, complaint INTEGER, "
+                 "complaint_score REAL, model TEXT, schema TEXT, record TEXT, PRIMARY KEY (id))")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    store.create_tables(["enriched"])
+    store.write([message({**RESULT, "lang_source": "detected", "complaint": {"label": True, "prob": 0.91},
+                          "emotion": {"label": "anger", "probs": {"anger": 0.8}}}, 0)])
+    assert rows(path, "SELECT lang_source, emotion, complaint, complaint_score FROM mmstream_results") == [
+        ("detected", "anger", 1, 0.91)]
+    store.close()

@@ -61,6 +61,30 @@ class Sentiment:
 
 
 @dataclass(frozen=True)
+class Complaint:
+    label: bool  # prob at or above the model's threshold
+    prob: float
+
+
+@dataclass(frozen=True)
+class Emotion:
+    label: str  # anger, joy, optimism or sadness
+    probs: dict[str, float] = field(default_factory=dict)
+
+
+def _complaint(v: dict, where: str) -> Complaint | None:
+    c = _opt(v, "complaint", dict, where)
+    return None if c is None else Complaint(_need(c, "label", bool, f"{where}.complaint"),
+                                            _num(c, "prob", f"{where}.complaint"))
+
+
+def _emotion(v: dict, where: str) -> Emotion | None:
+    e = _opt(v, "emotion", dict, where)
+    return None if e is None else Emotion(_need(e, "label", str, f"{where}.emotion"),
+                                          {k: float(p) for k, p in (e.get("probs") or {}).items()})
+
+
+@dataclass(frozen=True)
 class Topic:
     id: str
     label: str
@@ -128,6 +152,9 @@ class Result:
     modalities: dict[str, dict]
     model: str
     schema: str = "mmstream.enriched/1"
+    lang_source: str | None = None  # given or detected (absent from older records)
+    complaint: Complaint | None = None  # None without text, or from a model without a complaint head
+    emotion: Emotion | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -136,7 +163,8 @@ class Result:
         return cls(_need(v, "id", str, w), _time(v, "created_at", w), list(_list(v, "brands", w)),
                    _opt(v, "lang", str, w), Sentiment.of(_obj(v, "sentiment", w), f"{w}.sentiment"),
                    [Topic.of(t, f"{w}.topics") for t in _list(v, "topics", w)], dict(_obj(v, "modalities", w)),
-                   _need(v, "model", str, w), v.get("schema", cls.schema), v)
+                   _need(v, "model", str, w), v.get("schema", cls.schema), _opt(v, "lang_source", str, w),
+                   _complaint(v, w), _emotion(v, w), v)
 
 
 @dataclass(frozen=True)

@@ -53,11 +53,28 @@ class SqlStore(SinkStore):
                 f"ON CONFLICT ({', '.join(t.key)}) {action}", names)
 
     def create_tables(self, topics: Sequence[str]) -> None:
+        """Create the tables, and add the columns a newer mmstream has to tables an older one made."""
         tables = [t for topic in topics for t in TOPIC_TABLES[topic]] + [REJECTS]
         with self.transaction():
             for t in tables:
                 for statement in self.ddl(t):
                     self.execute(statement)
+                have = self.columns(self.table(t))
+                for name, kind in t.columns:
+                    if name not in have:
+                        self.execute(f"ALTER TABLE {self.table(t)} ADD COLUMN {name} {self.types[kind]}")
+
+    def columns(self, table: str) -> set[str]:
+        """The column names ``table`` has in the database."""
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         cur = self.conn.cursor()

@@ -37,6 +37,9 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut: offsets follow it
         super().__init__(conn, table_prefix)
 
+    def columns(self, table: str) -> set[str]:
+        return {row[0] for row in self.query("SELECT name FROM pragma_table_info(?)", (table,))}
+
     def convert(self, kind: str, value: Any) -> Any:
         if value is None:
             return None

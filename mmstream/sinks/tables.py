@@ -23,7 +23,8 @@ class Table:
 RESULTS = Table("results", (
     ("id", "text"), ("created_at", "time"), ("lang", "text"), ("sentiment_label", "text"),
     ("sentiment_score", "float"), ("p_negative", "float"), ("p_neutral", "float"), ("p_positive", "float"),
-    ("complaint", "bool"), ("complaint_score", "float"), ("model", "text"), ("schema", "text"), ("record", "json")),
+    ("complaint", "bool"), ("complaint_score", "float"), ("model", "text"), ("schema", "text"), ("record", "json"),
+    ("lang_source", "text"), ("emotion", "text")),  # columns added later go last: ALTER TABLE adds them
     ("id",))
 RESULT_BRANDS = Table("result_brands", (("id", "text"), ("brand", "text")), ("id", "brand"))
 RESULT_TOPICS = Table("result_topics", (
@@ -90,6 +91,13 @@ def _complaint(value: dict) -> tuple[bool | None, float | None]:
     return flag, score
 
 
+def _label(value: Any) -> str | None:
+    """``{"label": "anger", ...}`` -> ``"anger"``; a plain string as it is."""
+    if isinstance(value, dict):
+        value = value.get("label")
+    return value if isinstance(value, str) else None
+
+
 def rows_of(m: Message) -> Rows:
     """The rows of one message (its record parsed), by table name."""
     v, key = m.value, record_key(m)
@@ -101,7 +109,8 @@ def rows_of(m: Message) -> Rows:
                              "sentiment_label": s["label"], "sentiment_score": s["score"],
                              "p_negative": probs.get("negative"), "p_neutral": probs.get("neutral"),
                              "p_positive": probs.get("positive"), "complaint": flag, "complaint_score": score,
-                             "model": v["model"], "schema": v.get("schema"), "record": v}],
+                             "model": v["model"], "schema": v.get("schema"), "record": v,
+                             "lang_source": v.get("lang_source"), "emotion": _label(v.get("emotion"))}],
                 "result_brands": [{"id": key, "brand": b} for b in dict.fromkeys(v["brands"])],
                 "result_topics": [{"id": key, "topic_id": t["id"], "kind": t["kind"], "label": t["label"],
                                    "score": t.get("score")} for t in {t["id"]: t for t in v["topics"]}.values()]}
