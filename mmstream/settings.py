@@ -133,6 +133,9 @@ class Settings:
     alert_min_history: float = 0.25
     alert_cooldown: float = 3600.0
     # analytics bookkeeping
+    # partitions of <prefix>mentions: one analytics engine each (brands spread over them), owned by the
+    # workers the consumer group gives them (mmstream/analytics/routing.py)
+    analytics_partitions: int = 4
     analytics_dedupe: int = 100_000
     analytics_keep: float = 7 * 86400.0
     analytics_startup_wait: float = 15.0

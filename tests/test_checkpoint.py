@@ -64,7 +64,7 @@ def test_a_restored_engine_goes_on_exactly_as_one_that_never_stopped(settings):
     feed(whole, stream[:1200], 0)
     expected = feed(whole, stream[1200:], 1200)  # what the engine that never stopped writes after 1200
     assert whole.stats["windows_closed"] > 0 and sum(t.status == "active" for t in whole.miner.topics.values()) >= 2
-    assert {"brand-stats", "topics", "alerts"} <= {o.topic for o in expected}
+    assert {"window-totals", "topics", "alerts"} <= {o.topic for o in expected}
 
     first = AnalyticsEngine(settings)
     feed(first, stream[:1200], 0)

@@ -92,6 +92,12 @@ class WindowAggregator:
         self.watermark = self.clock.observe(m.source, t, m.pt_ms)
         return AddResult(late, self._close())
 
+    def advance(self, source: str, t_ms: int, pt_ms: int | None) -> list[ClosedWindow]:
+        """Input partition ``source`` has reached event time ``t_ms`` (a batch's progress,
+        with no post for these windows); the windows that closed."""
+        self.watermark = self.clock.observe(source, t_ms, pt_ms)
+        return self._close()
+
     def _close(self) -> list[ClosedWindow]:
         wm = self.watermark
         closed: list[ClosedWindow] = []

@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Sequence
 import numpy as np
 
 from mmstream.analytics.events import Mention, TopicRef, encode_mentions
+from mmstream.analytics.routing import route
 from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
 from mmstream.analytics.topicspace import TopicSnapshot
+from mmstream.analytics.windows import complaint_of
 from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
 
@@ -138,7 +140,7 @@ def mention_of(item: WorkItem, pt: float | None = None) -> Mention:
         label=record["sentiment"]["label"], score=float(record["sentiment"]["score"]),
         topics=[TopicRef(t["id"], t["kind"], t["label"]) for t in record.get("topics", [])],
         vec=post_embedding(item), text=post_text(item),
-        src=item.source.partition if item.source is not None else None, pt=pt)
+        src=item.source.partition if item.source is not None else None, pt=pt, complaint=complaint_of(record))
 
 
 class MentionPublisher(Sink):
@@ -148,9 +150,13 @@ class MentionPublisher(Sink):
 
     name = "mentions"
 
-    def __init__(self, send: Callable[[list[bytes]], None], wait: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(self, send: Callable[[list], None], wait: Callable[[], Awaitable[None]] | None = None,
+                 partitions: int | None = None) -> None:
         self.send = send
         self.wait = wait
+        #: engine partitions: ``send`` gets (partition, record) pairs routed by brand
+        #: (mmstream.analytics.routing); None: plain records, unrouted (a benchmark's list)
+        self.partitions = partitions
         self.failed = 0
 
     async def delivered(self) -> None:
@@ -163,7 +169,7 @@ class MentionPublisher(Sink):
         if not mentions:
             return
         try:
-            self.send(encode_mentions(mentions))
+            self.send(encode_mentions(mentions) if self.partitions is None else route(mentions, self.partitions))
         except Exception as exc:  # noqa: BLE001 - the results still go out; say loudly what analytics miss
             self.failed += len(mentions)
             log.error("could not publish %d mentions (%r): analytics miss these posts (%d so far)",

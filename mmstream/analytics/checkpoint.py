@@ -4,7 +4,7 @@ mentions written since the last one instead of the whole log.
 The engine is deterministic: its state after the mentions at offsets ``[0, K)``
 is a function of them. Every ``analytics_checkpoint_every`` mentions, the worker
 that runs the engine writes that state together with K to
-``<data_dir>/<app_id>-analytics/engine-<K>.ckpt`` (written aside, then renamed
+``<data_dir>/<app_id>-analytics/p<partition>/engine-<K>.ckpt`` (written aside, then renamed
 into place; the newest ``analytics_checkpoint_keep`` are kept). A worker that
 takes the engine over at committed offset C loads the newest checkpoint with
 K <= C and replays ``[K, C)``. The outputs are the same as after a full replay
@@ -44,7 +44,7 @@ FORMAT = 2  # 1 was pickle: such files are skipped as foreign
 MAGIC = b"mmstream-analytics-checkpoint\n"
 _NAME = re.compile(r"^engine-(\d{12})\.ckpt$")
 #: settings the engine's state depends on (the log itself: the topic prefix)
-_ENGINE_PREFIXES = ("window_", "topic_", "alert_", "analytics_dedupe", "category_threshold", "idle_partition", "partitions")
+_ENGINE_PREFIXES = ("window_", "topic_", "alert_", "analytics_dedupe", "category_threshold", "idle_partition", "partitions", "analytics_partitions")
 
 
 def state_codec() -> StateCodec:
@@ -68,9 +68,10 @@ def fingerprint(settings: Settings) -> str:
 class Checkpoints:
     """The engine checkpoints of one worker's data directory."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.directory = Path(settings.data_dir) / f"{settings.app_id}-analytics"
+    def __init__(self, settings: Settings, partition: int = 0) -> None:
+        self.settings, self.partition = settings, partition
+        # one folder per engine partition of <prefix>mentions
+        self.directory = Path(settings.data_dir) / f"{settings.app_id}-analytics" / f"p{partition}"
         self.fingerprint = fingerprint(settings)
         self.keep = max(1, settings.analytics_checkpoint_keep)
         self.saved: list[dict] = []  # the last few saves: offset, bytes, ms
@@ -167,6 +168,8 @@ class Checkpoints:
             raise _Skipped(f"cannot be read ({exc})") from None
         if not isinstance(engine, AnalyticsEngine):
             raise _Skipped("does not hold an engine")
+        if getattr(engine, "partition", 0) != self.partition:
+            raise _Skipped(f"holds the engine of partition {getattr(engine, 'partition', 0)}, not {self.partition}")
         if header.get("offset") != offset or engine.next_offset != offset:
             raise _Skipped(f"says offset {header.get('offset')}, engine at {engine.next_offset}")
         return engine

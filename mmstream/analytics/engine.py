@@ -26,18 +26,19 @@ from mmstream.analytics.windows import window_specs
 from mmstream.schemas.versions import VERSIONS
 from mmstream.settings import Settings
 
-#: the output topics (name after the prefix) the engine writes
-OUTPUT_TOPICS = ("brand-stats", "late", "topics", "alerts")
+#: the output topics (name after the prefix) the engine writes; its closed brand windows go to
+#: ``window-totals``, whence the share-of-voice stage (:mod:`mmstream.analytics.share`) writes ``brand-stats``
+OUTPUT_TOPICS = ("window-totals", "late", "topics", "alerts")
 
 
 @dataclass(frozen=True)
 class Output:
     topic: str  # one of OUTPUT_TOPICS
     key: str
-    value: dict  # stamped with its schema version: {"schema": "mmstream.<topic>/N", ...}
+    value: dict  # stamped with its schema version: {"schema": "mmstream.<topic>/N", ...} (internal topics: none)
 
     def __post_init__(self) -> None:
-        if "schema" not in self.value:
+        if "schema" not in self.value and self.topic in VERSIONS:
             object.__setattr__(self, "value", {"schema": VERSIONS[self.topic], **self.value})
 
 
@@ -67,8 +68,11 @@ class RecentIds:
 
 
 class AnalyticsEngine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, partition: int = 0) -> None:
         self.settings = settings
+        #: this engine's partition of <prefix>mentions, of how many (mmstream.analytics.routing)
+        self.partition, self.partitions = partition, max(1, settings.analytics_partitions)
+        self._reported: int | None = None  # the tumbling step of the last watermark reported to the stage
         self.specs = window_specs(settings)
         self.windows = WindowAggregator(self.specs, int(round(settings.idle_partition * 1000)), settings.partitions)
         self.miner = OnlineTopicMiner(MinerConfig.from_settings(settings))
@@ -98,36 +102,72 @@ class AnalyticsEngine:
                 self.stats["duplicates"] += 1
                 return []
             self.stats["mentions"] += 1
-            assigned = next((r.id for r in m.topics if r.kind == "mined"), None)
-            seen = self.miner.observe(m.id, m.t_ms, m.vec, m.text, assigned)
-            out = self._topic_outputs(seen.records)
+            out: list[Output] = []
+            if m.mine:  # one copy of each post mines (the copy on the topic partition)
+                assigned = next((r.id for r in m.topics if r.kind == "mined"), None)
+                out = self._topic_outputs(self.miner.observe(m.id, m.t_ms, m.vec, m.text, assigned).records)
             added = self.windows.add(m)
             if added.late is not None:
                 self.stats["late"] += 1
                 out.append(Output("late", m.id, added.late))
-            for window in added.closed:
-                self.stats["windows_closed"] += 1
-                for brand in sorted(window.state.brands):
-                    record = window.state.brand_record(brand, window.spec, window.start, self.top_n, self.miner.label)
-                    out.append(Output("brand-stats", f"{brand}|{window.spec.name}|{record['window']['start']}", record))
-                if window.spec is self.specs[0]:
-                    alerts = self.detector.observe(window, self.miner.label)
-                    self.stats["alerts"] += len(alerts)
-                    out += [Output("alerts", a["id"], a) for a in alerts]
-                    out += self._topic_outputs(self.miner.maintain(self.windows.watermark or window.end))
-            return out
+            return out + self._closing(added.closed)
+
+    def advance(self, progress: dict) -> list[Output]:
+        """A batch's progress (:func:`mmstream.analytics.routing.progress_of`): every input
+        partition it names is known to have reached that event time."""
+        with self.lock:
+            pt = progress.get("pt")
+            pt_ms = None if pt is None else int(round(float(pt) * 1000))
+            closed = []
+            for src, t in sorted(progress.get("src", {}).items()):
+                closed += self.windows.advance(str(src), int(round(float(t) * 1000)), pt_ms)
+            return self._closing(closed)
+
+    def _closing(self, closed: list) -> list[Output]:
+        """Outputs for windows that closed: their brand records (to the share-of-voice stage,
+        with this engine's watermark), alerts and the miner's maintenance on tumbling ones."""
+        out: list[Output] = []
+        records: list[dict] = []
+        for window in closed:
+            self.stats["windows_closed"] += 1
+            for brand in sorted(window.state.brands):
+                records.append(window.state.brand_record(brand, window.spec, window.start, self.top_n, self.miner.label))
+            if window.spec is self.specs[0]:
+                alerts = self.detector.observe(window, self.miner.label)
+                self.stats["alerts"] += len(alerts)
+                out += [Output("alerts", a["id"], a) for a in alerts]
+                out += self._topic_outputs(self.miner.maintain(self.windows.watermark or window.end))
+        return self._report(records) + out
+
+    def _report(self, records: list[dict]) -> list[Output]:
+        """A ``window-totals`` record when windows closed or the watermark passed a tumbling
+        step: what the share-of-voice stage needs to know that this partition is done with a window."""
+        wm = self.windows.watermark
+        if wm is None:
+            return []
+        step = wm // self.specs[0].step_ms
+        if not records and self._reported is not None and step <= self._reported:
+            return []
+        self._reported = step
+        return [Output("window-totals", str(self.partition), {"partition": self.partition, "partitions": self.partitions,
+                                                               "watermark": wm, "records": records})]
 
     def _topic_outputs(self, records: list[dict]) -> list[Output]:
         self.stats["topic_records"] += len(records)
         return [Output("topics", r["id"], r) for r in records]
 
     def open_windows(self, brand: str, spec_name: str) -> list[dict]:
+        """The brand's open windows; their share of voice is only this partition's when there are several (None)."""
         with self.lock:
-            return self.windows.open_records(brand, spec_name, self.top_n, self.miner.label)
+            records = self.windows.open_records(brand, spec_name, self.top_n, self.miner.label)
+        if self.partitions > 1:
+            records = [{**r, "share_of_voice": None, "mentions_in_window": None} for r in records]
+        return records
 
     def describe(self) -> dict:
         with self.lock:
-            return {**self.stats, "next_offset": self.next_offset, "watermark": self.windows.watermark,
+            return {**self.stats, "partition": self.partition, "next_offset": self.next_offset,
+                    "watermark": self.windows.watermark,
                     "partitions": self.windows.clock.describe(),
                     "open_brands": sorted(self.windows.open_brands()),
                     "active_topics": sum(t.status == "active" for t in self.miner.topics.values())}

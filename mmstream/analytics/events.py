@@ -44,6 +44,14 @@ class Mention:
     text: str = ""
     src: int | None = None  # the partition of <prefix>posts the post came from (None: not from Kafka)
     pt: float | None = None  # processing time: when the worker published it, epoch seconds
+    #: the copy that mines topics and counts in topic windows (one per post: see mmstream.analytics.routing)
+    mine: bool = True
+    post_brands: list[str] | None = None  # every brand of the post, when ``brands`` holds only some of them
+    complaint: bool | None = None  # the result's complaint label (None: no complaint head, or no text)
+
+    @property
+    def all_brands(self) -> list[str]:
+        return self.brands if self.post_brands is None else self.post_brands
 
     @property
     def t_ms(self) -> int:
@@ -69,6 +77,12 @@ class Mention:
             obj["src"] = self.src
         if self.pt is not None:
             obj["pt"] = self.pt
+        if not self.mine:
+            obj["mine"] = False
+        if self.post_brands is not None:
+            obj["pb"] = self.post_brands
+        if self.complaint is not None:
+            obj["complaint"] = self.complaint
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -82,6 +96,9 @@ class Mention:
             text=str(obj.get("text", "")),
             src=int(obj["src"]) if obj.get("src") is not None else None,
             pt=float(obj["pt"]) if obj.get("pt") is not None else None,
+            mine=obj.get("mine", True) is not False,
+            post_brands=[str(b) for b in obj["pb"]] if obj.get("pb") is not None else None,
+            complaint=bool(obj["complaint"]) if obj.get("complaint") is not None else None,
         )
 
 
@@ -106,9 +123,15 @@ def encode_mentions(mentions: list[Mention]) -> list[bytes]:
     return records
 
 
+#: the key of a record's progress line (mmstream.analytics.routing), which is not a mention
+PROGRESS_PREFIX = "$progress"
+_PROGRESS = b'{"' + PROGRESS_PREFIX.encode() + b'"'
+
+
 def decode_mentions(raw: bytes) -> list[bytes]:
-    """The lines of a mentions record (each one :meth:`Mention.from_json` reads)."""
-    return [line for line in raw.split(b"\n") if line.strip()]
+    """The mention lines of a mentions record (each one :meth:`Mention.from_json` reads;
+    the progress line left out)."""
+    return [line for line in raw.split(b"\n") if line.strip() and not line.startswith(_PROGRESS)]
 
 
 def encode_vector(vec: np.ndarray) -> str:

@@ -88,11 +88,16 @@ class BrandAgg:
     topics: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
     negative_examples: list[str] = field(default_factory=list)
+    complaints: int = 0  # posts the complaint head calls complaints
+    complaint_known: int = 0  # posts with a complaint label at all (a model with that head, a post with text)
 
     def add(self, m: Mention) -> None:
         self.posts += 1
         self.labels[m.label] = self.labels.get(m.label, 0) + 1
         self.score_sum += m.score
+        if m.complaint is not None:
+            self.complaint_known += 1
+            self.complaints += m.complaint
         for ref in m.topics:  # (Counter.update's generality costs more than the counting here)
             self.topics[ref.id] += 1
         _keep(self.negative_examples if m.label == "negative" else self.examples, m.id)
@@ -102,6 +107,8 @@ class BrandAgg:
         for label, n in other.labels.items():
             self.labels[label] = self.labels.get(label, 0) + n
         self.score_sum += other.score_sum
+        self.complaints += other.complaints
+        self.complaint_known += other.complaint_known
         self.topics.update(other.topics)
         _keep_all(self.examples, other.examples)
         _keep_all(self.negative_examples, other.negative_examples)
@@ -109,6 +116,10 @@ class BrandAgg:
     @property
     def mean_score(self) -> float:
         return self.score_sum / self.posts if self.posts else 0.0
+
+    @property
+    def complaint_share(self) -> float | None:
+        return round(self.complaints / self.complaint_known, 9) if self.complaint_known else None
 
 
 @dataclass
@@ -121,7 +132,7 @@ class TopicAgg:
 
     def add(self, m: Mention) -> None:
         self.posts += 1
-        for brand in m.brands:
+        for brand in m.all_brands:
             self.brands[brand] += 1
         _keep(self.examples, m.id)
 
@@ -143,8 +154,9 @@ class WindowState:
         for brand in m.brands:
             self.brands.setdefault(brand, BrandAgg()).add(m)
         for ref in m.topics:
-            self.topics.setdefault(ref.id, TopicAgg()).add(m)
             self.refs.setdefault(ref.id, ref)
+            if m.mine:  # topic windows count each post once: its mining copy
+                self.topics.setdefault(ref.id, TopicAgg()).add(m)
 
     @classmethod
     def merged(cls, parts: Iterable["WindowState"]) -> "WindowState":
@@ -177,6 +189,8 @@ class WindowState:
             "mean_score": round(agg.mean_score, 9),
             "share_of_voice": round(agg.posts / total, 9) if total else 0.0,
             "mentions_in_window": total,
+            "complaints": agg.complaints,
+            "complaint_share": agg.complaint_share,
             "top_topics": self.top_topics(agg.topics, top_n, label_of),
         }
 
@@ -204,6 +218,16 @@ def recompute(posts: Iterable[dict], brand: str) -> dict:
     for p in mine:
         labels[p["sentiment"]["label"]] += 1
     total = sum(len(p.get("brands", [])) for p in posts)
+    known = [c for p in mine if (c := complaint_of(p)) is not None]
     return {"posts": len(mine), "labels": labels,
             "mean_score": sum(p["sentiment"]["score"] for p in mine) / len(mine) if mine else 0.0,
-            "share_of_voice": len(mine) / total if total else 0.0}
+            "share_of_voice": len(mine) / total if total else 0.0,
+            "complaints": sum(known), "complaint_share": sum(known) / len(known) if known else None}
+
+
+def complaint_of(result: dict) -> bool | None:
+    """A result's complaint label: ``complaint`` is ``{"label": bool, "prob": p}``, a bare bool, or absent/null."""
+    value = result.get("complaint")
+    if isinstance(value, dict):
+        value = value.get("label")
+    return value if isinstance(value, bool) else None
