@@ -84,6 +84,7 @@ def test_missing_brand_file_is_a_config_error(tmp_path):
         BrandCatalog.load(tmp_path / "nope.toml")
 
 
+@pytest.mark.integration  # a child process: mmstream score
 def test_score_takes_brands_and_fills_topics(tmp_path):
     brands = tmp_path / "brands.toml"
     brands.write_text(BRANDS, encoding="utf-8")

@@ -18,6 +18,8 @@ import re
 import numpy as np
 from mmstream import Extraction, Extractor, PostError, hookimpl
 
+pytestmark = pytest.mark.integration  # child processes (pip, mmstream commands): tests/README.md
+
 HAPPY, SAD = {":)", ":-)", ":D", ";)", "<3"}, {":(", ":-(", ":'("}
 FOUND = re.compile(r"(:-?\\)|:D|;\\)|<3|:-?\\(|:'\\()")
 

@@ -14,6 +14,8 @@ from support import pip_install_plugin
 PLUGIN = '''
 from mmstream import Extraction, Extractor, PostError, hookimpl
 
+pytestmark = pytest.mark.integration  # child processes (pip, mmstream commands): tests/README.md
+
 
 class GeoExtractor(Extractor):
     name = "geo"
