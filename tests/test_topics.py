@@ -46,7 +46,7 @@ def test_clusters_become_topics_with_ids_from_their_founding_post():
     for b in births:
         assert b["id"] == topic_id(b["founder"]) and b["posts"] >= 5 and b["status"] == "active"
     # after the births, every clustered post gets its cluster's topic, noise gets none
-    late = [(topic, p[4]) for topic, p in zip(topics, posts)][200:]
+    late = [(topic, p[4]) for topic, p in zip(topics, posts, strict=True)][200:]
     by_cluster = {c: {t for t, cc in late if cc == c} for c in range(3)}
     assert all(len(ids) == 1 and None not in ids for ids in by_cluster.values())
     assert len(set().union(*by_cluster.values())) == 3
