@@ -53,9 +53,10 @@ def stage(secure: KafkaCluster, tmp_path: Path):
     unique = uuid.uuid4().hex[:10]
     admin_settings = Settings.load(broker=secure.url, topic_prefix=f"s{unique}.", app_id=f"mmstream-{unique}",
                                    broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp_path / "data"))
-    topics = [admin_settings.topic(t) for t in (*OUTPUT_TOPICS, "mentions")]
-    ensure_topics(admin_settings, [t for t in topics if not t.endswith(".mentions")], admin_settings.partitions)
-    ensure_topics(admin_settings, [admin_settings.topic("mentions")], 1)
+    # every topic a worker would create (its principal may not): the outputs, and the analytics' own
+    ensure_topics(admin_settings, [admin_settings.topic(t) for t in OUTPUT_TOPICS], admin_settings.partitions)
+    ensure_topics(admin_settings, [admin_settings.topic("mentions")], getattr(admin_settings, "analytics_partitions", 1))
+    ensure_topics(admin_settings, [admin_settings.topic("window-totals")], 1)
 
     def grant(without: tuple[str, str] | None = None) -> None:
         s = admin_settings

@@ -110,7 +110,9 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     # MMSTREAM_PROCESSING_GUARANTEE=exactly_once: a batch's outcomes and offsets in one transaction
     transactional = TransactionalDelivery(
         settings, posts.get_topic_name(), settings.app_id, targets,
-        lambda outcome, error: output_failed_record(outcome, error, DEAD_LETTER)) if exactly_once(settings) else None
+        lambda outcome, error: output_failed_record(outcome, error, DEAD_LETTER),
+        owns=lambda p: any(tp.topic == posts.get_topic_name() and tp.partition == p
+                           for tp in app.consumer.assignment())) if exactly_once(settings) else None
     app.mmstream_transactions = transactional
 
     async def deliver(events: Sequence[Any], outcomes: list[Outcome]) -> None:

@@ -9,8 +9,9 @@ from mmstream.settings import Settings
 OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
 #: what a worker's principal must be allowed on a secured Kafka (ACLs; deploy/README.md): it reads the
 #: posts, the mentions (the analytics engine) and the analytics outputs (the feed of every worker's HTTP API)
-WORKER_READS = ("posts", "mentions", "topics", "brand-stats", "alerts")
-WORKER_WRITES = ("enriched", "dead-letter", "mentions", "late", "brand-stats", "topics", "alerts")
+#: (a topic that does not exist yet is not checked: the worker creates it)
+WORKER_READS = ("posts", "mentions", "window-totals", "topics", "brand-stats", "alerts")
+WORKER_WRITES = ("enriched", "dead-letter", "mentions", "window-totals", "late", "brand-stats", "topics", "alerts")
 
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:

@@ -25,7 +25,7 @@ import json
 import logging
 import ssl
 from collections import defaultdict
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from mmstream.errors import ConfigError
 from mmstream.settings import Settings, bootstrap_servers
@@ -101,11 +101,12 @@ class TransactionalDelivery:
     """Writes a batch's outcomes with the batch's offsets, one transaction per input partition."""
 
     def __init__(self, settings: Settings, input_topic: str, group_id: str,
-                 targets: dict[str, str], failed_record: Callable[[Any, BaseException], bytes]) -> None:
+                 targets: dict[str, str], failed_record: Callable[[Any, BaseException], bytes],
+                 owns: Callable[[int], bool] = lambda partition: True) -> None:
         self.settings, self.input_topic, self.group_id = settings, input_topic, group_id
         self.targets, self.failed_record = targets, failed_record
+        self.owns = owns  # whether this worker is assigned that input partition now
         self._producers: dict[int, Any] = {}
-        self._starting: dict[int, Awaitable[Any]] = {}
         self.transactions = 0
         self.aborted = 0
 
@@ -132,6 +133,20 @@ class TransactionalDelivery:
 
     async def _commit_partition(self, partition: int, pairs: list[tuple[Any, Any]],
                                 encode: Callable[[Any], tuple[bytes | None, bytes]]) -> None:
+        from aiokafka.errors import ProducerFenced
+
+        try:
+            await self._transaction(partition, pairs, encode)
+        except ProducerFenced:
+            # this worker's producer for the partition was fenced while another worker owned it (a
+            # rebalance moved it away and back): a new producer, only if the partition is ours now
+            if not self.owns(partition):
+                raise
+            log.info("transactional producer for partition %d was fenced; starting a new one", partition)
+            await self._transaction(partition, pairs, encode)
+
+    async def _transaction(self, partition: int, pairs: list[tuple[Any, Any]],
+                           encode: Callable[[Any], tuple[bytes | None, bytes]]) -> None:
         from aiokafka.structs import TopicPartition
 
         producer = await self._producer(partition)
