@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from mmstream.client.reader import Reader
-from mmstream.errors import ConfigError
+from mmstream.errors import BrokerError, ConfigError
 from mmstream.settings import Settings
 from mmstream.sinks import open_store
 from mmstream.sinks.base import SinkError
@@ -73,7 +73,11 @@ def run_sink(settings: Settings, dsn: str, topics: Sequence[str] = DEFAULT_TOPIC
                                     "the batch was committed, nor its offsets: fix the database and start the sink "
                                     "again, it resumes with this batch") from exc
                 reader.handled(*batch)
-                reader.commit()  # only now: the rows are in the database
+                try:
+                    reader.commit()  # only now: the rows are in the database
+                except BrokerError as exc:  # a rebalance moved the partitions: their new owner writes them again
+                    print(f"\nsink ({group}): offsets not committed ({exc}); the batch is in the database and "
+                          "will be written again, unchanged", file=sys.stderr, flush=True)
                 stats.batches += 1
                 stats.records += len(batch)
                 stats.rejected += sum(m.error is not None for m in batch)
