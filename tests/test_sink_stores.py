@@ -151,3 +151,14 @@ def test_a_table_an_older_mmstream_made_gets_the_new_columns(tmp_path):
     assert rows(path, "SELECT lang_source, emotion, complaint, complaint_score FROM mmstream_results") == [
         ("detected", "anger", 1, 0.91)]
     store.close()
+
+
+def test_the_reader_takes_the_workers_security_settings(tmp_path):
+    from mmstream.client import Reader
+
+    with pytest.raises(ConfigError, match="MMSTREAM_SSL_CAFILE"):
+        Reader(["enriched"], "g", Settings.load(security_protocol="SASL_SSL", ssl_cafile=str(tmp_path / "no.pem")))
+    with pytest.raises(ConfigError, match="MMSTREAM_SECURITY_PROTOCOL"):
+        Reader(["enriched"], "g", Settings.load(security_protocol="KERBEROS"))
+    with pytest.raises(ConfigError, match="the output topics are"):
+        Reader(["results"], "g", Settings.load())
