@@ -320,7 +320,8 @@ def test_page_reconnects_after_a_worker_restart(dash):
     b.wait_for("document.querySelector('#status').className === 'status on'")
     b.eval("window.__marker = 'kept'")
     began = time.monotonic()
-    assert dash.worker.stop() == 0
+    code = dash.worker.stop()
+    assert code == 0, dash.worker.log()
     stopped = time.monotonic() - began
     print(f"worker stopped in {stopped:.1f} s with a dashboard connected")
     assert stopped < 15  # the open event stream does not hold the shutdown

@@ -114,6 +114,7 @@ class LiveFeed(threading.Thread):
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._launched = False
+        self.caught_up = threading.Event()  # the records before the tail's start were read back
         self.seq = 0  # sequence number of the newest mention
         self.mentions: deque[tuple[int, dict]] = deque(maxlen=MENTIONS)
         self.dead_letters: deque[dict] = deque(maxlen=DEAD_LETTERS)
@@ -153,12 +154,15 @@ class LiveFeed(threading.Thread):
             consumer.assign(partitions)
             consumer.seek_to_beginning()
             # an end offset may be low on some brokers (tansu after a batch): then a little more is read back
-            for tp, end in consumer.end_offsets(partitions).items():
+            ends = consumer.end_offsets(partitions)
+            for tp, end in ends.items():
                 start = max(0, (end or 0) - TAIL)
                 if start:
                     consumer.seek(tp, start)
             while not self._stop_event.is_set():
                 polled = consumer.poll(timeout_ms=POLL_MS)
+                if not self.caught_up.is_set() and all(consumer.position(tp) >= (end or 0) for tp, end in ends.items()):
+                    self.caught_up.set()  # what follows is new, not the read-back
                 # posts first: a result polled with its post finds the text
                 for tp in sorted(polled, key=lambda tp: self.topics[tp.topic] != "post"):
                     kind = self.topics[tp.topic]

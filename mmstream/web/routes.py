@@ -123,8 +123,9 @@ class Hub:
                     matching = [m for _, m in fresh if view.matches(m)]
                     if matching:
                         shown = matching[-MENTIONS_PER_TICK:]
-                        # the first fill is the newest of a backlog, not mentions that passed unseen
-                        payload = {"mentions": shown, "skipped": len(matching) - len(shown) if sent_any else 0}
+                        # the first fill and the read-back are a backlog, not mentions that passed unseen
+                        unseen = len(matching) - len(shown) if sent_any and self.live.caught_up.is_set() else 0
+                        payload = {"mentions": shown, "skipped": unseen}
                         sent_any = True
                         await response.write(_event("mentions", json.dumps(payload, ensure_ascii=False)))
                         quiet = time.monotonic()
