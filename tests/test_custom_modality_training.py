@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from support import pip_install_plugin
 
+pytestmark = pytest.mark.integration  # child processes (pip, mmstream commands): tests/README.md
+
 PLUGIN = '''
 import re
 
 import numpy as np
 from mmstream import Extraction, Extractor, PostError, hookimpl
-
-pytestmark = pytest.mark.integration  # child processes (pip, mmstream commands): tests/README.md
 
 HAPPY, SAD = {":)", ":-)", ":D", ";)", "<3"}, {":(", ":-(", ":'("}
 FOUND = re.compile(r"(:-?\\)|:D|;\\)|<3|:-?\\(|:'\\()")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from support import pip_install_plugin
 
+pytestmark = pytest.mark.integration  # child processes (pip, mmstream commands): tests/README.md
+
 PLUGIN = '''
 from mmstream import Extraction, Extractor, PostError, hookimpl
-
-pytestmark = pytest.mark.integration  # child processes (pip, mmstream commands): tests/README.md
 
 
 class GeoExtractor(Extractor):
