@@ -130,6 +130,7 @@ class Settings:
     alert_ratio: float = 3.0
     alert_z: float = 4.0
     alert_negative_delta: float = 0.25
+    alert_complaint_delta: float = 0.25  # complaint share up by this much: a complaint_share alert
     alert_min_history: float = 0.25
     alert_cooldown: float = 3600.0
     # analytics bookkeeping

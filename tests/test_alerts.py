@@ -87,3 +87,26 @@ def test_one_alert_per_episode_and_cooldown():
     alerts = [a for a in run(posts) if a["subject"]["type"] == "brand"]
     assert len(alerts) == 2
     assert alerts[0]["window"]["end"] < "2025-11-28T22:00:00Z" < "2025-11-29T02:00:00Z" < alerts[1]["window"]["end"]
+
+
+def test_a_complaint_share_spike_alerts_like_a_negative_share_shift():
+    """Posts carrying the complaint head's label: the share of complaints triples at the same rate
+    and the same sentiment mix; only a complaint_share alert fires, with complaints as evidence."""
+    rng = random.Random(7)
+    posts = background(rng, 16, {"a": 60}, negative=0.2)
+    for m in posts:
+        later = m.t >= T0 + 13 * HOUR
+        m.complaint = rng.random() < (0.7 if later else 0.2)
+        if later and m.complaint:
+            m.id = "complaint-" + m.id
+    alerts = run(posts)
+    assert [(a["kind"], a["subject"]["id"]) for a in alerts] == [("complaint_share", "a")]
+    figures = alerts[0]["figures"]
+    assert figures["complaint_share"] - figures["baseline_complaint_share"] >= 0.25 and figures["complaint_z"] >= 4
+    complaints = {m.id for m in posts if m.complaint}
+    assert alerts[0]["example_post_ids"] and set(alerts[0]["example_post_ids"]) <= complaints
+    assert sum(p.startswith("complaint-") for p in alerts[0]["example_post_ids"]) >= 3  # mostly the new ones
+    steady = background(random.Random(8), 16, {"a": 60})
+    for m in steady:
+        m.complaint = rng.random() < 0.3
+    assert run(steady) == []  # a steady complaint share raises nothing

@@ -10,7 +10,10 @@ with posts in the recent span, the *recent* span ``[T - recent, T)`` with the
   rate predicts for the recent span;
 * **negative share** (brands): the recent share of negative posts exceeds the
   baseline share by ``negative_delta`` or more, with a z-score of ``z`` or more,
-  and both spans hold ``min_posts`` or more posts.
+  and both spans hold ``min_posts`` or more posts;
+* **complaint share** (brands, when results carry the complaint head's label): the
+  same test on the share of complaints among the posts with a complaint label,
+  with ``complaint_delta``.
 
 z-scores are exact: the standard normal quantile of the one-sided p-value of
 ``R`` under a Poisson law of mean ``E`` (volume), or of the negative count
@@ -51,13 +54,14 @@ class AlertConfig:
     negative_delta: float = 0.25
     min_history: float = 0.25
     cooldown_ms: int = 3_600_000
+    complaint_delta: float = 0.25
 
     @classmethod
     def from_settings(cls, s: Settings) -> "AlertConfig":
         bucket = int(round(s.window_tumbling * 1000))
         return cls(bucket, max(1, round(s.alert_recent * 1000 / bucket)), max(1, round(s.alert_baseline * 1000 / bucket)),
                    s.alert_min_posts, s.alert_ratio, s.alert_z, s.alert_negative_delta, s.alert_min_history,
-                   int(round(s.alert_cooldown * 1000)))
+                   int(round(s.alert_cooldown * 1000)), s.alert_complaint_delta)
 
 
 @dataclass
@@ -67,6 +71,7 @@ class _Bucket:
     examples: list[str]
     negative_examples: list[str]
     related: Counter  # topics of a brand's posts, or brands of a topic's posts
+    complaint_examples: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,19 +87,24 @@ class _Series:
     def __post_init__(self) -> None:
         self.counts = np.zeros(self.slots, dtype=np.int64)
         self.negatives = np.zeros(self.slots, dtype=np.int64)
+        self.complaints = np.zeros(self.slots, dtype=np.int64)
+        self.known = np.zeros(self.slots, dtype=np.int64)  # posts with a complaint label
 
     def advance(self, index: int) -> None:
         """Zero the slots of the buckets after ``last`` up to ``index``."""
         if self.last is not None and index > self.last:
             for b in range(max(self.last + 1, index - self.slots + 1), index + 1):
-                self.counts[b % self.slots] = self.negatives[b % self.slots] = 0
+                k = b % self.slots
+                self.counts[k] = self.negatives[k] = self.complaints[k] = self.known[k] = 0
         if self.last is None or index > self.last:
             self.last = index
 
-    def put(self, bucket: _Bucket, posts: int, negatives: int, keep: int) -> None:
+    def put(self, bucket: _Bucket, posts: int, negatives: int, keep: int, complaints: int = 0, known: int = 0) -> None:
         self.advance(bucket.index)
         self.counts[bucket.index % self.slots] += posts
         self.negatives[bucket.index % self.slots] += negatives
+        self.complaints[bucket.index % self.slots] += complaints
+        self.known[bucket.index % self.slots] += known
         self.recent.append(bucket)
         while self.recent and self.recent[0].index <= bucket.index - keep:
             self.recent.popleft()
@@ -106,6 +116,14 @@ class _Series:
             return 0, 0
         a = first % self.slots
         return _ring_sum(self.counts, a, n), _ring_sum(self.negatives, a, n)
+
+    def complaint_total(self, first: int, last: int) -> tuple[int, int]:
+        """Complaints and posts with a complaint label in buckets ``first..last``."""
+        n = last - first + 1
+        if n <= 0:
+            return 0, 0
+        a = first % self.slots
+        return _ring_sum(self.complaints, a, n), _ring_sum(self.known, a, n)
 
 
 class SpikeDetector:
@@ -126,8 +144,10 @@ class SpikeDetector:
         state = window.state
         self.refs.update(state.refs)
         for brand, agg in state.brands.items():
-            bucket = _Bucket(index, agg.posts, agg.examples, agg.negative_examples, Counter(agg.topics))
-            self.series.setdefault(("brand", brand), _Series(slots)).put(bucket, agg.posts, agg.labels["negative"], cfg.recent)
+            bucket = _Bucket(index, agg.posts, agg.examples, agg.negative_examples, Counter(agg.topics),
+                             agg.complaint_examples)
+            self.series.setdefault(("brand", brand), _Series(slots)).put(
+                bucket, agg.posts, agg.labels["negative"], cfg.recent, agg.complaints, agg.complaint_known)
         for tid, agg in state.topics.items():
             bucket = _Bucket(index, agg.posts, agg.examples, [], Counter(agg.brands))
             self.series.setdefault(("topic", tid), _Series(slots)).put(bucket, agg.posts, 0, cfg.recent)
@@ -144,7 +164,7 @@ class SpikeDetector:
         for key in [k for k, s in self.series.items() if s.last is not None and s.last < horizon]:
             del self.series[key]  # nothing left in its ring: a subject gone quiet (a retired topic ...)
         for (kind, subject), series in sorted(self.series.items()):
-            fired = {"volume": False, "negative_share": False}
+            fired = {"volume": False, "negative_share": False, "complaint_share": False}
             if series.last is not None and series.last >= recent_first:
                 series.advance(last)
                 r, rn = series.total(recent_first, last)
@@ -152,6 +172,11 @@ class SpikeDetector:
                 figures = self._figures(r, rn, b, bn, covered)
                 fired["volume"] = self._volume(figures)
                 fired["negative_share"] = kind == "brand" and self._negative(figures)
+                if kind == "brand":
+                    rc, rk = series.complaint_total(recent_first, last)
+                    bc, bk = series.complaint_total(recent_first - covered, recent_first - 1)
+                    figures.update(self._complaint_figures(rc, rk, bc, bk))
+                    fired["complaint_share"] = self._complaint(figures)
             for alert_kind, now in fired.items():
                 key = (alert_kind, kind, subject)
                 if not now:
@@ -181,6 +206,20 @@ class SpikeDetector:
             figures["negative_z"] = round(z_of(binomial_tail(rn, r, max(pb, 0.5 / b))), 3)
         return figures
 
+    def _complaint_figures(self, rc: int, rk: int, bc: int, bk: int) -> dict:
+        cfg = self.config
+        pr, pb = (rc / rk if rk else 0.0), (bc / bk if bk else 0.0)
+        figures = {"complaints": rc, "complaint_share": round(pr, 4), "baseline_complaint_share": round(pb, 4),
+                   "complaint_labelled": rk, "baseline_complaint_labelled": bk, "complaint_z": 0.0}
+        if rk >= cfg.min_posts and bk >= cfg.min_posts and pr - pb >= cfg.complaint_delta:
+            figures["complaint_z"] = round(z_of(binomial_tail(rc, rk, max(pb, 0.5 / bk))), 3)
+        return figures
+
+    def _complaint(self, f: dict) -> bool:
+        cfg = self.config
+        return (f["complaint_labelled"] >= cfg.min_posts and f["baseline_complaint_labelled"] >= cfg.min_posts
+                and f["complaint_z"] >= cfg.z and f["complaint_share"] - f["baseline_complaint_share"] >= cfg.complaint_delta)
+
     def _volume(self, f: dict) -> bool:
         cfg = self.config
         return f["posts"] >= cfg.min_posts and f["posts"] >= cfg.ratio * f["expected_posts"] and f["z"] >= cfg.z
@@ -201,7 +240,8 @@ class SpikeDetector:
         examples: list[str] = []
         # examples from the busiest buckets of the recent span: the core of the spike
         for bucket in sorted(series.recent, key=lambda b: (-b.posts, -b.index)):
-            pool = bucket.negative_examples if alert_kind == "negative_share" else bucket.examples + bucket.negative_examples
+            pool = bucket.negative_examples if alert_kind == "negative_share" else (
+                bucket.complaint_examples if alert_kind == "complaint_share" else bucket.examples + bucket.negative_examples)
             examples += pool[: EXAMPLES - len(examples)]
         ranked = sorted(related.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
         ref = self.refs.get(subject)
@@ -215,7 +255,7 @@ class SpikeDetector:
             "figures": figures,
             "example_post_ids": examples,
             "sensitivity": {"min_posts": cfg.min_posts, "ratio": cfg.ratio, "z": cfg.z,
-                            "negative_delta": cfg.negative_delta},
+                            "negative_delta": cfg.negative_delta, "complaint_delta": cfg.complaint_delta},
         }
         if kind == "brand":
             alert["top_topics"] = [{"id": t, "label": label_of(t) or (self.refs[t].label if t in self.refs else t),

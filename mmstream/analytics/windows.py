@@ -90,6 +90,7 @@ class BrandAgg:
     negative_examples: list[str] = field(default_factory=list)
     complaints: int = 0  # posts the complaint head calls complaints
     complaint_known: int = 0  # posts with a complaint label at all (a model with that head, a post with text)
+    complaint_examples: list[str] = field(default_factory=list)
 
     def add(self, m: Mention) -> None:
         self.posts += 1
@@ -98,6 +99,8 @@ class BrandAgg:
         if m.complaint is not None:
             self.complaint_known += 1
             self.complaints += m.complaint
+            if m.complaint:
+                _keep(self.complaint_examples, m.id)
         for ref in m.topics:  # (Counter.update's generality costs more than the counting here)
             self.topics[ref.id] += 1
         _keep(self.negative_examples if m.label == "negative" else self.examples, m.id)
@@ -109,6 +112,7 @@ class BrandAgg:
         self.score_sum += other.score_sum
         self.complaints += other.complaints
         self.complaint_known += other.complaint_known
+        _keep_all(self.complaint_examples, other.complaint_examples)
         self.topics.update(other.topics)
         _keep_all(self.examples, other.examples)
         _keep_all(self.negative_examples, other.negative_examples)
