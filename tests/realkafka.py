@@ -18,6 +18,7 @@ stays for the tests' admin (its principal ``User:ANONYMOUS`` is the super user).
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import fcntl
 import os
@@ -197,6 +198,7 @@ class KafkaCluster:
             list(pool.map(self._format, self.nodes))
         for node in self.nodes:
             node.start(self.libs)
+        atexit.register(self.stop)  # a test session that dies of an exception leaves no broker behind
         try:
             self.wait_ready(self.start_timeout)
         except BaseException:
@@ -249,9 +251,18 @@ class KafkaCluster:
         finally:
             admin.close()
 
-    def stop(self) -> None:
-        with ThreadPoolExecutor(len(self.nodes)) as pool:
-            list(pool.map(lambda n: n.stop(), self.nodes))
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to every node at once (a controlled shutdown), SIGKILL to those still up after
+        ``timeout`` seconds; idempotent."""
+        live = [n for n in self.nodes if n.alive()]
+        for node in live:
+            node.proc.terminate()
+        deadline = time.monotonic() + timeout
+        for node in live:
+            try:
+                node.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.kill()
 
     def admin(self) -> KafkaAdminClient:
         """An admin client on the PLAINTEXT listener (the super user on a secured cluster)."""
