@@ -194,6 +194,11 @@ def test_schemas_are_served_printed_and_in_the_asyncapi_document(stream):
     with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/schemas/{settings.topic('alerts')}",
                                 timeout=5) as resp:
         assert json.loads(resp.read())["title"] == "mmstream.alerts/1"
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/schemas", timeout=5) as resp:
+        listed = json.loads(resp.read())["schemas"]
+    assert [s["topic"] for s in listed] == list(schemas.TOPICS) and listed[1]["address"] == settings.topic("enriched")
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/asyncapi", timeout=5) as resp:
+        assert json.loads(resp.read())["channels"]["alerts"]["address"] == settings.topic("alerts")
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/schemas/nope", timeout=5)
     assert missing.value.code == 404 and "the topics are" in json.loads(missing.value.read())["error"]
