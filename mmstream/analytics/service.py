@@ -208,14 +208,13 @@ class Analytics:
         to each record (outputs discarded: they were sent before); the sum of what it returned."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            from kafka import KafkaConsumer, TopicPartition
+            from kafka import TopicPartition
 
-        from mmstream.kafka.clients import client_config
+        from mmstream.kafka.clients import kafka_consumer
 
-        # earliest: where retention has deleted the start of the log, the replay begins at the oldest
-        # record kept (kafka-python's default, latest, would jump to the end and rebuild nothing)
-        consumer = KafkaConsumer(client_id="mmstream-analytics-replay", group_id=None, enable_auto_commit=False,
-                                 auto_offset_reset="earliest", **client_config(self.settings))
+        # earliest (the factory's default): where retention has deleted the start of the log, the replay
+        # begins at the oldest record kept (kafka-python's default, latest, would rebuild nothing)
+        consumer = kafka_consumer(self.settings, "mmstream-analytics-replay")
         tp = TopicPartition(topic, partition)
         count, last_progress = 0, time.monotonic()
         if start >= end:
@@ -353,13 +352,9 @@ def install_engine(app: faust.App, settings: Settings) -> Analytics:
 def _check_partitions(settings: Settings, topic: str, want: int, setting: str | None) -> None:
     """Refuse a topic whose partition count is not the one the analytics are set up for
     (brands would land on engines that do not expect them)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from kafka import KafkaConsumer
+    from mmstream.kafka.clients import kafka_consumer
 
-    from mmstream.kafka.clients import client_config
-
-    consumer = KafkaConsumer(client_id="mmstream-admin", **client_config(settings))
+    consumer = kafka_consumer(settings, "mmstream-admin")
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
     finally:
