@@ -473,3 +473,52 @@ def test_a_record_that_breaks_its_schema_goes_to_rejects_and_the_sink_goes_on(st
     bad = subprocess.run([sys.executable, "-m", "mmstream", "sink", "mysql://x/y"], env=settings_env(own),
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "sqlite://" in bad.stderr and "postgresql://" in bad.stderr
+
+
+def synthetic_result(i: int) -> dict:
+    """A valid result record (the shape the worker writes) for post ``r<i>``."""
+    score = ((i * 37) % 200 - 100) / 100
+    label = "negative" if score < -0.3 else "positive" if score > 0.3 else "neutral"
+    return {"schema": schemas.version("enriched"), "id": f"r{i}", "created_at": "2026-11-28T09:00:00Z",
+            "brands": [["acme", "brewly"][i % 2]], "lang": "en", "lang_source": "given",
+            "sentiment": {"label": label, "score": score, "probs": {"negative": 0.2, "neutral": 0.3, "positive": 0.5}},
+            "topics": [], "modalities": {"text": {"chars": 20}}, "model": "synthetic"}
+
+
+@pytest.mark.both_brokers  # and on Apache Kafka (tests/conftest.py)
+def test_the_reader_and_the_sink_on_each_broker(settings, tmp_path):
+    ensure_topics(settings, [settings.topic("enriched")], 2)
+    produce_jsonl(settings, [json.dumps(synthetic_result(i)) for i in range(200)], settings.topic("enriched"))
+    group, first = f"g-{uuid.uuid4().hex[:8]}", []
+    with Reader(["enriched"], group, settings, idle_timeout=10) as reader:
+        for message in reader:
+            first.append(message.record.id)
+            if len(first) == 50:
+                break  # a normal exit: the fiftieth was handled too
+    with Reader(["enriched"], group, settings, idle_timeout=5) as reader:
+        rest = [m.record.id for m in reader]
+    assert len(first) == 50 and sorted(first + rest) == sorted(f"r{i}" for i in range(200))
+    # the sink, killed while the stream still flows, then restarted
+    dsn, log = f"sqlite:///{tmp_path / 'k.db'}", tmp_path / "sink.log"
+    db, sink_group = Db(dsn), f"sink-{uuid.uuid4().hex[:6]}"
+    sender = threading.Thread(target=produce_jsonl, kwargs={"rate": 400, "settings": settings, "topic": settings.topic(
+        "enriched"), "path_or_lines": [json.dumps(synthetic_result(i)) for i in range(200, 2200)]})
+    sink = start_sink(settings, dsn, sink_group, log, "--topics", "enriched")
+    try:
+        wait_until(lambda: db.count("results") >= 100, 90, "the sink's first rows")
+        sender.start()
+        wait_until(lambda: db.count("results") >= 400, 90, "rows of the stream")
+        assert sender.is_alive()  # mid-stream
+        sink.send_signal(signal.SIGKILL)
+        sink.wait(timeout=10)
+        at_kill = db.count("results")
+        sender.join()
+        sink = start_sink(settings, dsn, sink_group, log, "--topics", "enriched", "--exit-when-idle", "5")
+        assert sink.wait(timeout=180) == 0, log.read_text()[-3000:]
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+    ids = [r[0] for r in db.rows("SELECT id FROM mmstream_results")]
+    assert len(ids) == len(set(ids)) == 2200 and set(ids) == {f"r{i}" for i in range(2200)} and at_kill < 2200
+    final = [line for line in log.read_text().replace("\r", "\n").splitlines() if line.startswith("sink (")][-1]
+    assert int(re.search(r"(\d+) records", final).group(1)) <= 2200 - at_kill + 20, final  # resumed, not replayed
