@@ -173,7 +173,9 @@ class Reader:
         try:
             polled = self._consumer.poll(timeout_ms=int(timeout * 1000))
         except KafkaError as exc:
-            raise BrokerError(f"reading {', '.join(self._full)} failed: {exc}") from None
+            hint = ("; the principal (MMSTREAM_SASL_USERNAME) needs READ and DESCRIBE on these topics and READ on "
+                    f"the group {self.group!r}" if "Authorization" in type(exc).__name__ else "")
+            raise BrokerError(f"reading {', '.join(self._full)} failed: {exc!r}{hint}") from None
         for records in polled.values():
             self._buffer += [self._decode(r) for r in records]
 
