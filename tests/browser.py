@@ -36,6 +36,7 @@ class Browser:
         if exe is None:
             raise CdpError("no chromium on PATH: apt-get install -y chromium (.ci/run does)")
         profile.mkdir(parents=True, exist_ok=True)
+        (profile / "DevToolsActivePort").unlink(missing_ok=True)  # a reused profile's is stale
         self.proc = subprocess.Popen(
             [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
              "--disable-extensions", "--disable-background-networking", "--disable-component-update",
@@ -48,10 +49,16 @@ class Browser:
         self._thread.start()
         self._next_id = 0
         self._waiting: dict[int, asyncio.Future] = {}
-        port = self._port(profile / "DevToolsActivePort")
-        targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
-        page = next(t for t in targets if t.get("type") == "page")
-        self._call(self._connect(page["webSocketDebuggerUrl"]))
+        try:
+            port = self._port(profile / "DevToolsActivePort")
+            targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+            page = next(t for t in targets if t.get("type") == "page")
+            self._call(self._connect(page["webSocketDebuggerUrl"]))
+        except BaseException:
+            self.proc.kill()  # no browser left behind holding the profile
+            self.proc.wait()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            raise
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)

@@ -146,7 +146,7 @@
       const axis = {stroke: ink, grid: {stroke: grid, width: 1}, ticks: {stroke: grid, width: 1}};
       const opts = {width: Math.max(200, box.clientWidth), height: 200, cursor: {drag: {x: false, y: false}}, legend: {live: false},
         scales: {x: {time: true}, y: range ? {range: range} : {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]}},
-        axes: [axis, {...axis, size: 48}],
+        axes: [{...axis, space: 90}, {...axis, size: 48}],
         series: [{}, ...c.brands.map((b, i) => ({label: brandName(b), stroke: PALETTE[i % PALETTE.length], width: 2, points: {size: 4}}))]};
       entry = charts[id] = {sig, plot: new uPlot(opts, data, box)};
     } else {
