@@ -87,7 +87,8 @@ def test_one_graph_model_scores_as_the_pipeline(tmp_path):
     path = build_one_graph(tmp_path / "one.onnx", settings.model_dir)
     check = check_one_graph(OneGraph(path), tweets()[:100], settings)
     # identical outputs: the encoders run without SkipLayerNormFusion in both (see export_text)
-    assert check["same_argmax"] == 100 and check["max_abs_diff"] <= 1e-4
+    assert check["texts"] >= 90 and check["texts"] + check["other_language"] == 100
+    assert check["same_argmax"] == check["texts"] and check["max_abs_diff"] <= 1e-4
     key, value = PerEventScorer(settings, path).score(json.dumps({"id": "p1", "created_at": 0,
                                                                   "text": "worst airline ever, lost my bag"}).encode())
     record = json.loads(value)
