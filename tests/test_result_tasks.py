@@ -100,3 +100,31 @@ def test_short_latin_texts_stay_on_the_english_path():
     assert lang.is_other_language("hoy hace muy buen tiempo", "es")
     assert lang.is_other_language("良い天気", "ja")  # any non-Latin letter is enough
     assert not lang.is_other_language("a long enough English sentence here", "en")
+
+
+@pytest.fixture(scope="module")
+def text(pipeline):
+    return pipeline.extractors["text"]
+
+
+def test_non_english_texts_go_through_the_multilingual_encoder(text):
+    spanish, english, short = text.extract("text", ["hoy hace muy buen tiempo en el parque", "the weather is lovely today",
+                                                    "ok lol"])
+    # every text keeps the general MiniLM view (mined topics, clustering); not the English sentiment view
+    assert set(spanish.features) == {"text", "text_multilingual"} and spanish.report["lang"] == "es"
+    assert set(english.features) == {"text", "text_sentiment"} and set(short.features) == {"text", "text_sentiment"}
+    assert abs(float(spanish.features["text_multilingual"] @ spanish.features["text_multilingual"]) - 1) < 1e-3
+    # the same text alone and in a batch of mixed languages: the same vector, bit for bit
+    [alone] = text.extract("text", ["hoy hace muy buen tiempo en el parque"])
+    assert (alone.features["text_multilingual"] == spanish.features["text_multilingual"]).all()
+
+
+@pytest.mark.parametrize("positive, negative", [
+    ("me encanta este teléfono nuevo, es genial", "odio este servicio, llevo tres días sin internet y nadie responde"),
+    ("Ich liebe dieses neue Handy, einfach großartig", "Der schlechteste Kundenservice, den ich je hatte, unglaublich"),
+    ("Σήμερα είναι μια υπέροχη μέρα, είμαι πολύ χαρούμενος", "Απαράδεκτη εξυπηρέτηση, περιμένω τρεις ώρες στο τηλέφωνο"),
+])
+def test_sentiment_in_other_languages(pipeline, positive, negative):
+    pos, neg = score(pipeline, {"id": "p", "text": positive}, {"id": "n", "text": negative})
+    assert pos["lang"] != "en" and neg["lang"] != "en"
+    assert pos["sentiment"]["label"] == "positive" and neg["sentiment"]["label"] == "negative", (pos, neg)

@@ -40,7 +40,8 @@ def embed(text, values: list[str], modality: str = "text", view: str = "") -> np
 def test_registered_for_text_and_ocr_text(text):
     assert text.name == "text"
     assert set(text.modalities) == {"text", "image_text"}
-    assert text.dims == {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384}
+    assert text.dims == {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384,
+                         "text_multilingual": 384, "image_text_multilingual": 384}  # non-English texts: e5
 
 
 def test_each_value_gets_a_general_and_a_sentiment_view(text):

@@ -220,6 +220,11 @@ def train(cfg: TrainConfig) -> dict:
     modalities = {name: dim for ex in {id(e): e for e in extractors.values()}.values()
                   for name, dim in ex.dims.items()
                   if dim and (name in BUILT_IN_FEATURES or name in MULTILINGUAL_FEATURES or name in custom)}
+    if cfg.limit and set(MULTILINGUAL_FEATURES) <= modalities.keys():
+        # a quick run: no multilingual heads (their e5 features of ~60k texts take minutes); the model then
+        # reads non-English texts through the general MiniLM view like any other
+        print("--limit: the multilingual heads are left out of this model", flush=True)
+        modalities = {m: d for m, d in modalities.items() if m not in MULTILINGUAL_FEATURES}
     spec = HeadSpec({m: d for m, d in modalities.items() if m not in MULTILINGUAL_FEATURES}, hidden=cfg.hidden)
     digests = {view: file_digest(Path(text_ex.model_dir) / ("encoder.onnx" if view == "general" else f"{view}.onnx"))
                for view in TEXT_VIEWS}
