@@ -1,7 +1,8 @@
 """The HTTP API (README, "HTTP API") and spike alerts from real workers: two worker processes on
 the real broker, one analytics engine between them, every worker answering alike.
 
-Posts go to one partition, so the engine sees them in event-time order and no post is late; the
+Posts go to one partition and the analytics to one engine (``MMSTREAM_ANALYTICS_PARTITIONS=1``;
+test_partitions.py has several), so the engine sees them in event-time order and no post is late; the
 windows are seconds long (tumbling 10 s, hopping 20 s every 10 s, grace 5 s) and the alert spans
 minutes (recent 60 s against a 600 s baseline), so two planted bursts, one per brand, raise
 volume alerts within a second of stream.
@@ -22,7 +23,7 @@ from mmstream.worker.run import OUTPUT_TOPICS
 from support import THEMES, WorkerProcess, produce, read_outcomes, theme_text, wait_for, wait_until
 
 T0 = 1_764_320_400  # a multiple of every window size here
-ENV = {"MMSTREAM_PARTITIONS": "1", "MMSTREAM_WINDOW_TUMBLING": "10", "MMSTREAM_WINDOW_HOPPING": "20",
+ENV = {"MMSTREAM_PARTITIONS": "1", "MMSTREAM_ANALYTICS_PARTITIONS": "1", "MMSTREAM_WINDOW_TUMBLING": "10", "MMSTREAM_WINDOW_HOPPING": "20",
        "MMSTREAM_WINDOW_HOP": "10", "MMSTREAM_WINDOW_GRACE": "5", "MMSTREAM_ALERT_RECENT": "60",
        "MMSTREAM_ALERT_BASELINE": "600", "MMSTREAM_ALERT_COOLDOWN": "60", "MMSTREAM_TOPIC_WARMUP": "20"}
 BURSTS = {"acme": 600, "brewly": 900}  # 30 extra posts in 30 s each, over one post per 10 s
