@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"per-event peers to measure, comma-separated: quix, faust (the one-graph model, one "
                         f"process per core), torch (Faust + PyTorch fp32, one process) (default {DEFAULT_PEERS})")
     p.add_argument("--no-peer", action="store_true", help="measure no per-event peer")
+    p.add_argument("--worker-processes", type=int, default=1,
+                   help="mmstream worker processes in one consumer group (default 1; their RSS is added up)")
     p.add_argument("--peer-weights", default=None,
                    help="a fine-tuned SentenceEncoder state dict (.pt) for the peer, when the text plugin's "
                         "encoder was exported from one (env MMSTREAM_BENCH_PEER_WEIGHTS)")
@@ -129,7 +131,8 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
             _say(f"{label}: limit, the one-graph model back to back in {_cpus()} processes x 1 thread{run}")
             limit["one_graph"] = measure_one_graph_limit(graph, [p.text for p in posts], _cpus())
         _say(f"{label}: mmstream end to end (worker process, embedded broker){run}")
-        e2e = measure_system(System("mmstream", "mmstream", ["worker"], env), broker, mix, posts,
+        e2e = measure_system(System("mmstream", "mmstream", ["worker"], env, processes=args.worker_processes),
+                             broker, mix, posts,
                              latency=True, latency_seconds=args.latency_seconds,
                              partitions=settings.partitions, workdir=workdir, run=r, broker_pid=broker_pid)
         runs.append((limit, e2e))
