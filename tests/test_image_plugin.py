@@ -202,6 +202,8 @@ def test_entries_must_be_embedded_base64(image):
     rejects(image, [{"path": "/etc/passwd"}], "unsupported_image_source")
     for source in ("file", "href", "src"):  # README: url, path, file, href or src
         assert "b64" in rejects(image, [{source: "/etc/passwd"}], "unsupported_image_source").detail
+    # beside the bytes too: an entry naming a source elsewhere is refused, whatever else it carries
+    rejects(image, [{"b64": image_to_b64(meme()), "url": "https://example.com/cat.png"}], "unsupported_image_source")
     rejects(image, [{"b64": "not base64!"}], "invalid_base64")
     rejects(image, [{"b64": "data:image/png;base64," + image_to_b64(meme())}], "invalid_base64")
 

@@ -67,7 +67,8 @@ def decode_image(where: str, entry: Any, settings: Settings) -> Image.Image:
 
 
 def _entry_bytes(where: str, entry: Any, settings: Settings) -> bytes:
-    if isinstance(entry, dict) and "b64" not in entry and any(k in entry for k in _SOURCE_KEYS):
+    # an entry naming a source elsewhere is refused even beside b64 (README: never fetched, never trusted)
+    if isinstance(entry, dict) and any(k in entry for k in _SOURCE_KEYS):
         raise _fail("unsupported_image_source", f"{where} points to the image elsewhere; mmstream never fetches "
                     'URLs or files named in a post. Embed the bytes as {"b64": "<base64>"}.')
     if not isinstance(entry, dict) or not isinstance(entry.get("b64"), str):
