@@ -115,12 +115,16 @@ class WorkerCollector(Collector):
                      "the mentions partition)", 1.0 if here else 0.0)
         next_offset = a.engine.next_offset
         yield _gauge("mmstream_analytics_engine_next_offset", "The next mention offset the engine expects", next_offset)
-        if here:
-            tp = next((tp for tp in assignment(self.app) if tp.topic == a.mentions_topic), None)
-            hw = highwater(getattr(self.app, "consumer", None), tp) if tp is not None else None
-            if hw is not None:
+        if here:  # summed over the engine partitions held here (mmstream.analytics.partitions)
+            lags = []
+            for tp in (tp for tp in assignment(self.app) if tp.topic == a.mentions_topic):
+                hw = highwater(getattr(self.app, "consumer", None), tp)
+                held = getattr(a.engine, "held", {}).get(tp.partition)
+                if hw is not None:
+                    lags.append(max(0, hw - (held.engine.next_offset if held is not None else 0)))
+            if lags:
                 yield _gauge("mmstream_analytics_engine_lag_records", "Mentions written but not yet processed by "
-                             "the engine", max(0, hw - next_offset))
+                             "the engines", sum(lags))
         span = getattr(a, "replay_span", None)  # (start, end) while the engine rebuilds its state, else None
         position = getattr(a, "replay_position", None)
         remaining = 0 if span is None else max(0, span[1] - (position if position is not None else span[0]))
