@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Callable
 
@@ -203,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="posts per micro-batch (default 32)")
     p.add_argument("--partitions", type=int, default=None, help="partitions of topics the worker creates (default 4)")
     p.add_argument("--app-id", default=None, help="consumer group / app id (default 'mmstream')")
-    p.add_argument("--loglevel", default="warning", help="worker log level (default warning)")
+    p.add_argument("--loglevel", default=os.environ.get("MMSTREAM_LOG_LEVEL") or "warning",
+                   help="worker log level (default: MMSTREAM_LOG_LEVEL, else warning)")
 
     p = add("produce", cmd_produce, "Replay a JSON-lines file of posts into the input topic.")
     p.add_argument("file", help="JSON-lines file, one post per line ('-' for stdin)")
