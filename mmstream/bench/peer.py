@@ -192,34 +192,9 @@ class PeerScorer:
 
 def create_peer_app(settings: Settings, scorer: PeerScorer) -> faust.App:
     """A Faust app with one agent scoring every post as it comes, one at a time."""
-    app = faust.App(
-        settings.app_id,
-        broker=settings.broker,
-        broker_session_timeout=settings.broker_session_timeout,
-        producer_enable_idempotence=False,
-        store="memory://",
-        datadir=settings.data_dir,
-        topic_partitions=settings.partitions,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    posts = app.topic(settings.topic("posts"))
-    results = app.topic(settings.topic("enriched"))
-    dead_letters = app.topic(settings.topic("dead-letter"))
+    from mmstream.bench.perevent import create_faust_app
 
-    @app.agent(posts, name="score")
-    async def score(stream: faust.Stream) -> None:
-        async for value in stream:
-            try:
-                key, out = scorer.score(value)
-            except Exception as exc:  # noqa: BLE001 - a bad post must not stop the peer
-                await dead_letters.send(key=None, value=json.dumps({"reason": repr(exc)}).encode())
-                continue
-            await results.send(key=key, value=out)
-
-    return app
+    return create_faust_app(settings, scorer)
 
 
 def main() -> int:

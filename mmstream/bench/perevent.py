@@ -78,7 +78,9 @@ def run_quix(settings: Settings, scorer: PerEventScorer) -> None:
     app.run()
 
 
-def run_faust(settings: Settings, scorer: PerEventScorer) -> None:
+def create_faust_app(settings: Settings, scorer: Any) -> Any:
+    """A Faust app with one agent scoring every post as it comes, one at a time (``scorer.score(raw)``
+    gives ``(key, value)``; a post it cannot score becomes a dead letter). The torch peer uses it too."""
     import faust
 
     app = faust.App(settings.app_id, broker=settings.broker, broker_session_timeout=settings.broker_session_timeout,
@@ -99,6 +101,13 @@ def run_faust(settings: Settings, scorer: PerEventScorer) -> None:
                 continue
             await results.send(key=key, value=out)
 
+    return app
+
+
+def run_faust(settings: Settings, scorer: Any) -> None:
+    import faust
+
+    app = create_faust_app(settings, scorer)
     logging.getLogger("faust").setLevel("WARNING")
     faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
 
