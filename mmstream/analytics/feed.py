@@ -19,24 +19,23 @@ from typing import Callable
 
 from mmstream.analytics.store import QueryStore
 from mmstream.analytics.topicspace import TopicSnapshot
-from mmstream.errors import BrokerError
+from mmstream.kafka.follow import TopicFollower
 from mmstream.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka import KafkaConsumer, TopicPartition  # noqa: F401 - KafkaConsumer: a type below
-    from kafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 POLL_MS = 200
 
 
-class OutputFeed(threading.Thread):
+class OutputFeed(TopicFollower):
+    label = "analytics feed"
+
     def __init__(self, settings: Settings, snapshot: TopicSnapshot, store: QueryStore) -> None:
-        super().__init__(name="mmstream-analytics-feed", daemon=True)
-        self.settings = settings
+        super().__init__(settings, "mmstream-analytics-feed")
         self.caught_up = threading.Event()
-        self._stop_event = threading.Event()
         self.records = 0
         self.handlers: dict[str, Callable[[dict], None]] = {
             settings.topic("topics"): lambda r: (snapshot.apply(r), store.add_topic(r)),
@@ -44,18 +43,7 @@ class OutputFeed(threading.Thread):
             settings.topic("alerts"): store.add_alert,
         }
 
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                self._consume()
-            except (KafkaError, BrokerError) as exc:  # BrokerError: the client factory could not connect
-                log.warning("analytics feed: %r; reconnecting", exc)
-                self._stop_event.wait(1.0)
-
-    def _consume(self) -> None:
+    def consume(self) -> None:
         from mmstream.kafka.clients import kafka_consumer
 
         consumer = kafka_consumer(self.settings, "mmstream-analytics-feed")

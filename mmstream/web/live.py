@@ -24,14 +24,14 @@ import warnings
 from collections import Counter, OrderedDict, deque
 from typing import Any
 
-from mmstream.errors import BrokerError, PostError
+from mmstream.errors import PostError
+from mmstream.kafka.follow import TopicFollower
 from mmstream.pipeline.post import parse_created_at
 from mmstream.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +103,16 @@ def mention_of(result: dict, post: dict | None) -> dict:
     }
 
 
-class LiveFeed(threading.Thread):
+class LiveFeed(TopicFollower):
     """Tails the input, result and dead-letter topics into bounded rings (thread-safe reads)."""
 
+    label = "dashboard live feed"
+
     def __init__(self, settings: Settings) -> None:
-        super().__init__(name="mmstream-web-live", daemon=True)
-        self.settings = settings
+        super().__init__(settings, "mmstream-web-live")
         self.topics = {settings.topic("posts"): "post", settings.topic("enriched"): "result",
                        settings.topic("dead-letter"): "dead_letter"}
         self._lock = threading.Lock()
-        self._stop_event = threading.Event()
         self._launched = False
         self.caught_up = threading.Event()  # the records before the tail's start were read back
         self.seq = 0  # sequence number of the newest mention
@@ -134,18 +134,7 @@ class LiveFeed(threading.Thread):
             self._launched = True
         self.start()
 
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                self._consume()
-            except (KafkaError, BrokerError) as exc:  # BrokerError: the client factory could not connect
-                log.warning("dashboard live feed: %r; reconnecting", exc)
-                self._stop_event.wait(1.0)
-
-    def _consume(self) -> None:
+    def consume(self) -> None:
         from mmstream.kafka.clients import kafka_consumer
 
         consumer = kafka_consumer(self.settings, "mmstream-web-live")

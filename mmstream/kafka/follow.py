@@ -1,0 +1,46 @@
+"""A thread that reads topics from their beginning, without a consumer group,
+and reconnects when the broker goes away: the analytics feed and the
+dashboard's live feed are both one (they differ only in what they read and
+what they do with each record, :meth:`TopicFollower.consume`)."""
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+
+from mmstream.errors import BrokerError
+from mmstream.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+#: seconds between a lost connection and the next try
+RECONNECT_WAIT = 1.0
+
+
+class TopicFollower(threading.Thread):
+    """``run`` calls :meth:`consume` until :meth:`stop`; a Kafka error (or the client
+    factory's BrokerError: no connection) is logged with ``label`` and retried."""
+
+    label = "topic follower"
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.settings = settings
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self.consume()
+            except (KafkaError, BrokerError) as exc:
+                log.warning("%s: %r; reconnecting", self.label, exc)
+                self._stop_event.wait(RECONNECT_WAIT)
+
+    def consume(self) -> None:  # pragma: no cover - every follower implements it
+        raise NotImplementedError
