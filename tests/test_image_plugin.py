@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from mmstream import Extraction, PostError
+from mmstream.errors import ConfigError
 from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.render import find_fonts, image_to_b64, render_meme, render_scene
 from mmstream.settings import Settings
@@ -106,6 +107,32 @@ def test_batching_does_not_change_features(image):
     together = np.stack([r.features for r in image.extract("images", posts)])
     alone = np.stack([image.extract("images", [p])[0].features for p in posts])
     np.testing.assert_array_equal(together, alone)  # README: a post's values never depend on its batch
+
+
+def test_ocr_readers_at_once_give_each_post_its_own_text(image):
+    """OCR reads a batch's images concurrently (``ocr_threads`` readers); every post
+    still gets the text of its own images, in order, as when read alone."""
+    texts = ["first meme here", "second one there", "a third caption", "the fourth line"]
+    posts = [image.validate("images", [{"b64": image_to_b64(render_meme(t, seed=i, width=384, background="solid",
+                                                                         font_size=36, jpeg_quality=95))}])
+             for i, t in enumerate(texts)]
+    posts.append(posts[0] + posts[1])
+    together = [r.report["ocr_text"].lower() for r in image.extract("images", posts)]
+    alone = [image.extract("images", [p])[0].report["ocr_text"].lower() for p in posts]
+    assert together == alone
+    for text, read in zip(texts, together):
+        assert text.split()[1] in read
+    assert together[4].index("first") < together[4].index("second")
+
+
+def test_ocr_threads_setting():
+    from mmstream_image.extractor import ocr_threads
+
+    assert ocr_threads(Settings.load(plugin_options={"image": {"ocr_threads": "3"}})) == 3
+    assert 1 <= ocr_threads(Settings.load(plugin_options={"image": {}})) <= 4
+    for bad in ("0", "two"):
+        with pytest.raises(ConfigError, match="MMSTREAM_PLUGIN_IMAGE_OCR_THREADS"):
+            ocr_threads(Settings.load(plugin_options={"image": {"ocr_threads": bad}}))
 
 
 def photo(name: str) -> list[Image.Image]:

@@ -66,7 +66,10 @@ def run_quix(settings: Settings, scorer: PerEventScorer) -> None:
 
     app = Application(broker_address=",".join(b.removeprefix("kafka://") for b in settings.broker.split(",")),
                       consumer_group=settings.app_id, auto_offset_reset="earliest", auto_create_topics=False,
-                      loglevel="WARNING")
+                      loglevel="WARNING",
+                      # one state folder per process: the default, ./state, made by two processes at once raced
+                      # (FileExistsError in one of them) and left a folder in the working directory
+                      state_dir=str(Path(settings.data_dir) / f"quix-state-{os.getpid()}"))
     posts = app.topic(settings.topic("posts"), key_deserializer="bytes", value_deserializer="bytes")
     results = app.topic(settings.topic("enriched"), key_serializer="bytes", value_serializer="bytes")
     sdf = app.dataframe(posts)
