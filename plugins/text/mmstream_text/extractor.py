@@ -89,7 +89,7 @@ class TextExtractor(Extractor):
         if "text_multilingual" in self.dims:
             multilingual = OnnxModel(self.model_dir / "multilingual.onnx", config_name="multilingual.json")
             with gzip.open(self.model_dir / "multilingual_tokenizer.json.gz", "rt", encoding="utf-8") as fh:
-                ml_tokenizer = Tokenizer.from_str(fh.read())  # 250k pieces: 17 MB as JSON, 3.9 MB gzipped
+                ml_tokenizer = Tokenizer.from_str(fh.read())  # ~100k pieces (mmstream.training.vocab)
             ml_tokenizer.no_padding()
             ml_tokenizer.enable_truncation(max_length=int(multilingual.config["max_length"]))
             _ = multilingual.session
