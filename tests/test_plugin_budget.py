@@ -141,3 +141,57 @@ def test_the_per_event_path_never_calls_a_hook():
         pluggy.HookCaller.__call__ = original
     assert [o.kind for o in outcomes] == ["result", "dead_letter"]
     assert called == []
+
+
+# -- one round's extractors run at once ------------------------------------------------------------
+
+handshake = threading.Event()
+
+
+class Waits(Extractor):
+    """Answers only once :class:`Signals` has run: sequential extraction would time it out."""
+
+    name = "waits"
+    modalities = ("waits",)
+
+    def extract(self, modality, values):
+        met = handshake.wait(5 * BUDGET)
+        return [Extraction(report={"met": met}) for _ in values]
+
+
+class Signals(Extractor):
+    name = "signals"
+    modalities = ("signals",)
+
+    def extract(self, modality, values):
+        handshake.set()
+        return [Extraction(report={"signalled": True}) for _ in values]
+
+
+class PairPlugin:
+    name = "pair-plugin"
+
+    @hookimpl
+    def register_extractors(self):
+        return [Waits(), Signals()]
+
+
+def test_extractors_of_one_round_run_at_once():
+    """A post's modalities go to their extractors at the same time (its text is encoded
+    while its images are read), each still held to its own budget."""
+    pipeline = build_pipeline(Settings.load(plugin_timeout=10 * BUDGET), plugins=[PairPlugin()])
+    raw = json.dumps({"id": "p", "created_at": 0, "waits": "w", "signals": "s"}).encode()
+    [outcome] = pipeline.process([(raw, None)])
+    assert outcome.kind == "result", outcome.record
+    assert outcome.record["modalities"]["waits"]["met"] is True
+
+
+def test_a_hanging_extractor_does_not_hold_up_the_other_of_its_round(pipeline):
+    both = build_pipeline(Settings.load(plugin_timeout=BUDGET), plugins=[Plugin(), PairPlugin()])
+    handshake.clear()
+    raw = json.dumps({"id": "p", "created_at": 0, "hangs": "hang", "signals": "s"}).encode()
+    started = time.monotonic()
+    [outcome] = both.process([(raw, None)])
+    assert outcome.record["reason"] == "plugin_timeout" and outcome.record["stage"] == "extract:hangs"
+    assert handshake.is_set()  # the other extractor ran, beside the hanging one
+    assert time.monotonic() - started < 2 * BUDGET + 0.5

@@ -19,7 +19,7 @@ import numpy as np
 from mmstream.errors import PostError
 from mmstream.plugin.extractors import Extraction, Extractor
 from mmstream.plugin.stages import Enricher, Sink, write_sinks
-from mmstream.pipeline.guard import as_post_error, call_with_timeout, to_json, unpack_extraction
+from mmstream.pipeline.guard import as_post_error, call_all_with_timeout, to_json, unpack_extraction
 from mmstream.inference.fused import FusedModel, Prediction
 from mmstream.pipeline.post import Post, check_event_time, parse_json, usable_id, validate_post
 from mmstream.schemas import versions as schema_versions
@@ -196,16 +196,15 @@ class Pipeline:
             for modality in w.pending:
                 by_modality.setdefault(modality, []).append(w)
         derived_any = False
+        calls = [(self.extractors[m], m, [w.pending[m] for w in group]) for m, group in by_modality.items()
+                 if m in self.extractors]
+        answers = dict(zip((m for _, m, _ in calls), self._run_extractors(calls)))
         for modality, group in by_modality.items():
             extractor = self.extractors.get(modality)
-            values = [w.pending[modality] for w in group]
-            began = time.perf_counter()
-            results = self._run_extractor(extractor, modality, values) if extractor else [
+            results = answers[modality] if extractor else [
                 PostError("unknown_modality", f"a plugin derived {modality!r} but no plugin handles it; install one.",
                           "extract")
             ] * len(group)
-            if extractor:
-                self._timed(f"extract:{extractor.name}", began)
             for w, res in zip(group, results):
                 if w.error is not None:
                     continue
@@ -226,17 +225,58 @@ class Pipeline:
                 w.pending.pop(modality, None)
         return derived_any
 
+    def _run_extractors(self, calls: list[tuple[Extractor, str, list[Any]]]) -> list[list[Extraction | Exception]]:
+        """Each ``(extractor, modality, values)`` call's results. Different extractors run at
+        once, each in its own thread (a post's text is encoded while its images are read);
+        one extractor's modalities run one after the other, in one thread."""
+        by_extractor: dict[int, list[int]] = {}
+        for i, (extractor, _, _) in enumerate(calls):
+            by_extractor.setdefault(id(extractor), []).append(i)
+
+        def task(indices: list[int]) -> Callable[[], list[tuple[int, Any, float]]]:
+            def run() -> list[tuple[int, Any, float]]:
+                done = []
+                for i in indices:
+                    extractor, modality, values = calls[i]
+                    began = time.perf_counter()
+                    try:
+                        done.append((i, extractor.extract(modality, values), time.perf_counter() - began))
+                    except Exception as exc:  # noqa: BLE001 - isolated below, like a timeout
+                        done.append((i, exc, time.perf_counter() - began))
+                return done
+            return run
+
+        groups = list(by_extractor.values())
+        firsts: dict[int, Any] = {}
+        for indices, (ok, value, seconds) in zip(groups, call_all_with_timeout([task(g) for g in groups],
+                                                                              self.settings.plugin_timeout)):
+            if ok:
+                for i, result, took in value:
+                    firsts[i] = result
+                    if self.on_stage is not None:
+                        self.on_stage(f"extract:{calls[i][0].name}", took)
+            else:  # the whole group timed out (or the task itself broke): each of its calls is retried
+                for i in indices:
+                    firsts[i] = value
+        return [self._checked(extractor, modality, values, firsts[i]) for i, (extractor, modality, values) in enumerate(calls)]
+
     def _run_extractor(self, extractor: Extractor, modality: str, values: list[Any],
                        timeout: float | None = None) -> list[Extraction | Exception]:
         timeout = self.settings.plugin_timeout if timeout is None else timeout
-        try:
-            results = call_with_timeout(lambda: extractor.extract(modality, values), timeout)
-            if len(results) != len(values):
-                raise RuntimeError(f"returned {len(results)} results for {len(values)} values")
-            return results
-        except Exception as exc:  # noqa: BLE001 - a timeout or a fault: isolate below
-            if len(values) == 1:
-                return [exc]
+        [(ok, value, _)] = call_all_with_timeout([lambda: extractor.extract(modality, values)], timeout)
+        return self._checked(extractor, modality, values, value)
+
+    def _checked(self, extractor: Extractor, modality: str, values: list[Any], first: Any) -> list[Extraction | Exception]:
+        """``first``, what one call over ``values`` returned or raised, when it is a result per
+        value; else (a timeout, a fault, a wrong count) the values again one by one, so only
+        the culprit fails."""
+        if not isinstance(first, BaseException):
+            if isinstance(first, (list, tuple)) and len(first) == len(values):
+                return list(first)
+            got = len(first) if isinstance(first, (list, tuple)) else type(first).__name__
+            first = RuntimeError(f"returned {got} results for {len(values)} values")
+        if len(values) == 1:
+            return [first]
         return self._one_by_one(extractor, modality, values)
 
     def _one_by_one(self, extractor: Extractor, modality: str, values: list[Any]) -> list[Extraction | Exception]:

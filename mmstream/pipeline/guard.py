@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Callable
+import time
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -13,25 +14,35 @@ from mmstream.errors import PostError
 from mmstream.plugin.extractors import Extraction, Extractor
 
 
-def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
-    """Run ``fn`` in a daemon thread; raise TimeoutError after ``timeout`` s.
-    A hung call is abandoned (Python cannot kill a thread) and the worker moves on."""
-    box: dict[str, Any] = {}
+def call_all_with_timeout(fns: Sequence[Callable[[], Any]], timeout: float) -> list[tuple[bool, Any, float]]:
+    """Run every one of ``fns`` at once, each in a daemon thread with ``timeout`` s to answer.
+    Per call, in order: ``(True, its value, seconds)`` or ``(False, the exception it raised
+    or a TimeoutError, seconds)``. A hung call is abandoned; the others still answer."""
+    boxes: list[dict[str, Any]] = [{} for _ in fns]
 
-    def target() -> None:
+    def target(fn: Callable[[], Any], box: dict[str, Any]) -> None:
+        began = time.perf_counter()
         try:
             box["value"] = fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             box["error"] = exc
+        box["seconds"] = time.perf_counter() - began
 
-    thread = threading.Thread(target=target, daemon=True, name="mmstream-extract")
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"no answer within {timeout:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    threads = [threading.Thread(target=target, args=(fn, box), daemon=True, name="mmstream-extract")
+               for fn, box in zip(fns, boxes)]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.start()
+    out: list[tuple[bool, Any, float]] = []
+    for thread, box in zip(threads, boxes):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            out.append((False, TimeoutError(f"no answer within {timeout:g} s"), timeout))
+        elif "error" in box:
+            out.append((False, box["error"], box["seconds"]))
+        else:
+            out.append((True, box["value"], box["seconds"]))
+    return out
 
 
 def as_post_error(exc: Exception, extractor: Extractor | None) -> PostError:

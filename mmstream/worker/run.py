@@ -14,6 +14,20 @@ WORKER_READS = ("posts", "mentions", "window-totals", "topics", "brand-stats", "
 WORKER_WRITES = ("enriched", "dead-letter", "mentions", "window-totals", "late", "brand-stats", "topics", "alerts")
 
 
+def freeze_startup_objects() -> None:
+    """Move every object alive after start-up (modules, plugins, tokenizers' Python side, the
+    model configs: ~110,000 objects) out of the garbage collector's reach (``gc.freeze``).
+
+    A full collection walks every tracked object; the worker's start-up objects never
+    become garbage, yet each full collection walked them all again while the event loop
+    waited: measured at half load on 2 cores, full collections of ~155,000 objects
+    paused the worker 94-103 ms each, straight into the posts' p99 latency."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     """Blocks until the worker stops (SIGTERM/SIGINT stop it gracefully)."""
     from mmstream.worker.malloc import limit_arenas
@@ -39,6 +53,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
 
         asyncio.run(check_transactions(settings))
     app = create_app(settings)
+    freeze_startup_objects()
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config)
     # Faust's start-up spinner sets the root logger to DEBUG (to spin on every record): every
