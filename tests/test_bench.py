@@ -25,6 +25,21 @@ def test_mixes_are_deterministic_and_one_post_in_five_has_an_image():
     assert post_id == post["id"] == "sat-4" and post["images"][0]["b64"] and post["created_at"] == 1764320404
 
 
+def test_later_phases_shift_their_posts_times_and_the_multilingual_mix_is_half_other_languages():
+    from mmstream_text import lang
+
+    posts = build_mix("text", 3)
+    (_, first), (_, shifted) = records(posts[:1], "a-")[0], records(posts[:1], "b-", 3000)[0]
+    assert json.loads(shifted)["created_at"] == json.loads(first)["created_at"] + 3000
+    assert {k: v for k, v in json.loads(shifted).items() if k not in ("id", "created_at")} == \
+        {k: v for k, v in json.loads(first).items() if k not in ("id", "created_at")}
+    mixed = [json.loads(raw) for _, raw in records(build_mix("multilingual", 28), "m-")]
+    assert all("lang" not in post for post in mixed)  # detected, not given
+    detected = [lang.detect(post["text"]) for post in mixed]
+    assert sum(code == "en" for code in detected[0::2]) >= 12  # TweetEval, English
+    assert len({code for code in detected[1::2]} - {"en"}) >= 6  # seven languages in turn
+
+
 def test_phase_throughput_and_latency_use_record_timestamps():
     phase = Phase("x", sent={"a": 10.0, "b": 10.5})
     phase.outputs = {"a": Output(RESULT, 10_100, 10.2, b"{}"), "b": Output(RESULT, 11_000, 11.1, b"{}")}
@@ -100,7 +115,7 @@ def test_agreement_and_cli():
         return json.dumps({"sentiment": {"label": label}}).encode()
     assert agreement({"a": out("positive"), "b": out("neutral")}, {"a": out("positive"), "b": out("negative")}) == 0.5
     args = build_parser().parse_args(["bench", "--posts", "10", "--no-peer"])
-    assert args.posts == 10 and args.no_peer and args.mixes == "text,image" and args.repeat == 1
+    assert args.posts == 10 and args.no_peer and args.mixes == "text,image,multilingual" and args.repeat == 1
 
 
 def test_peer_head_in_torch_matches_the_fused_onnx_model():

@@ -141,7 +141,7 @@ async def _phases(settings: Settings, worker: WorkerProcess, posts: Sequence[Ben
             return {**figures, "error": f"warm-up: {warm.missing} of {warm.n} posts did not come back"}
         pids = {"worker": worker.pids, "broker": broker_pid, "load_generator": os.getpid()}
         before = snapshot(pids)
-        sat = await driver.run("saturation", records(posts, "sat-"), rate=None,
+        sat = await driver.run("saturation", records(posts, "sat-", WARM_POSTS), rate=None,
                                timeout=_timeout(len(posts)), alive=worker.alive)
         cpu = account(before, snapshot(pids), sat.n)
         figures["saturation"] = _phase_figures(sat)
@@ -154,7 +154,8 @@ async def _phases(settings: Settings, worker: WorkerProcess, posts: Sequence[Ben
         if latency:
             rate = sat.throughput() / 2
             count = max(1, min(len(posts), int(rate * latency_seconds)))
-            half = await driver.run("half load", records(posts[:count], "lat-"), rate=rate,
+            half = await driver.run("half load", records(posts[:count], "lat-", WARM_POSTS + len(posts)),
+                                    rate=rate,
                                     timeout=_timeout(count), alive=worker.alive)
             figures["half_load"] = _phase_figures(half)
             if half.missing:

@@ -9,6 +9,10 @@ fifth post (20 %) one JPEG image, alternating between
 * a meme: the tweet rendered as text on an image (384 px wide), the post's
   own text a neutral caption, so the opinion is only in the image's text;
 * a photo-like scene without text (480 x 360), the post's text the tweet.
+
+The multilingual mix alternates a TweetEval tweet with a UMSAB test tweet of
+its seven languages in turn (ar, fr, de, hi, it, pt, es): 50 % non-English,
+no ``lang`` given, so the text plugin detects each post's language.
 """
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ from typing import Iterable, Literal
 from mmstream.errors import ConfigError
 from mmstream.training.data import data_dir
 
-Mix = Literal["text", "image"]
-MIXES: tuple[Mix, ...] = ("text", "image")
-MIX_LABELS = {"text": "text-only", "image": "20% with an image"}
+Mix = Literal["text", "image", "multilingual"]
+MIXES: tuple[Mix, ...] = ("text", "image", "multilingual")
+MIX_LABELS = {"text": "text-only", "image": "20% with an image", "multilingual": "50% non-English"}
 #: one post in IMAGE_EVERY carries an image in the image mix
 IMAGE_EVERY = 5
 CAPTIONS = ("look at this", "just saw this", "thoughts?", "found this today", "sharing this", "well then")
@@ -42,9 +46,15 @@ class BenchPost:
     image: Literal["meme", "scene"] | None
     body: bytes
 
-    def raw(self, post_id: str) -> bytes:
-        """The Kafka record value: the post's JSON with ``id`` first."""
-        return b'{"id":' + json.dumps(post_id).encode() + b"," + self.body[1:]
+    def raw(self, post_id: str, shift_s: int = 0) -> bytes:
+        """The Kafka record value: the post's JSON with ``id`` first; ``shift_s`` seconds
+        added to its ``created_at``."""
+        body = self.body
+        if shift_s:
+            obj = json.loads(body)
+            obj["created_at"] += shift_s
+            body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+        return b'{"id":' + json.dumps(post_id).encode() + b"," + body[1:]
 
 
 def tweets() -> list[str]:
@@ -61,12 +71,15 @@ def tweets_path() -> Path:
 
 
 def build_mix(mix: Mix, n: int) -> list[BenchPost]:
-    """``n`` posts of ``mix`` (``"text"``: text only; ``"image"``: 20 % with an image)."""
+    """``n`` posts of ``mix`` (``"text"``: text only; ``"image"``: 20 % with an image;
+    ``"multilingual"``: text only, 50 % non-English)."""
     if mix not in MIXES:
         raise ConfigError(f"unknown mix {mix!r}; use one of {', '.join(MIXES)}")
     if n < 1:
         raise ConfigError(f"the number of posts must be at least 1, got {n}")
     texts = tweets()
+    if mix == "multilingual":
+        return [_post(i, tweet, None, lang=None) for i, tweet in enumerate(_mixed_languages(texts, n))]
     posts = []
     for i in range(n):
         tweet = texts[i % len(texts)]
@@ -75,16 +88,33 @@ def build_mix(mix: Mix, n: int) -> list[BenchPost]:
     return posts
 
 
+def _mixed_languages(english: list[str], n: int) -> list[str]:
+    """``n`` texts: English at even positions, UMSAB test tweets of its seven languages in turn at odd ones."""
+    from mmstream.training.multilingual import UMSAB_LANGS, umsab
+
+    others = [umsab(folder, "test")[0] for folder in UMSAB_LANGS]
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            out.append(english[(i // 2) % len(english)])
+        else:
+            texts = others[(i // 2) % len(others)]
+            out.append(texts[(i // (2 * len(others))) % len(texts)])
+    return out
+
+
 def _image_kind(i: int) -> Literal["meme", "scene"] | None:
     if i % IMAGE_EVERY != IMAGE_EVERY - 1:
         return None
     return "meme" if (i // IMAGE_EVERY) % 2 == 0 else "scene"
 
 
-def _post(i: int, tweet: str, image: Literal["meme", "scene"] | None) -> BenchPost:
+def _post(i: int, tweet: str, image: Literal["meme", "scene"] | None, lang: str | None = "en") -> BenchPost:
     from mmstream.render import image_to_b64, render_meme, render_scene
 
-    obj: dict = {"created_at": EPOCH + i, "lang": "en", "text": tweet}
+    obj: dict = {"created_at": EPOCH + i, "text": tweet}
+    if lang:
+        obj = {"created_at": EPOCH + i, "lang": lang, "text": tweet}
     if image == "meme":
         obj["text"] = CAPTIONS[i % len(CAPTIONS)]
         picture = render_meme(tweet, seed=i, width=MEME_WIDTH)
@@ -96,9 +126,12 @@ def _post(i: int, tweet: str, image: Literal["meme", "scene"] | None) -> BenchPo
     return BenchPost(i, tweet, image, body)
 
 
-def records(posts: Iterable[BenchPost], prefix: str) -> list[tuple[str, bytes]]:
-    """``(id, value)`` per post, ids ``<prefix><index>``: one id space per phase."""
-    return [(f"{prefix}{p.index}", p.raw(f"{prefix}{p.index}")) for p in posts]
+def records(posts: Iterable[BenchPost], prefix: str, shift_s: int = 0) -> list[tuple[str, bytes]]:
+    """``(id, value)`` per post, ids ``<prefix><index>``: one id space per phase. A phase
+    after another gives ``shift_s`` (its posts' times follow the earlier phase's): replayed
+    with their first times, every post would be late for its windows, and the phase would
+    measure the late-post path (a ``late`` record per post), not a stream."""
+    return [(f"{prefix}{p.index}", p.raw(f"{prefix}{p.index}", shift_s)) for p in posts]
 
 
 def describe(posts: list[BenchPost]) -> dict:
