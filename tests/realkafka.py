@@ -89,7 +89,12 @@ def _java(libs: Path, *args: str, heap: Optional[list[str]] = None) -> list[str]
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random cluster id as Kafka writes them (URL-safe base64 of 16 bytes), never starting
+    with "-": the storage tool would read such an id as an option (1 run in 64 failed so)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _accepts(port: int) -> bool:
