@@ -33,11 +33,15 @@ def onnx_threads(settings: Any = None) -> int:
         raise ConfigError(f"MMSTREAM_ONNX_THREADS={settings.onnx_threads}: give 1 or more threads, or 0 for the default")
     if settings.onnx_threads:
         return settings.onnx_threads
+    return max(1, min(4, usable_cpus() // 2))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity; else the machine's)."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus // 2))
+        return os.cpu_count() or 1
 
 
 class OnnxModel:

@@ -227,8 +227,9 @@ class Pipeline:
 
     def _run_extractors(self, calls: list[tuple[Extractor, str, list[Any]]]) -> list[list[Extraction | Exception]]:
         """Each ``(extractor, modality, values)`` call's results. Different extractors run at
-        once, each in its own thread (a post's text is encoded while its images are read);
-        one extractor's modalities run one after the other, in one thread."""
+        once, each in its own thread with its own budget (a post's text is encoded while its
+        images are read); one extractor's modalities run one after the other, in one thread,
+        within one budget."""
         by_extractor: dict[int, list[int]] = {}
         for i, (extractor, _, _) in enumerate(calls):
             by_extractor.setdefault(id(extractor), []).append(i)
@@ -248,7 +249,7 @@ class Pipeline:
 
         groups = list(by_extractor.values())
         firsts: dict[int, Any] = {}
-        for indices, (ok, value, seconds) in zip(groups, call_all_with_timeout([task(g) for g in groups],
+        for indices, (ok, value, _) in zip(groups, call_all_with_timeout([task(g) for g in groups],
                                                                               self.settings.plugin_timeout)):
             if ok:
                 for i, result, took in value:
@@ -263,7 +264,7 @@ class Pipeline:
     def _run_extractor(self, extractor: Extractor, modality: str, values: list[Any],
                        timeout: float | None = None) -> list[Extraction | Exception]:
         timeout = self.settings.plugin_timeout if timeout is None else timeout
-        [(ok, value, _)] = call_all_with_timeout([lambda: extractor.extract(modality, values)], timeout)
+        [(_, value, _)] = call_all_with_timeout([lambda: extractor.extract(modality, values)], timeout)
         return self._checked(extractor, modality, values, value)
 
     def _checked(self, extractor: Extractor, modality: str, values: list[Any], first: Any) -> list[Extraction | Exception]:

@@ -11,12 +11,12 @@
 * :class:`Settings`, with ``settings.plugin("name")``: the plugin's own settings,
   ``MMSTREAM_PLUGIN_<NAME>_<KEY>`` environment variables as a mapping;
 * :class:`OnnxModel`, the ONNX Runtime session every model of mmstream goes through, and
-  :func:`onnx_threads`, the intra-op threads it uses (``MMSTREAM_ONNX_THREADS``).
+  :func:`onnx_threads`, the intra-op threads it uses (``MMSTREAM_ONNX_THREADS``); :func:`usable_cpus`.
 
 Testing helpers are in :mod:`mmstream.testing` (a pytest plugin).
 """
 from mmstream.errors import ConfigError, MMStreamError, PluginError, PostError
-from mmstream.inference.onnx import OnnxModel, onnx_threads
+from mmstream.inference.onnx import OnnxModel, onnx_threads, usable_cpus
 from mmstream.pipeline.post import check_unicode
 from mmstream.plugin.extractors import Extraction, Extractor, check_text, check_value_type
 from mmstream.plugin.hookspecs import hookimpl
@@ -25,4 +25,4 @@ from mmstream.settings import Settings
 
 __all__ = ["ConfigError", "Enricher", "Extraction", "Extractor", "MMStreamError", "OnnxModel", "PluginError",
            "PostError", "Settings", "Sink", "check_text", "check_unicode", "check_value_type", "hookimpl",
-           "onnx_threads"]
+           "onnx_threads", "usable_cpus"]

@@ -3,14 +3,13 @@ in the images handed on as the derived modality ``image_text``, and the
 emotion of the faces in them."""
 from __future__ import annotations
 
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from PIL import Image
 
-from mmstream.plugin import ConfigError, Extraction, Extractor, Settings
+from mmstream.plugin import ConfigError, Extraction, Extractor, Settings, usable_cpus
 from mmstream_image.decode import ORIGINAL_SIZE, decode_images
 from mmstream_image.encoder import ImageEncoder, normalise
 from mmstream_image.faces import Face, FaceEmotion, mean_emotion
@@ -134,11 +133,7 @@ def ocr_threads(settings: Settings) -> int:
         if value < 1:
             raise ConfigError(f"MMSTREAM_PLUGIN_IMAGE_OCR_THREADS={given!r}: give a whole number of 1 or more")
         return value
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+    return max(1, min(4, usable_cpus()))
 
 
 def read_faces(faces: FaceEmotion, images: Sequence[Image.Image]) -> list[list[Face] | Exception]:
