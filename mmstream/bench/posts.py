@@ -79,28 +79,15 @@ def build_mix(mix: Mix, n: int) -> list[BenchPost]:
         raise ConfigError(f"the number of posts must be at least 1, got {n}")
     texts = tweets()
     if mix == "multilingual":
-        return [_post(i, tweet, None, lang=None) for i, tweet in enumerate(_mixed_languages(texts, n))]
+        from mmstream.training.multilingual import half_non_english
+
+        return [_post(i, tweet, None, lang=None) for i, tweet in enumerate(half_non_english(texts, n))]
     posts = []
     for i in range(n):
         tweet = texts[i % len(texts)]
         kind = _image_kind(i) if mix == "image" else None
         posts.append(_post(i, tweet, kind))
     return posts
-
-
-def _mixed_languages(english: list[str], n: int) -> list[str]:
-    """``n`` texts: English at even positions, UMSAB test tweets of its seven languages in turn at odd ones."""
-    from mmstream.training.multilingual import UMSAB_LANGS, umsab
-
-    others = [umsab(folder, "test")[0] for folder in UMSAB_LANGS]
-    out = []
-    for i in range(n):
-        if i % 2 == 0:
-            out.append(english[(i // 2) % len(english)])
-        else:
-            texts = others[(i // 2) % len(others)]
-            out.append(texts[(i // (2 * len(others))) % len(texts)])
-    return out
 
 
 def _image_kind(i: int) -> Literal["meme", "scene"] | None:

@@ -147,11 +147,9 @@ def eval_mixed_speed(pipeline: Pipeline, count: int = 2000) -> dict[str, Any]:
     """Posts/s through the whole pipeline on a mix of half English (TweetEval test) and half
     non-English (UMSAB test, its seven languages in turn), no language given."""
     from mmstream.training.data import tweeteval_sentiment
-    from mmstream.training.multilingual import UMSAB_LANGS, umsab
+    from mmstream.training.multilingual import half_non_english
 
-    english = tweeteval_sentiment("test")[0]
-    others = [umsab(folder, "test")[0] for folder in UMSAB_LANGS]
-    texts = [english[i] if i % 2 == 0 else others[(i // 2) % len(others)][i // (2 * len(others))] for i in range(count)]
+    texts = half_non_english(tweeteval_sentiment("test")[0], count)
     records, seconds = _run(pipeline, _posts(texts, "mixed"), "mixed 50 % non-English")
     return {"posts": count, "posts_per_s": round(count / seconds, 1),
             "detected_non_english": round(100 * float(np.mean([r.get("lang") not in ("en", None) for r in records])), 1)}

@@ -49,6 +49,20 @@ def umsab(language: str, split: str) -> tuple[list[str], np.ndarray]:
     return [t.strip() or "." for t in texts], np.array([int(x) for x in labels], np.int64)
 
 
+def half_non_english(english: list[str], n: int) -> list[str]:
+    """``n`` texts, half of them English: ``english`` at even positions, UMSAB test tweets of
+    its seven languages in turn at odd ones (``mmstream eval``'s and ``mmstream bench``'s mix)."""
+    others = [umsab(folder, "test")[0] for folder in UMSAB_LANGS]
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            out.append(english[(i // 2) % len(english)])
+        else:
+            texts = others[(i // 2) % len(others)]
+            out.append(texts[(i // (2 * len(others))) % len(texts)])
+    return out
+
+
 def _scores(y: np.ndarray, pred: np.ndarray) -> dict:
     return {"macro_f1": round(100 * macro_f1(y, pred), 2), "macro_recall": round(100 * macro_recall(y, pred), 2),
             "accuracy": round(100 * float(np.mean(pred == y)), 2), "posts": int(len(y))}
