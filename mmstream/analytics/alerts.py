@@ -111,19 +111,18 @@ class _Series:
 
     def total(self, first: int, last: int) -> tuple[int, int]:
         """Posts and negative posts in buckets ``first..last``."""
-        n = last - first + 1
-        if n <= 0:
-            return 0, 0
-        a = first % self.slots
-        return _ring_sum(self.counts, a, n), _ring_sum(self.negatives, a, n)
+        return self._sums(self.counts, self.negatives, first, last)
 
     def complaint_total(self, first: int, last: int) -> tuple[int, int]:
         """Complaints and posts with a complaint label in buckets ``first..last``."""
+        return self._sums(self.complaints, self.known, first, last)
+
+    def _sums(self, a: np.ndarray, b: np.ndarray, first: int, last: int) -> tuple[int, int]:
         n = last - first + 1
         if n <= 0:
             return 0, 0
-        a = first % self.slots
-        return _ring_sum(self.complaints, a, n), _ring_sum(self.known, a, n)
+        start = first % self.slots
+        return _ring_sum(a, start, n), _ring_sum(b, start, n)
 
 
 class SpikeDetector:
