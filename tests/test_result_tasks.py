@@ -95,6 +95,24 @@ def test_detect(text, code):
     assert lang.detect(text) == code
 
 
+def test_language_model_is_read_as_py3langid_reads_it():
+    """mmstream_text.lang reads py3langid's model file itself (no transient copies): every array
+    must equal py3langid's own loader's, restricted to the languages kept."""
+    import numpy as np
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+    from py3langid.modelio import load_model
+
+    ptc, pc, classes, nextmove, row, output = load_model(MODEL_DIR / MODEL_FILE)
+    keep = [i for i, code in enumerate(classes) if code in set(lang.LANGUAGES)]
+    mine = lang._read_model(MODEL_DIR / MODEL_FILE, set(lang.LANGUAGES))
+    assert {classes[i] for i in keep} == set(lang.LANGUAGES) & set(classes) and len(keep) > 60
+    assert np.array_equal(mine[0], np.asarray(ptc)[:, keep]) and mine[0].dtype == np.float16
+    assert np.array_equal(mine[1], np.asarray(pc)[keep])
+    assert mine[2] == [classes[i] for i in keep]
+    assert (mine[3], mine[4], mine[5]) == (nextmove, row, output)
+    assert (mine[3].typecode, mine[4].typecode) == (nextmove.typecode, row.typecode)
+
+
 def test_short_latin_texts_stay_on_the_english_path():
     assert not lang.is_other_language("ok lol", "es")
     assert lang.is_other_language("hoy hace muy buen tiempo", "es")

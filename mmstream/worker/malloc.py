@@ -34,3 +34,20 @@ def limit_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
         return bool(libc.mallopt(ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas)))
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
+
+
+def release_free_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim(0)``); True when
+    something was released.
+
+    Loading the models frees what their loaders held for a moment (decompressed files, the
+    serialized graphs ONNX Runtime builds sessions from); glibc keeps such pages resident
+    unless they lie at the top of the heap. Measured after a worker's start-up: 459 -> 445 MB.
+    Elsewhere than Linux/glibc this does nothing."""
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        return bool(ctypes.CDLL(name or "libc.so.6").malloc_trim(ctypes.c_size_t(0)))
+    except (OSError, AttributeError):
+        return False

@@ -24,8 +24,11 @@ def freeze_startup_objects() -> None:
     paused the worker 94-103 ms each, straight into the posts' p99 latency."""
     import gc
 
+    from mmstream.worker.malloc import release_free_memory
+
     gc.collect()
     gc.freeze()
+    release_free_memory()  # what the model loaders freed goes back to the system
 
 
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:

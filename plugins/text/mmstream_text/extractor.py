@@ -71,7 +71,22 @@ class TextExtractor(Extractor):
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-text")
 
     def load(self) -> None:
-        """Open the ONNX session and the tokenizer (truncating, not padding: see :meth:`_embed`)."""
+        """Open the ONNX sessions and the tokenizers (truncating, not padding: see :meth:`_embed`).
+
+        Largest passing peak first: the language model, then the multilingual session (ONNX
+        Runtime holds the 60 MB file while it builds the session, ~24 MB above what it keeps),
+        then the two English encoders: a worker's peak resident size is its start-up peak or later."""
+        lang.load()
+        if "text_multilingual" in self.dims:
+            multilingual = OnnxModel(self.model_dir / "multilingual.onnx", config_name="multilingual.json")
+            _ = multilingual.session
+            with gzip.open(self.model_dir / "multilingual_tokenizer.json.gz", "rb") as fh:
+                # ~100k pieces (mmstream.training.vocab); from bytes: as a str it peaked 17 MB higher
+                ml_tokenizer = Tokenizer.from_buffer(fh.read())
+            ml_tokenizer.no_padding()
+            ml_tokenizer.enable_truncation(max_length=int(multilingual.config["max_length"]))
+            self._multilingual, self._ml_tokenizer = multilingual, ml_tokenizer
+            self._ml_prefix = str(multilingual.config.get("prefix", ""))
         model = OnnxModel(self.model_dir / "encoder.onnx")
         tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         tokenizer.no_padding()  # the shipped tokenizer.json pads every text to 128 tokens
@@ -85,17 +100,6 @@ class TextExtractor(Extractor):
         if sentiment.config.get("max_length") != model.config["max_length"]:
             raise ConfigError(f"{sentiment.path} and {model.path} disagree on max_length; re-export both")
         _ = model.session, sentiment.session  # open the sessions now, not on the first post
-        lang.load()
-        if "text_multilingual" in self.dims:
-            multilingual = OnnxModel(self.model_dir / "multilingual.onnx", config_name="multilingual.json")
-            with gzip.open(self.model_dir / "multilingual_tokenizer.json.gz", "rb") as fh:
-                # ~100k pieces (mmstream.training.vocab); from bytes: as a str it peaked 17 MB higher
-                ml_tokenizer = Tokenizer.from_buffer(fh.read())
-            ml_tokenizer.no_padding()
-            ml_tokenizer.enable_truncation(max_length=int(multilingual.config["max_length"]))
-            _ = multilingual.session
-            self._multilingual, self._ml_tokenizer = multilingual, ml_tokenizer
-            self._ml_prefix = str(multilingual.config.get("prefix", ""))
         self._model, self._sentiment, self._tokenizer = model, sentiment, tokenizer
 
     def validate(self, modality: str, value: Any) -> str:

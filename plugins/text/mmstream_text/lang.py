@@ -33,15 +33,70 @@ def _restricted_identifier():
     ``LanguageIdentifier.set_languages`` keeps the full table (100,053 x 142, float16)
     beside the restricted copy, for a later reset that never comes here: 28 MB of a
     worker's memory. Built from the restricted table alone, the identifier answers
-    the same (4,100 of 4,100 tweets in eight languages) in 65 MB instead of 87."""
-    import numpy as np
+    the same (4,100 of 4,100 tweets in eight languages) in 65 MB instead of 87. The
+    model is read without transient copies (:func:`_read_model`): py3langid's own
+    loader peaked 45 MB above what it keeps, and a worker's peak resident size is
+    its start-up peak or later."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-    from py3langid.modelio import load_model
 
-    ptc, pc, classes, nextmove, row, output = load_model(MODEL_DIR / MODEL_FILE)
-    keep = [i for i, code in enumerate(classes) if code in set(LANGUAGES)]
-    return LanguageIdentifier(np.ascontiguousarray(np.asarray(ptc)[:, keep]), np.asarray(pc)[keep],
-                              [classes[i] for i in keep], nextmove, output, tk_row=row)
+    ptc, pc, classes, nextmove, row, output = _read_model(MODEL_DIR / MODEL_FILE, set(LANGUAGES))
+    return LanguageIdentifier(ptc, pc, classes, nextmove, output, tk_row=row)
+
+
+_TYPECODES = {2: "H", 4: "I", 8: "L"}
+
+
+def _read_model(path, languages: set[str]):
+    """py3langid's model file (an LZMA-compressed npz) as py3langid.modelio.load_model gives it,
+    with only ``languages``' columns of the feature table: each array is read straight into
+    the object that keeps it (the DFA into its ``array``; the table in slices of rows)."""
+    import lzma
+    import shutil
+    import tempfile
+    import zipfile
+    from array import array
+
+    import numpy as np
+
+    def header(member) -> tuple[tuple[int, ...], np.dtype]:
+        version = np.lib.format.read_magic(member)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(member)
+        if fortran:
+            raise ValueError(f"{path}: unexpected Fortran-ordered array; reinstall py3langid")
+        return shape, dtype
+
+    with tempfile.TemporaryFile(suffix=".npz") as tmp:
+        with lzma.open(path) as src:
+            shutil.copyfileobj(src, tmp, length=1 << 20)
+        tmp.seek(0)
+        with zipfile.ZipFile(tmp) as npz:
+            small = {k: np.load(npz.open(f"{k}.npy"), allow_pickle=False) for k in ("pc", "classes", "out_feat")}
+            classes = small["classes"].tolist()
+            keep = np.array([i for i, code in enumerate(classes) if code in languages])
+
+            def into_array(name: str) -> array:
+                with npz.open(f"{name}.npy") as member:
+                    shape, dtype = header(member)
+                    out = array(_TYPECODES[dtype.itemsize], [0]) * int(np.prod(shape))
+                    view, pos = memoryview(out).cast("B"), 0
+                    while pos < len(view):  # in 1 MB reads: a zip member's readinto reads a whole copy first
+                        chunk = member.read(min(1 << 20, len(view) - pos))
+                        if not chunk:
+                            raise ValueError(f"{path}: {name} is truncated; reinstall py3langid")
+                        view[pos:pos + len(chunk)] = chunk
+                        pos += len(chunk)
+                    return out
+
+            nextmove, row = into_array("nextmove"), into_array("nextmove_row")
+            with npz.open("ptc.npy") as member:
+                (n, width), dtype = header(member)
+                ptc = np.empty((n, len(keep)), dtype)
+                for start in range(0, n, 8192):
+                    rows = min(8192, n - start)
+                    chunk = np.frombuffer(member.read(rows * width * dtype.itemsize), dtype).reshape(rows, width)
+                    ptc[start:start + rows] = chunk[:, keep]
+    return ptc, small["pc"][keep], [classes[i] for i in keep], nextmove, row, small["out_feat"].tolist()
 
 
 def load() -> None:
