@@ -45,9 +45,11 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
         lines += ["", "TweetTopicXL test macro-F1: " + ", ".join(f"{k} {v}" for k, v in m["topics_test_macro_f1"].items())]
     if "complaint" in m:
         c = m["complaint"]
-        lines += ["", f"Complaint head ({c['split']}; threshold {config['tasks']['complaint']['threshold']} chosen on val "
-                  f"for complaint F1): test complaint-F1 {c['test']['complaint_f1']}, macro-F1 {c['test']['macro_f1']}, "
-                  f"accuracy {c['test']['accuracy']} (n={c['test']['posts']}); val complaint-F1 {c['val']['complaint_f1']}."]
+        oof = c["val"].get("out_of_fold")
+        lines += ["", f"Complaint head ({c['split']}; threshold {config['tasks']['complaint']['threshold']} chosen on "
+                  f"{'the out-of-fold probabilities of train+val' if oof else 'val'} for complaint F1): test complaint-F1 "
+                  f"{c['test']['complaint_f1']}, macro-F1 {c['test']['macro_f1']}, accuracy {c['test']['accuracy']} "
+                  f"(n={c['test']['posts']}); {'out-of-fold' if oof else 'val'} complaint-F1 {c['val']['complaint_f1']}."]
     if "emotion" in m:
         e = m["emotion"]
         lines += ["", f"Emotion head (TweetEval emotion train, selected on val): test macro-F1 {e['test']['macro_f1']}, "
@@ -65,6 +67,12 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
                   + ", ".join(f"{k} {v['macro_f1']}" for k, v in ml["test"].items())
                   + f"; average {ml['test_avg_macro_f1']}. TweetTopicXL test macro-F1 (multilingual topic head): "
                   + ", ".join(f"{k} {v}" for k, v in ml["topics_test_macro_f1"].items()) + "."]
+        vocab = next((e["multilingual"]["vocabulary"] for e in encoders.values()
+                      if isinstance(e.get("multilingual"), dict) and "vocabulary" in e["multilingual"]), None)
+        if vocab:
+            lines[-1] += (f" Its vocabulary is trimmed to {vocab['pieces']:,} of {vocab['of']:,} pieces "
+                          "(`python -m mmstream.training.vocab`: every piece of the ../shared/data train and validation "
+                          "texts is kept, so their features, and these heads, are those of the full vocabulary).")
     lines += [
         "", "## Limits", "",
         ("- Non-English texts (detected offline) go through multilingual-e5-small, frozen, with heads trained on "

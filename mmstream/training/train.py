@@ -338,12 +338,15 @@ def train(cfg: TrainConfig) -> dict:
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     head.to_onnx(cfg.out_dir / "model.onnx", topic_head, tasks, multilingual)
     config = {
-        "name": cfg.name, "version": time.strftime("%Y%m%d") + f"-s{cfg.seed}",
+        # the day, the seed and the graph's own digest: two models trained on one day never share a version
+        "name": cfg.name, "version": time.strftime("%Y%m%d") + f"-s{cfg.seed}-{file_digest(cfg.out_dir / 'model.onnx')[:6]}",
         "modalities": modalities, "labels": list(SENTIMENT_LABELS),
         "topic_labels": topic_head.labels if topic_head else [],
         "topic_threshold": round(float(topic_head.threshold), 2) if topic_head else None,
         "tasks": {t.name: {"labels": t.labels, **({"threshold": t.threshold} if t.threshold is not None else {})} for t in tasks},
-        "encoders": {m: getattr(ex, "encoder_name", ex.name) for m, ex in extractors.items() if m in modalities},
+        # every modality the model reads, with the plugin whose extractor makes it (text_sentiment too)
+        "encoders": {m: getattr(ex, "encoder_name", ex.name) for ex in {id(e): e for e in extractors.values()}.values()
+                     for m in ex.dims if m in modalities},
         "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "complaint_negatives": cfg.complaint_negatives,
@@ -362,7 +365,14 @@ def _encoder_config(extractor: Extractor) -> dict:
         folder = getattr(extractor, attr, None)
         if folder and (Path(folder) / "config.json").is_file():
             cfg = json.loads((Path(folder) / "config.json").read_text())
-            return {k: v for k, v in cfg.items() if k in ("name", "dim", "source", "fine_tuned", "cosine_vs_fp32_mean")}
+            out = {k: v for k, v in cfg.items() if k in ("name", "dim", "source", "fine_tuned", "cosine_vs_fp32_mean")}
+            for extra in ("sentiment", "multilingual"):  # the plugin's other encoders, by their own configs
+                if (Path(folder) / f"{extra}.json").is_file():
+                    more = json.loads((Path(folder) / f"{extra}.json").read_text())
+                    out[extra] = {k: v for k, v in more.items() if k in ("name", "fine_tuned", "cosine_vs_fp32_mean")}
+                    if "vocabulary" in more:
+                        out[extra]["vocabulary"] = {k: more["vocabulary"][k] for k in ("pieces", "of") if k in more["vocabulary"]}
+            return out
     encoder = getattr(extractor, "encoder", None)
     cfg = getattr(getattr(encoder, "model", None), "config", {}) or {}
     return {k: v for k, v in cfg.items() if k in ("name", "dim", "precision", "source")}
