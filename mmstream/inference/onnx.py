@@ -64,9 +64,6 @@ class OnnxModel:
         #: ONNX Runtime graph optimisers this model is run without, from its config
         #: (``onnxruntime_disabled_optimizers``): the model's own setting, like its input size
         self.disabled_optimizers: list[str] = [str(n) for n in self.config.get("onnxruntime_disabled_optimizers", [])]
-        #: ONNX Runtime session config entries of this model (``onnxruntime_session_config``), e.g.
-        #: ``session.disable_prepacking``: a small head whose runs take microseconds needs no packed weights
-        self.session_config: dict[str, str] = {str(k): str(v) for k, v in self.config.get("onnxruntime_session_config", {}).items()}
         self._session = None
         self._lock = threading.Lock()
 
@@ -85,8 +82,9 @@ class OnnxModel:
                     # (the text encoders run on two threads) and kept it; without it a worker's RSS after
                     # 30,000 posts was ~50 MB lower at the same speed (benchmarks/memory.py, bench limit)
                     opts.enable_cpu_mem_arena = False
-                    for key, value in self.session_config.items():
-                        opts.add_session_config_entry(key, value)
+                    # weights stay prepacked: it costs memory (the fused head: 24 -> 37 MB), but a row's output
+                    # then does not depend on the rows beside it (without, up to 1e-6 apart: a replayed post
+                    # got other values, tests/test_recovery.py)
                     self._session = ort.InferenceSession(
                         str(self.path), sess_options=opts, providers=["CPUExecutionProvider"],
                         disabled_optimizers=self.disabled_optimizers,

@@ -345,8 +345,6 @@ def train(cfg: TrainConfig) -> dict:
         "topic_threshold": round(float(topic_head.threshold), 2) if topic_head else None,
         "tasks": {t.name: {"labels": t.labels, **({"threshold": t.threshold} if t.threshold is not None else {})} for t in tasks},
         # every modality the model reads, with the plugin whose extractor makes it (text_sentiment too)
-        # the head's runs take microseconds: ONNX Runtime's packed copies of its weights (~9 MB) buy nothing
-        "onnxruntime_session_config": {"session.disable_prepacking": "1"},
         "encoders": {m: getattr(ex, "encoder_name", ex.name) for ex in {id(e): e for e in extractors.values()}.values()
                      for m in ex.dims if m in modalities},
         "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
