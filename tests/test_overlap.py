@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from mmstream.worker.overlap import overlapped_batches
+from mmstream.worker.overlap import InOrder, overlapped_batches
 
 
 class FakeStream:
@@ -63,3 +63,64 @@ def test_a_failed_delivery_reaches_the_agent_and_its_events_are_not_acked():
         asyncio.run(main())
     assert 3 not in stream.acked and 4 not in stream.acked and 5 not in stream.acked
     assert stream.acked[:2] == [1, 2]
+
+
+def test_in_order_overlaps_the_first_stage_and_runs_the_second_in_arrival_order():
+    """Batch 1's first stage is slow, batch 2's fast: batch 2's second stage still waits for batch 1's."""
+    log: list[tuple[str, int]] = []
+    stages = InOrder()
+
+    async def batch(n: int, first_delay: float):
+        async def first():
+            log.append(("first-start", n))
+            await asyncio.sleep(first_delay)
+            log.append(("first-end", n))
+            return n * 10
+
+        async def then(value):
+            log.append(("then", value))
+            await asyncio.sleep(0.005)
+            return value + 1
+
+        return await stages.run(first, then)
+
+    async def main():
+        return await asyncio.gather(batch(1, 0.05), batch(2, 0.0), batch(3, 0.01))
+
+    assert asyncio.run(main()) == [11, 21, 31]
+    assert log.index(("first-start", 2)) < log.index(("first-end", 1))  # the first stages overlapped
+    assert [entry for entry in log if entry[0] == "then"] == [("then", 10), ("then", 20), ("then", 30)]
+
+
+def test_in_order_goes_on_after_an_earlier_batch_fails_or_is_cancelled():
+    stages = InOrder()
+    done: list[int] = []
+
+    async def ok(n: int):
+        async def first():
+            return n
+
+        async def then(value):
+            done.append(value)
+            return value
+
+        return await stages.run(first, then)
+
+    async def failing():
+        async def first():
+            await asyncio.sleep(0.01)
+            raise RuntimeError("extractor bug")
+
+        return await stages.run(first, lambda value: None)
+
+    async def main():
+        slow = asyncio.ensure_future(stages.run(lambda: asyncio.sleep(10), lambda value: None))
+        behind = asyncio.ensure_future(asyncio.gather(failing(), ok(2), ok(3), return_exceptions=True))
+        await asyncio.sleep(0.05)
+        assert done == []  # batch 2 failed at once, yet 3 and 4 wait for batch 1 (still extracting)
+        slow.cancel()
+        return await asyncio.wait_for(behind, 1)
+
+    results = asyncio.run(main())
+    assert isinstance(results[0], RuntimeError) and results[1:] == [2, 3]
+    assert done == [2, 3]

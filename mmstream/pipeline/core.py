@@ -2,9 +2,10 @@
 raw records in, results and dead letters out, in input order.
 
 Per micro-batch: decode and validate every record (:meth:`Pipeline.prepare`),
-then (:meth:`Pipeline.complete`) hand each modality's values
+then (:meth:`Pipeline.extract`) hand each modality's values
 to its extractor in one call (a second round for derived modalities such as
-text read from images), run the fused model once, build the records. One bad
+text read from images), then (:meth:`Pipeline.finish`) run the fused model once,
+build and enrich the records. One bad
 post never takes the others down: failures are isolated per post.
 """
 from __future__ import annotations
@@ -48,6 +49,15 @@ class Outcome:
     @property
     def key(self) -> str | None:
         return self.record.get("id")
+
+
+@dataclass
+class Extracted:
+    """A batch after :meth:`Pipeline.extract`: its items, and the unexpected exception that
+    stopped extraction (a bug; :meth:`Pipeline.finish` then redoes the items one by one)."""
+
+    work: list["WorkItem"]
+    failure: Exception | None = None
 
 
 @dataclass
@@ -126,10 +136,32 @@ class Pipeline:
 
     def complete(self, work: list[WorkItem]) -> list[Outcome]:
         """Extract, fuse, build and enrich the records of prepared items; one outcome
-        each, in order. An unexpected failure (a bug) is isolated like any other:
-        the items are redone one by one from their records."""
+        each, in order (:meth:`extract` then :meth:`finish`)."""
+        return self.finish(self.extract(work))
+
+    def extract(self, work: list[WorkItem]) -> Extracted:
+        """The extractors' rounds over prepared items: the part of a batch that may overlap
+        the next batch's (the worker runs two batches' extraction at once, so one batch's
+        slowest image does not leave a core idle); it touches only the batch's own items.
+        Never raises: an unexpected failure (a bug) is kept for :meth:`finish`."""
         try:
-            return self._complete(work)
+            for _ in range(MAX_ROUNDS):
+                if not self._extract_round([w for w in work if w.error is None and w.pending]):
+                    break
+        except Exception as exc:  # noqa: BLE001 - the worker must go on; finish() isolates the culprit
+            return Extracted(work, exc)
+        return Extracted(work)
+
+    def finish(self, extracted: Extracted) -> list[Outcome]:
+        """Fuse, build and enrich extracted items; one outcome each, in order. Batches must
+        be finished in the order they came (enrichers and sinks keep state across batches).
+        An unexpected failure (a bug) is isolated like any other: the items are redone one
+        by one from their records."""
+        work = extracted.work
+        try:
+            if extracted.failure is not None:
+                raise extracted.failure
+            return self._finish(work)
         except Exception as exc:  # noqa: BLE001 - the worker must go on; the culprit is dead-lettered
             if len(work) > 1:
                 return [self.process([(w.raw, w.source)])[0] for w in work]
@@ -151,10 +183,7 @@ class Pipeline:
         if self.on_stage is not None:
             self.on_stage(stage, time.perf_counter() - began)
 
-    def _complete(self, work: list[WorkItem]) -> list[Outcome]:
-        for _ in range(MAX_ROUNDS):
-            if not self._extract_round([w for w in work if w.error is None and w.pending]):
-                break
+    def _finish(self, work: list[WorkItem]) -> list[Outcome]:
         began = time.perf_counter()
         self._predict([w for w in work if w.error is None])
         self._timed("model", began)

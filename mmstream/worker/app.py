@@ -20,7 +20,7 @@ import faust
 
 from mmstream.web import install_dashboard
 from mmstream.observability import install_observability
-from mmstream.worker.overlap import overlapped_batches
+from mmstream.worker.overlap import InOrder, overlapped_batches
 from mmstream.worker.transactions import (TransactionalDelivery, exactly_once, hand_commits_to_transactions,
                                          output_failed_record)
 from mmstream.pipeline.build import build_pipeline
@@ -91,6 +91,9 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     # decoding and validation (JSON, images) run in their own thread, so batch N+1 is prepared
     # while the model thread works on batch N; the model thread keeps the encoders fed
     prepare_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-prepare")
+    # two batches' extraction at once (the one being finished and the next), then one thread that
+    # fuses, enriches and writes the sinks batch after batch, in the order the batches came
+    extract_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mmstream-batch")
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-model")
     stats = {"batches": 0, "results": 0, "dead_letters": 0, "last_batch_at": None, "started_at": time.time()}
 
@@ -100,11 +103,17 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
 
     metrics = install_observability(app, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
 
+    stages = InOrder()  # batch N+1's extraction overlaps batch N's; batches are finished in order
+
     async def run_model(events: Sequence[Any]) -> list[Outcome]:
         items = [(e.message.value, Source(e.message.topic, e.message.partition, e.message.offset, e.message.timestamp)) for e in events]
         loop = asyncio.get_running_loop()
-        work = await loop.run_in_executor(prepare_thread, pipeline.prepare, items)
-        return await loop.run_in_executor(model_thread, pipeline.complete, work)
+
+        async def extract() -> Any:
+            work = await loop.run_in_executor(prepare_thread, pipeline.prepare, items)
+            return await loop.run_in_executor(extract_threads, pipeline.extract, work)
+
+        return await stages.run(extract, lambda extracted: loop.run_in_executor(model_thread, pipeline.finish, extracted))
 
     targets = {"result": enriched.get_topic_name(), "dead_letter": dead_letters.get_topic_name()}
     # MMSTREAM_PROCESSING_GUARANTEE=exactly_once: a batch's outcomes and offsets in one transaction

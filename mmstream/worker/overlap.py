@@ -11,8 +11,9 @@ overlapped:
 * a batch's events are acked only after ``finish`` returned for it (outcomes
   delivered): at-least-once, as before;
 * batches finish in the order they were taken (outputs keep their order);
-* at most two batches are in flight (one in the model, one queued behind it)
-  besides the one being gathered: memory stays bounded;
+* at most two batches are in flight (with :class:`InOrder`, both extracting at
+  once, then finished one after the other) besides the one being gathered:
+  memory stays bounded;
 * a failure in ``finish`` propagates to the agent (as an exception in a plain
   loop would) after the batch behind it is cancelled; its events, never acked,
   come again.
@@ -58,3 +59,36 @@ async def _finish(stream: Any, events: Events, started: asyncio.Future, previous
     await finish(events, outcomes)
     for event in events:
         await stream.ack(event)
+
+
+class InOrder:
+    """Two stages per batch: the first overlaps other batches' (two batches' extraction at
+    once, so one batch's slowest image does not leave a core idle), the second runs strictly
+    in the order the batches came (the fused model, enrichers and sinks keep state across
+    batches: results stay the same whatever the timing)."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future | None = None
+
+    async def run(self, first: Callable[[], Awaitable[Any]], then: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``await first()`` at once, then ``await then(its value)`` once every earlier
+        call's ``then`` is over (returned, raised or cancelled)."""
+        previous, mine = self._last, asyncio.get_running_loop().create_future()
+        self._last = mine
+        try:
+            value = await first()
+            if previous is not None:
+                await asyncio.shield(previous)
+            return await then(value)
+        finally:
+            # this call's turn is over only once every earlier one's is: a batch that failed
+            # early must not let the batches behind it overtake the ones before it
+            if previous is None or previous.done():
+                _settle(mine)
+            else:
+                previous.add_done_callback(lambda _: _settle(mine))
+
+
+def _settle(turn: asyncio.Future) -> None:
+    if not turn.done():
+        turn.set_result(None)
