@@ -1,8 +1,9 @@
 """The Faust application factory: ``create_app(settings)``.
 
 One agent reads ``<prefix>posts`` in micro-batches (:func:`overlapped_batches`),
-decodes them in a prepare thread and runs the model in a single model thread
-(both off the event loop), and writes every outcome to ``<prefix>enriched`` or
+decodes them in a prepare thread, extracts features (two batches at once) and
+runs the fused model, enrichers and sinks in a single model thread, batch after
+batch in order (all off the event loop), and writes every outcome to ``<prefix>enriched`` or
 ``<prefix>dead-letter``, keyed by post id.
 Offsets are acknowledged only after a batch's outcomes were handed to the
 producer: at-least-once, with identical results when a post is replayed.
