@@ -26,13 +26,19 @@ def limit_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     A ``MALLOC_ARENA_MAX`` in the environment wins (glibc read it at start-up);
     elsewhere than Linux/glibc this does nothing.
     """
-    if not sys.platform.startswith("linux") or os.environ.get("MALLOC_ARENA_MAX"):
+    if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    name = ctypes.util.find_library("c")
+    return _glibc_call("mallopt", ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas))
+
+
+def _glibc_call(function: str, *args: object) -> bool:
+    """``function(*args)`` of glibc, True when it returned non-zero; False off Linux or
+    where the C library lacks it (musl has no mallopt or malloc_trim)."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        return bool(libc.mallopt(ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas)))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return bool(getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), function)(*args))
+    except (OSError, AttributeError):
         return False
 
 
@@ -44,10 +50,4 @@ def release_free_memory() -> bool:
     serialized graphs ONNX Runtime builds sessions from); glibc keeps such pages resident
     unless they lie at the top of the heap. Measured after a worker's start-up: 459 -> 445 MB.
     Elsewhere than Linux/glibc this does nothing."""
-    if not sys.platform.startswith("linux"):
-        return False
-    name = ctypes.util.find_library("c")
-    try:
-        return bool(ctypes.CDLL(name or "libc.so.6").malloc_trim(ctypes.c_size_t(0)))
-    except (OSError, AttributeError):
-        return False
+    return _glibc_call("malloc_trim", ctypes.c_size_t(0))
