@@ -23,7 +23,7 @@ def test_folded_heads_average_the_members_logits():
                                            "b1": rng.standard_normal(4).astype(np.float32),
                                            "W2": rng.standard_normal((4, 2)).astype(np.float32),
                                            "b2": rng.standard_normal(2).astype(np.float32)}) for _ in range(3)]
-    folded = TaskHead("t", ["no", "yes"], fold_heads(heads))
+    folded = TaskHead("t", ["no", "yes"], fold_heads([h.params for h in heads]))
     z = rng.standard_normal((9, 6)).astype(np.float32)
     assert folded.params["W1"].shape == (6, 12)
     np.testing.assert_allclose(folded.logits(z), np.mean([h.logits(z) for h in heads], axis=0), rtol=1e-5, atol=1e-5)

@@ -116,7 +116,7 @@ def fit_ensemble(name: str, labels: list[str], z_tr: np.ndarray, y_tr: np.ndarra
         head.fit(lambda e: (z_tr, y_tr), val_score, epochs=epochs, lr=lr, dropout=dropout, batch=64,
                  class_weights=counts.sum() / (k * counts), seed=seed * 100 + m)
         heads.append(head.params)
-    params = fold_heads([TaskHead(name, list(labels), p) for p in heads])
+    params = fold_heads(heads)
     return TaskHead(name, list(labels), {k2: v.astype(np.float32) for k2, v in params.items()})
 
 
@@ -130,12 +130,11 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     return fold
 
 
-def fold_heads(heads: list[TaskHead]) -> dict[str, np.ndarray]:
-    """Several MLP heads as one: hidden units side by side, output logits averaged."""
+def fold_heads(heads: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Several MLP heads' parameters as one head's: hidden units side by side, output logits averaged."""
     n = len(heads)
-    return {"W1": np.concatenate([h.params["W1"] for h in heads], axis=1), "b1": np.concatenate([h.params["b1"] for h in heads]),
-            "W2": np.concatenate([h.params["W2"] for h in heads], axis=0) / n,
-            "b2": np.mean([h.params["b2"] for h in heads], axis=0)}
+    return {"W1": np.concatenate([p["W1"] for p in heads], axis=1), "b1": np.concatenate([p["b1"] for p in heads]),
+            "W2": np.concatenate([p["W2"] for p in heads], axis=0) / n, "b2": np.mean([p["b2"] for p in heads], axis=0)}
 
 
 COMPLAINT_FOLDS = 5
@@ -167,7 +166,7 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
                             seed=seed + j, members=2)
         oof[fold == j] = head.predict_proba(z[stop_rows])[:, 1]
         heads.append(head)
-    head = TaskHead("complaint", list(COMPLAINT_LABELS), fold_heads(heads), hidden_scale=scale)
+    head = TaskHead("complaint", list(COMPLAINT_LABELS), fold_heads([h.params for h in heads]), hidden_scale=scale)
     grid = np.round(np.arange(0.2, 0.81, 0.02), 2)
     head.threshold = float(max(grid, key=lambda t: (binary_f1(y[seen], (oof >= t).astype(int)), -abs(t - 0.5))))
 
