@@ -9,7 +9,7 @@ import pytest
 
 from mmstream.bench.driver import RESULT, Output, Phase
 from mmstream.bench.posts import build_mix, describe, records
-from mmstream.bench.report import check_goals, median_run, percentiles, ratios, table
+from mmstream.bench.report import check_goals, median_ratio, median_run, percentiles, ratios, table
 from mmstream.bench.run import agreement
 from mmstream.commands.cli import build_parser
 
@@ -197,3 +197,19 @@ def test_cpu_budget_and_its_notes():
     assert cpu_budget(mix, cores=2)["rest"] == 2.17
     mix["mmstream"]["saturation"]["cpu_ms_per_post"]["idle"] = None  # no /proc/stat
     assert cpu_budget(mix, cores=2) is None
+
+
+def test_the_peer_ratio_is_the_median_of_the_rounds_own_ratios():
+    """Each round's mmstream run is compared with the peers run right after it, not with another round's."""
+    assert median_ratio([1.1, None, 0.9]) == 0.9 and median_ratio([1.2, 1.0, 0.8, 1.1]) == 1.0
+    assert median_ratio([]) is None and median_ratio([None]) is None
+    mix = {"posts": {"posts": 10}, "limit": {"posts_per_s": 100.0}, "mmstream": {"saturation": {"posts_per_s": 80.0}},
+           "peers": {"quix": {"saturation": {"posts_per_s": 70.0}}}, "notes": [],
+           "repeats": [{"e2e_vs_limit": 0.8, "e2e_posts_per_s": 80.0, "best_peer_posts_per_s": 70.0,
+                        "e2e_vs_best_peer": 1.143},
+                       {"e2e_vs_limit": 0.7, "e2e_posts_per_s": 70.0, "best_peer_posts_per_s": 75.0,
+                        "e2e_vs_best_peer": 0.933}]}
+    mix["ratios"] = ratios(mix)
+    result = {"mixes": {"text": mix}, "goals": check_goals({"text": mix}), "seconds": 1.0,
+              "machine": {"cpus": 2, "cpu_model": "x", "memory_gb": 1, "load_before": "0", "load_after": "0"}}
+    assert "2/3 round by round (each peer run right after mmstream's): 80.0/70.0=1.14, 70.0/75.0=0.93" in table(result)

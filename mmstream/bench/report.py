@@ -91,6 +91,15 @@ def median_run(runs: Sequence[tuple[dict, dict]]) -> tuple[int, list[float | Non
     return order[(len(order) - 1) // 2], values
 
 
+def median_ratio(values: Sequence[float | None]) -> float | None:
+    """The median of the measured ``values`` (the lower middle of an even count); a failed
+    round (None) counts as the lowest, as in :func:`median_run`."""
+    if not values:
+        return None
+    ordered = sorted(values, key=lambda v: (v is not None, v or 0.0))
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def check_goals(mixes: dict[str, dict]) -> list[dict]:
     out = []
     for name, path, op, target, applies in GOALS:
@@ -139,6 +148,11 @@ def table(result: dict) -> str:
             listed = ", ".join(_fmt(r["e2e_vs_limit"], ".2f") for r in fig["repeats"])
             notes.append(f"{MIX_LABELS.get(m, m)}: 2/1 over {len(fig['repeats'])} runs: {listed}; the figures above "
                          f"are those of the median run")
+            if any(r.get("e2e_vs_best_peer") is not None for r in fig["repeats"]):
+                pairs = ", ".join(f"{_fmt(r.get('e2e_posts_per_s'))}/{_fmt(r.get('best_peer_posts_per_s'))}="
+                                  f"{_fmt(r.get('e2e_vs_best_peer'), '.2f')}" for r in fig["repeats"])
+                notes.append(f"{MIX_LABELS.get(m, m)}: 2/3 round by round (each peer run right after mmstream's): "
+                             f"{pairs}; 2/3 above is their median")
         notes += cpu_notes(MIX_LABELS.get(m, m), fig)
         in_process, graph = dig(fig, "limit.posts_per_s"), dig(fig, "limit.one_graph.posts_per_s")
         if graph:

@@ -44,9 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency-seconds", type=float, default=30.0,
                    help="at most this many seconds of paced sending in the half-load phase (default 30)")
     p.add_argument("--repeat", type=int, default=1,
-                   help="measure the limit and end to end this many times per mix, alternating (a fresh worker "
-                        "each time); the figures are the run with the median 2/1, every run's 2/1 is listed "
-                        "(default 1; on a shared 2-core machine the limit alone moves by several %%)")
+                   help="measure the limit, end to end and the peers this many times per mix, in rounds (a fresh "
+                        "worker each time); the figures are the round with the median 2/1, 2/3 is the median of "
+                        "the rounds' own 2/3, every round's ratios are listed (default 1; on a shared 2-core "
+                        "machine the speed drifts by 10-20 %% within minutes)")
     p.add_argument("--peers", default=DEFAULT_PEERS,
                    help=f"per-event peers to measure, comma-separated: quix, faust (the one-graph model, one "
                         f"process per core), torch (Faust + PyTorch fp32, one process) (default {DEFAULT_PEERS})")
@@ -113,7 +114,7 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
     from mmstream.bench.limit import measure_limit
     from mmstream.bench.onegraph import measure_one_graph_limit
     from mmstream.bench.posts import MIX_LABELS, build_mix, describe
-    from mmstream.bench.report import cpu_budget, dig, median_run, ratios
+    from mmstream.bench.report import best_peer, cpu_budget, dig, median_ratio, median_run, ratios
     from mmstream.settings import Settings
 
     label = MIX_LABELS[mix]
@@ -122,7 +123,7 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
     fig: dict = {"posts": describe(posts), "notes": fig_notes}
     settings = Settings.load(batch_size=args.batch_size)
     env = {"MMSTREAM_BATCH_SIZE": str(settings.batch_size)}
-    runs = []
+    runs, rounds = [], []
     repeat = max(1, args.repeat)
     for r in range(repeat):
         run = f" (run {r + 1} of {repeat})" if repeat > 1 else ""
@@ -137,22 +138,36 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
                              latency=True, latency_seconds=args.latency_seconds,
                              partitions=settings.partitions, workdir=workdir, run=r, broker_pid=broker_pid)
         runs.append((limit, e2e))
+        # the peers in the same round, right after mmstream: the machine's speed drifts by 10-20 %
+        # within minutes here, so a ratio is only worth something between neighbouring runs
+        round_notes: list[str] = []
+        peers = measure_peers(mix, posts, args, broker, workdir, env, settings.partitions, broker_pid,
+                              e2e.get("outputs", {}), round_notes, r, repeat)
+        rounds.append((peers, round_notes))
+        e2e.pop("outputs", None)
     chosen, values = median_run(runs)
     fig["limit"], fig["mmstream"] = runs[chosen]
+    fig["peers"] = rounds[chosen][0]
+    fig["notes"] += rounds[chosen][1]
+    for name, peer in rounds[-1][0].items():  # the secondary (PyTorch) peer runs in the last round only
+        fig["peers"].setdefault(name, peer)
+    paired = [ratios({"limit": limit, "mmstream": e2e, "peers": peers})["e2e_vs_best_peer"]
+              for (limit, e2e), (peers, _) in zip(runs, rounds)]
     if repeat > 1:
         fig["repeats"] = [{"limit_posts_per_s": limit.get("posts_per_s"),
-                           "e2e_posts_per_s": dig(e2e, "saturation.posts_per_s"), "e2e_vs_limit": value}
-                          for (limit, e2e), value in zip(runs, values)]
+                           "e2e_posts_per_s": dig(e2e, "saturation.posts_per_s"), "e2e_vs_limit": value,
+                           "best_peer_posts_per_s": best_peer({"peers": peers})[1], "e2e_vs_best_peer": pair}
+                          for (limit, e2e), value, (peers, _), pair in zip(runs, values, rounds, paired)]
         for i, (_, e2e) in enumerate(runs):
-            if i != chosen:
-                e2e.pop("outputs", None)
-                if e2e.get("error"):
-                    fig["notes"].append(f"mmstream run {i + 1} of {repeat}: {e2e['error']}")
-    fig["peers"] = measure_peers(mix, posts, args, broker, workdir, env, settings.partitions, broker_pid, fig)
+            if i != chosen and e2e.get("error"):
+                fig["notes"].append(f"mmstream run {i + 1} of {repeat}: {e2e['error']}")
     fig["mmstream"].pop("outputs", None)
     if fig["mmstream"].get("error"):
         fig["notes"].append(f"mmstream: {fig['mmstream']['error']}")
     fig["ratios"] = ratios(fig)
+    if repeat > 1 and any(v is not None for v in paired):
+        # e2e / peer: the median of the rounds' own ratios (each mmstream run against the peers run next to it)
+        fig["ratios"]["e2e_vs_best_peer"] = median_ratio(paired)
     fig["cpu_budget"] = cpu_budget(fig, _cpus())
     return fig
 
@@ -176,14 +191,19 @@ def one_graph(workdir: Path, notes: list[str]) -> Path | None:
 
 
 def measure_peers(mix: str, posts: list, args: argparse.Namespace, broker: str, workdir: Path, env: dict,
-                  partitions: int, broker_pid: int | None, fig: dict) -> dict:
+                  partitions: int, broker_pid: int | None, outputs: dict, notes: list[str], run: int = 0,
+                  runs: int = 1) -> dict:
     """The per-event peers of this mix: Quix Streams and Faust with the one-graph model, one
-    process per core (``--peers``), and the PyTorch fp32 Faust agent when torch is installed."""
+    process per core (``--peers``), and the PyTorch fp32 Faust agent when torch is installed.
+    ``outputs``: mmstream's results of the same round, which each peer's labels are compared with;
+    ``run`` of ``runs``: the round (its own topics); the PyTorch peer (slow, and not a headline
+    figure) runs in the last round only."""
     from mmstream.bench.e2e import System, measure_system
     from mmstream.bench.posts import MIX_LABELS
 
     label = MIX_LABELS[mix]
-    wanted = [w.strip() for w in args.peers.split(",") if w.strip()]
+    wanted = [w.strip() for w in args.peers.split(",") if w.strip() and (run == runs - 1 or w.strip() != "torch")]
+    said = f" (run {run + 1} of {runs})" if runs > 1 else ""
     peers: dict = {}
     for name in wanted:
         if mix == "multilingual":
@@ -194,14 +214,14 @@ def measure_peers(mix: str, posts: list, args: argparse.Namespace, broker: str, 
         elif name == "torch" and missing_peer_packages():
             peers[name] = {"skipped": f"needs {', '.join(missing_peer_packages())}: {PEER_INSTALL}"}
         elif name in ("quix", "faust"):
-            _say(f"{label}: per-event peer {name}, {_cpus()} processes x 1 ONNX thread, one post at a time")
+            _say(f"{label}: per-event peer {name}, {_cpus()} processes x 1 ONNX thread, one post at a time{said}")
             system = System(f"peer-{name}", "mmstream.bench.perevent", [name],
                             {**env, "MMSTREAM_BENCH_ONE_GRAPH": str(workdir / "one-graph.onnx"),
                              "MMSTREAM_ONNX_THREADS": "1"}, processes=_cpus())
             peers[name] = measure_system(system, broker, mix, posts, latency=False, latency_seconds=0,
-                                         partitions=partitions, workdir=workdir, broker_pid=broker_pid)
+                                         partitions=partitions, workdir=workdir, run=run, broker_pid=broker_pid)
         elif name == "torch":
-            _say(f"{label}: per-event peer torch (Faust + PyTorch fp32, one process)")
+            _say(f"{label}: per-event peer torch (Faust + PyTorch fp32, one process){said}")
             info = workdir / f"peer-{mix}.json"
             peer_env = {**env, "MMSTREAM_BENCH_PEER_INFO": str(info)}
             weights = args.peer_weights or os.environ.get("MMSTREAM_BENCH_PEER_WEIGHTS")
@@ -209,16 +229,16 @@ def measure_peers(mix: str, posts: list, args: argparse.Namespace, broker: str, 
                 peer_env["MMSTREAM_BENCH_PEER_WEIGHTS"] = str(Path(weights).resolve())
             peers[name] = measure_system(System("peer-torch", "mmstream.bench.peer", [], peer_env), broker, mix,
                                          posts, latency=False, latency_seconds=0, partitions=partitions,
-                                         workdir=workdir, broker_pid=broker_pid)
+                                         workdir=workdir, run=run, broker_pid=broker_pid)
             if info.is_file():
                 peers[name]["check"] = json.loads(info.read_text())
         else:
             peers[name] = {"skipped": f"unknown peer {name!r} (quix, faust, torch)"}
         if peers[name].get("skipped"):
-            fig["notes"].append(f"per-event peer {name} skipped: {peers[name]['skipped']}")
-        peers[name]["agreement"] = agreement(fig["mmstream"].get("outputs", {}), peers[name].pop("outputs", {}))
+            notes.append(f"per-event peer {name} skipped: {peers[name]['skipped']}")
+        peers[name]["agreement"] = agreement(outputs, peers[name].pop("outputs", {}))
         if peers[name].get("error"):
-            fig["notes"].append(f"peer {name}: {peers[name]['error']}")
+            notes.append(f"peer {name}: {peers[name]['error']}")
     return peers
 
 
