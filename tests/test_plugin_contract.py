@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support import pip_install_plugin
 
-from mmstream.errors import PluginError
+from mmstream.errors import ConfigError, PluginError
 from mmstream.pipeline.build import build_pipeline
 from mmstream.plugin import Enricher, Sink, hookimpl
 from mmstream.plugin.manager import get_plugin_manager
@@ -54,8 +54,8 @@ def register_commands(subparsers):
 '''
 
 
-def run(site: Path, *args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
-    full = {**os.environ, "PYTHONPATH": str(site), **(env or {})}
+def run(site: Path | None, *args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, **({"PYTHONPATH": str(site)} if site else {}), **(env or {})}
     return subprocess.run([sys.executable, "-m", "mmstream", *args], input=stdin, env=full, capture_output=True,
                           text=True, timeout=300)
 
@@ -197,3 +197,22 @@ def test_plugins_lists_a_plugin_whose_hook_fails_with_its_error(tmp_path):
     assert "no model file" in infos["crashy"]["error"] and infos["text"]["error"] is None
     scored = run(site, "score", "-", stdin=POST)
     assert scored.returncode == 2 and "plugin 'crashy' failed in register_extractors" in scored.stderr
+
+
+def test_a_disabled_plugin_is_not_loaded_and_its_modality_is_dead_lettered():
+    """MMSTREAM_PLUGINS_DISABLED=image: no image extractor (nor its models) in the pipeline; an image post is
+    dead-lettered with a reason, a text post is scored; a misspelt name is an error that names the right one."""
+    settings = Settings.load(plugins_disabled="image")
+    pm = get_plugin_manager(settings)
+    assert pm.is_blocked("image") and pm.get_plugin("image") is None and pm.get_plugin("text") is not None
+    pipeline = build_pipeline(settings, pm=pm)
+    assert "images" not in pipeline.validators and "text" in pipeline.validators
+    out = run(None, "score", "-", stdin=POST + '{"id": "p2", "created_at": 0, "images": [{"b64": "AAAA"}]}\n',
+              env={"MMSTREAM_PLUGINS_DISABLED": "image"})
+    assert out.returncode == 0, out.stderr
+    records = {r["id"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert records["p1"]["sentiment"]["label"] and records["p2"]["reason"] == "unknown_modality"
+    listed = run(None, "plugins", env={"MMSTREAM_PLUGINS_DISABLED": "image"})
+    assert any(line.startswith("image") and "disabled" in line for line in listed.stdout.splitlines())
+    with pytest.raises(ConfigError, match="did you mean 'image'"):
+        get_plugin_manager(Settings.load(plugins_disabled="imgae"))

@@ -130,6 +130,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         if info.error:
             print(f"{info.name:<12} FAILED from {info.source}: {info.error}")
             continue
+        if info.disabled:
+            print(f"{info.name:<12} disabled (MMSTREAM_PLUGINS_DISABLED): not loaded")
+            continue
         print(f"{info.name:<12} modalities={','.join(info.modalities) or '-':<20} "
               f"hooks={','.join(info.hooks)}  from {info.source}")
     return 1 if any(info.error for info in infos) else 0

@@ -177,7 +177,7 @@ def validate_post(obj: Any, validators: Mapping[str, Callable[[str, Any], Any]])
         if key not in validators:
             raise PostError(
                 "unknown_modality",
-                f"no installed plugin handles the key {key!r}; install a plugin for it (see `mmstream plugins`) or drop the key.",
+                f"no installed plugin handles the key {key!r}; install or enable a plugin for it (`mmstream plugins` lists them, disabled ones too) or drop the key.",
             )
         if value is None:
             continue

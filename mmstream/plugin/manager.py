@@ -57,8 +57,13 @@ def get_plugin_manager(settings: Settings | None = None, plugins: Iterable[Any] 
     if policy not in ERROR_POLICIES:
         raise ConfigError(f"MMSTREAM_PLUGIN_ERRORS={policy!r}; use 'fatal' or 'skip'")
     pm = PluginManager()
+    disabled = disabled_plugins(settings)
+    for name in disabled:
+        pm.set_blocked(name)
     version = importlib.metadata.version("mmstream")
     for name, module in DEFAULT_PLUGINS.items():
+        if pm.is_blocked(name):
+            continue
         _register(pm, policy, name, f"mmstream {version} (built-in {module})", version,
                   lambda m=module: importlib.import_module(m))
     for dist in list(importlib.metadata.distributions()):
@@ -71,9 +76,27 @@ def get_plugin_manager(settings: Settings | None = None, plugins: Iterable[Any] 
             _register(pm, policy, ep.name, f"{dist_name} {dist.version}", dist.version, ep.load)
     for plugin in plugins:
         name = getattr(plugin, "name", None) or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if pm.is_blocked(str(name)):
+            continue
         _register(pm, policy, str(name), getattr(plugin, "__module__", None) or str(name), "", lambda p=plugin: p)
     check_hooks(pm, policy)
     return pm
+
+
+def disabled_plugins(settings: Settings | None) -> list[str]:
+    """The names in ``MMSTREAM_PLUGINS_DISABLED``, each checked against the plugins there are
+    (the built-ins and every ``mmstream`` entry point): a misspelt name is an error, not a no-op."""
+    names = [n.strip() for n in (settings.plugins_disabled if settings is not None else "").split(",") if n.strip()]
+    if not names:
+        return []
+    known = set(DEFAULT_PLUGINS) | {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    for name in names:
+        if name not in known:
+            guess = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            raise ConfigError(f"MMSTREAM_PLUGINS_DISABLED names {name!r}, which is no installed plugin; {hint}"
+                              f"the plugins are {', '.join(sorted(known))}")
+    return names
 
 
 def _register(pm: PluginManager, policy: str, name: str, source: str, version: str, load: Any) -> None:
@@ -185,6 +208,7 @@ class PluginInfo:
     hooks: list[str]
     modalities: list[str] = field(default_factory=list)
     error: str | None = None
+    disabled: bool = False  # named in MMSTREAM_PLUGINS_DISABLED: not loaded
 
 
 def plugin_infos(pm: PluginManager, settings: Settings) -> list[PluginInfo]:
@@ -202,6 +226,9 @@ def plugin_infos(pm: PluginManager, settings: Settings) -> list[PluginInfo]:
             modalities.setdefault(impl.plugin_name, []).extend(getattr(extractor, "modalities", ()))
     infos = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked: MMSTREAM_PLUGINS_DISABLED
+            infos.append(PluginInfo(name, "MMSTREAM_PLUGINS_DISABLED", "", [], disabled=True))
+            continue
         source, version = pm.sources.get(name, (getattr(plugin, "__name__", "?"), ""))
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
         infos.append(PluginInfo(name, source, version, hooks, sorted(modalities.get(name, [])), errors.get(name)))
