@@ -94,8 +94,6 @@ def test_no_import_cycles_in_mmstream():
     assert found == [], f"import cycles among {found}: {HOW}"
 
 
-@pytest.mark.xfail(strict=True, reason="known: training/head.py imports training/multilingual.py (add_to_graph) "
-                   "inside to_onnx, and multilingual imports head; remove this mark once that is split")
 def test_no_import_cycles_in_the_training_code():
     found = [c for c in cycles(import_graph(modules())) if all(m.startswith("mmstream.training.") for m in c)]
     assert found == [], f"import cycles among {found}: {HOW}"

@@ -192,7 +192,7 @@ class Head:
                 inits += [numpy_helper.from_array(task.params[k].astype(np.float32), f"{t}_{k}") for k in ("W1", "b1", "W2", "b2")]
                 out.append(helper.make_tensor_value_info(t, TensorProto.FLOAT, ["batch", len(task.labels)]))
         if multilingual is not None:  # mmstream.training.multilingual.MultilingualHeads
-            from mmstream.training.multilingual import add_to_graph
+            from mmstream.training.multilingual_graph import add_to_graph
 
             add_to_graph(inputs, nodes, inits, out, multilingual, topic_threshold=topics.threshold if topics else None,
                          task_thresholds={t.name: t.threshold for t in tasks})
