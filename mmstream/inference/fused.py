@@ -67,7 +67,7 @@ class FusedModel:
         self.topic_threshold: float = float(cfg.get("topic_threshold") or 0.5)
         #: text-task heads: name -> {"labels": [...], "threshold": t (binary heads)}
         self.tasks: dict[str, dict] = dict(cfg.get("tasks", {}))
-        _ = self.onnx.session  # open it now: not on the first batch of posts (~40 ms, 37 MB)
+        self.onnx.open()  # now: not on the first batch of posts (~40 ms, 37 MB)
 
     def predict(self, features: Sequence[dict[str, np.ndarray]]) -> list[Prediction]:
         """One dict of modality -> feature vector per post; modalities the model

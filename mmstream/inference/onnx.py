@@ -91,6 +91,11 @@ class OnnxModel:
                     )
         return self._session
 
+    def open(self) -> "OnnxModel":
+        """Create the session now (at start-up) rather than on the first run; returns ``self``."""
+        _ = self.session
+        return self
+
     def run(self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
         names = outputs or [o.name for o in self.session.get_outputs()]
         values = self.session.run(names, inputs)

@@ -78,8 +78,7 @@ class TextExtractor(Extractor):
         then the two English encoders: a worker's peak resident size is its start-up peak or later."""
         lang.load()
         if "text_multilingual" in self.dims:
-            multilingual = OnnxModel(self.model_dir / "multilingual.onnx", config_name="multilingual.json")
-            _ = multilingual.session
+            multilingual = OnnxModel(self.model_dir / "multilingual.onnx", config_name="multilingual.json").open()
             with gzip.open(self.model_dir / "multilingual_tokenizer.json.gz", "rb") as fh:
                 # ~100k pieces (mmstream.training.vocab); from bytes: as a str it peaked 17 MB higher
                 ml_tokenizer = Tokenizer.from_buffer(fh.read())
@@ -99,7 +98,8 @@ class TextExtractor(Extractor):
         sentiment = OnnxModel(self.model_dir / "sentiment.onnx", config_name="sentiment.json")
         if sentiment.config.get("max_length") != model.config["max_length"]:
             raise ConfigError(f"{sentiment.path} and {model.path} disagree on max_length; re-export both")
-        _ = model.session, sentiment.session  # open the sessions now, not on the first post
+        model.open()  # the sessions now, not on the first post
+        sentiment.open()
         self._model, self._sentiment, self._tokenizer = model, sentiment, tokenizer
 
     def validate(self, modality: str, value: Any) -> str:
