@@ -79,19 +79,20 @@ class _Layer(nn.Module):
 
 
 class SentenceEncoder(nn.Module):
-    """BERT (MiniLM-L6-H384) + mean pooling over ``attention_mask`` + L2 norm.
+    """BERT (MiniLM-L6-H384; multilingual-e5-small is the same with 12 layers) + mean
+    pooling over ``attention_mask`` + L2 norm.
 
     Token type ids are always 0 for single sentences, so the type embedding is
     a constant row added inside the model rather than a third input.
     """
 
-    def __init__(self, vocab_size: int, max_positions: int) -> None:
+    def __init__(self, vocab_size: int, max_positions: int, layers: int = LAYERS) -> None:
         super().__init__()
         self.word = nn.Embedding(vocab_size, DIM)
         self.position = nn.Embedding(max_positions, DIM)
         self.token_type = nn.Parameter(torch.zeros(DIM))
         self.embedding_norm = nn.LayerNorm(DIM, eps=LAYER_NORM_EPS)
-        self.layers = nn.ModuleList(_Layer() for _ in range(LAYERS))
+        self.layers = nn.ModuleList(_Layer() for _ in range(layers))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)

