@@ -1,8 +1,8 @@
 """The plugin manager: built-ins and third-party plugins load the same way, once,
 at startup, and every hook is called here and nowhere else.
 
-The built-ins that ship inside mmstream (:data:`DEFAULT_PLUGINS`, the analytics'
-enrichers, sink and pages) are registered like datasette's default plugins; the
+The built-ins that ship inside mmstream (:data:`DEFAULT_PLUGINS`: the analytics' enrichers,
+sink and pages; the database sink kinds) are registered like datasette's default plugins; the
 modality plugins (``plugins/text``, ``plugins/image``) and third-party ones come
 from the ``mmstream`` entry-point group. The contract is loud: a plugin that fails
 to import, or implements a hook that does not exist (a misspelling), is an error
@@ -28,7 +28,7 @@ from mmstream.settings import Settings
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "mmstream"
 #: plugins that ship inside mmstream, registered through the same hooks as any other
-DEFAULT_PLUGINS = {"analytics": "mmstream.analytics.plugin"}
+DEFAULT_PLUGINS = {"analytics": "mmstream.analytics.plugin", "sinks": "mmstream.sinks.builtin"}
 ERROR_POLICIES = ("fatal", "skip")
 
 

@@ -1,6 +1,6 @@
 """The built-in sink kinds, registered through the ``register_sink_kinds`` hook
-like a third-party plugin's (entry point ``sinks`` in the ``mmstream`` group of
-mmstream's own distribution)."""
+like a third-party plugin's (a default plugin: ``DEFAULT_PLUGINS`` in
+:mod:`mmstream.plugin.manager`, like the analytics)."""
 from __future__ import annotations
 
 from mmstream.plugin.hookspecs import hookimpl
