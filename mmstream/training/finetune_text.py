@@ -126,7 +126,7 @@ def _predict(model: Classifier, ids: list[list[int]]) -> np.ndarray:
 
 def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, seed: int = 13,
              evals_per_epoch: int = 3, threads: int = 2, train_embeddings: bool = False,
-             average_last: int = 0, encoder: str = "minilm") -> dict:
+             average_last: int = 0, encoder: str = "minilm", layers: int = 0) -> dict:
     """Fine-tune, keep the best state on val (``encoder_best.pt``); with ``average_last`` K, also
     keep every evaluated state and, at the end, average the last K of them (checkpoint averaging:
     ``encoder_avg.pt``), evaluated on val like the others; the better of the two is reported."""
@@ -138,6 +138,10 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
     va_texts, y_va = tweeteval_sentiment("val")
     tr_ids, va_ids = _tokenize(tr_texts, encoder), _tokenize(va_texts, encoder)
     model = Classifier(load_e5_encoder() if encoder == "e5" else load_encoder(source_dir()))
+    if layers:  # keep the bottom ``layers`` layers only (a 6-layer e5 costs what MiniLM-L6 costs per text)
+        if not 0 < layers <= len(model.encoder.layers):
+            raise SystemExit(f"--layers {layers}: the encoder has {len(model.encoder.layers)}")
+        model.encoder.layers = model.encoder.layers[:layers]
     if not train_embeddings:
         # the 30k x 384 word embeddings stay as pretrained: half the parameters, little of the gain
         model.encoder.word.weight.requires_grad_(False)
@@ -195,7 +199,7 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
                                 "step": step, "best": best, "history": history}, state_path)
     summary = {"best_val_macro_recall": round(best, 2), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
                "max_tokens": MAX_TOKENS, "train_embeddings": train_embeddings, "encoder": encoder,
-               "history": history}
+               "layers": len(model.encoder.layers), "history": history}
     if average_last:
         summary["averaged"] = average_checkpoints(model, out, average_last, va_ids, y_va)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -235,13 +239,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="fine-tune the word embeddings too (frozen by default)")
     parser.add_argument("--encoder", choices=("minilm", "e5"), default="minilm",
                         help="all-MiniLM-L6-v2 (the shipped sentiment view) or multilingual-e5-small (experiment)")
+    parser.add_argument("--layers", type=int, default=0, metavar="N",
+                        help="keep only the encoder's bottom N layers (default: all)")
     parser.add_argument("--average-last", type=int, default=0, metavar="K",
                         help="keep every evaluated state and average the last K at the end")
     args = parser.parse_args(argv)
     summary = finetune(args.out, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
                        evals_per_epoch=args.evals_per_epoch, threads=args.threads,
                        train_embeddings=args.train_embeddings, average_last=args.average_last,
-                       encoder=args.encoder)
+                       encoder=args.encoder, layers=args.layers)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 
 
