@@ -140,24 +140,26 @@ def run_mix(mix: str, n: int, args: argparse.Namespace, broker: str, workdir: Pa
         runs.append((limit, e2e))
         # the peers in the same round, right after mmstream: the machine's speed drifts by 10-20 %
         # within minutes here, so a ratio is only worth something between neighbouring runs
-        round_notes: list[str] = []
-        peers = measure_peers(mix, posts, args, broker, workdir, env, settings.partitions, broker_pid,
-                              e2e.get("outputs", {}), round_notes, r, repeat)
-        rounds.append((peers, round_notes))
+        rounds.append(measure_peers(mix, posts, args, broker, workdir, env, settings.partitions, broker_pid,
+                                    e2e.get("outputs", {}), r, repeat))
         e2e.pop("outputs", None)
     chosen, values = median_run(runs)
     fig["limit"], fig["mmstream"] = runs[chosen]
-    fig["peers"] = rounds[chosen][0]
-    fig["notes"] += rounds[chosen][1]
-    for name, peer in rounds[-1][0].items():  # the secondary (PyTorch) peer runs in the last round only
+    fig["peers"] = rounds[chosen]
+    for name, peer in rounds[-1].items():  # the secondary (PyTorch) peer runs in the last round only
         fig["peers"].setdefault(name, peer)
+    for name, peer in fig["peers"].items():
+        if peer.get("skipped"):
+            fig["notes"].append(f"per-event peer {name} skipped: {peer['skipped']}")
+        if peer.get("error"):
+            fig["notes"].append(f"peer {name}: {peer['error']}")
     paired = [ratios({"limit": limit, "mmstream": e2e, "peers": peers})["e2e_vs_best_peer"]
-              for (limit, e2e), (peers, _) in zip(runs, rounds)]
+              for (limit, e2e), peers in zip(runs, rounds)]
     if repeat > 1:
         fig["repeats"] = [{"limit_posts_per_s": limit.get("posts_per_s"),
                            "e2e_posts_per_s": dig(e2e, "saturation.posts_per_s"), "e2e_vs_limit": value,
                            "best_peer_posts_per_s": best_peer({"peers": peers})[1], "e2e_vs_best_peer": pair}
-                          for (limit, e2e), value, (peers, _), pair in zip(runs, values, rounds, paired)]
+                          for (limit, e2e), value, peers, pair in zip(runs, values, rounds, paired)]
         for i, (_, e2e) in enumerate(runs):
             if i != chosen and e2e.get("error"):
                 fig["notes"].append(f"mmstream run {i + 1} of {repeat}: {e2e['error']}")
@@ -191,8 +193,7 @@ def one_graph(workdir: Path, notes: list[str]) -> Path | None:
 
 
 def measure_peers(mix: str, posts: list, args: argparse.Namespace, broker: str, workdir: Path, env: dict,
-                  partitions: int, broker_pid: int | None, outputs: dict, notes: list[str], run: int = 0,
-                  runs: int = 1) -> dict:
+                  partitions: int, broker_pid: int | None, outputs: dict, run: int = 0, runs: int = 1) -> dict:
     """The per-event peers of this mix: Quix Streams and Faust with the one-graph model, one
     process per core (``--peers``), and the PyTorch fp32 Faust agent when torch is installed.
     ``outputs``: mmstream's results of the same round, which each peer's labels are compared with;
@@ -234,11 +235,7 @@ def measure_peers(mix: str, posts: list, args: argparse.Namespace, broker: str, 
                 peers[name]["check"] = json.loads(info.read_text())
         else:
             peers[name] = {"skipped": f"unknown peer {name!r} (quix, faust, torch)"}
-        if peers[name].get("skipped"):
-            notes.append(f"per-event peer {name} skipped: {peers[name]['skipped']}")
         peers[name]["agreement"] = agreement(outputs, peers[name].pop("outputs", {}))
-        if peers[name].get("error"):
-            notes.append(f"peer {name}: {peers[name]['error']}")
     return peers
 
 

@@ -57,8 +57,7 @@ def get_plugin_manager(settings: Settings | None = None, plugins: Iterable[Any] 
     if policy not in ERROR_POLICIES:
         raise ConfigError(f"MMSTREAM_PLUGIN_ERRORS={policy!r}; use 'fatal' or 'skip'")
     pm = PluginManager()
-    disabled = disabled_plugins(settings)
-    for name in disabled:
+    for name in disabled_plugins(settings):
         pm.set_blocked(name)
     version = importlib.metadata.version("mmstream")
     for name, module in DEFAULT_PLUGINS.items():
