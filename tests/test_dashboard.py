@@ -99,6 +99,7 @@ def dash(broker, tmp_path_factory):
     env = {**WORKER_ENV, "MMSTREAM_BRANDS_FILE": str(tmp / "brands.toml")}
     worker = WorkerProcess(settings, tmp / "worker.log", extra_env=env)
     browser = None
+    ns = SimpleNamespace(worker=worker)  # a test may replace the worker (a restart): the last one is stopped
     try:
         _wait_health(settings.web_port, worker)
         posts = _posts(datetime.now(timezone.utc))
@@ -106,12 +107,13 @@ def dash(broker, tmp_path_factory):
         results, dead = read_outcomes(settings, len(posts), timeout=180)
         assert len(results) == len(posts), (dead, worker.log())
         browser = Browser(tmp / "chromium")
-        yield SimpleNamespace(settings=settings, worker=worker, results=results, browser=browser, tmp=tmp, env=env,
-                              url=f"http://127.0.0.1:{settings.web_port}")
+        ns.__dict__.update(settings=settings, results=results, browser=browser, tmp=tmp, env=env,
+                           url=f"http://127.0.0.1:{settings.web_port}")
+        yield ns
     finally:
         if browser is not None:
             browser.close()
-        worker.stop()
+        ns.worker.stop()
 
 
 def _get(port: int, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
