@@ -76,6 +76,9 @@ class Settings:
     # record while the previous is in flight); a batch's outcomes then travel together
     producer_linger: float = 0.005
     producer_max_batch_bytes: int = 524_288  # a batch is one Kafka record batch: stay under message.max.bytes
+    # seconds a stopping worker (SIGTERM, SIGINT) may take; past them it exits anyway (code 70), committing
+    # nothing more: what it had not committed is processed again after a restart (at-least-once)
+    shutdown_timeout: float = 30.0
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     log_format: str = "text"  # "json": one JSON object per line (mmstream/observability/logs.py)

@@ -192,3 +192,37 @@ def test_a_graceful_restart_repeats_nothing(pinned, tmp_path):
     assert {r.partition for r in sent if r.key and r.key.decode() in marker_ids} == set(range(settings.partitions))
     repeated = sorted(i for i, copies in found.items() if len(copies) > 1)
     assert not repeated, (len(repeated), repeated[:10], restarted.log())
+
+
+def test_a_worker_asked_to_stop_with_its_broker_gone_exits_within_the_shutdown_timeout(tmp_path):
+    """Faust's shutdown waits on the broker (last commit, flush, leaving the group); without the
+    bound (MMSTREAM_SHUTDOWN_TIMEOUT) a worker whose broker had gone never exited on SIGTERM."""
+    from mmstream.kafka.broker import EmbeddedBroker
+
+    with EmbeddedBroker(free_port(), log_path=tmp_path / "tansu.log") as own:
+        settings = Settings.load(broker=own.url, topic_prefix="gone.", app_id="mmstream-gone",
+                                 broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp_path / "data"))
+        worker = WorkerProcess(settings, tmp_path / "worker.log", extra_env={"MMSTREAM_SHUTDOWN_TIMEOUT": "5"})
+        try:
+            _wait_for_assignment([settings.web_port], timeout=120)
+            produce(settings, text_posts(5, "gone"))
+            wait_for(settings, "enriched", {f"gone{i}" for i in range(5)}, 120, context=worker)
+        except BaseException:
+            worker.stop(signal.SIGKILL)
+            raise
+    # the broker is stopped here
+    began = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    try:
+        code = worker.proc.wait(timeout=40)
+    except Exception:
+        worker.stop(signal.SIGKILL)
+        raise AssertionError(f"still running 40 s after SIGTERM:\n{worker.log()}")
+    took = time.monotonic() - began
+    log = worker.log()
+    print(f"exit {code} after {took:.1f} s")
+    worker.stop()
+    assert code in (0, 70), log
+    if code == 70:
+        assert "MMSTREAM_SHUTDOWN_TIMEOUT" in log and "processed again" in log, log
+        assert 4.5 <= took <= 20, took

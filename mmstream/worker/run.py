@@ -31,6 +31,34 @@ def freeze_startup_objects() -> None:
     release_free_memory()  # what the model loaders freed goes back to the system
 
 
+#: the exit code of a worker that did not stop within MMSTREAM_SHUTDOWN_TIMEOUT
+SHUTDOWN_TIMED_OUT = 70
+
+
+def bound_shutdown(app, timeout: float) -> None:
+    """Once the worker begins to stop, give it ``timeout`` seconds, then exit the process.
+
+    Faust's shutdown waits on the broker (the consumer's last commit, the producer's flush, leaving
+    the group); with the broker gone it waited for ever: a worker asked to stop by a test, a
+    supervisor or Ctrl-C stayed behind. Exiting without that commit keeps at-least-once: the posts
+    since the last commit are processed again by whoever takes the partitions next."""
+    import os
+    import sys
+    import threading
+
+    def give_up() -> None:
+        print(f"mmstream worker: did not stop within {timeout:g} s (MMSTREAM_SHUTDOWN_TIMEOUT; is the broker "
+              "reachable?); exiting without a last commit: posts since the last commit are processed again",
+              file=sys.stderr, flush=True)
+        os._exit(SHUTDOWN_TIMED_OUT)
+
+    @app.on_before_shutdown.connect
+    async def start_the_clock(app, **kwargs) -> None:  # noqa: ARG001
+        timer = threading.Timer(timeout, give_up)
+        timer.daemon = True
+        timer.start()
+
+
 def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     """Blocks until the worker stops (SIGTERM/SIGINT stop it gracefully)."""
     from mmstream.worker.malloc import limit_arenas
@@ -56,6 +84,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
 
         asyncio.run(check_transactions(settings))
     app = create_app(settings)
+    bound_shutdown(app, settings.shutdown_timeout)
     freeze_startup_objects()
     logging.getLogger("faust").setLevel(loglevel.upper())
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config)
