@@ -91,6 +91,17 @@ def load_e5_encoder() -> nn.Module:
     return encoder.eval()
 
 
+def load_teacher(path: Path, n: int) -> np.ndarray:
+    """The ``logits`` of a teacher file (:mod:`mmstream.training.teacher`), one row per training text."""
+    if not path.is_file():
+        raise SystemExit(f"--teacher {path}: no such file; make it with python -m mmstream.training.teacher --split train")
+    logits = np.load(path)["logits"]
+    if logits.shape != (n, 3):
+        raise SystemExit(f"--teacher {path}: {logits.shape[0]} rows for {n} training texts; "
+                         "remake it with --split train from the same data")
+    return logits
+
+
 def _batches(ids: list[list[int]], size: int, rng: random.Random, shuffle: bool) -> list[list[int]]:
     """Index batches of similar length (sorted within shuffled chunks)."""
     order = list(range(len(ids)))
@@ -128,10 +139,15 @@ def _predict(model: Classifier, ids: list[list[int]]) -> np.ndarray:
 
 def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, seed: int = 13,
              evals_per_epoch: int = 3, threads: int = 2, train_embeddings: bool = False,
-             average_last: int = 0, encoder: str = "minilm", layers: int = 0) -> dict:
+             average_last: int = 0, encoder: str = "minilm", layers: int = 0, teacher: Path | None = None,
+             distill_weight: float = 0.5, temperature: float = 2.0) -> dict:
     """Fine-tune, keep the best state on val (``encoder_best.pt``); with ``average_last`` K, also
     keep every evaluated state and, at the end, average the last K of them (checkpoint averaging:
-    ``encoder_avg.pt``), evaluated on val like the others; the better of the two is ``encoder_best.pt``."""
+    ``encoder_avg.pt``), evaluated on val like the others; the better of the two is ``encoder_best.pt``.
+
+    ``teacher``: a file of :mod:`mmstream.training.teacher` (an ensemble's logits on train):
+    knowledge distillation, the loss ``(1 - distill_weight)`` x the labels' cross-entropy plus
+    ``distill_weight`` x T^2 x KL(teacher || student) at temperature T."""
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = random.Random(seed)
@@ -139,6 +155,9 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
     tr_texts, y_tr = tweeteval_sentiment("train")
     va_texts, y_va = tweeteval_sentiment("val")
     tr_ids, va_ids = _tokenize(tr_texts, encoder), _tokenize(va_texts, encoder)
+    soft = None
+    if teacher is not None:
+        soft = torch.from_numpy(load_teacher(teacher, len(tr_ids)) / temperature)
     model = Classifier(load_e5_encoder() if encoder == "e5" else load_encoder(source_dir()))
     if layers:  # keep the bottom ``layers`` layers only (a 6-layer e5 costs what MiniLM-L6 costs per text)
         if not 0 < layers <= len(model.encoder.layers):
@@ -178,7 +197,13 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
                 if step <= start_step:
                     continue
                 ids, mask = _tensors(tr_ids, b)
-                loss = loss_fn(model(ids, mask), torch.from_numpy(y_tr[b]))
+                logits = model(ids, mask)
+                loss = loss_fn(logits, torch.from_numpy(y_tr[b]))
+                if soft is not None:
+                    kl = nn.functional.kl_div(nn.functional.log_softmax(logits / temperature, 1),
+                                              nn.functional.log_softmax(soft[b], 1), log_target=True,
+                                              reduction="batchmean")
+                    loss = (1 - distill_weight) * loss + distill_weight * temperature ** 2 * kl
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -202,6 +227,8 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
     summary = {"best_val_macro_recall": round(best, 2), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
                "max_tokens": MAX_TOKENS, "train_embeddings": train_embeddings, "encoder": encoder,
                "layers": len(model.encoder.layers), "history": history}
+    if teacher is not None:
+        summary["distilled"] = {"teacher": str(teacher), "weight": distill_weight, "temperature": temperature}
     if average_last:
         summary["averaged"] = average_checkpoints(model, out, average_last, va_ids, y_va)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -245,11 +272,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="keep only the encoder's bottom N layers (default: all)")
     parser.add_argument("--average-last", type=int, default=0, metavar="K",
                         help="keep every evaluated state and average the last K at the end")
+    parser.add_argument("--teacher", type=Path, default=None, metavar="FILE.npz",
+                        help="distil from an ensemble's logits on train (python -m mmstream.training.teacher)")
+    parser.add_argument("--distill-weight", type=float, default=0.5,
+                        help="share of the loss that is the teacher's (default 0.5; the rest: the labels)")
+    parser.add_argument("--temperature", type=float, default=2.0, help="distillation temperature (default 2)")
     args = parser.parse_args(argv)
     summary = finetune(args.out, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
                        evals_per_epoch=args.evals_per_epoch, threads=args.threads,
                        train_embeddings=args.train_embeddings, average_last=args.average_last,
-                       encoder=args.encoder, layers=args.layers)
+                       encoder=args.encoder, layers=args.layers, teacher=args.teacher,
+                       distill_weight=args.distill_weight, temperature=args.temperature)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 
 
