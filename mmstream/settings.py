@@ -77,7 +77,7 @@ class Settings:
     producer_linger: float = 0.005
     producer_max_batch_bytes: int = 524_288  # a batch is one Kafka record batch: stay under message.max.bytes
     # seconds a stopping worker (SIGTERM, SIGINT) may take; past them it exits anyway (code 70), committing
-    # nothing more: what it had not committed is processed again after a restart (at-least-once)
+    # nothing more: what it had not committed is processed again after a restart (at-least-once); 0: no bound
     shutdown_timeout: float = 30.0
     web_port: int = 6066
     web_host: str = "127.0.0.1"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from mmstream.worker.app import create_app
 from mmstream.settings import Settings
@@ -35,8 +36,8 @@ def freeze_startup_objects() -> None:
 SHUTDOWN_TIMED_OUT = 70
 
 
-def bound_shutdown(app, timeout: float) -> None:
-    """Once the worker begins to stop, give it ``timeout`` seconds, then exit the process.
+def bound_shutdown(app: Any, timeout: float) -> None:
+    """Once the worker begins to stop, give it ``timeout`` seconds (0: no bound), then exit the process.
 
     Faust's shutdown waits on the broker (the consumer's last commit, the producer's flush, leaving
     the group); with the broker gone it waited for ever: a worker asked to stop by a test, a
@@ -46,6 +47,9 @@ def bound_shutdown(app, timeout: float) -> None:
     import sys
     import threading
 
+    if timeout <= 0:
+        return
+
     def give_up() -> None:
         print(f"mmstream worker: did not stop within {timeout:g} s (MMSTREAM_SHUTDOWN_TIMEOUT; is the broker "
               "reachable?); exiting without a last commit: posts since the last commit are processed again",
@@ -53,7 +57,7 @@ def bound_shutdown(app, timeout: float) -> None:
         os._exit(SHUTDOWN_TIMED_OUT)
 
     @app.on_before_shutdown.connect
-    async def start_the_clock(app, **kwargs) -> None:  # noqa: ARG001
+    async def start_the_clock(app: Any, **kwargs: Any) -> None:  # noqa: ARG001
         timer = threading.Timer(timeout, give_up)
         timer.daemon = True
         timer.start()
