@@ -128,11 +128,19 @@ def _tensors(ids: list[list[int]], batch: list[int]) -> tuple[torch.Tensor, torc
 
 
 @torch.inference_mode()
-def _predict(model: Classifier, ids: list[list[int]]) -> np.ndarray:
+def logits(model: Classifier, ids: list[list[int]], progress: Progress | None = None) -> np.ndarray:
+    """The classifier's logits ``[len(ids), 3]``, in batches of 64 of similar length (eval mode)."""
     model.eval()
-    preds = np.zeros(len(ids), dtype=np.int64)
+    out = np.zeros((len(ids), 3), dtype=np.float32)
     for batch in _batches(ids, 64, random.Random(0), shuffle=False):
-        preds[batch] = model(*_tensors(ids, batch)).argmax(1).numpy()
+        out[batch] = model(*_tensors(ids, batch)).numpy()
+        if progress is not None:
+            progress.update(len(batch))
+    return out
+
+
+def _predict(model: Classifier, ids: list[list[int]]) -> np.ndarray:
+    preds = logits(model, ids).argmax(1)
     model.train()
     return preds
 

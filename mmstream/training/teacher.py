@@ -26,7 +26,6 @@ Training-only: scoring needs torch (the ``train`` extra); :func:`ensemble` is nu
 from __future__ import annotations
 
 import argparse
-import random
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +47,7 @@ def parse_member(spec: str) -> tuple[str, Path, int]:
 
 
 def member_logits(kind: str, path: Path, layers: int, texts: list[str], threads: int = 2) -> np.ndarray:
-    """The classifier's logits ``[len(texts), 3]`` (fp32 torch, batches of 64 of similar length)."""
+    """The classifier's logits ``[len(texts), 3]`` (fp32 torch, :func:`finetune_text.logits`)."""
     import torch
 
     from mmstream.training import finetune_text as ft
@@ -60,15 +59,9 @@ def member_logits(kind: str, path: Path, layers: int, texts: list[str], threads:
         model.encoder.layers = model.encoder.layers[:layers]
     state = torch.load(path, map_location="cpu", weights_only=False)
     model.load_state_dict(state.get("model", state))
-    model.eval()
     ids = ft._tokenize(texts, kind)
-    out = np.zeros((len(ids), 3), np.float32)
-    batches = ft._batches(ids, 64, random.Random(0), shuffle=False)
-    with torch.inference_mode(), Progress(f"scoring with {path.parent.name}", total=len(batches), unit="batches") as progress:
-        for b in batches:
-            out[b] = model(*ft._tensors(ids, b)).numpy()
-            progress.update(1)
-    return out
+    with Progress(f"scoring with {path.parent.name}", total=len(ids), unit="texts") as progress:
+        return ft.logits(model, ids, progress)
 
 
 def ensemble(logits: list[np.ndarray]) -> np.ndarray:
