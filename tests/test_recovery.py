@@ -226,3 +226,23 @@ def test_a_worker_asked_to_stop_with_its_broker_gone_exits_within_the_shutdown_t
     if code == 70:
         assert "MMSTREAM_SHUTDOWN_TIMEOUT" in log and "processed again" in log, log
         assert 4.5 <= took <= 20, took
+
+
+def test_a_shutdown_timeout_of_zero_sets_no_clock():
+    from mmstream.worker.run import bound_shutdown
+
+    class Signal:
+        def __init__(self) -> None:
+            self.handlers: list = []
+
+        def connect(self, fn):
+            self.handlers.append(fn)
+            return fn
+
+    class App:
+        on_before_shutdown = Signal()
+
+    bound_shutdown(App, 0)
+    assert App.on_before_shutdown.handlers == []
+    bound_shutdown(App, 5)
+    assert len(App.on_before_shutdown.handlers) == 1
