@@ -205,10 +205,10 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
                 if step <= start_step:
                     continue
                 ids, mask = _tensors(tr_ids, b)
-                logits = model(ids, mask)
-                loss = loss_fn(logits, torch.from_numpy(y_tr[b]))
+                scores = model(ids, mask)
+                loss = loss_fn(scores, torch.from_numpy(y_tr[b]))
                 if soft is not None:
-                    kl = nn.functional.kl_div(nn.functional.log_softmax(logits / temperature, 1),
+                    kl = nn.functional.kl_div(nn.functional.log_softmax(scores / temperature, 1),
                                               nn.functional.log_softmax(soft[b], 1), log_target=True,
                                               reduction="batchmean")
                     loss = (1 - distill_weight) * loss + distill_weight * temperature ** 2 * kl
