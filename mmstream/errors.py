@@ -5,9 +5,18 @@ from __future__ import annotations
 class MMStreamError(Exception):
     """Root of every error mmstream raises deliberately."""
 
+    #: the command line's exit status for this error (README "Commands")
+    exit_status = 2
+
 
 class ConfigError(MMStreamError):
     """A setting, file or artifact is missing or wrong; the message names the fix."""
+
+
+class PortInUseError(ConfigError):
+    """The web server's address is taken: the worker exits with status 73 before loading anything."""
+
+    exit_status = 73
 
 
 class PluginError(MMStreamError):

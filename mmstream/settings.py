@@ -80,10 +80,15 @@ class Settings:
     # nothing more: what it had not committed is processed again after a restart (at-least-once); 0: no bound
     shutdown_timeout: float = 30.0
     web_port: int = 6066
+    # the address the web server (dashboard, JSON API, /metrics, probes) binds to; anything but loopback
+    # needs web_token (or web_insecure, on purpose): the worker refuses to start otherwise
     web_host: str = "127.0.0.1"
     log_format: str = "text"  # "json": one JSON object per line (mmstream/observability/logs.py)
     # the dashboard and the JSON API need this token when set (bearer or the cookie /?token= sets); /health never
     web_token: str = ""
+    # serve a non-loopback web_host without a token anyway (MMSTREAM_WEB_INSECURE=1): for a network that is
+    # already closed to everyone else (a sidecar proxy that authenticates, a private test namespace)
+    web_insecure: bool = False
     data_dir: str = ".mmstream-data"
     # limits on one post
     max_payload_bytes: int = 8_000_000
@@ -240,6 +245,13 @@ def group_of(name: str) -> str:
 
 def _convert(f: dataclasses.Field, raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "bool":
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"MMSTREAM_{f.name.upper()}={raw!r} is not a yes/no value; set 1 or 0")
     try:
         if kind == "int":
             return int(raw)

@@ -296,3 +296,24 @@ def test_the_image_install_carries_the_models_and_scores_offline(tmp_path: Path)
     assert results and all(r["model"].startswith("mmstream-fused") for r in results)
     if not offline:
         pytest.skip("scored from the installed wheels, but 'unshare -n' (root) was not available to cut the network")
+
+
+def test_workers_beyond_loopback_carry_a_web_token_and_prometheus_sends_it(compose: dict, manifests: dict) -> None:
+    """A worker on 0.0.0.0 refuses to start without MMSTREAM_WEB_TOKEN (tests/test_web_bind.py): every
+    deployment that binds beyond loopback must hand it one, and Prometheus must send it to scrape /metrics."""
+    services = compose["services"]
+    for name, service in services.items():
+        if name.startswith("worker-"):
+            env = service["environment"]
+            assert env["MMSTREAM_WEB_HOST"] == "0.0.0.0" and env["MMSTREAM_WEB_TOKEN"].startswith(
+                "${MMSTREAM_WEB_TOKEN:?"), name  # compose refuses to start without the variable
+    config = yaml.safe_load((COMPOSE.parent / "prometheus" / "prometheus.yml").read_text())
+    auth = config["scrape_configs"][0]["authorization"]
+    secret = auth["credentials_file"].removeprefix("/run/secrets/")
+    assert auth["type"] == "Bearer" and secret in services["prometheus"]["secrets"]
+    assert compose["secrets"][secret]["environment"] == "MMSTREAM_WEB_TOKEN"
+    sts = manifests[("StatefulSet", "mmstream")]
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("valueFrom", {}) for e in container["env"]}
+    ref = env["MMSTREAM_WEB_TOKEN"]["secretKeyRef"]
+    assert ref["key"] in manifests[("Secret", ref["name"])]["stringData"]

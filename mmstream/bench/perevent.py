@@ -88,7 +88,8 @@ def create_faust_app(settings: Settings, scorer: Any) -> Any:
 
     app = faust.App(settings.app_id, broker=settings.broker, broker_session_timeout=settings.broker_session_timeout,
                     producer_enable_idempotence=False, store="memory://", datadir=settings.data_dir,
-                    topic_partitions=settings.partitions, web_host=settings.web_host, web_port=settings.web_port,
+                    topic_partitions=settings.partitions, web_bind=settings.web_host, web_host=settings.web_host,
+                    web_port=settings.web_port,
                     key_serializer="raw", value_serializer="raw")
     posts = app.topic(settings.topic("posts"))
     results = app.topic(settings.topic("enriched"))

@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except MMStreamError as exc:
         print(f"mmstream: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         return 130
 

@@ -70,7 +70,7 @@ class SinkMetrics(Collector):
         with self._lock:
             self._partitions.pop((topic, partition), None)
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> Any:
+    def serve(self, port: int, host: str = "127.0.0.1") -> Any:
         """Serve ``GET /metrics`` in a daemon thread; returns prometheus_client's server."""
         return start_http_server(port, host, registry=self.registry)
 

@@ -43,8 +43,12 @@ def run_sink(settings: Settings, dsn: str, topics: Sequence[str] = DEFAULT_TOPIC
     if metrics_port is not None:
         from mmstream.observability import SinkMetrics
 
+        from mmstream.web.bind import check_exposure
+
+        # the sink's /metrics server cannot check a token: beyond loopback only with MMSTREAM_WEB_INSECURE=1
+        check_exposure(settings.web_host, "", settings.web_insecure)
         metrics = SinkMetrics(kind=dsn.split("://", 1)[0])
-        metrics.serve(metrics_port)
+        metrics.serve(metrics_port, settings.web_host)
     stats = SinkStats()
     stopping = []
     previous = {s: signal.signal(s, lambda *_: stopping.append(True)) for s in (signal.SIGTERM, signal.SIGINT)}

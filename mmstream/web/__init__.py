@@ -27,6 +27,7 @@ def install_dashboard(app: "faust.App", settings: Settings) -> None:
     The analytics are ``app.mmstream_analytics`` (set by the analytics plugin), looked up
     when a page asks: without them the page shows the live feed and dead letters only."""
     from mmstream.web import auth
+    from mmstream.web.bind import check_exposure
     from mmstream.web.live import LiveFeed
     from mmstream.web.routes import Hub, add_routes
 
@@ -40,6 +41,6 @@ def install_dashboard(app: "faust.App", settings: Settings) -> None:
     async def stop_live(app: object, **kwargs: object) -> None:  # noqa: ARG001
         live.stop()
 
-    if not settings.web_token and settings.web_host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("the dashboard and the JSON API on %s:%s are open to anyone who can reach them; "
-                    "set MMSTREAM_WEB_TOKEN", settings.web_host, settings.web_port)
+    warning = check_exposure(settings.web_host, settings.web_token, settings.web_insecure)
+    if warning:
+        log.warning("%s (port %s)", warning, settings.web_port)

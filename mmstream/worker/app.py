@@ -65,7 +65,9 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     worker-mode enrichers and sinks), then let plugins add agents and pages. Nothing
     runs until a worker starts it; the pipeline is ``app.mmstream_pipeline``."""
     from mmstream.kafka.fetch_wait import set_fetch_max_wait
+    from mmstream.web.bind import check_exposure
 
+    check_exposure(settings.web_host, settings.web_token, settings.web_insecure)  # before any model loads
     set_fetch_max_wait(int(settings.fetch_max_wait * 1000))
     app = faust.App(
         settings.app_id,
@@ -81,6 +83,8 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
         topic_allow_declare=True,
         # the topics Faust makes itself (its assignor's leader topic) as mmstream's own: survive a broker's loss
         **({"topic_replication_factor": settings.replication_factor} if settings.replication_factor > 0 else {}),
+        # Faust binds its web server to web_bind (its default 0.0.0.0, F_WEB_BIND); web_host only names URLs
+        web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
         key_serializer="raw",

@@ -68,6 +68,10 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     from mmstream.worker.malloc import limit_arenas
 
     limit_arenas()  # first, before threads start: keeps the resident size flat
+    from mmstream.web.bind import check_exposure, check_port_free
+
+    check_exposure(settings.web_host, settings.web_token, settings.web_insecure)  # one line, exit 2
+    check_port_free(settings.web_host, settings.web_port)  # one line, exit 73
     from mmstream.observability.logs import configure
 
     log_config = configure(settings.log_format, loglevel)  # MMSTREAM_LOG_FORMAT=json: JSON lines from here on
