@@ -50,7 +50,7 @@ def test_aliases_match_case_insensitively_on_word_boundaries(catalog, text, expe
 
 
 def item(brands: list[str], **values: str) -> WorkItem:
-    w = WorkItem(raw=b"{}", source=None)
+    w = WorkItem(raw=b"{}", source=None, text_views=("text", "image_text"))
     w.record = {"brands": brands}
     w.values = dict(values)
     return w
@@ -107,3 +107,19 @@ def test_score_takes_brands_and_fills_topics(tmp_path):
         mined = [t for ts in last for t in ts if t["kind"] == "mined"]
         assert len(mined) == len(last) and len({t["id"] for t in mined}) == 1, (theme, mined)
         assert set(mined[0]) == {"id", "label", "keywords", "score", "kind"} and mined[0]["keywords"]
+
+
+@pytest.mark.parametrize("text", [
+    "reunited airlines lost my bag",  # the alias "united airlines" inside a longer word
+    "so reunited with my luggage",  # the bare alias "united" (below) inside "reunited"
+    "REUNITED   AIRLINES",
+    "disunited airlines",
+])
+def test_an_alias_needs_a_word_boundary_where_it_starts(tmp_path, text):
+    """The start-of-word boundary: without it "reunited airlines" matches "united airlines"."""
+    path = tmp_path / "brands.toml"
+    path.write_text(BRANDS + '\n[brands.bare]\naliases = ["united"]\n', encoding="utf-8")
+    catalog = BrandCatalog.load(path)
+    assert catalog.match([text]) == []
+    # the same words standing alone do match: the cases above fail on the boundary, not on the words
+    assert catalog.match([text.lower().replace("reunited", "united").replace("disunited", "united")]) != []

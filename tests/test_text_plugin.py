@@ -37,9 +37,9 @@ def embed(text, values: list[str], modality: str = "text", view: str = "") -> np
     return np.stack([r.features[modality + view] for r in results])
 
 
-def test_registered_for_text_and_ocr_text(text):
+def test_registered_for_text_and_reads_every_text_view(text):
     assert text.name == "text"
-    assert set(text.modalities) == {"text", "image_text"}
+    assert set(text.modalities) == {"text"} and text.text_views == ("text",) and text.reads_text
     assert text.dims == {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384,
                          "text_multilingual": 384, "image_text_multilingual": 384}  # non-English texts: e5
 

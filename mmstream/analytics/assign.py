@@ -50,7 +50,6 @@ CATEGORY_NAMES = {
     "relationships": "Relationships", "science_&_technology": "Science & Technology", "sports": "Sports",
     "travel_&_adventure": "Travel & Adventure", "youth_&_student_life": "Youth & Student Life",
 }
-TEXT_FEATURES = ("text", "image_text")
 
 
 def category_name(label: str) -> str:
@@ -58,8 +57,9 @@ def category_name(label: str) -> str:
 
 
 def post_embedding(item: WorkItem) -> np.ndarray | None:
-    """The post's text embedding: the text's, the OCR text's, or their normalised sum."""
-    vecs = [item.features[m] for m in TEXT_FEATURES if m in item.features]
+    """The post's text embedding: its text view's (the text's, the OCR text's, the transcript's ...), or their
+    normalised sum."""
+    vecs = [item.features[m] for m in item.text_views if m in item.features]
     if not vecs:
         return None
     vec = np.sum(vecs, axis=0).astype(np.float32)
@@ -68,7 +68,7 @@ def post_embedding(item: WorkItem) -> np.ndarray | None:
 
 
 def post_text(item: WorkItem) -> str:
-    return "\n".join(v for m in TEXT_FEATURES if isinstance(v := item.values.get(m), str))
+    return "\n".join(item.texts().values())
 
 
 class TopicAssigner(Enricher):

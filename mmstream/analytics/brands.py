@@ -28,8 +28,6 @@ from mmstream.plugin.stages import Enricher
 if TYPE_CHECKING:  # pragma: no cover
     from mmstream.pipeline.core import WorkItem
 
-#: modalities whose values are text a brand can be named in
-TEXT_MODALITIES = ("text", "image_text")
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -127,7 +125,7 @@ class BrandMatcher(Enricher):
     def enrich(self, items: list[WorkItem]) -> None:
         for item in items:
             assert item.record is not None
-            texts = [v for m in TEXT_MODALITIES if isinstance(v := item.values.get(m), str)]
+            texts = list(item.texts().values())  # the post's text, then text read or heard in its media
             brands: list[str] = []
             known: set[str] = set()
             for brand_id in [self.catalog.canonical(b) for b in item.record.get("brands") or []] + self.catalog.match(texts):

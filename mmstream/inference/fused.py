@@ -67,6 +67,14 @@ class FusedModel:
         self.topic_threshold: float = float(cfg.get("topic_threshold") or 0.5)
         #: text-task heads: name -> {"labels": [...], "threshold": t (binary heads)}
         self.tasks: dict[str, dict] = dict(cfg.get("tasks", {}))
+        #: inputs that hold text (config.json "text_inputs", written by `mmstream train` from the plugins'
+        #: text views): a post with any of them has text to read a complaint or an emotion from. A model
+        #: trained before the key existed: the inputs its config says the text encoder made
+        legacy = [m for m, kind in cfg.get("encoders", {}).items() if kind == "text"]
+        self.text_inputs: tuple[str, ...] = tuple(m for m in cfg.get("text_inputs", legacy) if m in self.modalities)
+        #: the input for text read or heard in a post's media; text views the model has no input of its own
+        #: for (a plugin's new ``audio_text``, say) are folded into it until a model is trained with them
+        self.derived_text_input: str | None = cfg.get("derived_text_input") or None
         self.onnx.open()  # now: not on the first batch of posts (~40 ms, 37 MB)
 
     def predict(self, features: Sequence[dict[str, np.ndarray]]) -> list[Prediction]:
@@ -95,15 +103,42 @@ class FusedModel:
         probs[~evidence] = 1.0 / probs.shape[1]
         topics = out.get("topics")
         texts = np.zeros(n, dtype=bool)
-        for modality in ("text", "image_text", "text_multilingual", "image_text_multilingual"):
-            if modality in self.modalities:
-                texts |= inputs[f"{modality}_mask"][:, 0] > 0
+        for modality in self.text_inputs:
+            texts |= inputs[f"{modality}_mask"][:, 0] > 0
         predictions = [Prediction(probs[i], None if topics is None else topics[i]) for i in range(n)]
         for name, task in self.tasks.items():
             if name in out:
                 for i, p in enumerate(predictions):
                     p.tasks[name] = (task["labels"], out[name][i], task.get("threshold")) if texts[i] else None
         return predictions
+
+    def fold_text_views(self, features: dict[str, np.ndarray], views: Sequence[str]) -> dict[str, np.ndarray]:
+        """``features`` with every text view the model has no input for folded into its derived-text
+        input, view by view: ``audio_text_sentiment`` into ``image_text_sentiment``, and so on (the
+        unit-norm embeddings of one input are summed and normalised again). Nothing changes for a post
+        without such a view, nor for a model without ``derived_text_input``."""
+        target = self.derived_text_input
+        extra = [v for v in views if v != target and v not in self.modalities]
+        if not target or not any(name == v or name.startswith(v + "_") for name in features for v in extra):
+            return features
+        out = dict(features)
+        folded: set[str] = set()
+        for view in extra:
+            for name in [k for k in features if k == view or k.startswith(view + "_")]:
+                slot = target + name[len(view):]
+                if slot not in self.modalities:
+                    continue
+                vec = out.pop(name)
+                if slot in out:
+                    out[slot] = out[slot] + vec
+                    folded.add(slot)
+                else:
+                    out[slot] = vec
+        for slot in folded:
+            norm = float(np.linalg.norm(out[slot]))
+            if norm > 0:
+                out[slot] = (out[slot] / norm).astype(np.float32)
+        return out
 
     def uses(self, modality: str) -> bool:
         return modality in self.modalities

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from mmstream.errors import PostError
-from mmstream.plugin.extractors import Extraction, Extractor
+from mmstream.plugin.extractors import Extraction, Extractor, text_views
 from mmstream.plugin.stages import Enricher, Sink, write_sinks
 from mmstream.pipeline.guard import as_post_error, call_all_with_timeout, to_json, unpack_extraction
 from mmstream.inference.fused import FusedModel, Prediction
@@ -73,6 +73,12 @@ class WorkItem:
     prediction: Prediction | None = None
     record: dict[str, Any] | None = None
     values: dict[str, Any] = field(default_factory=dict)  # every extracted value, derived ones too
+    #: the pipeline's text views (Extractor.text_views), the post's own text first
+    text_views: tuple[str, ...] = ()
+
+    def texts(self) -> dict[str, str]:
+        """The post's text by text view: its own, then text read or heard in its media."""
+        return {v: t for v in self.text_views if isinstance(t := self.values.get(v), str)}
     done: set[str] = field(default_factory=set)  # enrichers that finished this item (a retry skips them)
 
 
@@ -87,6 +93,8 @@ class Pipeline:
         self.enrichers = list(enrichers)
         self.sinks = list(sinks)
         self.validators = {m: self._validator(ex) for m, ex in extractors.items()}
+        #: every text view the plugins declare, the post's own text first (Extractor.text_views)
+        self.text_views: tuple[str, ...] = text_views(extractors)
         self.on_stage: Callable[[str, float], None] | None = None  # per-batch stage timings (worker metrics)
         self.plugin_manager: Any = None  # set by build_pipeline
 
@@ -117,7 +125,7 @@ class Pipeline:
         decoding happens here). No model runs: the worker does this for batch N+1 in
         its own thread while the model works on batch N. Never raises for an item."""
         began = time.perf_counter()
-        work = [WorkItem(raw, source) for raw, source in items]
+        work = [WorkItem(raw, source, text_views=self.text_views) for raw, source in items]
         for w in work:
             try:
                 w.obj = parse_json(w.raw, self.settings.max_payload_bytes)
@@ -277,9 +285,9 @@ class Pipeline:
             return run
 
         groups = list(by_extractor.values())
+        budgets = [self._budget(calls[g[0]][0]) for g in groups]
         firsts: dict[int, Any] = {}
-        for indices, (ok, value, _) in zip(groups, call_all_with_timeout([task(g) for g in groups],
-                                                                              self.settings.plugin_timeout)):
+        for indices, (ok, value, _) in zip(groups, call_all_with_timeout([task(g) for g in groups], budgets)):
             if ok:
                 for i, result, took in value:
                     firsts[i] = result
@@ -290,9 +298,14 @@ class Pipeline:
                     firsts[i] = value
         return [self._checked(extractor, modality, values, firsts[i]) for i, (extractor, modality, values) in enumerate(calls)]
 
+    def _budget(self, extractor: Extractor) -> float:
+        """Seconds one call of ``extractor`` may take: its own ``timeout``, else MMSTREAM_PLUGIN_TIMEOUT."""
+        own = getattr(extractor, "timeout", None)
+        return float(own) if own else self.settings.plugin_timeout
+
     def _run_extractor(self, extractor: Extractor, modality: str, values: list[Any],
                        timeout: float | None = None) -> list[Extraction | Exception]:
-        timeout = self.settings.plugin_timeout if timeout is None else timeout
+        timeout = self._budget(extractor) if timeout is None else timeout
         [(_, value, _)] = call_all_with_timeout([lambda: extractor.extract(modality, values)], timeout)
         return self._checked(extractor, modality, values, value)
 
@@ -314,7 +327,7 @@ class Pipeline:
         first value that hangs on its own gets a full budget; every value after it shares
         one more budget (those left when it is spent are not tried). A batch costs at most
         three budgets, whatever its size, even when the plugin hangs on every value."""
-        budget = self.settings.plugin_timeout
+        budget = self._budget(extractor)
         deadline: float | None = None  # the shared budget's end, once a value hung alone
         results: list[Extraction | Exception] = []
         for value in values:
@@ -333,7 +346,7 @@ class Pipeline:
         if not work:
             return
         try:
-            predictions = self.model.predict([w.features for w in work])
+            predictions = self.model.predict([self.model.fold_text_views(w.features, self.text_views) for w in work])
         except Exception as exc:  # noqa: BLE001 - isolate per post
             if len(work) > 1:
                 for w in work:
@@ -368,7 +381,7 @@ class Pipeline:
             "id": post.id,
             "created_at": post.created_at_iso,
             "brands": post.brands,
-            **_lang(post.lang, w.reports),
+            **_lang(post.lang, w.reports, self.text_views),
             "sentiment": w.prediction.sentiment(),
             **w.prediction.task_fields(),  # complaint {label, prob}, emotion {label, probs}
             "topics": [],
@@ -393,12 +406,13 @@ class Pipeline:
         return record
 
 
-def _lang(given: str | None, reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _lang(given: str | None, reports: dict[str, dict[str, Any]], views: Sequence[str]) -> dict[str, Any]:
     """``lang``: the post's own when it says one, else what the text plugin detected in its
-    text (or in text read from its images); ``lang_source``: given, detected or null."""
+    text (or in text read or heard in its media, in the order of ``views``); ``lang_source``:
+    given, detected or null."""
     if given:
         return {"lang": given, "lang_source": "given"}
-    for modality in ("text", "image_text"):
+    for modality in views:
         detected = reports.get(modality, {}).get("lang")
         if detected:
             return {"lang": detected, "lang_source": "detected"}

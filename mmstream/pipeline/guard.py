@@ -14,8 +14,10 @@ from mmstream.errors import PostError
 from mmstream.plugin.extractors import Extraction, Extractor
 
 
-def call_all_with_timeout(fns: Sequence[Callable[[], Any]], timeout: float) -> list[tuple[bool, Any, float]]:
-    """Run every one of ``fns`` at once, each in a daemon thread with ``timeout`` s to answer.
+def call_all_with_timeout(fns: Sequence[Callable[[], Any]],
+                          timeout: float | Sequence[float]) -> list[tuple[bool, Any, float]]:
+    """Run every one of ``fns`` at once, each in a daemon thread with ``timeout`` s to answer
+    (one figure for all, or one per call).
     Per call, in order: ``(True, its value, seconds)`` or ``(False, the exception it raised
     or a TimeoutError, seconds)``. A hung call is abandoned; the others still answer."""
     boxes: list[dict[str, Any]] = [{} for _ in fns]
@@ -30,14 +32,15 @@ def call_all_with_timeout(fns: Sequence[Callable[[], Any]], timeout: float) -> l
 
     threads = [threading.Thread(target=target, args=(fn, box), daemon=True, name="mmstream-extract")
                for fn, box in zip(fns, boxes)]
-    deadline = time.monotonic() + timeout
+    budgets = [float(timeout)] * len(fns) if isinstance(timeout, (int, float)) else [float(t) for t in timeout]
+    began = time.monotonic()
     for thread in threads:
         thread.start()
     out: list[tuple[bool, Any, float]] = []
-    for thread, box in zip(threads, boxes):
-        thread.join(max(0.0, deadline - time.monotonic()))
+    for thread, box, budget in zip(threads, boxes, budgets):
+        thread.join(max(0.0, began + budget - time.monotonic()))
         if thread.is_alive():
-            out.append((False, TimeoutError(f"no answer within {timeout:g} s"), timeout))
+            out.append((False, TimeoutError(f"no answer within {budget:g} s"), budget))
         elif "error" in box:
             out.append((False, box["error"], box["seconds"]))
         else:

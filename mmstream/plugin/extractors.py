@@ -45,6 +45,18 @@ class Extractor:
     #: length of each feature vector by feature name (a modality, or another
     #: name for a modality's extra view); empty when it only reports
     dims: ClassVar[dict[str, int]] = {}
+    #: modalities whose values are text: the ones this extractor hands on in ``Extraction.derived``
+    #: (the image plugin: ``("image_text",)``, the audio plugin: ``("audio_text",)``) or reads as the
+    #: post's own (the text plugin: ``("text",)``). mmstream reads the union of every extractor's
+    #: text views for a post's language, brand matching, topics and text tasks; a view no extractor
+    #: lists in ``modalities`` goes to the extractor that ``reads_text``.
+    text_views: ClassVar[tuple[str, ...]] = ()
+    #: True for the one extractor that embeds any text view (the built-in text plugin): every declared
+    #: text view without an extractor of its own is routed to it, its features named after the view
+    reads_text: ClassVar[bool] = False
+    #: seconds one ``extract()`` call may take (None: ``MMSTREAM_PLUGIN_TIMEOUT``); a heavy modality
+    #: (speech, video) sets its own, from its plugin settings
+    timeout: float | None = None
 
     def load(self) -> None:
         """Load models. Called once at startup, before the first event."""
@@ -69,6 +81,14 @@ class Extractor:
         None (the default) leaves the feature out of the fused model. The
         built-in plugins' features are handled by the trainer itself."""
         return None
+
+
+def text_views(extractors: "dict[str, Extractor]") -> tuple[str, ...]:
+    """Every text view the extractors declare, the text reader's own first (a post's own text), then the
+    others in the order their plugins registered: the order a post's language and brands are read in."""
+    unique = list({id(e): e for e in extractors.values()}.values())
+    ordered = [e for e in unique if e.reads_text] + [e for e in unique if not e.reads_text]
+    return tuple(dict.fromkeys(view for e in ordered for view in e.text_views))
 
 
 def check_value_type(modality: str, value: Any, expected: type | tuple[type, ...], what: str) -> None:

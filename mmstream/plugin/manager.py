@@ -21,7 +21,7 @@ import pluggy
 
 from mmstream.errors import ConfigError, MMStreamError, PluginError
 from mmstream.plugin import hookspecs
-from mmstream.plugin.extractors import Extractor
+from mmstream.plugin.extractors import Extractor, text_views
 from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
 
@@ -176,6 +176,13 @@ def register_extractors(pm: pluggy.PluginManager, settings: Settings) -> dict[st
                     f"{extractor.name!r}; uninstall one of the two plugins"
                 )
             by_modality[modality] = extractor
+    readers = list({id(e): e for e in by_modality.values() if e.reads_text}.values())
+    if len(readers) > 1:
+        raise PluginError(f"plugins {readers[0].name!r} and {readers[1].name!r} both read every text view "
+                          "(reads_text); uninstall or disable one of them")
+    for view in text_views(by_modality):
+        if view not in by_modality and readers:
+            by_modality[view] = readers[0]  # derived text (image_text, audio_text ...) goes through the text path
     return by_modality
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmstream.plugin.extractors import Extractor
+from mmstream.plugin.extractors import Extractor, text_views
 from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
 from mmstream.training.data import (SENTIMENT_LABELS, TOPIC_LABELS, macro_f1, macro_recall, tweet_topics,
@@ -347,6 +347,10 @@ def train(cfg: TrainConfig) -> dict:
         # every modality the model reads, with the plugin whose extractor makes it (text_sentiment too)
         "encoders": {m: getattr(ex, "encoder_name", ex.name) for ex in {id(e): e for e in extractors.values()}.values()
                      for m in ex.dims if m in modalities},
+        # the inputs that hold text (a post with one of them gets complaint and emotion), and the input that
+        # text read or heard in media goes to when the model has no input of its own for it
+        "text_inputs": [m for m in modalities if any(m == v or m.startswith(v + "_") for v in text_views(extractors))],
+        "derived_text_input": "image_text" if "image_text" in modalities else None,
         "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "complaint_negatives": cfg.complaint_negatives,

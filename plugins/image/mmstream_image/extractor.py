@@ -37,6 +37,8 @@ class ImageExtractor(Extractor):
     name: ClassVar[str] = "image"
     modalities: ClassVar[tuple[str, ...]] = ("images",)
     dims: ClassVar[dict[str, int]] = {"images": 1280}
+    #: the text read in the images (OCR), handed on as ``derived["image_text"]``: the text path embeds it
+    text_views: ClassVar[tuple[str, ...]] = ("image_text",)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

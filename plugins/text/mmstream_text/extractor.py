@@ -43,10 +43,13 @@ BATCH_SIZE = 1
 
 
 class TextExtractor(Extractor):
-    """Embeds ``text`` and ``image_text`` (text read from images by OCR)."""
+    """Embeds ``text``, and every text view another plugin derives (``image_text`` read from images by
+    OCR, ``audio_text`` heard in voice notes ...): mmstream routes those here (``reads_text``)."""
 
     name = "text"
-    modalities = ("text", "image_text")
+    modalities = ("text",)
+    text_views = ("text",)
+    reads_text = True
     #: ``<modality>`` is the general-purpose embedding (topics, clustering); ``<modality>_sentiment``
     #: the same text through the encoder fine-tuned on tweet sentiment (``model/sentiment.onnx``)
     dims = {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384}

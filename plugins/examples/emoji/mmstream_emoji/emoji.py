@@ -10,7 +10,6 @@ from mmstream.plugin import ConfigError, Enricher
 EMOJI = re.compile("[\U0001F1E6-\U0001F1FF]{2}|[\U0001F300-\U0001FAFF\u2600-\u27BF][\U0001F3FB-\U0001F3FF\uFE0F]?")
 POSITIVE = set("😀😃😄😁😆😊🙂😍🥰😘😎👍👏🙌🎉❤💯🔥✨😂🤩💪🥳")
 NEGATIVE = set("😠😡🤬😢😭😞😔😒🙄👎💔😤😩😫🤮😱😰😣")
-TEXT_MODALITIES = ("text", "image_text")
 
 
 def emoji_of(text: str) -> list[str]:
@@ -37,7 +36,7 @@ class EmojiCounter(Enricher):
         return cls(top)
 
     def enrich_item(self, item) -> None:
-        found = [e for m in TEXT_MODALITIES if isinstance(v := item.values.get(m), str) for e in emoji_of(v)]
+        found = [e for v in item.texts().values() for e in emoji_of(v)]  # the post's text, then its media's
         base = Counter(found)
         self.posts += 1
         self.emoji += len(found)
