@@ -97,3 +97,29 @@ def test_the_fold_into_the_derived_text_input(pipeline):
     both = model.fold_text_views({"image_text": unit, "caption": other}, views)
     np.testing.assert_allclose(both["image_text"], (unit + other) / np.sqrt(2), rtol=1e-6)
     assert model.fold_text_views({"caption": unit}, ("text",)) == {"caption": unit}  # not a text view: untouched
+
+
+def test_a_post_the_model_reads_nothing_of_has_sentiment_null(pipeline):
+    """Issue 32 item 3: a post with only a report (here a clip with no words: nothing derived) got
+    "neutral" at 1/3 each; it has no opinion to give. It still gets a result, schema-valid."""
+    from mmstream.schemas import validate
+
+    silent = score(pipeline, clip="")
+    assert silent["sentiment"] is None and silent["complaint"] is None and silent["emotion"] is None
+    assert silent["modalities"] == {"clip": {"seconds": 3.0}}
+    validate("enriched", silent)
+    assert score(pipeline, clip="I love it")["sentiment"]["label"] == "positive"
+
+
+def test_a_mention_without_sentiment_counts_as_a_mention_not_an_opinion():
+    from mmstream.analytics.events import Mention
+    from mmstream.analytics.windows import BrandAgg
+
+    agg = BrandAgg()
+    for i, (label, s) in enumerate([("negative", -0.8), (None, None), ("positive", 0.6)]):
+        m = Mention(id=f"p{i}", t=1_700_000_000.0 + i, brands=["acme"], label=label, score=s, topics=[])
+        again = Mention.from_json(m.to_json())
+        assert (again.label, again.score) == (label, s)
+        agg.add(again)
+    assert agg.posts == 3 and agg.labels == {"negative": 1, "neutral": 0, "positive": 1}
+    assert agg.mean_score == pytest.approx(-0.1)

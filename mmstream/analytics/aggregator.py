@@ -88,7 +88,7 @@ class WindowAggregator:
                     "grace": {s.name: s.grace_ms / 1000 for s in self.specs},
                     "missed": [spec.describe(start) for spec, start in missed],
                     "counted_in": [spec.describe(start) for spec, start in counted],
-                    "sentiment": {"label": m.label, "score": m.score}}
+                    "sentiment": {"label": m.label, "score": m.score} if m.label is not None else None}
         self.watermark = self.clock.observe(m.source, t, m.pt_ms)
         return AddResult(late, self._close())
 

@@ -135,9 +135,10 @@ def mention_of(item: WorkItem, pt: float | None = None) -> Mention:
     """The mention for a result (after every other enricher ran), published at ``pt``."""
     record, post = item.record, item.post
     assert record is not None and post is not None
+    sentiment = record.get("sentiment")  # null: the model read nothing of the post
     return Mention(
         id=post.id, t=post.created_at.timestamp(), brands=list(record.get("brands") or []),
-        label=record["sentiment"]["label"], score=float(record["sentiment"]["score"]),
+        label=sentiment["label"] if sentiment else None, score=float(sentiment["score"]) if sentiment else None,
         topics=[TopicRef(t["id"], t["kind"], t["label"]) for t in record.get("topics", [])],
         vec=post_embedding(item), text=post_text(item),
         src=item.source.partition if item.source is not None else None, pt=pt, complaint=complaint_of(record))

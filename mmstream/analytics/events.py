@@ -37,8 +37,8 @@ class Mention:
     id: str
     t: float  # event time: created_at, epoch seconds
     brands: list[str]
-    label: str  # sentiment label
-    score: float  # sentiment score, p(positive) - p(negative)
+    label: str | None  # sentiment label; None: the model read nothing of the post (its sentiment is null)
+    score: float | None  # sentiment score, p(positive) - p(negative); None with the label
     topics: list[TopicRef] = field(default_factory=list)
     vec: np.ndarray | None = None  # unit-norm text embedding, or None
     text: str = ""
@@ -90,7 +90,8 @@ class Mention:
         obj = json.loads(raw)
         return cls(
             id=str(obj["id"]), t=float(obj["t"]), brands=[str(b) for b in obj.get("brands", [])],
-            label=str(obj["label"]), score=float(obj["score"]),
+            label=None if obj["label"] is None else str(obj["label"]),
+            score=None if obj["score"] is None else float(obj["score"]),
             topics=[TopicRef(str(i), str(k), str(lab)) for i, k, lab in obj.get("topics", [])],
             vec=decode_vector(obj["vec"]) if obj.get("vec") else None,
             text=str(obj.get("text", "")),

@@ -94,8 +94,9 @@ class BrandAgg:
 
     def add(self, m: Mention) -> None:
         self.posts += 1
-        self.labels[m.label] = self.labels.get(m.label, 0) + 1
-        self.score_sum += m.score
+        if m.label is not None:  # a post without sentiment counts as a mention, not as an opinion
+            self.labels[m.label] = self.labels.get(m.label, 0) + 1
+            self.score_sum += m.score or 0.0
         if m.complaint is not None:
             self.complaint_known += 1
             self.complaints += m.complaint
@@ -119,7 +120,9 @@ class BrandAgg:
 
     @property
     def mean_score(self) -> float:
-        return self.score_sum / self.posts if self.posts else 0.0
+        """The mean sentiment score of the posts that have one."""
+        scored = sum(self.labels.values())
+        return self.score_sum / scored if scored else 0.0
 
     @property
     def complaint_share(self) -> float | None:
@@ -219,12 +222,13 @@ def recompute(posts: Iterable[dict], brand: str) -> dict:
     posts = list(posts)
     mine = [p for p in posts if brand in p.get("brands", [])]
     labels = dict.fromkeys(SENTIMENT_LABELS, 0)
-    for p in mine:
+    scored = [p for p in mine if p.get("sentiment")]
+    for p in scored:
         labels[p["sentiment"]["label"]] += 1
     total = sum(len(p.get("brands", [])) for p in posts)
     known = [c for p in mine if (c := complaint_of(p)) is not None]
     return {"posts": len(mine), "labels": labels,
-            "mean_score": sum(p["sentiment"]["score"] for p in mine) / len(mine) if mine else 0.0,
+            "mean_score": sum(p["sentiment"]["score"] for p in scored) / len(scored) if scored else 0.0,
             "share_of_voice": len(mine) / total if total else 0.0,
             "complaints": sum(known), "complaint_share": sum(known) / len(known) if known else None}
 

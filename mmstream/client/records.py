@@ -59,6 +59,11 @@ class Sentiment:
             raise SchemaError(f"{where}.probs: not an object")
         return cls(_need(v, "label", str, where), _num(v, "score", where), {k: float(p) for k, p in probs.items()})
 
+    @classmethod
+    def maybe(cls, v: dict, name: str, where: str) -> "Sentiment | None":
+        """``v[name]`` parsed; None when it is null (the model read nothing of the post)."""
+        return None if v.get(name, {}) is None else cls.of(_obj(v, name, where), f"{where}.{name}")
+
 
 @dataclass(frozen=True)
 class Complaint:
@@ -147,7 +152,7 @@ class Result:
     created_at: datetime
     brands: list[str]
     lang: str | None
-    sentiment: Sentiment
+    sentiment: Sentiment | None  # None: the model read nothing of the post (only a plugin's report)
     topics: list[Topic]
     modalities: dict[str, dict]
     model: str
@@ -161,7 +166,7 @@ class Result:
     def parse(cls, v: dict) -> "Result":
         w = "enriched"
         return cls(_need(v, "id", str, w), _time(v, "created_at", w), list(_list(v, "brands", w)),
-                   _opt(v, "lang", str, w), Sentiment.of(_obj(v, "sentiment", w), f"{w}.sentiment"),
+                   _opt(v, "lang", str, w), Sentiment.maybe(v, "sentiment", w),
                    [Topic.of(t, f"{w}.topics") for t in _list(v, "topics", w)], dict(_obj(v, "modalities", w)),
                    _need(v, "model", str, w), v.get("schema", cls.schema), _opt(v, "lang_source", str, w),
                    _complaint(v, w), _emotion(v, w), v)
@@ -232,7 +237,7 @@ class LatePost:
     watermark: datetime
     missed: list[Window]
     counted_in: list[Window]
-    sentiment: Sentiment
+    sentiment: Sentiment | None  # None: the model read nothing of the post
     schema: str = "mmstream.late/1"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -242,7 +247,7 @@ class LatePost:
         return cls(_need(v, "id", str, w), _time(v, "created_at", w), list(_list(v, "brands", w)),
                    _time(v, "watermark", w), [Window.of(x, f"{w}.missed") for x in _list(v, "missed", w)],
                    [Window.of(x, f"{w}.counted_in") for x in _list(v, "counted_in", w)],
-                   Sentiment.of(_obj(v, "sentiment", w), f"{w}.sentiment"), v.get("schema", cls.schema), v)
+                   Sentiment.maybe(v, "sentiment", w), v.get("schema", cls.schema), v)
 
 
 @dataclass(frozen=True)

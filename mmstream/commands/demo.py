@@ -24,7 +24,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "posts.jsonl"
 
 def format_result(record: dict, text: str = "") -> str:
     """One readable line: label, score, brands, topic, modalities, text excerpt."""
-    s = record["sentiment"]
+    s = record["sentiment"] or {"label": "-", "score": 0.0}  # null: the model read nothing of the post
     brands = ",".join(record.get("brands") or []) or "-"
     topic = record["topics"][0]["label"] if record.get("topics") else "-"
     mods = record.get("modalities", {})

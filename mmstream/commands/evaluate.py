@@ -49,7 +49,7 @@ def _run(pipeline: Pipeline, raws: list[bytes], label: str) -> tuple[list[dict],
 
 def _labels(records: list[dict]) -> np.ndarray:
     index = {"negative": 0, "neutral": 1, "positive": 2}
-    return np.array([index[r["sentiment"]["label"]] if "sentiment" in r else -1 for r in records])
+    return np.array([index[r["sentiment"]["label"]] if r.get("sentiment") else -1 for r in records])
 
 
 def _sentiment_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -22,6 +22,9 @@ class Prediction:
     #: text-task outputs (``complaint``, ``emotion``): (labels, probabilities, threshold or None);
     #: None for a post without text (nothing to read a complaint or an emotion from)
     tasks: dict[str, tuple[list[str], np.ndarray, float | None] | None] = field(default_factory=dict)
+    #: whether the model read anything of the post (features of at least one input): a post with only a
+    #: plugin's report (or a voice note with no speech) has no opinion to give, and its sentiment is null
+    evidence: bool = True
 
     def task_fields(self) -> dict:
         """Result fields of the text tasks: ``complaint`` {label: bool, prob} (label true at the
@@ -40,7 +43,10 @@ class Prediction:
                 out[name] = {"label": labels[int(np.argmax(probs))], "probs": dict(zip(labels, values))}
         return out
 
-    def sentiment(self) -> dict:
+    def sentiment(self) -> dict | None:
+        """``{label, score, probs}``; None for a post the model read nothing of."""
+        if not self.evidence:
+            return None
         probs = [round(float(p), 6) for p in self.probs]
         # ties (a uniform answer) go to neutral
         label = "neutral" if np.ptp(self.probs) < 1e-6 else SENTIMENT_LABELS[int(np.argmax(self.probs))]
@@ -96,7 +102,7 @@ class FusedModel:
             inputs[f"{modality}_mask"] = mask
         out = self.onnx.run(inputs)
         probs = out["sentiment"]
-        # a post with nothing the model reads (only a plugin's report) gets no opinion: uniform
+        # a post with nothing the model reads (only a plugin's report) gets no opinion: sentiment null
         evidence = np.zeros(n, dtype=bool)
         for modality in self.modalities:
             evidence |= inputs[f"{modality}_mask"][:, 0] > 0
@@ -105,7 +111,8 @@ class FusedModel:
         texts = np.zeros(n, dtype=bool)
         for modality in self.text_inputs:
             texts |= inputs[f"{modality}_mask"][:, 0] > 0
-        predictions = [Prediction(probs[i], None if topics is None else topics[i]) for i in range(n)]
+        predictions = [Prediction(probs[i], None if topics is None else topics[i], evidence=bool(evidence[i]))
+                       for i in range(n)]
         for name, task in self.tasks.items():
             if name in out:
                 for i, p in enumerate(predictions):

@@ -149,7 +149,7 @@ class WorkerMetrics:
                 if self._brands:
                     for brand in record.get("brands") or ():
                         if brand in self._brands:
-                            key = (("brand", brand), record["sentiment"]["label"])
+                            key = (("brand", brand), (record.get("sentiment") or {}).get("label", "none"))
                             brands[key] = brands.get(key, 0) + 1
             else:
                 key = (record.get("reason"), record.get("stage"))

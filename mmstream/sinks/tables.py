@@ -102,11 +102,11 @@ def rows_of(m: Message) -> Rows:
     """The rows of one message (its record parsed), by table name."""
     v, key = m.value, record_key(m)
     if m.topic == "enriched":
-        s = v["sentiment"]
+        s = v.get("sentiment") or {}  # null: the model read nothing of the post
         probs = s.get("probs") or {}
         flag, score = _complaint(v)
         return {"results": [{"id": key, "created_at": v["created_at"], "lang": v.get("lang"),
-                             "sentiment_label": s["label"], "sentiment_score": s["score"],
+                             "sentiment_label": s.get("label"), "sentiment_score": s.get("score"),
                              "p_negative": probs.get("negative"), "p_neutral": probs.get("neutral"),
                              "p_positive": probs.get("positive"), "complaint": flag, "complaint_score": score,
                              "model": v["model"], "schema": v.get("schema"), "record": v,
@@ -130,9 +130,9 @@ def rows_of(m: Message) -> Rows:
                                  "mentions_in_window": v["mentions_in_window"], "top_topics": v["top_topics"],
                                  "schema": v.get("schema"), "record": v}]}
     if m.topic == "late":
-        s = v["sentiment"]
+        s = v.get("sentiment") or {}
         return {"late_posts": [{"id": key, "created_at": v["created_at"], "watermark": v["watermark"],
-                                "brands": v["brands"], "sentiment_label": s["label"], "sentiment_score": s["score"],
+                                "brands": v["brands"], "sentiment_label": s.get("label"), "sentiment_score": s.get("score"),
                                 "missed": v["missed"], "counted_in": v["counted_in"], "schema": v.get("schema"),
                                 "record": v}]}
     if m.topic == "topics":
