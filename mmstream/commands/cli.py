@@ -7,23 +7,28 @@ import os
 import sys
 from typing import Callable
 
+from mmstream.commands.parsing import Parser, broker_url, check_broker_url
 from mmstream.errors import ConfigError, MMStreamError
 from mmstream.settings import Settings
 
 
 def _kafka_options(p: argparse.ArgumentParser, broker_required: bool = False) -> None:
-    p.add_argument("--broker", required=broker_required, default=None,
-                   help="Kafka bootstrap URL, e.g. kafka://127.0.0.1:9092 (env MMSTREAM_BROKER)")
+    p.add_argument("--broker", required=broker_required, default=None, type=broker_url,
+                   help="Kafka bootstrap servers: kafka://HOST:PORT, comma-separated for several, e.g. "
+                        "kafka://127.0.0.1:9092 (env MMSTREAM_BROKER)")
     p.add_argument("--topic-prefix", default=None, help="prefix of every topic name (default 'mmstream.')")
 
 
 def _settings(args: argparse.Namespace, **extra) -> Settings:
-    return Settings.load(
+    settings = Settings.load(
         broker=getattr(args, "broker", None),
         topic_prefix=getattr(args, "topic_prefix", None),
         brands_file=getattr(args, "brands", None),
         **extra,
     )
+    if "broker" in vars(args) and args.broker is None:  # MMSTREAM_BROKER (or the default), checked as --broker is
+        check_broker_url(settings.broker, "MMSTREAM_BROKER")
+    return settings
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -189,7 +194,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmstream", description="Real-time multimodal brand intelligence on Kafka.")
+    parser = Parser(prog="mmstream", description="Real-time multimodal brand intelligence on Kafka.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
