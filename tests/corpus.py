@@ -31,11 +31,16 @@ MAX_PAYLOAD_BYTES = 600_000
 MAX_IMAGE_BYTES = 200_000
 MAX_TEXT_CHARS = 10_000  # the default
 PLUGIN_TIMEOUT = 4.0  # every plugin shares it: leave OCR on a loaded machine room
+#: the bound on the past (off by default): the corpus's good posts (T0, 2025) are within it until 2045,
+#: the ``old-created-at`` case (1980) is not
+MAX_AGE = 20 * 365 * 86400
+OLD = 315532800  # 1980-01-01T00:00:00Z
 WORKER_ENV = {
     "MMSTREAM_MAX_PAYLOAD_BYTES": str(MAX_PAYLOAD_BYTES),
     "MMSTREAM_MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),
     "MMSTREAM_MAX_TEXT_CHARS": str(MAX_TEXT_CHARS),
     "MMSTREAM_PLUGIN_TIMEOUT": str(PLUGIN_TIMEOUT),
+    "MMSTREAM_MAX_AGE": str(MAX_AGE),
     # faults the probe plugin plants in mmstream (tests/probe_plugin.py): a faulty enricher, a bug on one post
     "PROBE_ENRICHER": "1",
     "PROBE_BUG_ID": "bad-internal",
@@ -162,6 +167,11 @@ def bad_cases() -> list[Case]:
              "bad-huge-time"),
         Case("bool-time", _raw(_post("bad-bool-time", created_at=True, text="x")), "bad_created_at", v,
              "bad-bool-time"),
+        # event time against the record's Kafka timestamp (the clock without Kafka)
+        Case("old-created-at", _raw(_post("bad-old", created_at=OLD, text="a post from 1980")), "old_created_at", v,
+             "bad-old"),
+        Case("future-created-at", _raw(_post("bad-future", created_at="2100-01-01T00:00:00+00:00", text="from 2100")),
+             "future_created_at", v, "bad-future"),
         Case("text-int", _raw(_post("bad-text-int", text=42)), "wrong_type", v, "bad-text-int"),
         Case("brands-str", _raw(_post("bad-brands", text="x", brands="acme")), "wrong_type", v, "bad-brands"),
         Case("lang-int", _raw(_post("bad-lang", text="x", lang=5)), "wrong_type", v, "bad-lang"),

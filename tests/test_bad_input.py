@@ -11,6 +11,8 @@ of its neighbours down.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -19,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from corpus import PLUGIN_TIMEOUT, WORKER_ENV, Case, _post, _raw, corpus, payload_of, plugin_cases
+from corpus import MAX_AGE, PLUGIN_TIMEOUT, T0, WORKER_ENV, Case, _post, _raw, corpus, payload_of, plugin_cases
 from mmstream.kafka.clients import ensure_topics
 from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Outcome, Pipeline
@@ -172,7 +174,7 @@ def test_corpus_through_the_broker(settings, probe, cases, tmp_path):
         special = wait_for(settings, "dead-letter", n_bad + 3, timeout=60, what="the Kafka-only dead letters",
                            context=worker)
         # still consuming afterwards
-        produce(settings, [{"id": f"after-{i}", "created_at": 0, "text": f"still here {i}"} for i in range(3)])
+        produce(settings, [{"id": f"after-{i}", "created_at": T0, "text": f"still here {i}"} for i in range(3)])
         wait_for(settings, "enriched", {"after-0", "after-1", "after-2"}, timeout=120)
         # read everything again: duplicates would show now
         every = read_all(settings, ["dead-letter", "enriched"], settle=5)
@@ -206,3 +208,26 @@ def test_corpus_through_the_broker(settings, probe, cases, tmp_path):
     for case in good:
         assert results[case.id]["sentiment"]["label"] in ("negative", "neutral", "positive")
     assert results["good-path"]["modalities"]["text"]["chars"] == len("/etc/passwd")
+
+
+@pytest.mark.integration  # a child process: mmstream score
+def test_score_bounds_event_time_by_the_clock(cases, tmp_path):
+    """``mmstream score`` with MMSTREAM_MAX_AGE set: no Kafka timestamp, the clock is the reference;
+    a post over the bound on the past or the future is dead-lettered with its reason, the rest scored."""
+    chosen = [c for c in cases if c.name in ("old-created-at", "future-created-at", "text-0", "epoch-float")]
+    assert len(chosen) == 4
+    posts = tmp_path / "posts.jsonl"
+    posts.write_bytes(b"".join(c.raw + b"\n" for c in chosen))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MMSTREAM_")}
+    env.update(MMSTREAM_MAX_AGE=str(MAX_AGE), MMSTREAM_ONNX_THREADS="1", MMSTREAM_PLUGINS_DISABLED="image")
+    done = subprocess.run([sys.executable, "-m", "mmstream", "score", str(posts)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert [o.get("id") for o in out] == [c.id for c in chosen], done.stdout
+    for case, outcome in zip(chosen, out):
+        if case.reason is None:
+            assert "sentiment" in outcome and "reason" not in outcome, outcome
+        else:
+            check_dead_letter(case, outcome)
+            assert "MMSTREAM_MAX_AGE" in outcome["detail"] or "MMSTREAM_MAX_FUTURE" in outcome["detail"]
