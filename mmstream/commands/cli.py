@@ -64,12 +64,14 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from mmstream.commands.demo import run_demo
+    from mmstream.commands.stopping import stop_on_signals
 
-    if args.serve:
-        from mmstream.commands.serve_demo import serve_demo
+    with stop_on_signals():  # kill (SIGTERM) and a closed terminal (SIGHUP) clean up as Ctrl-C does
+        if args.serve:
+            from mmstream.commands.serve_demo import serve_demo
 
-        return serve_demo(rate=args.rate or 1.0, port=args.port, posts_file=args.posts, duration=args.duration)
-    return run_demo(rate=args.rate or 20.0, timeout=args.timeout, posts_file=args.posts)
+            return serve_demo(rate=args.rate or 1.0, port=args.port, posts_file=args.posts, duration=args.duration)
+        return run_demo(rate=args.rate or 20.0, timeout=args.timeout, posts_file=args.posts)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -328,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     except MMStreamError as exc:
         print(f"mmstream: error: {exc}", file=sys.stderr)
         return exc.exit_status
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP where a command asked for it (stopping.py)
+        return 128 + getattr(exc, "signum", 2)
 
 
 if __name__ == "__main__":

@@ -242,10 +242,11 @@ class EmbeddedBroker:
 
 
 def run_broker_foreground(port: int | None = None, *, log_path: str | Path | None = None) -> int:
-    """``mmstream broker``: run tansu until Ctrl-C or SIGTERM; the exit status.
+    """``mmstream broker``: run tansu until Ctrl-C, SIGTERM or SIGHUP; the exit status.
 
-    Prints the broker URL on stdout.  SIGINT/SIGTERM are forwarded to tansu as
-    SIGTERM; if tansu exits on its own the status is 1.
+    Prints the broker URL on stdout.  SIGINT/SIGTERM/SIGHUP are forwarded to tansu as
+    SIGTERM (tansu runs in a session of its own: a closed terminal does not reach it);
+    if tansu exits on its own the status is 1.
     """
     broker = EmbeddedBroker(port or 9092, log_path=log_path)
     stopping = False
@@ -255,7 +256,7 @@ def run_broker_foreground(port: int | None = None, *, log_path: str | Path | Non
         stopping = True
         broker.send_signal(signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         broker.start()
         if stopping:  # the signal came before tansu existed
