@@ -59,7 +59,7 @@ def rejects(image, value, reason: str, settings: Settings | None = None) -> Post
 # -- extraction -------------------------------------------------------------------------------------------
 
 def test_registered_for_images(image):
-    assert (image.name, image.modalities, image.dims) == ("image", ("images",), {"images": 1280})
+    assert (image.name, image.modalities, image.dims) == ("image", ("images", "video_frames"), {"images": 1280})
 
 
 def test_meme_text_is_read_and_handed_on(image):

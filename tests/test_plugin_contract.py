@@ -112,7 +112,7 @@ def test_plugins_lists_hooks_modalities_version_source_and_failures(broken_site)
     infos = {i["name"]: i for i in json.loads(out.stdout)}
     assert infos["text"]["modalities"] == ["image_text", "text"] and infos["text"]["hooks"] == ["register_extractors"]
     assert infos["text"]["source"].startswith("mmstream-text ") and infos["text"]["version"]
-    assert infos["image"]["modalities"] == ["images"]
+    assert infos["image"]["modalities"] == ["images", "video_frames"]
     assert {"register_enrichers", "register_sinks", "extend_worker"} <= set(infos["analytics"]["hooks"])
     assert "built-in" in infos["analytics"]["source"]
     assert "a_module_that_does_not_exist" in infos["broken"]["error"]

@@ -1,6 +1,7 @@
 """The ``image`` extractor: image features for the fused model, the text
 in the images handed on as the derived modality ``image_text``, and the
-emotion of the faces in them."""
+emotion of the faces in them; the same for the keyframes of a post's videos
+(the derived modality ``video_frames``, see :mod:`mmstream_image.frames`)."""
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,6 +14,7 @@ from mmstream.plugin import ConfigError, Extraction, Extractor, Settings, usable
 from mmstream_image.decode import ORIGINAL_SIZE, decode_images
 from mmstream_image.encoder import ImageEncoder, normalise
 from mmstream_image.faces import Face, FaceEmotion, mean_emotion
+from mmstream_image.frames import FRAMES, FramePhoto, frames_extraction, photo_extraction, refuse_posted
 from mmstream_image.ocr import ImageOcr, OcrResult
 
 
@@ -32,13 +34,17 @@ class ImageExtractor(Extractor):
     Faces are reported only: the feature vector, and so the fused model,
     does not use them (it was trained without faces, and no face-labelled
     sentiment data exists to train it with).
+
+    ``video_frames`` (keyframes the video plugin decoded) get the same report, their
+    text de-duplicated by line and handed on as ``video_text``, and their features
+    handed on as the post's ``images`` feature when it has no images of its own.
     """
 
     name: ClassVar[str] = "image"
-    modalities: ClassVar[tuple[str, ...]] = ("images",)
+    modalities: ClassVar[tuple[str, ...]] = ("images", FRAMES)
     dims: ClassVar[dict[str, int]] = {"images": 1280}
+    text_views: ClassVar[tuple[str, ...]] = ("image_text", "video_text")
     #: the text read in the images (OCR), handed on as ``derived["image_text"]``: the text path embeds it
-    text_views: ClassVar[tuple[str, ...]] = ("image_text",)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -64,13 +70,21 @@ class ImageExtractor(Extractor):
         self.faces.warm_up()
 
     def validate(self, modality: str, value: Any) -> list[Image.Image]:
-        """Decode the post's images (see :func:`mmstream_image.decode.decode_images`)."""
+        """Decode the post's images (see :func:`mmstream_image.decode.decode_images`). A post
+        never sends ``video_frames`` itself (derived values skip this check)."""
+        if modality == FRAMES:
+            raise refuse_posted(modality)
         return decode_images(modality, value, self.settings)
 
     def extract(self, modality: str, values: Sequence[list[Image.Image]]) -> list[Extraction | Exception]:
         """Encode every image of the batch together, then pool per post. Meanwhile OCR
         reads the images, ``ocr_threads`` at a time (it is most of an image's cost,
-        and one session run uses one core), and the faces are read in the side thread."""
+        and one session run uses one core), and the faces are read in the side thread.
+        A post's derived ``images`` (its keyframes' :class:`FramePhoto`) is already encoded."""
+        if any(isinstance(v, FramePhoto) for v in values):
+            rest = [v for v in values if not isinstance(v, FramePhoto)]
+            read = iter(self.extract(modality, rest) if rest else [])
+            return [photo_extraction(v) if isinstance(v, FramePhoto) else next(read) for v in values]
         encoder, ocr, faces = self._models()
         images = [img for post in values for img in post]
         faces_read = self._side.submit(read_faces, faces, images)
@@ -86,7 +100,8 @@ class ImageExtractor(Extractor):
             post_reads = reads[offset:offset + len(post)]
             offset += len(post)
             try:
-                results.append(self._post(faces.labels, post, rows, post_faces, [r.result() for r in post_reads]))
+                results.append(self._post(modality, faces.labels, post, rows, post_faces,
+                                          [r.result() for r in post_reads]))
             except Exception as exc:  # noqa: BLE001 - this post fails, the batch goes on
                 results.append(exc)
         return results
@@ -102,9 +117,9 @@ class ImageExtractor(Extractor):
         return self.encoder, self.ocr, self.faces
 
     @staticmethod
-    def _post(labels: list[str], images: list[Image.Image], features: np.ndarray,
+    def _post(modality: str, labels: list[str], images: list[Image.Image], features: np.ndarray,
               found: list[list[Face] | Exception], reads: list[OcrResult]) -> Extraction:
-        errors = [f"images[{i}]: {type(f).__name__}: {f}" for i, f in enumerate(found) if isinstance(f, Exception)]
+        errors = [f"{modality}[{i}]: {type(f).__name__}: {f}" for i, f in enumerate(found) if isinstance(f, Exception)]
         per_image = [[] if isinstance(f, Exception) else f for f in found]
         text = "\n".join(r.text for r in reads if r.text)
         report = {
@@ -118,6 +133,8 @@ class ImageExtractor(Extractor):
         if errors:
             report["faces_error"] = "; ".join(errors)
         pooled = normalise(features.mean(axis=0)).astype(np.float32)
+        if modality == FRAMES:
+            return frames_extraction(report, [r.text for r in reads], pooled)
         return Extraction(features=pooled, report=report, derived={"image_text": text} if text else {})
 
 
