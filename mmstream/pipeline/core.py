@@ -26,7 +26,7 @@ from mmstream.pipeline.post import Post, check_event_time, parse_json, usable_id
 from mmstream.schemas import versions as schema_versions
 from mmstream.settings import Settings
 
-MAX_ROUNDS = 2
+MAX_ROUNDS = 3  # a post's values, what they derive, what that derives: videos -> video_frames -> video_text
 PAYLOAD_KEEP_CHARS = 4096
 
 
