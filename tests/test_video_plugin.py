@@ -400,3 +400,42 @@ def test_forty_clips_in_one_post(tmp_path):
     assert refused["seconds"] < 0.1
     assert allowed["report"]["count"] == 40 and allowed["report"]["frames_handed_on"] == 16  # post_frames, in all
     assert allowed["seconds"] < 3 and allowed["grew_mb"] < 80
+
+
+# -- through the whole pipeline: `mmstream score` ------------------------------------------------------------------
+
+@pytest.mark.integration
+def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp_path):
+    """Videos go through the real pipeline (three extraction rounds: videos -> video_frames -> video_text and
+    the frames' images feature), one outcome per post, among text and a bad clip."""
+    brands = tmp_path / "brands.toml"
+    brands.write_text('[brands.acme]\naliases = ["acme air"]\n')
+    photo = io.BytesIO()
+    frame(3, 320, 240, None).save(photo, "JPEG")
+    png = io.BytesIO()
+    frame(0, 64, 64, None).save(png, "PNG")
+    now = int(time.time())
+    caption = make_clip(caption="ACME AIR LOST MY BAG", seconds=3.0)
+    posts = [{"id": "caption-only", "videos": [b64(caption)]},
+             {"id": "with-photo", "videos": [b64(caption)], "images": [b64(photo.getvalue())]},
+             {"id": "image-as-video", "videos": [b64(png.getvalue())]},
+             {"id": "text", "text": "Acme Air lost my bag"}]
+    source = tmp_path / "posts.jsonl"
+    source.write_text("".join(json.dumps({**p, "created_at": now}) + "\n" for p in posts))
+    env = {**os.environ, "MMSTREAM_BRANDS_FILE": str(brands)}
+    done = subprocess.run([str(Path(sys.executable).with_name("mmstream")), "score", str(source)], env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 3 and "results=3 dead_letters=1 (not_a_video 1" in done.stderr, done.stderr[-3000:]
+    out = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert list(out) == [p["id"] for p in posts]
+    heard = out["caption-only"]
+    assert heard["brands"] == ["acme"] and out["text"]["brands"] == ["acme"]
+    assert (heard["lang"], heard["lang_source"]) == ("en", "detected") and heard["sentiment"] is not None
+    modalities = heard["modalities"]
+    assert modalities["video_frames"]["ocr_text"] == "ACME AIR LOST MY BAG" and modalities["video_text"]["lang"] == "en"
+    assert modalities["images"] == {"source": "video_frames", "count": 6}  # no images of its own
+    own = out["with-photo"]["modalities"]["images"]
+    assert own["count"] == 1 and own["sizes"] == [[320, 240]]  # its own image's features, not the frames'
+    assert out["with-photo"]["brands"] == ["acme"]
+    bad = out["image-as-video"]
+    assert (bad["reason"], bad["stage"]) == ("not_a_video", "validate") and "'images'" in bad["detail"]
