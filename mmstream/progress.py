@@ -1,9 +1,20 @@
-"""A dependency-free progress line on stderr (only when stderr is a terminal,
-otherwise a line every few seconds) for long work."""
+"""A dependency-free progress line on stderr (overwritten in place only when stderr is a
+terminal, otherwise a new line every few seconds) for long work."""
 from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
+
+
+def line_end(stream: TextIO | None = None) -> str:
+    """How a progress line that will be overwritten ends: ``\\r`` on a terminal, ``\\n`` elsewhere
+    (a log file, a pipe, journald), where carriage returns would glue the lines into one."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        return "\r" if stream.isatty() else "\n"
+    except (AttributeError, ValueError):  # a closed or odd stream
+        return "\n"
 
 
 class Progress:
@@ -11,7 +22,7 @@ class Progress:
         self.label, self.total, self.unit, self.every = label, total, unit, every
         self.done = 0
         self.start = self._last = time.monotonic()
-        self.tty = sys.stderr.isatty()
+        self.tty = line_end() == "\r"
 
     def __enter__(self) -> "Progress":
         return self

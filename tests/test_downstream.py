@@ -413,22 +413,25 @@ def test_a_sink_killed_mid_stream_loses_and_duplicates_nothing(stream, kind, req
     assert sorted(brands) == sorted((pid, b) for pid, r in last["enriched"].items() for b in dict.fromkeys(r["brands"]))
     # window stats equal the values on brand-stats
     stats = db.rows("SELECT key, brand, posts, negative, neutral, positive, mean_score, share_of_voice, "
-                    "mentions_in_window FROM mmstream_brand_stats")
+                    "mentions_in_window, complaints, complaint_share FROM mmstream_brand_stats")
     assert {s[0] for s in stats} == set(last["brand-stats"]) and len(stats) == len(last["brand-stats"])
-    for key, brand, posts, neg, neu, pos, mean, share, mentions in stats:
+    for key, brand, posts, neg, neu, pos, mean, share, mentions, complaints, complaint_share in stats:
         want = last["brand-stats"][key]
         assert (brand, posts, neg, neu, pos, mentions) == (want["brand"], want["posts"], want["labels"]["negative"],
                                                           want["labels"]["neutral"], want["labels"]["positive"],
                                                           want["mentions_in_window"])
         assert (mean, share) == (pytest.approx(want["mean_score"], abs=1e-12),
                                  pytest.approx(want["share_of_voice"], abs=1e-12))
+        assert complaints == want["complaints"] and complaint_share == pytest.approx(want["complaint_share"], abs=1e-12)
+    assert any(s[9] for s in stats), "no window with a complaint: the columns are not exercised"
     for topic, table in (("alerts", "alerts"), ("late", "late_posts"), ("topics", "topics"),
                          ("dead-letter", "dead_letters")):
         column = "key" if table == "dead_letters" else "id"
         assert sorted(r[0] for r in db.rows(f"SELECT {column} FROM mmstream_{table}")) == sorted(last[topic]), topic
     assert db.count("rejects") == 0
     # the restarted sink resumed from its committed offsets: it did not read everything again
-    final = [line for line in log.read_text().replace("\r", "\n").splitlines() if line.startswith("sink (")][-1]
+    assert "\r" not in log.read_text()  # its stderr is a file: progress as lines, no carriage returns
+    final = [line for line in log.read_text().splitlines() if line.startswith("sink (")][-1]
     total = sum(len(rs) for t, rs in on_topics.items() if t in OUT)
     assert int(re.search(r"(\d+) records", final).group(1)) < total, final
     # the README's queries run on what the sink wrote
@@ -520,5 +523,70 @@ def test_the_reader_and_the_sink_on_each_broker(settings, tmp_path):
             sink.kill()
     ids = [r[0] for r in db.rows("SELECT id FROM mmstream_results")]
     assert len(ids) == len(set(ids)) == 2200 and set(ids) == {f"r{i}" for i in range(2200)} and at_kill < 2200
-    final = [line for line in log.read_text().replace("\r", "\n").splitlines() if line.startswith("sink (")][-1]
+    progress = [line for line in log.read_text().splitlines() if re.match(r"sink \(.*\d+ records", line)]
+    assert "\r" not in log.read_text() and len(progress) >= 2, log.read_text()[-2000:]  # lines in a log file
+    final = progress[-1]
     assert int(re.search(r"(\d+) records", final).group(1)) <= 2200 - at_kill + 20, final  # resumed, not replayed
+
+
+REFUSE = {"sqlite": ("CREATE TRIGGER refuse_r7 BEFORE INSERT ON mmstream_results WHEN NEW.id = 'r7' "
+                     "BEGIN SELECT RAISE(ABORT, 'the database refuses r7'); END",
+                     "DROP TRIGGER refuse_r7"),
+          "postgresql": ("CREATE FUNCTION refuse_r7() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                         "IF NEW.id = 'r7' THEN RAISE EXCEPTION 'the database refuses r7'; END IF; RETURN NEW; END $$; "
+                         "CREATE TRIGGER refuse_r7 BEFORE INSERT ON mmstream_results FOR EACH ROW "
+                         "EXECUTE FUNCTION refuse_r7()",
+                         "DROP TRIGGER refuse_r7 ON mmstream_results; DROP FUNCTION refuse_r7()")}
+
+
+def _db_execute(dsn: str, sql: str) -> None:
+    if dsn.startswith("sqlite:///"):
+        conn = sqlite3.connect(dsn[len("sqlite:///"):])
+        try:
+            conn.executescript(sql)
+        finally:
+            conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_batch_the_database_refuses_is_read_again_offsets_follow_the_transaction(settings, kind, request, tmp_path):
+    """The order that makes a sink lose nothing: the transaction, then the offsets. A real database
+    refuses one record (a trigger raises); the sink stops with nothing of that batch written, and a
+    sink started again in the same group reads that batch again, from its first record."""
+    from mmstream.sinks import open_store
+
+    ensure_topics(settings, [settings.topic("enriched")], 1)  # one partition: batches follow the offsets
+    produce_jsonl(settings, [json.dumps(synthetic_result(i)) for i in range(20)], settings.topic("enriched"))
+    if kind == "sqlite":
+        dsn = f"sqlite:///{tmp_path / 'refuse.db'}"
+    else:
+        dsn = request.getfixturevalue("postgres").dsn
+        _db_execute(dsn, "DROP TABLE IF EXISTS mmstream_results, mmstream_result_brands, mmstream_result_topics, "
+                         "mmstream_rejects")
+    store = open_store(dsn, settings)
+    store.create_tables(["enriched"])
+    store.close()
+    create, drop = REFUSE[kind]
+    _db_execute(dsn, create)
+    db, group = Db(dsn), f"sink-refuse-{uuid.uuid4().hex[:6]}"
+    command = [sys.executable, "-m", "mmstream", "sink", dsn, "--topics", "enriched", "--group", group,
+               "--batch-size", "5", "--exit-when-idle", "4"]
+    failed = subprocess.run(command, env=settings_env(settings), capture_output=True, text=True, timeout=180)
+    assert failed.returncode != 0 and "refuses r7" in failed.stderr, failed.stderr[-3000:]
+    written = sorted(int(r[0][1:]) for r in db.rows("SELECT id FROM mmstream_results"))
+    assert 7 not in written and written == list(range(len(written))), written  # the batches before r7's, whole
+    _db_execute(dsn, drop)  # the database is fixed: start the sink again
+    again = subprocess.run(command, env=settings_env(settings), capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(r[0] for r in db.rows("SELECT id FROM mmstream_results")) == sorted(f"r{i}" for i in range(20))
+    final = [line for line in again.stderr.splitlines() if line.startswith("sink (")][-1]
+    # it resumed with the refused batch: every record from the first one not written, none before it
+    assert int(re.search(r"(\d+) records", final).group(1)) == 20 - len(written), (final, written)
+    if kind == "postgresql":  # the server is the module's: leave its tables to the other tests
+        _db_execute(dsn, "DROP TABLE mmstream_results, mmstream_result_brands, mmstream_result_topics, "
+                         "mmstream_rejects")

@@ -162,3 +162,119 @@ def test_the_reader_takes_the_workers_security_settings(tmp_path):
         Reader(["enriched"], "g", Settings.load(security_protocol="KERBEROS"))
     with pytest.raises(ConfigError, match="the output topics are"):
         Reader(["results"], "g", Settings.load())
+
+
+# -- SQLite paths, progress lines, complaint columns ---------------------------------------------------
+
+def test_a_three_slash_sqlite_dsn_is_relative_and_the_error_names_the_absolute_path_tried(tmp_path, monkeypatch):
+    from mmstream.sinks.sqlite import sqlite_path
+
+    monkeypatch.chdir(tmp_path)  # holds no tmp/ folder: sqlite:///tmp/x.db is tmp_path/tmp/x.db, which cannot be made
+    with pytest.raises(ConfigError) as missing:
+        SqliteStore(sqlite_path("sqlite:///tmp/x.db"))
+    message = str(missing.value)
+    assert str(tmp_path / "tmp" / "x.db") in message, message  # the path tried, absolute
+    assert "sqlite:////tmp/x.db" in message and "four slashes" in message, message  # and the fix
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'nope'}.* does not exist; create the folder"):
+        SqliteStore(sqlite_path(f"sqlite:///{tmp_path / 'nope' / 'x.db'}"))  # four slashes: absolute
+    with pytest.raises(ConfigError, match=f"cannot open the SQLite database {tmp_path}: "):
+        SqliteStore(str(tmp_path))  # a folder, not a file
+    (tmp_path / "tmp").mkdir()
+    store = SqliteStore(sqlite_path("sqlite:///tmp/x.db"))  # relative, where the folder exists
+    assert store.describe() == f"SQLite {tmp_path / 'tmp' / 'x.db'}" and (tmp_path / "tmp" / "x.db").exists()
+    store.close()
+
+
+@pytest.mark.integration  # a child process: mmstream sink
+def test_the_sink_command_names_the_path_it_tried(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "mmstream", "sink", "sqlite:///tmp/x.db"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and str(tmp_path / "tmp" / "x.db") in done.stderr, done.stderr
+    assert "sqlite:////tmp/x.db" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_progress_lines_end_in_a_newline_off_a_terminal():
+    import io
+    import os
+    import pty
+
+    from mmstream.progress import line_end
+
+    assert line_end(io.StringIO()) == "\n"
+    leader, follower = pty.openpty()
+    try:
+        with os.fdopen(follower, "w", closefd=False) as tty:
+            assert line_end(tty) == "\r"
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+STATS = {"schema": "mmstream.brand-stats/1", "brand": "zenbank",
+         "window": {"name": "hopping", "size": 3600.0, "step": 300.0, "start": "2025-11-28T14:05:00Z",
+                    "end": "2025-11-28T15:05:00Z"},
+         "closed": True, "posts": 41, "labels": {"negative": 22, "neutral": 14, "positive": 5},
+         "mean_score": -0.304009244, "share_of_voice": 0.366071429, "mentions_in_window": 112, "top_topics": [],
+         "complaints": 9, "complaint_share": 0.225}
+OLD_BRAND_STATS = ("CREATE TABLE mmstream_brand_stats (key TEXT, brand TEXT, window_name TEXT, window_start {time}, "
+                   "window_end {time}, window_size {float}, window_step {float}, closed {bool}, posts {int}, "
+                   "negative {int}, neutral {int}, positive {int}, mean_score {float}, share_of_voice {float}, "
+                   "mentions_in_window {int}, top_topics {json}, schema TEXT, record {json}, PRIMARY KEY (key))")
+
+
+def stats_message(value: dict, offset: int) -> Message:
+    key = f"{value['brand']}|{value['window']['name']}|{value['window']['start']}"
+    return Message("brand-stats", key, parse("brand-stats", value), 0, offset, 0, value, json.dumps(value).encode())
+
+
+def test_brand_stats_has_complaint_columns_and_an_older_table_gains_them(tmp_path):
+    fresh, old = str(tmp_path / "new.db"), str(tmp_path / "old.db")
+    conn = sqlite3.connect(old)
+    conn.execute(OLD_BRAND_STATS.format(**SqliteStore.types))
+    conn.commit()
+    conn.close()
+    without = {k: v for k, v in STATS.items() if k not in ("complaints", "complaint_share")}  # a model without the head
+    for path in (fresh, old):
+        store = SqliteStore(path)
+        store.create_tables(["brand-stats"])
+        store.write([stats_message(STATS, 0), stats_message({**without, "brand": "acme"}, 1)])
+        store.close()
+        assert rows(path, "SELECT brand, complaints, complaint_share FROM mmstream_brand_stats ORDER BY brand") == [
+            ("acme", None, None), ("zenbank", 9, 0.225)]
+        columns = [r[1] for r in rows(path, "PRAGMA table_info(mmstream_brand_stats)")]
+        assert columns[-2:] == ["complaints", "complaint_share"], columns  # added last
+
+
+@pytest.mark.integration  # a PostgreSQL server process
+def test_brand_stats_complaint_columns_in_postgresql():
+    pytest.importorskip("psycopg")
+    import psycopg
+
+    from pgserver import PostgresServer, pg_bin
+    from mmstream.sinks.postgres import PostgresStore
+
+    bindir = pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed: apt-get install postgresql")
+    server = PostgresServer(bindir).start()
+    try:
+        with psycopg.connect(server.dsn, autocommit=True) as conn:  # the table an older mmstream made
+            conn.execute(OLD_BRAND_STATS.format(**PostgresStore.types))
+        store = PostgresStore(server.dsn)
+        assert store.describe().startswith("PostgreSQL postgres@127.0.0.1:")
+        store.create_tables(["brand-stats"])
+        store.write([stats_message(STATS, 0)])
+        store.write([stats_message({**STATS, "complaints": 10, "complaint_share": 0.25}, 1)])  # an upsert updates them
+        store.close()
+        with psycopg.connect(server.dsn) as conn:
+            assert conn.execute("SELECT brand, complaints, complaint_share FROM mmstream_brand_stats").fetchall() == [
+                ("zenbank", 10, 0.25)]
+            columns = [r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'mmstream_brand_stats' "
+                "ORDER BY ordinal_position").fetchall()]
+        assert columns[-2:] == ["complaints", "complaint_share"], columns
+    finally:
+        server.stop()

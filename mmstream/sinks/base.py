@@ -31,6 +31,10 @@ class SinkStore:
         person can see (the built-in stores: the ``rejects`` table)."""
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """Where the rows go, for the sink's first line (no password)."""
+        return type(self).__name__
+
     def close(self) -> None:
         """Release the connection."""
 

@@ -31,6 +31,10 @@ class PostgresStore(SqlStore):
             raise ConfigError(f"cannot connect to PostgreSQL at {_safe(dsn)}: {str(exc).strip()}") from None
         super().__init__(conn, table_prefix)
 
+    def describe(self) -> str:
+        info = self.conn.info
+        return f"PostgreSQL {info.user}@{info.host}:{info.port}/{info.dbname}"
+
     def columns(self, table: str) -> set[str]:
         return {row[0] for row in self.query("SELECT column_name FROM information_schema.columns "
                                              "WHERE table_schema = current_schema() AND table_name = %s", (table,))}

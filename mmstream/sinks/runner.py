@@ -12,6 +12,7 @@ from typing import Sequence
 
 from mmstream.client.reader import Reader
 from mmstream.errors import BrokerError, ConfigError
+from mmstream.progress import line_end
 from mmstream.settings import Settings
 from mmstream.sinks import open_store
 from mmstream.sinks.base import SinkError
@@ -39,6 +40,8 @@ def run_sink(settings: Settings, dsn: str, topics: Sequence[str] = DEFAULT_TOPIC
         raise ConfigError(f"cannot store {unknown or 'no topics'}: --topics takes {', '.join(TOPIC_TABLES)}")
     group = group or f"{settings.app_id}-sink"
     store = open_store(dsn, settings, table_prefix)
+    if progress:
+        print(f"sink ({group}): writing {', '.join(topics)} to {store.describe()}", file=sys.stderr, flush=True)
     metrics = None
     if metrics_port is not None:
         from mmstream.observability import SinkMetrics
@@ -80,7 +83,7 @@ def run_sink(settings: Settings, dsn: str, topics: Sequence[str] = DEFAULT_TOPIC
                 try:
                     reader.commit()  # only now: the rows are in the database
                 except BrokerError as exc:  # a rebalance moved the partitions: their new owner writes them again
-                    print(f"\nsink ({group}): offsets not committed ({exc}); the batch is in the database and "
+                    print(f"{_fresh_line()}sink ({group}): offsets not committed ({exc}); the batch is in the database and "
                           "will be written again, unchanged", file=sys.stderr, flush=True)
                 stats.batches += 1
                 stats.records += len(batch)
@@ -91,7 +94,7 @@ def run_sink(settings: Settings, dsn: str, topics: Sequence[str] = DEFAULT_TOPIC
                     _observe(metrics, reader, batch, time.monotonic() - began)
                 if progress and time.monotonic() - last_report >= 2.0:
                     last_report = time.monotonic()
-                    _report(stats, group, end="\r")
+                    _report(stats, group, end=line_end())  # overwritten on a terminal, a new line in a log
         finally:
             reader.close()
     finally:
@@ -121,6 +124,11 @@ def kind_name(dsn: str) -> str:
     from mmstream.sinks.postgres import _safe
 
     return _safe(dsn)
+
+
+def _fresh_line() -> str:
+    """What starts a message after a progress line: a newline on a terminal (the line ended in ``\\r``)."""
+    return "\n" if line_end() == "\r" else ""
 
 
 def _report(stats: SinkStats, group: str, end: str = "\n") -> None:

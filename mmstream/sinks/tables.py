@@ -37,7 +37,9 @@ BRAND_STATS = Table("brand_stats", (
     ("key", "text"), ("brand", "text"), ("window_name", "text"), ("window_start", "time"), ("window_end", "time"),
     ("window_size", "float"), ("window_step", "float"), ("closed", "bool"), ("posts", "int"), ("negative", "int"),
     ("neutral", "int"), ("positive", "int"), ("mean_score", "float"), ("share_of_voice", "float"),
-    ("mentions_in_window", "int"), ("top_topics", "json"), ("schema", "text"), ("record", "json")), ("key",))
+    ("mentions_in_window", "int"), ("top_topics", "json"), ("schema", "text"), ("record", "json"),
+    ("complaints", "int"), ("complaint_share", "float")),  # columns added later go last: ALTER TABLE adds them
+    ("key",))
 LATE_POSTS = Table("late_posts", (
     ("id", "text"), ("created_at", "time"), ("watermark", "time"), ("brands", "json"), ("sentiment_label", "text"),
     ("sentiment_score", "float"), ("missed", "json"), ("counted_in", "json"), ("schema", "text"), ("record", "json")),
@@ -128,7 +130,8 @@ def rows_of(m: Message) -> Rows:
                                  "neutral": labels.get("neutral"), "positive": labels.get("positive"),
                                  "mean_score": v["mean_score"], "share_of_voice": v["share_of_voice"],
                                  "mentions_in_window": v["mentions_in_window"], "top_topics": v["top_topics"],
-                                 "schema": v.get("schema"), "record": v}]}
+                                 "schema": v.get("schema"), "record": v, "complaints": v.get("complaints"),
+                                 "complaint_share": v.get("complaint_share")}]}
     if m.topic == "late":
         s = v.get("sentiment") or {}
         return {"late_posts": [{"id": key, "created_at": v["created_at"], "watermark": v["watermark"],
