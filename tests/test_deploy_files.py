@@ -289,7 +289,7 @@ def test_the_image_install_carries_the_models_and_scores_offline(tmp_path: Path)
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "MMSTREAM_ONNX_THREADS": "1"}
     done = subprocess.run((["unshare", "-n"] if offline else []) + command, env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 3, done.stdout + done.stderr  # the samples' bad posts: "some lines failed"
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert len(lines) == len(samples.read_text().splitlines()) and lines
     results = [r for r in map(json.loads, lines) if "sentiment" in r]

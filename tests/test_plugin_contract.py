@@ -209,7 +209,7 @@ def test_a_disabled_plugin_is_not_loaded_and_its_modality_is_dead_lettered():
     assert "images" not in pipeline.validators and "text" in pipeline.validators
     out = run(None, "score", "-", stdin=POST + '{"id": "p2", "created_at": 0, "images": [{"b64": "AAAA"}]}\n',
               env={"MMSTREAM_PLUGINS_DISABLED": "image"})
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 3, out.stderr  # p2 dead-lettered: score's "some lines failed"
     records = {r["id"]: r for r in map(json.loads, out.stdout.splitlines())}
     assert records["p1"]["sentiment"]["label"] and records["p2"]["reason"] == "unknown_modality"
     listed = run(None, "plugins", env={"MMSTREAM_PLUGINS_DISABLED": "image"})

@@ -65,7 +65,7 @@ def test_listed_and_scored(demo):
     posts = [{"id": "d1", "created_at": 0, "text": "love it", "demo_plugin": "two words"},
              {"id": "d2", "created_at": 0, "demo_plugin": ["not", "text"]}]
     out = mmstream("score", "-", site=site, stdin="".join(json.dumps(p) + "\n" for p in posts))
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 3, out.stderr  # d2 was dead-lettered: "some lines failed"
     d1, d2 = (json.loads(line) for line in out.stdout.splitlines())
     assert d1["modalities"]["demo_plugin"] == {"chars": 9, "words": 2} and "text" in d1["modalities"]
     assert d2["reason"] == "wrong_type" and d2["stage"] == "validate"

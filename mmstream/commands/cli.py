@@ -222,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     _kafka_options(p)
     p.add_argument("--rate", type=float, default=None, help="posts per second (default: as fast as possible)")
 
-    p = add("score", cmd_score, "Score a JSON-lines file of posts without Kafka (same plugins, same model).")
+    p = add("score", cmd_score, "Score a JSON-lines file of posts without Kafka (same plugins, same model): one "
+            "output line per input line (a bad or blank one: its dead letter, with its 'line'); exit status 0 when "
+            "every line got a result, 3 when some were dead-lettered.")
     p.add_argument("input", help="JSON-lines file of posts ('-' for stdin)")
     p.add_argument("-o", "--output", default="-", help="output JSON-lines file (default stdout)")
     p.add_argument("--brands", default=None, help="TOML file of brands and their aliases")
