@@ -123,14 +123,18 @@ def _decode(clip: Clip, vs: Any, packets: list[Any], limits: VideoLimits,
 
 
 def _image(clip: Clip, frame: Any, limits: VideoLimits) -> Image.Image:
-    """The frame as RGB, scaled (in FFmpeg, from YUV) so its longer side is at most ``frame_side``."""
+    """The frame as RGB, scaled (in FFmpeg, from YUV) so its longer side is at most ``frame_side``, and
+    turned upright as the container's display matrix says (a phone's portrait clip is often stored on its
+    side: OCR would read nothing)."""
     width, height = frame.width, frame.height
     if width * height > limits.max_pixels:
         raise over("resolution_too_large", clip.where, f"decodes to {width}x{height} frames", limits.max_pixels,
                    "max_pixels", "downscale it", STAGE)
     scale = min(1.0, limits.frame_side / max(width, height))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return frame.to_image(width=size[0], height=size[1])
+    img = frame.to_image(width=size[0], height=size[1])
+    turn = int(frame.rotation or 0)  # degrees counterclockwise, as PIL's rotate takes them
+    return img.rotate(turn, expand=True) if turn % 360 and turn % 90 == 0 else img
 
 
 def timeout(where: str, limits: VideoLimits, doing: str) -> PostError:
