@@ -98,6 +98,9 @@ class Settings:
     max_image_pixels: int = 40_000_000
     max_image_frames: int = 100
     plugin_timeout: float = 30.0
+    # media by reference: the prefixes a post's {"ref": ...} entries may name, comma-separated (absolute
+    # directories, file:// URLs, http(s)://host[:port]/prefix/; empty: none, refs are dead-lettered)
+    media_stores: str = ""
     # plugins: a plugin that fails to load (or implements an unknown hook) stops startup ("fatal") or is
     # reported and left out ("skip")
     plugin_errors: str = "fatal"

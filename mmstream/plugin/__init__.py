@@ -20,9 +20,10 @@ from mmstream.inference.onnx import OnnxModel, onnx_threads, usable_cpus
 from mmstream.pipeline.post import check_unicode
 from mmstream.plugin.extractors import Extraction, Extractor, check_text, check_value_type
 from mmstream.plugin.hookspecs import hookimpl
+from mmstream.plugin.media import check_media_list, read_media
 from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
 
 __all__ = ["ConfigError", "Enricher", "Extraction", "Extractor", "MMStreamError", "OnnxModel", "PluginError",
-           "PostError", "Settings", "Sink", "check_text", "check_unicode", "check_value_type", "hookimpl",
-           "onnx_threads", "usable_cpus"]
+           "PostError", "Settings", "Sink", "check_media_list", "check_text", "check_unicode", "check_value_type",
+           "hookimpl", "onnx_threads", "read_media", "usable_cpus"]
