@@ -20,6 +20,7 @@ from PIL import Image
 from mmstream.plugin import PostError
 from mmstream_video.limits import VideoLimits, env_name, over
 from mmstream_video.probe import Clip, corrupt, open_clip
+from mmstream_video.soundtrack import SoundTrack
 
 STAGE = "extract:video"
 #: keyframe packets kept while demuxing, before thinning (every other one dropped when twice this many)
@@ -33,6 +34,7 @@ class Keyframes:
     frames: int  # video frames demuxed
     keyframes: int  # keyframes in the clip
     end: float  # seconds, where the last packet ends
+    sound: bytes | None = None  # the sound track alone, as Matroska (None: silent, or it could not be copied)
 
 
 def read_keyframes(clip: Clip, limits: VideoLimits, want: int) -> Keyframes:
@@ -41,7 +43,8 @@ def read_keyframes(clip: Clip, limits: VideoLimits, want: int) -> Keyframes:
     deadline = time.monotonic() + limits.decode_seconds
     with open_clip(clip.where, clip.data, clip.demuxer, limits) as c:
         vs = c.streams[clip.video_index]
-        kept, frames, keys, end = _demux(clip, c, vs, limits, deadline)
+        track = SoundTrack(c.streams[clip.audio_index]) if clip.audio_index is not None else None
+        kept, frames, keys, end = _demux(clip, c, vs, limits, deadline, track)
         if clip.duration and end < clip.duration - max(1.0, 0.1 * clip.duration):
             raise corrupt(clip.where, f"the container declares {clip.duration:.1f} s, its data ends at {end:.1f} s",
                           STAGE)
@@ -51,11 +54,14 @@ def read_keyframes(clip: Clip, limits: VideoLimits, want: int) -> Keyframes:
     if want > 0 and not decoded:
         raise corrupt(clip.where, "none of its keyframes decodes", STAGE)
     decoded.sort(key=lambda pair: pair[0])
-    return Keyframes([img for _, img in decoded], [round(t, 3) for t, _ in decoded], frames, keys, round(end, 3))
+    return Keyframes([img for _, img in decoded], [round(t, 3) for t, _ in decoded], frames, keys, round(end, 3),
+                     track.bytes() if track is not None else None)
 
 
-def _demux(clip: Clip, c: Any, vs: Any, limits: VideoLimits, deadline: float) -> tuple[list[Any], int, int, float]:
-    """One pass over every packet: ``(kept keyframe packets, video frames, keyframes, end in seconds)``."""
+def _demux(clip: Clip, c: Any, vs: Any, limits: VideoLimits, deadline: float,
+           track: SoundTrack | None) -> tuple[list[Any], int, int, float]:
+    """One pass over every packet: ``(kept keyframe packets, video frames, keyframes, end in seconds)``;
+    the sound stream's packets are copied into ``track`` on the way."""
     kept: list[Any] = []
     stride, frames, keys, end = 1, 0, 0, 0.0
     try:
@@ -69,7 +75,10 @@ def _demux(clip: Clip, c: Any, vs: Any, limits: VideoLimits, deadline: float) ->
                 if end > limits.max_seconds:
                     raise over("video_too_long", clip.where, f"runs past {end:.1f} s", f"{limits.max_seconds:g} s",
                                "max_seconds", "cut it shorter", STAGE)
-            if packet.stream.index != vs.index:
+            index = packet.stream.index  # before the track takes the packet (it moves it to its own stream)
+            if track is not None and index == track.index:
+                track.add(packet)
+            if index != vs.index:
                 continue
             frames += 1
             if frames > limits.max_frames:

@@ -44,6 +44,7 @@ class Clip:
     audio: dict[str, Any] | None
     duration: float | None  # seconds, declared
     frames: int | None = None  # declared video frames (MP4 says; Matroska does not)
+    audio_index: int | None = None  # the sound stream handed on (the first one)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
@@ -125,7 +126,8 @@ def probe(where: str, data: bytes, limits: VideoLimits) -> Clip:
         if estimate > limits.max_frames:
             raise over("too_many_frames", where, f"declares {estimate} video frames", limits.max_frames,
                        "max_frames", "send a shorter clip or a lower frame rate")
-        return Clip(where, data, container, demuxer, len(streams), vs.index, video, audio, duration, frames)
+        return Clip(where, data, container, demuxer, len(streams), vs.index, video, audio, duration, frames,
+                    audios[0].index if audios else None)
 
 
 def _video_info(where: str, vs: Any, limits: VideoLimits) -> dict[str, Any]:
