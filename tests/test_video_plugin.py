@@ -200,6 +200,25 @@ def test_burned_in_caption_is_read_once_as_video_text(video, plugins):
     assert pooled.report == {"source": "video_frames", "count": 6}
 
 
+def test_a_portrait_clip_stored_on_its_side_is_turned_upright(video, plugins):
+    """Phones store portrait video sideways with a display matrix; the keyframes are turned as it says."""
+    upright = [frame(i, 360, 640, "TALL") for i in range(6)]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=12)
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
+        vs.set_display_rotation(90)  # show it turned 90 degrees counterclockwise
+        packets = [p for img in upright for p in vs.encode(av.VideoFrame.from_image(img.rotate(-90, expand=True)))]
+        for packet in packets + list(vs.encode()):
+            out.mux(packet)
+    result = read(video, buf.getvalue())
+    assert result.report["clips"][0]["video"]["width"] == 640  # as stored
+    frames = result.derived["video_frames"]
+    assert frames[0].size == (360, 640)
+    [seen] = plugins["video_frames"].extract("video_frames", [frames[:1]])
+    assert seen.report["ocr_text"] == "TALL"
+
+
 def test_posted_video_frames_are_refused(plugins):
     with pytest.raises(PostError) as caught:
         plugins["video_frames"].validate("video_frames", ["x"])
@@ -215,9 +234,14 @@ def test_caption_lines_repeated_with_ocr_slips_count_once():
 
 # -- sound: handed to the audio path ------------------------------------------------------------------------------
 
-def test_a_clip_with_speech_hands_its_bytes_to_the_audio_path(video, spoken):
+def test_a_clip_with_speech_hands_its_sound_track_to_the_audio_path(video, spoken, wav):
     result = read(video, make_clip(caption=None), spoken)
-    assert result.derived["audio"] == spoken and result.report["audio_from"] == 1
+    [track] = result.derived["audio"]
+    assert result.report["audio_from"] == [1] and len(track) < len(spoken) / 4  # the sound, copied; no video
+    with av.open(io.BytesIO(track)) as sound, av.open(io.BytesIO(wav)) as said:
+        assert sound.format.name == "matroska,webm" and [s.type for s in sound.streams] == ["audio"]
+        heard = sum(f.samples for f in sound.decode(audio=0)) / 22050
+        assert abs(heard - said.duration / av.time_base) < 0.1  # all the speech: the stream copied whole
     [silent, talking] = result.report["clips"]
     assert silent["audio"] is None and talking["streams"] == 2
     assert talking["audio"] == {"codec": "aac", "sample_rate": 22050, "channels": 1}
@@ -239,6 +263,22 @@ def test_entries_must_be_a_list_of_media_objects(video):
     rejects(video, [{"b64": "AAAA", "ref": "x"}], "wrong_type")
     rejects(video, [{"b64": "not base64!"}], "invalid_base64")
     rejects(video, [{"b64": ""}], "empty_media")
+    rejects(video, [{"ref": "/etc/passwd"}], "unsupported_media_source", stage="extract:video")  # fetched there
+
+
+def test_a_clip_by_reference_from_a_media_store(tmp_path):
+    from mmstream_video.extractor import VideoExtractor
+
+    (tmp_path / "clip.webm").write_bytes(make_clip("webm", "libvpx-vp9", caption=None, seconds=1.0))
+    video = VideoExtractor(Settings.load(media_stores=str(tmp_path)))
+    [result] = video.extract("videos", [video.validate("videos", [{"ref": str(tmp_path / "clip.webm")}])])
+    assert result.report["clips"][0]["container"] == "webm" and len(result.derived["video_frames"]) == 2
+    png = io.BytesIO()
+    frame(0, 64, 64, None).save(png, "PNG")
+    (tmp_path / "still.png").write_bytes(png.getvalue())
+    value = video.validate("videos", [{"ref": str(tmp_path / "still.png")}])  # not fetched yet
+    [refused] = video.extract("videos", [value])
+    assert (refused.reason, refused.stage) == ("not_a_video", "extract:video")
 
 
 def test_an_image_or_unknown_file_sent_as_video(video):
