@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 import tracemalloc
@@ -17,6 +20,7 @@ import pytest
 
 from mmstream.errors import ConfigError, PostError
 from mmstream.plugin import Settings, check_media_list, read_media
+from mmstream.plugin import media_http
 from mmstream.plugin.media_http import _public
 from mmstream.plugin.media_stores import parse_stores, redact
 
@@ -321,6 +325,29 @@ def test_an_oversized_or_endless_body_stops_at_the_size_limit(store: Server, pat
     assert time.monotonic() - start < 3 and peak < 3 * MB, peak
     assert f"{size} bytes, over the limit of 1048576" in error.detail
     assert "MMSTREAM_PLUGIN_VIDEO_MAX_BYTES" in error.detail
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl makes the test certificate")
+def test_https_stores_verify_the_certificate(serve: Callable[[], Server], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    server = serve()
+    server.routes["/media/clip.bin"] = lambda h: h.body(CLIP)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    server.handle_error = lambda *a: None  # type: ignore[method-assign]  # the refused handshake
+    url = server.url.replace("http://", "https://")
+    # a certificate no CA vouches for: refused
+    error = refused({"ref": f"{url}/media/clip.bin"}, f"{url}/media/", "media_fetch_failed")
+    assert "SSLCertVerificationError" in error.detail and server.seen == []
+    # the same store, its CA trusted: read over TLS, the certificate checked against the listed address
+    monkeypatch.setattr(media_http, "_tls", lambda: ssl.create_default_context(cafile=str(cert)))
+    assert read({"ref": f"{url}/media/clip.bin"}, f"{url}/media/") == CLIP
+    assert server.seen == ["/media/clip.bin"]
 
 
 def test_a_closed_port_is_a_fetch_failure(store: Server) -> None:

@@ -40,7 +40,7 @@ def fetch(ref: str, stores: tuple[Store, ...], *, max_bytes: int, timeout: float
             via = f"redirected (hop {hop}) to {redact(url)}, which is" if hop else f"{redact(url)} is"
             raise fail("unsupported_media_source", f"{via} not under an allowed prefix of {SETTING}; list the "
                        "prefix there (http(s)://host[:port]/prefix/) or send the media from a listed store.")
-        address = _checked_address(store, deadline, fail)
+        address = _checked_address(store, redact(url), deadline, fail)
         status, location, body = _get(parts, store, address, deadline, max_bytes, fail, too_large)
         if status in _REDIRECTS:
             if not location:
@@ -52,16 +52,17 @@ def fetch(ref: str, stores: tuple[Store, ...], *, max_bytes: int, timeout: float
                "final location.")
 
 
-def _checked_address(store: Store, deadline: float, fail: Fail) -> str:
+def _checked_address(store: Store, shown: str, deadline: float, fail: Fail) -> str:
     """The address to connect to: the store's IP literal, or the host's DNS answers, all public."""
     if store.host_ip is not None:
         return str(store.host_ip)
-    answers = _resolve(store, deadline, fail)
+    answers = _resolve(store, shown, deadline, fail)
     for answer in answers:
         if not _public(ipaddress.ip_address(answer)):
-            raise fail("unsupported_media_source", f"{store.host} resolves to {answer}, a private, loopback, "
-                       f"link-local or reserved address; list that address itself in {SETTING} "
-                       f"(e.g. {store.scheme}://{answer}:{store.port}{store.path}) to allow it.")
+            listed = f"{store.scheme}://{f'[{answer}]' if ':' in answer else answer}:{store.port}{store.path}"
+            raise fail("unsupported_media_source", f"{shown}: its host {store.host} resolves to {answer}, a "
+                       "private, loopback, link-local or reserved address; list that address itself in "
+                       f"{SETTING} (e.g. {listed}) to allow it.")
     return answers[0]
 
 
@@ -71,7 +72,7 @@ def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _resolve(store: Store, deadline: float, fail: Fail) -> list[str]:
+def _resolve(store: Store, shown: str, deadline: float, fail: Fail) -> list[str]:
     """getaddrinfo within the deadline (in a daemon thread: the call itself cannot be timed out)."""
     box: dict[str, object] = {}
 
@@ -86,10 +87,10 @@ def _resolve(store: Store, deadline: float, fail: Fail) -> list[str]:
     thread.join(max(deadline - time.monotonic(), 0))
     if "answers" not in box:
         why = f"did not resolve ({type(box['error']).__name__})" if "error" in box else "did not resolve in time"
-        raise fail("media_fetch_failed", f"the store host {store.host} {why}; check the store and {SETTING}.")
+        raise fail("media_fetch_failed", f"{shown}: its host {store.host} {why}; check the store and {SETTING}.")
     answers = [str(info[4][0]).split("%")[0] for info in box["answers"]]  # type: ignore[union-attr]
     if not answers:
-        raise fail("media_fetch_failed", f"the store host {store.host} has no address; check {SETTING}.")
+        raise fail("media_fetch_failed", f"{shown}: its host {store.host} has no address; check {SETTING}.")
     return answers
 
 
