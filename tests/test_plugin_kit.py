@@ -97,3 +97,21 @@ def test_a_bad_name_is_refused(tmp_path):
     out = mmstream("plugins", "new", "Demo-Plugin", "--dir", str(tmp_path))
     assert out.returncode == 2 and "Python identifier" in out.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_the_next_steps_install_pytest_and_mmstream_from_its_checkout(tmp_path):
+    """A fresh venv has no pytest, and mmstream is not on PyPI (issue 32, item 11): the kit's "next:"
+    line, the generated README and docs/plugins.md install the package with its ``test`` extra and
+    say that mmstream comes first, from its checkout."""
+    out = mmstream("plugins", "new", "next_plugin", "--dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    root = tmp_path / "next_plugin"
+    checkout = Path(__file__).resolve().parents[1]
+    assert f"pip install -e '{root}[test]' && (cd {root} && pytest)" in out.stderr, out.stderr
+    assert "not on PyPI" in out.stderr and f"pip install -e {checkout}" in out.stderr, out.stderr
+    assert 'test = ["pytest>=8"]' in (root / "pyproject.toml").read_text()
+    readme = (root / "README.md").read_text()
+    assert "pip install -e '.[test]'" in readme and "not on PyPI" in readme
+    docs = (checkout / "docs" / "plugins.md").read_text()
+    assert "pip install -e 'my_plugin[test]' && (cd my_plugin && pytest)" in docs
+    assert "not on PyPI" in docs and "pip install -e my_plugin &&" not in docs

@@ -117,11 +117,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     if args.action == "new":
-        from mmstream.commands.plugin_kit import new_plugin
+        from mmstream.commands.plugin_kit import new_plugin, next_steps
 
         root = new_plugin(args.name, args.dir)
         print(f"wrote {root}/: pyproject.toml, {args.name}/__init__.py, tests/test_{args.name}.py, README.md\n"
-              f"next: pip install -e {root} && (cd {root} && pytest)", file=sys.stderr)
+              f"{next_steps(root)}", file=sys.stderr)
         return 0
     from mmstream.plugin.manager import get_plugin_manager, plugin_infos
 

@@ -99,7 +99,8 @@ An [mmstream](https://example.invalid/mmstream) plugin: the `{name}` modality. A
 `"{name}": "some text"` gets `modalities.{name}` = `{{"chars": ..., "words": ...}}` in its result.
 
 ```sh
-pip install -e .            # mmstream finds it through the `mmstream` entry point
+# mmstream is not on PyPI: install it first into this venv from its checkout (pip install -e /path/to/mmstream)
+pip install -e '.[test]'    # mmstream finds it through the `mmstream` entry point; [test] brings pytest
 mmstream plugins            # lists {name} with its hooks, modalities, version and source
 pytest                      # its own tests (fixtures from mmstream.testing)
 echo '{{"id": "1", "created_at": 0, "{name}": "hello"}}' | mmstream score -
@@ -110,11 +111,67 @@ Settings: `MMSTREAM_PLUGIN_{upper}_MAX_CHARS` (default 10000): longer values are
 '''
 
 
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def taken(name: str) -> str | None:
+    """Why ``name`` would clash with what is installed, or None. The generated package is the
+    distribution ``mmstream-<name>`` with the module ``name``, the plugin ``name`` and the modality
+    ``name``: installing it over an installed distribution of that name replaces it (``plugins new
+    text`` once uninstalled the built-in text plugin, and every text post scored neutral, silently);
+    a taken module, plugin name or modality shadows or collides with the one there is."""
+    import importlib.metadata
+    import json
+
+    from mmstream.pipeline.post import META_KEYS
+    from mmstream.plugin.manager import DEFAULT_PLUGINS, ENTRY_POINT_GROUP, get_plugin_manager
+    from mmstream.settings import Settings
+
+    if name in META_KEYS:
+        return f"{name!r} is a field of every post ({', '.join(META_KEYS)})"
+    dists = {_canonical(d.metadata["Name"] or ""): d for d in importlib.metadata.distributions()}
+    for dist_name in (f"mmstream-{name}", name):
+        if _canonical(dist_name) in dists:
+            dist = dists[_canonical(dist_name)]
+            return (f"the distribution {dist.metadata['Name']} {dist.version} is installed: a plugin package "
+                    "of that name would replace or shadow it")
+    modules = importlib.metadata.packages_distributions()
+    if name in modules:
+        return f"a module named {name!r} is installed already (from {', '.join(sorted(set(modules[name])))})"
+    if name in DEFAULT_PLUGINS:
+        return f"{name!r} is a built-in plugin of mmstream"
+    plugins = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name in plugins:
+        return f"a plugin named {name!r} is installed ({plugins[name]})"
+    settings = Settings.load(plugin_errors="skip")
+    features: dict[str, str] = {}  # modality or feature -> the plugin that has it
+    pm = get_plugin_manager(settings)
+    for impl in pm.hook.register_extractors.get_hookimpls():
+        try:
+            extractors = impl.function(**{arg: {"settings": settings}[arg] for arg in impl.argnames}) or []
+        except Exception:  # noqa: BLE001 - a broken plugin is `mmstream plugins`'s to report, not the kit's
+            continue
+        for extractor in extractors:
+            for key in (*extractor.modalities, *extractor.dims, *getattr(extractor, "text_views", ())):
+                features.setdefault(key, impl.plugin_name)
+    if name in features:
+        return f"{name!r} is a modality or feature of the installed plugin {features[name]!r}"
+    config = Path(settings.model_dir) / "config.json"
+    inputs = json.loads(config.read_text()).get("modalities", {}) if config.is_file() else {}
+    if name in inputs:
+        return f"{name!r} is an input of the fused model ({config})"
+    return None
+
+
 def new_plugin(name: str, directory: str | Path = ".") -> Path:
     """Write the package for plugin ``name`` under ``directory``; its folder."""
     if not NAME_RE.match(name) or keyword.iskeyword(name) or name in ("mmstream", "test", "tests"):
         raise ConfigError(f"{name!r} cannot name a plugin: use a Python identifier in lower case "
                           "(letters, digits, underscores; e.g. demo_plugin)")
+    clash = taken(name)
+    if clash:
+        raise ConfigError(f"{name!r} cannot name a new plugin: {clash}; pick another name, e.g. my_{name}")
     root = Path(directory) / name
     if root.exists():
         raise ConfigError(f"{root} already exists; pick another name or --dir")
@@ -128,3 +185,14 @@ def new_plugin(name: str, directory: str | Path = ".") -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(**values), encoding="utf-8")
     return root
+
+
+def next_steps(root: Path) -> str:
+    """What to run after ``plugins new``: mmstream first (it is not on PyPI: from its checkout,
+    named when this mmstream is one), then the package with its ``test`` extra (pytest), then its tests."""
+    import mmstream
+
+    checkout = Path(mmstream.__file__).resolve().parents[1]
+    source = str(checkout) if (checkout / "pyproject.toml").is_file() else "/path/to/mmstream"
+    return (f"next, in a venv where mmstream is installed (it is not on PyPI: pip install -e {source}, from its "
+            f"checkout, first):\n  pip install -e '{root}[test]' && (cd {root} && pytest)")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from mmstream.errors import ConfigError
 from mmstream.inference.fused import FusedModel
 from mmstream.pipeline.core import Pipeline
+from mmstream.plugin.extractors import Extractor
 from mmstream.plugin.manager import get_plugin_manager, register_enrichers, register_extractors, register_sinks
 from mmstream.settings import Settings
 
@@ -21,8 +23,46 @@ def build_pipeline(settings: Settings, pm: Any = None, *, app: Any = None, plugi
     for extractor in {id(e): e for e in extractors.values()}.values():
         extractor.load()
     model = FusedModel(settings.model_dir)
+    check_model_inputs(model, extractors, pm)
     enrichers = register_enrichers(pm, settings, model, app)
     sinks = register_sinks(pm, settings, app)
     pipeline = Pipeline(settings, extractors, model, enrichers, sinks)
     pipeline.plugin_manager = pm
     return pipeline
+
+
+def check_model_inputs(model: FusedModel, extractors: dict[str, Extractor], pm: Any) -> None:
+    """Every input the fused model was trained on (``config.json`` ``modalities``) must be a feature
+    some loaded extractor declares (its ``dims``), unless the plugin that gave it in training
+    (``encoders``) is disabled on purpose (``MMSTREAM_PLUGINS_DISABLED``). Otherwise the model
+    would score every post with that input masked out, silently: a :class:`ConfigError` instead.
+    (A plugin package that took the built-in text plugin's name once made every text post
+    neutral at 1/3 each, with no error anywhere.)"""
+    given = {feature for extractor in extractors.values() for feature in extractor.dims}
+    owners: dict[str, str] = dict(model.onnx.config.get("encoders", {}))
+    missing: dict[str, list[str]] = {}
+    for feature in model.modalities:
+        owner = owners.get(feature, "?")
+        if feature not in given and not pm.is_blocked(owner):
+            missing.setdefault(owner, []).append(feature)
+    if not missing:
+        return
+    problems = []
+    for owner, features in missing.items():
+        failed = [f.error for f in getattr(pm, "failures", []) if f.name == owner]
+        if failed:
+            why = f"the {owner!r} plugin failed to load ({failed[0]})"
+        elif pm.get_plugin(owner) is not None:
+            source = getattr(pm, "sources", {}).get(owner, (owner, ""))[0]
+            declared = sorted({f for e in extractors.values() if e.name == owner for f in e.dims}) or ["none"]
+            why = (f"the plugin named {owner!r} ({source}) does not declare them (its features: "
+                   f"{', '.join(declared)}; a package that took the built-in plugin's name?)")
+        else:
+            why = f"no {owner!r} plugin is installed"
+        problems.append(f"{', '.join(features)}: {why}")
+    names = ",".join(sorted(missing))
+    raise ConfigError(
+        f"the fused model ({model.dir / 'config.json'}) was trained on inputs no loaded plugin gives, so every post "
+        f"would be scored without them: {'; '.join(problems)}. Reinstall the plugin (the built-ins: pip install -e "
+        f"plugins/{names.split(',')[0] if len(missing) == 1 else '<name>'} from mmstream's checkout), or run "
+        f"without it on purpose with MMSTREAM_PLUGINS_DISABLED={names}")
