@@ -98,8 +98,8 @@ def read_media(entry: dict, settings: Settings, *, max_bytes: int, where: str, t
         return PostError(reason, f"{where}: {detail}", stage)
 
     def too_large(size: int) -> PostError:
-        return fail("media_too_large", f"{size} bytes, over the limit of {max_bytes}; compress or shorten the "
-                    f"file, or raise {setting}.")
+        return fail("media_too_large", f"the file is {size} bytes, over the limit of {max_bytes}; compress or "
+                    f"shorten it, or raise {setting}.")
 
     data = _decode(entry["b64"], max_bytes, fail, too_large) if "b64" in entry else \
         _fetch(entry["ref"], settings, max_bytes, timeout, fail, too_large)
