@@ -233,6 +233,9 @@ class Pipeline:
             for modality in w.pending:
                 by_modality.setdefault(modality, []).append(w)
         derived_any = False
+        # what this round derives, per item, kept apart until the round's keys are popped: another post may
+        # have the same key in this round (a voice note's own audio beside the audio a video hands on)
+        fresh: dict[int, dict[str, Any]] = {}
         calls = [(self.extractors[m], m, [w.pending[m] for w in group]) for m, group in by_modality.items()
                  if m in self.extractors]
         answers = dict(zip((m for _, m, _ in calls), self._run_extractors(calls)))
@@ -255,11 +258,12 @@ class Pipeline:
                 w.values[modality] = w.pending[modality]
                 for key, value in derived.items():
                     if value not in (None, "") and key not in w.features:
-                        w.pending[key] = value
+                        fresh.setdefault(id(w), {})[key] = value
                         derived_any = True
         for w in work:
             for modality in by_modality:
                 w.pending.pop(modality, None)
+            w.pending.update(fresh.get(id(w), {}))
         return derived_any
 
     def _run_extractors(self, calls: list[tuple[Extractor, str, list[Any]]]) -> list[list[Extraction | Exception]]:
