@@ -445,9 +445,10 @@ def test_forty_clips_in_one_post(tmp_path):
 # -- through the whole pipeline: `mmstream score` ------------------------------------------------------------------
 
 @pytest.mark.integration
-def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp_path):
+def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp_path, spoken, wav):
     """Videos go through the real pipeline (three extraction rounds: videos -> video_frames -> video_text and
-    the frames' images feature), one outcome per post, among text and a bad clip."""
+    the frames' images feature; videos -> audio -> audio_text), one outcome per post, among text, a voice
+    note and a bad clip, all in one micro-batch."""
     brands = tmp_path / "brands.toml"
     brands.write_text('[brands.acme]\naliases = ["acme air"]\n')
     photo = io.BytesIO()
@@ -459,13 +460,15 @@ def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp
     posts = [{"id": "caption-only", "videos": [b64(caption)]},
              {"id": "with-photo", "videos": [b64(caption)], "images": [b64(photo.getvalue())]},
              {"id": "image-as-video", "videos": [b64(png.getvalue())]},
+             {"id": "voice-note", "audio": [b64(wav)]},  # the audio plugin's own key, in the same round as videos
+             {"id": "spoken", "videos": [b64(spoken)]},
              {"id": "text", "text": "Acme Air lost my bag"}]
     source = tmp_path / "posts.jsonl"
     source.write_text("".join(json.dumps({**p, "created_at": now}) + "\n" for p in posts))
     env = {**os.environ, "MMSTREAM_BRANDS_FILE": str(brands)}
     done = subprocess.run([str(Path(sys.executable).with_name("mmstream")), "score", str(source)], env=env,
                           capture_output=True, text=True, timeout=180)
-    assert done.returncode == 3 and "results=3 dead_letters=1 (not_a_video 1" in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 3 and "results=5 dead_letters=1 (not_a_video 1" in done.stderr, done.stderr[-3000:]
     out = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
     assert list(out) == [p["id"] for p in posts]
     heard = out["caption-only"]
@@ -477,5 +480,10 @@ def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp
     own = out["with-photo"]["modalities"]["images"]
     assert own["count"] == 1 and own["sizes"] == [[320, 240]]  # its own image's features, not the frames'
     assert out["with-photo"]["brands"] == ["acme"]
+    heard = out["spoken"]["modalities"]
+    assert heard["videos"]["audio_from"] == [0] and "coffee" in heard["audio"]["transcript"].lower()
+    assert heard["audio"]["clips"][0]["container"] == "matroska,webm" and heard["audio_text"]["lang"] == "en"
+    assert heard["video_text"]["chars"] == len(CAPTION)
+    assert "coffee" in out["voice-note"]["modalities"]["audio"]["transcript"].lower()
     bad = out["image-as-video"]
     assert (bad["reason"], bad["stage"]) == ("not_a_video", "validate") and "'images'" in bad["detail"]
