@@ -14,6 +14,7 @@ sample rate, costs at most that.
 from __future__ import annotations
 
 import io
+import struct
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -91,6 +92,8 @@ def open_clip(where: str, data: bytes, limits: AudioLimits) -> tuple[av.containe
             raise fail("not_audio", f"{where} is {what}, not audio; send {_FORMATS}.")
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         raise fail("not_audio", f"{where} is a WebP image, not audio; send {_FORMATS}.")
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        _check_wav_size(where, data)
     try:
         container = av.open(io.BytesIO(data), options={"format_whitelist": ",".join(CONTAINERS)},
                             metadata_errors="ignore")
@@ -102,6 +105,26 @@ def open_clip(where: str, data: bytes, limits: AudioLimits) -> tuple[av.containe
     except BaseException:
         container.close()
         raise
+
+
+def _check_wav_size(where: str, data: bytes) -> None:
+    """A WAV whose data chunk declares more bytes than the file holds is truncated (FFmpeg would quietly
+    read what is there, and report the duration of that). A size of 0 or 0xFFFFFFFF means "unknown"
+    (a WAV written as a stream) and is let through."""
+    pos, byte_rate = 12, 0
+    for _ in range(64):  # chunks before the data: fmt, LIST, fact ... a few at most
+        if pos + 8 > len(data):
+            return
+        kind, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if kind == b"fmt " and size >= 16 and pos + 24 <= len(data):
+            byte_rate = struct.unpack_from("<I", data, pos + 16)[0]
+        if kind == b"data":
+            held = len(data) - pos - 8
+            if size not in (0, 0xFFFFFFFF) and size > held and byte_rate:
+                raise fail("truncated_audio", f"{where} declares {size / byte_rate:.1f} s of samples but holds "
+                           f"{held / byte_rate:.1f} s; it is truncated: resend the complete file.")
+            return
+        pos += 8 + size + (size & 1)
 
 
 def _check_stream(where: str, container: av.container.InputContainer, limits: AudioLimits) -> av.AudioStream:
@@ -160,14 +183,17 @@ def decode(where: str, data: bytes, limits: AudioLimits) -> Clip:
                     break
                 if time.monotonic() - began > limits.decode_seconds:
                     raise fail("audio_decode_timeout", f"{where} took over {limits.decode_seconds:g} s to "
-                                        f"decode ({have / RATE:.1f} s of audio read); send a simpler file, or raise "
-                                        f"{env('decode_seconds')}.")
+                               f"decode ({have / RATE:.1f} s of audio read); send a simpler file, or raise "
+                               f"{env('decode_seconds')}.")
             if not truncated:
                 for out in resampler.resample(None):
                     parts.append(out.to_ndarray().reshape(-1))
     except (av.FFmpegError, ValueError) as exc:
+        if declared is not None and have / RATE < WHOLE * min(declared, limits.max_seconds) - 0.5:
+            raise fail("truncated_audio", f"{where} declares {declared:.1f} s but breaks off after "
+                       f"{have / RATE:.1f} s ({_why(exc)}); it is truncated: resend the complete file.") from None
         raise fail("corrupt_audio", f"{where} is corrupt ({_why(exc)}) after {have / RATE:.1f} s of audio; "
-                            "re-encode and resend the complete file.") from None
+                   "re-encode and resend the complete file.") from None
     samples = np.concatenate(parts)[:keep] if parts else np.zeros(0, np.float32)
     clip = Clip(samples.astype(np.float32, copy=False), *facts, declared, truncated)
     _check_whole(where, clip, limits)
@@ -178,11 +204,11 @@ def _check_frame(where: str, frame: av.AudioFrame, limits: AudioLimits) -> None:
     """A frame's own rate and channels (a stream may change them midway)."""
     if not limits.min_sample_rate <= frame.sample_rate <= limits.max_sample_rate:
         raise fail("bad_sample_rate", f"{where} changes to a sample rate of {frame.sample_rate} Hz "
-                            f"midway, outside {limits.min_sample_rate}-{limits.max_sample_rate} Hz; re-encode it, "
-                            f"or change {env('min_sample_rate')} / {env('max_sample_rate')}.")
+                   f"midway, outside {limits.min_sample_rate}-{limits.max_sample_rate} Hz; re-encode it, "
+                   f"or change {env('min_sample_rate')} / {env('max_sample_rate')}.")
     if not 1 <= len(frame.layout.channels) <= limits.max_channels:
         raise fail("bad_channels", f"{where} changes to {len(frame.layout.channels)} channels midway; "
-                            f"re-encode it, or raise {env('max_channels')}.")
+                   f"re-encode it, or raise {env('max_channels')}.")
 
 
 def _declared(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
@@ -203,7 +229,7 @@ def _check_whole(where: str, clip: Clip, limits: AudioLimits) -> None:
     expected = min(clip.declared, limits.max_seconds)
     if clip.duration < WHOLE * expected - 0.5:
         raise fail("truncated_audio", f"{where} declares {clip.declared:.1f} s but holds "
-                            f"{clip.duration:.1f} s of audio; it is truncated: resend the complete file.")
+                   f"{clip.duration:.1f} s of audio; it is truncated: resend the complete file.")
 
 
 def _why(exc: BaseException) -> str:

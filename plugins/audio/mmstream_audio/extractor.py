@@ -88,7 +88,7 @@ class AudioExtractor(Extractor):
         for i, data in enumerate(datas):
             where = f"{modality}[{i}]" if len(datas) > 1 or not isinstance(value, (bytes, bytearray)) else modality
             clip = decode(where, check_bytes(where, data, self.limits), self.limits)
-            heard.append((clip, speech.transcribe(where, clip.samples)))
+            heard.append((clip, speech.transcribe(where, clip.samples, seconds=self.limits.transcribe_seconds)))
         return Extraction(features=None, report=report(heard), derived=derived(heard))
 
     def _speech(self) -> Speech:

@@ -146,10 +146,12 @@ class Speech:
         self.transcribe("warm-up", np.concatenate([np.zeros(RATE, np.float32), 0.3 * np.sin(2 * np.pi * 440 * t)]),
                         vad=False)
 
-    def transcribe(self, where: str, samples: np.ndarray, *, vad: bool = True) -> Transcript:
+    def transcribe(self, where: str, samples: np.ndarray, *, vad: bool = True,
+                   seconds: float | None = None) -> Transcript:
         """The words in ``samples`` (16 kHz mono float32): voice activity first (silero VAD), then Whisper,
-        greedy (beam 1). PostError ``transcription_timeout`` past ``transcribe_seconds`` (checked after
-        each segment, so one 30 s window may overrun it)."""
+        greedy (beam 1). PostError ``transcription_timeout`` past ``seconds`` (default
+        ``transcribe_seconds``; checked after each segment, so one 30 s window may overrun it)."""
+        budget = self.limits.transcribe_seconds if seconds is None else seconds
         began = time.monotonic()
         segments, info = self.model.transcribe(
             samples, beam_size=1, best_of=1, temperature=0.0, vad_filter=vad, condition_on_previous_text=False,
@@ -159,8 +161,8 @@ class Speech:
             text = seg.text.strip()
             if text:
                 found.append({"start": round(float(seg.start), 2), "end": round(float(seg.end), 2), "text": text})
-            if time.monotonic() - began > self.limits.transcribe_seconds:
-                raise PostError("transcription_timeout", f"{where} took over {self.limits.transcribe_seconds:g} s "
+            if time.monotonic() - began > budget:
+                raise PostError("transcription_timeout", f"{where} took over {budget:g} s "
                                 f"to transcribe ({seg.end:.0f} s of {len(samples) / RATE:.0f} s heard); send a "
                                 f"shorter clip, lower {env('max_seconds')} or raise {env('transcribe_seconds')}.",
                                 "extract:audio")
