@@ -221,6 +221,21 @@ def test_a_video_clip_handed_on_as_raw_bytes_is_heard(audio, sentence_wav):
     assert empty.reason == "empty_media" and junk.reason == "wrong_type"
 
 
+def test_a_clip_by_reference_is_fetched_from_a_media_store_when_extracted(audio, tmp_path, sentence_wav):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "note.mp3").write_bytes(transcode(sentence_wav, "mp3", "libmp3lame"))
+    (tmp_path / "outside.wav").write_bytes(sentence_wav)
+    reader = type(audio)(Settings.load(media_stores=str(store)))
+    reader.weights, reader.speech = audio.weights, audio.speech
+    entries = [{"ref": str(store / "note.mp3")}]
+    assert reader.validate("audio", entries) == entries  # nothing read yet
+    [result] = reader.extract("audio", [entries])
+    assert overlap(SENTENCES[0], result.derived["audio_text"]) >= 0.8
+    err = rejects(reader, [{"ref": str(tmp_path / "outside.wav")}], "unsupported_media_source")
+    assert "MMSTREAM_MEDIA_STORES" in err.detail
+
+
 def test_several_clips_in_one_post(audio, tmp_path, sentence_wav):
     second = speak(tmp_path, SENTENCES[2], "en-us+m3")
     report = hear(audio, sentence_wav, transcode(second, "mp3", "libmp3lame")).report

@@ -17,9 +17,10 @@ STAGE = "extract:audio"
 
 class AudioExtractor(Extractor):
     """Reads a post's ``audio``: a list of ``{"b64": "<base64 of the file>"}`` or ``{"ref": "<location>"}``
-    (a ``ref`` under one of ``MMSTREAM_MEDIA_STORES``), at most ``max_clips`` of them. Another plugin may
-    hand on ``audio`` as a derived value: the raw ``bytes`` of one file (the video plugin: a clip's
-    container), or a list of such bytes; those are checked in :meth:`extract`.
+    (a ``ref`` under one of ``MMSTREAM_MEDIA_STORES``, fetched at extraction), at most ``max_clips`` of them.
+    Another plugin may hand on ``audio`` as a derived value: the raw ``bytes`` of one file (the video
+    plugin: a clip's sound track in a Matroska file), or a list of such bytes; those are checked in
+    :meth:`extract`.
 
     Report per post (``modalities.audio``): ``count``; ``duration`` (seconds transcribed, all clips);
     ``transcript`` (the clips' words, one line a clip); ``segments`` (``{clip, start, end, text}``, seconds
@@ -52,12 +53,17 @@ class AudioExtractor(Extractor):
         if self.limits.preload:
             self._speech()
 
-    def validate(self, modality: str, value: Any) -> list[bytes]:
-        """The bytes of every clip, each opened and its header checked (no samples decoded yet)."""
+    def validate(self, modality: str, value: Any) -> list[bytes | dict]:
+        """Every entry's shape; an inline clip's bytes, its header checked (no samples decoded yet). A ``ref``
+        entry is fetched when its post is extracted, one clip at a time (as the video plugin does): a batch
+        being validated never holds every clip it names."""
         entries = check_media_list(modality, value, self.limits.max_clips, setting=env("max_clips"))
-        clips = []
+        clips: list[bytes | dict] = []
         for i, entry in enumerate(entries):
             where = f"{modality}[{i}]"
+            if "ref" in entry:
+                clips.append(entry)
+                continue
             data = read_media(entry, self.settings, max_bytes=self.limits.max_bytes, where=where,
                               setting=env("max_bytes"))
             probe(where, data, self.limits)
@@ -87,6 +93,9 @@ class AudioExtractor(Extractor):
         heard: list[tuple[Clip, Transcript]] = []
         for i, data in enumerate(datas):
             where = f"{modality}[{i}]" if len(datas) > 1 or not isinstance(value, (bytes, bytearray)) else modality
+            if isinstance(data, dict):  # a ref entry, fetched now (read_media checks its shape again)
+                data = read_media(data, self.settings, max_bytes=self.limits.max_bytes, where=where,
+                                  setting=env("max_bytes"), stage=STAGE)
             clip = decode(where, check_bytes(where, data, self.limits), self.limits)
             heard.append((clip, speech.transcribe(where, clip.samples, seconds=self.limits.transcribe_seconds)))
         return Extraction(features=None, report=report(heard), derived=derived(heard))

