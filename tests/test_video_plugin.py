@@ -245,7 +245,8 @@ def test_a_clip_with_speech_hands_its_sound_track_to_the_audio_path(video, spoke
     [silent, talking] = result.report["clips"]
     assert silent["audio"] is None and talking["streams"] == 2
     assert talking["audio"] == {"codec": "aac", "sample_rate": 22050, "channels": 1}
-    assert result.report["frames_handed_on"] == 4 + 6  # every keyframe: each clip has fewer than its share (8)
+    assert result.report["frames_handed_on"] == 4 + 4  # post_frames (8) shared by the two clips
+    assert [len(c["keyframes_used"]) for c in result.report["clips"]] == [4, 4]
 
 
 def test_sound_only_is_refused_naming_the_audio_key(video, wav):
@@ -438,7 +439,7 @@ def test_forty_clips_in_one_post(tmp_path):
     refused, allowed = measured(tmp_path, clip, {}, {"max_clips": 40}, clips=40)
     assert refused["reason"] == "too_many_items" and "MMSTREAM_PLUGIN_VIDEO_MAX_CLIPS" in refused["detail"]
     assert refused["seconds"] < 0.1
-    assert allowed["report"]["count"] == 40 and allowed["report"]["frames_handed_on"] == 16  # post_frames, in all
+    assert allowed["report"]["count"] == 40 and allowed["report"]["frames_handed_on"] == 8  # post_frames, in all
     assert allowed["seconds"] < 3 and allowed["grew_mb"] < 80
 
 

@@ -88,7 +88,7 @@ class VideoExtractor(Extractor):
                             "keyframes_used": keys.times, "end": keys.end})
             if clip.audio is not None:
                 sound.append((i, keys.sound or clip.data))
-        derived: dict[str, Any] = {"video_frames": frames}
+        derived: dict[str, Any] = {"video_frames": frames} if frames else {}
         if sound:
             derived["audio"] = [data for _, data in sound]
         report = {"count": len(entries), "frames_handed_on": len(frames), "audio_from": [i for i, _ in sound],

@@ -29,8 +29,9 @@ class VideoLimits:
     decode_seconds: float = 10.0
     #: keyframes (I-frames) handed to the image path per clip, spread over the clip
     keyframes: int = 8
-    #: keyframes handed on for all the clips of one post together (shared out among the clips)
-    post_frames: int = 16
+    #: keyframes handed on for all the clips of one post together (shared out among the clips): OCR reads
+    #: each (8 frames of 640x360: 0.6-1.0 s on 2 cores), so this bounds a post's cost in the image plugin
+    post_frames: int = 8
     #: longer side, in pixels, of a keyframe handed on (decoded frames are scaled down to it)
     frame_side: int = 1280
 
