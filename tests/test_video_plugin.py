@@ -154,8 +154,9 @@ def rejects(video, value, reason: str, *, stage: str = "validate", setting: str 
 
 # -- containers and codecs ----------------------------------------------------------------------------------
 
-FORMATS = [("mp4", "libx264", "mp4", "h264"), ("webm", "libvpx-vp9", "webm", "vp9"), ("webm", "libvpx", "webm", "vp8"),
-           ("matroska", "libx265", "mkv", "hevc"), ("mov", "libx265", "mov", "hevc"), ("mp4", "libsvtav1", "mp4", "av1")]
+FORMATS = [("mp4", "libx264", "mp4", "h264"), ("webm", "libvpx-vp9", "webm", "vp9"),
+           ("webm", "libvpx", "webm", "vp8"), ("matroska", "libx265", "mkv", "hevc"),
+           ("mov", "libx265", "mov", "hevc"), ("mp4", "libsvtav1", "mp4", "av1")]
 
 
 @pytest.mark.parametrize("fmt,codec,container,name", FORMATS, ids=[f"{f[3]}-{f[2]}" for f in FORMATS])

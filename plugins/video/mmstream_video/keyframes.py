@@ -4,9 +4,10 @@ packets, then only the chosen keyframes decoded (``skip_frame="NONKEY"``).
 
 Costs are bounded whatever the file claims: the demux pass reads at most the clip's
 bytes and stops at the frame, length and time limits; at most ``2 * KEPT`` keyframe
-packets are held; at most ``limits.keyframes`` frames are decoded (``limits.post_frames`` for all of a post's clips), each of at most
-``limits.max_pixels`` pixels (FFmpeg's ``max_pixels`` refuses a bigger one before
-allocating it), and each is scaled down to ``limits.frame_side`` at once.
+packets are held; at most ``limits.keyframes`` frames are decoded (``limits.post_frames``
+for all of a post's clips), each of at most ``limits.max_pixels`` pixels (FFmpeg's
+``max_pixels`` refuses a bigger one before allocating it), and each is scaled down to
+``limits.frame_side`` at once; the sound track is copied as the packets go by.
 """
 from __future__ import annotations
 

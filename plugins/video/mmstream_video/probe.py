@@ -92,7 +92,8 @@ def open_clip(where: str, data: bytes, demuxer: str, limits: VideoLimits) -> Any
     every decoder it opens refuses a frame over ``limits.max_pixels`` before allocating it."""
     streams = max(OPEN_STREAMS, limits.max_streams + 1)
     try:
-        return av.open(io.BytesIO(data), mode="r", format=demuxer, options={**OPEN_OPTIONS, "max_streams": str(streams)},
+        return av.open(io.BytesIO(data), mode="r", format=demuxer,
+                       options={**OPEN_OPTIONS, "max_streams": str(streams)},
                        stream_options=[{"max_pixels": str(limits.max_pixels)}] * streams)
     except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
         raise corrupt(where, _short(exc)) from None
@@ -151,7 +152,8 @@ def _audio_info(where: str, stream: Any) -> dict[str, Any]:
         raise PostError("unsupported_codec", f"{where} has {codec or 'unknown'} sound; re-encode it as AAC, MP3, "
                         "Opus, Vorbis, FLAC or PCM.", "validate")
     ctx = stream.codec_context
-    return {"codec": codec, "sample_rate": int(ctx.sample_rate or 0) or None, "channels": int(ctx.channels or 0) or None}
+    return {"codec": codec, "sample_rate": int(ctx.sample_rate or 0) or None,
+            "channels": int(ctx.channels or 0) or None}
 
 
 def codec_name(stream: Any) -> str:
