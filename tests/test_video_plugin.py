@@ -305,6 +305,32 @@ def test_truncated_and_corrupt_files(video):
     assert "declares 4.0 s" in err.detail
 
 
+def test_mangled_clips_get_a_result_or_a_reason_quickly(video):
+    """300 clips with random bytes overwritten and some cut short (seeded): each one is read or refused with a
+    PostError, never anything else, each in well under a second."""
+    import random
+
+    rng = random.Random(7)
+    clips = [make_clip("mp4", "libx264", seconds=1.0, caption=None), make_clip("webm", "libvpx-vp9", seconds=1.0,
+             caption=None), make_clip("matroska", "libx265", seconds=1.0, caption=None, wav=_tone())]
+    reasons, slowest = set(), 0.0
+    for _ in range(300):
+        data = bytearray(rng.choice(clips))
+        for _ in range(rng.randint(1, 20)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[:rng.randrange(len(data))]
+        began = time.perf_counter()
+        try:
+            [result] = video.extract("videos", [video.validate("videos", [b64(bytes(data))])])
+        except PostError as exc:
+            result = exc
+        slowest = max(slowest, time.perf_counter() - began)
+        assert isinstance(result, (Extraction, PostError)), repr(result)
+        reasons.add(result.reason if isinstance(result, PostError) else "read")
+    assert {"read", "corrupt_video"} <= reasons and slowest < 0.5, (reasons, slowest)
+
+
 def test_limits_name_their_setting(video):
     clip = make_clip(caption=None, seconds=1.0)
     rejects(video, [b64(clip)], "media_too_large", setting="max_bytes", max_bytes=len(clip) - 1)
