@@ -31,8 +31,9 @@ class AudioLimits:
     #: clips in one post's ``audio`` list
     max_clips: int = 4
     #: seconds of a clip that are decoded and transcribed; the rest is left out and the report says
-    #: ``truncated: true`` (the post is not dead-lettered: the start of a long voice note is still speech)
-    max_seconds: float = 300.0
+    #: ``truncated: true`` (the post is not dead-lettered: the start of a long voice note is still speech).
+    #: 2 minutes: Whisper base hears 2.4-8x real time on 2 busy cores (BENCHMARKS.md, "Speech")
+    max_seconds: float = 120.0
     #: the sample rates a clip may declare (telephone 8 kHz to studio 192 kHz)
     min_sample_rate: int = 8_000
     max_sample_rate: int = 192_000
