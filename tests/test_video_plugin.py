@@ -515,3 +515,63 @@ def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp
     assert "coffee" in out["voice-note"]["modalities"]["audio"]["transcript"].lower()
     bad = out["image-as-video"]
     assert (bad["reason"], bad["stage"]) == ("not_a_video", "validate") and "'images'" in bad["detail"]
+
+
+# -- hostile media through the real broker -------------------------------------------------------------------------
+
+def _peak_rss_mb(pid: int) -> float:
+    return int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1)) / 1024
+
+
+def test_hostile_media_through_the_broker_among_good_posts(settings, tmp_path, spoken):
+    """A real worker on the embedded broker: good posts first (its peak RSS with every model used), then
+    hostile clips among more good posts. One outcome per record, the worker alive, its peak RSS bounded."""
+    from mmstream.kafka.clients import ensure_topics
+    from mmstream.worker.run import OUTPUT_TOPICS
+    from support import WorkerProcess, produce, read_outcomes
+
+    now = int(time.time())
+    tiny = make_clip(caption=None, seconds=0.5, size=(160, 120))
+    png = io.BytesIO()
+    frame(0, 64, 64, None).save(png, "PNG")
+    rng = np.random.default_rng(3)
+    mangled = bytearray(make_clip(caption=None, seconds=1.0, size=(320, 240)))
+    for k in rng.integers(200, len(mangled), 40):
+        mangled[k] = int(rng.integers(256))
+    hostile = {"eight-k": ([_timed_clip([0.0], (7680, 4320))], "resolution_too_large"),
+               "two-hours": ([_timed_clip([0.0, 3600.0, 7199.0], (320, 240), gop=1)], "video_too_long"),
+               "forty-clips": ([tiny] * 40, "too_many_items"),
+               "truncated": ([tiny[:len(tiny) // 2]], "corrupt_video"),
+               "image": ([png.getvalue()], "not_a_video"),
+               "sound-only": ([sound_only(_tone())], "audio_sent_as_video"),
+               "empty": ([b""], "empty_media"),
+               "all-keyframes": ([make_clip(caption=None, seconds=10.0, fps=24, gop=1, size=(320, 240))], None),
+               "mangled": ([bytes(mangled)], "any")}
+    first = [{"id": "caption", "videos": [b64(make_clip(seconds=2.0))]}, {"id": "spoken", "videos": [b64(spoken)]},
+             {"id": "text-1", "text": "Brewly coffee is great"}]
+    then = [{"id": name, "videos": [b64(c) for c in clips]} for name, (clips, _) in hostile.items()] + \
+        [{"id": f"text-{i}", "text": f"still reading posts {i}"} for i in range(2, 5)] + \
+        [{"id": "caption-2", "videos": [b64(make_clip(seconds=1.0))]}]
+    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    try:
+        produce(settings, [{**p, "created_at": now} for p in first])
+        read_outcomes(settings, expected=len(first), timeout=180, context=worker)
+        warm = _peak_rss_mb(worker.proc.pid)
+        produce(settings, [{**p, "created_at": now} for p in then])
+        results, dead = read_outcomes(settings, expected=len(first) + len(then), timeout=180, context=worker)
+        assert worker.alive(), worker.log()
+        peak = _peak_rss_mb(worker.proc.pid)
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.log()
+    by_id = {d["id"]: d for d in dead}
+    assert not set(by_id) & set(results) and set(by_id) | set(results) == {p["id"] for p in first + then}
+    for name, (_, reason) in hostile.items():
+        if reason is None:
+            assert name in results, by_id.get(name)
+        elif reason != "any":
+            assert by_id[name]["reason"] == reason, by_id.get(name, results.get(name))
+    assert {"caption", "spoken", "caption-2", "text-4"} <= set(results)
+    print(f"worker peak RSS: {warm:.0f} MB after the good posts, {peak:.0f} MB after the hostile ones")
+    assert peak - warm < 150, (warm, peak)
