@@ -110,7 +110,7 @@ def test_plugins_lists_hooks_modalities_version_source_and_failures(broken_site)
     out = run(broken_site, "plugins", "--json")
     assert out.returncode == 0, out.stderr
     infos = {i["name"]: i for i in json.loads(out.stdout)}
-    assert infos["text"]["modalities"] == ["image_text", "text"] and infos["text"]["hooks"] == ["register_extractors"]
+    assert infos["text"]["modalities"] == ["text"] and infos["text"]["hooks"] == ["register_extractors"]
     assert infos["text"]["source"].startswith("mmstream-text ") and infos["text"]["version"]
     assert infos["image"]["modalities"] == ["images", "video_frames"]
     assert {"register_enrichers", "register_sinks", "extend_worker"} <= set(infos["analytics"]["hooks"])
