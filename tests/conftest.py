@@ -16,6 +16,7 @@ import pytest
 from mmstream.kafka.broker import EmbeddedBroker, free_port
 from mmstream.settings import Settings
 from realkafka import KafkaCluster, KafkaUnavailable
+from system_deps import check as check_system_deps
 
 #: ``@pytest.mark.both_brokers``: the test runs on tansu and on Apache Kafka (tests/realkafka.py),
 #: the second marked ``realkafka`` (``pytest -m realkafka``: that tier only)
@@ -72,3 +73,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once -m / -k have chosen what runs: a run whose tests need a program the machine lacks (chromium,
+    PostgreSQL, Java, espeak-ng) stops with one line naming the package, instead of skipping that tier
+    quietly (tests/system_deps.py; ``MMSTREAM_TESTS_WITHOUT=<name>`` skips those tests on purpose)."""
+    check_system_deps(session.items)
