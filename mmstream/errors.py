@@ -35,11 +35,13 @@ class PostError(MMStreamError):
     ``decode``, ``validate``, ``extract:<plugin>`` or ``model``.
     """
 
-    def __init__(self, reason: str, detail: str, stage: str = "validate") -> None:
+    def __init__(self, reason: str, detail: str, stage: str = "validate", trace: str | None = None) -> None:
         super().__init__(f"{stage}/{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.stage = stage
+        #: for a plugin's bug (``plugin_error``): where it raised, bounded, without the host's paths
+        self.trace = trace
 
 
 class SchemaError(MMStreamError, ValueError):

@@ -247,7 +247,7 @@ def plugin_cases() -> list[Case]:
              "model_error", "model", "bad-model"),
         probe_ok(3),
         Case("plugin-validate-bug", _raw(_post("bad-validate-bug", probe="validate-bug")), "plugin_error",
-             "extract:probe", "bad-validate-bug"),
+             "validate:probe", "bad-validate-bug"),
         Case("plugin-miscount", _raw(_post("bad-miscount", probe="miscount")), "plugin_error", "extract:probe",
              "bad-miscount"),
         probe_ok(4),

@@ -20,7 +20,7 @@ import numpy as np
 from mmstream.errors import PostError
 from mmstream.plugin.extractors import Extraction, Extractor, text_views
 from mmstream.plugin.stages import Enricher, Sink, write_sinks
-from mmstream.pipeline.guard import as_post_error, call_all_with_timeout, to_json, unpack_extraction
+from mmstream.pipeline.guard import as_post_error, call_all_with_timeout, plugin_trace, to_json, unpack_extraction
 from mmstream.inference.fused import FusedModel, Prediction
 from mmstream.pipeline.post import Post, check_event_time, parse_json, usable_id, validate_post
 from mmstream.schemas import versions as schema_versions
@@ -112,7 +112,7 @@ class Pipeline:
                 raise
             except Exception as exc:  # a plugin bug, not the post's fault alone
                 raise PostError("plugin_error", f"plugin {extractor.name!r} failed validating {modality!r}: {exc!r}",
-                                f"extract:{extractor.name}") from exc
+                                f"validate:{extractor.name}", plugin_trace(exc)) from exc
         return validate
 
     # -- the per-batch path -------------------------------------------------
@@ -405,6 +405,8 @@ class Pipeline:
             "payload": text[:PAYLOAD_KEEP_CHARS],
             "payload_truncated": len(text) > PAYLOAD_KEEP_CHARS,
         }
+        if error.trace:
+            record["traceback"] = error.trace
         if source is not None:
             record.update(topic=source.topic, partition=source.partition, offset=source.offset)
         return record

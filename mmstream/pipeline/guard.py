@@ -48,6 +48,28 @@ def call_all_with_timeout(fns: Sequence[Callable[[], Any]],
     return out
 
 
+#: frames and characters a dead letter's traceback keeps (the innermost ones: where the plugin raised)
+TRACE_FRAMES = 8
+TRACE_CHARS = 2000
+
+
+def plugin_trace(exc: BaseException) -> str | None:
+    """Where ``exc`` was raised, for a ``plugin_error`` dead letter: the innermost frames as
+    ``package/module.py:line in function``, no more than :data:`TRACE_FRAMES` of them and
+    :data:`TRACE_CHARS` characters. Only each file's folder and name are kept, never the host's
+    absolute paths (a dead letter travels to whoever reads the topic)."""
+    import traceback
+    from pathlib import PurePath
+
+    frames = traceback.extract_tb(exc.__traceback__)[-TRACE_FRAMES:]
+    if not frames:
+        return None
+    lines = [f"{'/'.join(PurePath(f.filename).parts[-2:])}:{f.lineno} in {f.name}" for f in frames]
+    lines.append(f"{type(exc).__name__}")  # the message is the detail's; it may hold paths of its own
+    text = "\n".join(lines)
+    return text if len(text) <= TRACE_CHARS else "..." + text[-(TRACE_CHARS - 3):]
+
+
 def as_post_error(exc: Exception, extractor: Extractor | None) -> PostError:
     """The dead-letter reason for an exception out of (or about) ``extractor``."""
     if isinstance(exc, PostError):
@@ -57,7 +79,7 @@ def as_post_error(exc: Exception, extractor: Extractor | None) -> PostError:
         return PostError("plugin_timeout", f"plugin {name!r} did not answer within its time budget ({exc}); "
                          "raise MMSTREAM_PLUGIN_TIMEOUT or fix the plugin.", f"extract:{name}")
     return PostError("plugin_error", f"plugin {name!r} raised {exc!r}; the post was set aside, fix the plugin or the input.",
-                     f"extract:{name}")
+                     f"extract:{name}", plugin_trace(exc))
 
 
 def to_json(record: dict[str, Any]) -> bytes:

@@ -99,13 +99,38 @@ def disabled_plugins(settings: Settings | None) -> list[str]:
 
 
 def _register(pm: PluginManager, policy: str, name: str, source: str, version: str, load: Any) -> None:
+    plugin = None
     try:
         plugin = load()
         pm.register(plugin, name=name)
-    except Exception as exc:  # noqa: BLE001 - a plugin's import error or a hook with wrong arguments
+    except pluggy.PluginValidationError as exc:  # a hook implemented with arguments the hook does not have
+        _fail(pm, policy, name, source, _explain_hook_error(pm, plugin, exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - a plugin's import error
         _fail(pm, policy, name, source, f"could not be loaded: {exc!r}")
         return
     pm.sources[name] = (source, version)
+
+
+def _explain_hook_error(pm: PluginManager, plugin: Any, exc: Exception) -> str:
+    """pluggy's message, multi-line and raw, as one sentence that names the hook, the arguments it
+    takes and the ones the plugin got wrong."""
+    import inspect
+
+    for attr in dir(plugin):
+        if pm.parse_hookimpl_opts(plugin, attr) is None:
+            continue
+        caller = getattr(pm.hook, attr, None)
+        spec = getattr(caller, "spec", None)
+        if spec is None:
+            continue
+        got = [p for p in inspect.signature(getattr(plugin, attr)).parameters if p != "self"]
+        wrong = [a for a in got if a not in spec.argnames]
+        if wrong:
+            return (f"implements the hook {attr}({', '.join(got)}), but {attr} takes ({', '.join(spec.argnames)}): "
+                    f"{', '.join(map(repr, wrong))} {'is' if len(wrong) == 1 else 'are'} not among them; rename or "
+                    "drop it (docs/plugins.md lists every hook and its arguments)")
+    return "could not be loaded: " + " ".join(str(exc).split())
 
 
 def _fail(pm: PluginManager, policy: str, name: str, source: str, error: str) -> None:
