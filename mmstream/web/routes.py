@@ -38,6 +38,8 @@ BUDGET = 0.2
 FIRST_MENTIONS = 100
 MENTIONS_PER_TICK = 100
 MAX_STREAMS = 64
+#: event streams one client address may hold at once (a dashboard keeps one per open tab)
+MAX_STREAMS_PER_CLIENT = 8
 KEEPALIVE = 15.0
 
 
@@ -53,6 +55,7 @@ class Hub:
         self._index: WindowIndex | None = None
         self.interval = TICK
         self.streams = 0
+        self.per_client: dict[str, int] = {}  # open streams by client address
         self.closing: asyncio.Event | None = None  # made on the loop, by the first stream
         self.builds = 0
         self.build_seconds = 0.0
@@ -100,6 +103,10 @@ class Hub:
             return web.json_response({"error": str(exc)}, status=400)
         if self.streams >= MAX_STREAMS:
             return web.json_response({"error": f"at most {MAX_STREAMS} dashboards per worker"}, status=503)
+        client = request.remote or "-"
+        if self.per_client.get(client, 0) >= MAX_STREAMS_PER_CLIENT:
+            return web.json_response({"error": f"at most {MAX_STREAMS_PER_CLIENT} dashboards per client; close a "
+                                               "tab"}, status=429)
         if self.closing is None:
             self.closing = asyncio.Event()
         self.live.ensure_started()
@@ -107,6 +114,7 @@ class Hub:
                                                "X-Accel-Buffering": "no"})
         await response.prepare(request)
         self.streams += 1
+        self.per_client[client] = self.per_client.get(client, 0) + 1
         try:
             await response.write(b"retry: 2000\n\n")
             sent_snapshot, last_seq, quiet, sent_any = "", 0, time.monotonic(), False
@@ -140,6 +148,9 @@ class Hub:
             pass  # the page went away (a closed tab is a cancellation, which goes on up)
         finally:
             self.streams -= 1
+            self.per_client[client] -= 1
+            if not self.per_client[client]:
+                del self.per_client[client]
         return response
 
     async def close(self, app: Any = None) -> None:
