@@ -123,3 +123,20 @@ def test_a_mention_without_sentiment_counts_as_a_mention_not_an_opinion():
         agg.add(again)
     assert agg.posts == 3 and agg.labels == {"negative": 1, "neutral": 0, "positive": 1}
     assert agg.mean_score == pytest.approx(-0.1)
+
+
+def test_a_value_handed_to_a_modality_no_plugin_reads_is_left_unread_and_said_so(pipeline):
+    """With a plugin disabled on purpose (the audio plugin, say), a video that hands its sound on must not
+    be dead-lettered: it keeps what the other plugins read, and its report names what nobody read."""
+    from mmstream.plugin import Extraction
+
+    extractor = pipeline.extractors["clip"]
+    original = extractor.extract
+    extractor.extract = lambda modality, values: [
+        Extraction(report={"seconds": 3.0}, derived={"caption": v, "nobody-reads-this": b"x"}) for v in values]
+    try:
+        record = score(pipeline, clip=CAPTION)
+    finally:
+        extractor.extract = original
+    assert record["modalities"]["clip"] == {"seconds": 3.0, "not_read": ["nobody-reads-this"]}
+    assert record["sentiment"]["label"] == "negative"

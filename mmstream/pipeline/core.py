@@ -254,10 +254,13 @@ class Pipeline:
                     w.error = as_post_error(exc, extractor)
                     continue
                 w.features.update(features)
-                w.reports[modality] = report
+                # a value handed on to a modality no loaded plugin reads (one disabled on purpose: the audio of a
+                # video with the audio plugin off) is left unread and said so; the post goes on without it
+                unread = sorted(k for k, v in derived.items() if v not in (None, "") and k not in self.extractors)
+                w.reports[modality] = {**report, "not_read": unread} if unread else report
                 w.values[modality] = w.pending[modality]
                 for key, value in derived.items():
-                    if value not in (None, "") and key not in w.features:
+                    if value not in (None, "") and key not in w.features and key in self.extractors:
                         fresh.setdefault(id(w), {})[key] = value
                         derived_any = True
         for w in work:
