@@ -3,7 +3,10 @@ real-time factor on TweetEval test tweets spoken with varied voices and speeds, 
 id on a few Spanish, French and German sentences. Each clip is decoded and transcribed by the plugin's
 own code (mmstream_audio.decode, mmstream_audio.speech), one clip at a time.
 
-    python benchmarks/speech.py [--tweets 40] [--join 1] [--models base,tiny.en] [--threads 0]
+    python benchmarks/speech.py [--tweets 40] [--join 1] [--models base,base-stock,tiny.en] [--threads 0]
+
+``base-stock``: base with faster-whisper's own encoder calls (the first window encoded twice, once to detect
+the language: see mmstream_audio.speech.once_encoded), for comparison.
 
 ``--join K`` speaks K tweets as one clip (a voice note of ~30 s for K=6 instead of a ~5 s tweet):
 Whisper encodes 30 s windows whatever the clip's length, so short clips cost more per second.
@@ -69,7 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tweets", type=int, default=40)
     parser.add_argument("--join", type=int, default=1, help="tweets spoken as one clip")
-    parser.add_argument("--models", default="base,tiny.en")
+    parser.add_argument("--models", default="base,base-stock,tiny.en")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     tweets = [t for t in (clean(line) for line in TWEETS.read_text(encoding="utf-8").splitlines())
@@ -83,10 +86,15 @@ def main() -> int:
         foreign = [(lang, text, speak(text, voice, 150, Path(tmp) / f"f{i}.wav"))
                    for i, (lang, voice, text) in enumerate(FOREIGN)]
     for model in args.models.split(","):
-        limits = AudioLimits.from_settings(Settings.load(plugin_options={"audio": {"model": model,
-                                                                                      "threads": args.threads}}))
+        stock = model.endswith("-stock")
+        limits = AudioLimits.from_settings(Settings.load(plugin_options={"audio": {
+            "model": model.removesuffix("-stock"), "threads": args.threads}}))
         began = time.perf_counter()
         speech = Speech(limits)
+        if stock:
+            from faster_whisper import WhisperModel
+
+            type(speech.model).encode = WhisperModel.encode  # this instance's class only
         speech.warm_up()
         load = time.perf_counter() - began
         errors = ref_words = 0

@@ -32,7 +32,7 @@ class AudioLimits:
     max_clips: int = 4
     #: seconds of a clip that are decoded and transcribed; the rest is left out and the report says
     #: ``truncated: true`` (the post is not dead-lettered: the start of a long voice note is still speech).
-    #: 2 minutes: Whisper base hears 2.4-8x real time on 2 busy cores (BENCHMARKS.md, "Speech")
+    #: 2 minutes: Whisper base hears 6.6-10.7x real time on 2 cores (BENCHMARKS.md, "Speech")
     max_seconds: float = 120.0
     #: the sample rates a clip may declare (telephone 8 kHz to studio 192 kHz)
     min_sample_rate: int = 8_000

@@ -19,9 +19,11 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -131,6 +133,44 @@ def _join(folder: Path, dirs: list[Path], files: WhisperFiles) -> None:
         raise
 
 
+def once_encoded(base: type) -> type:
+    """``base`` (faster-whisper's WhisperModel) encoding a clip's first 30 s window once, not twice.
+
+    faster-whisper 1.2.1's ``transcribe()`` without a language encodes the first window to detect the
+    language, drops that encoding, and encodes the window again to decode it: 0.55-1.0 s of a 4.7 s clip's
+    1.3-1.9 s with Whisper base here (BENCHMARKS.md, "Speech"). Here the detection's encoding is held (per
+    thread) and handed to the next encode of the same shape in that thread, which is the first window's.
+    The two inputs differ in one 10 ms frame for a clip shorter than 30 s: the detection sees the clip's last
+    frame, the decoding pads it with zeros."""
+
+    class OnceEncoded(base):  # type: ignore[misc, valid-type]
+        _held = threading.local()
+
+        def detect_language(self, *args: Any, **kwargs: Any) -> Any:
+            self._held.detecting = True
+            try:
+                return super().detect_language(*args, **kwargs)
+            finally:
+                self._held.detecting = False
+
+        def encode(self, features: np.ndarray) -> Any:
+            held = getattr(self._held, "output", None)
+            if held is not None:
+                self._held.output = None
+                if held[0] == features.shape:
+                    return held[1]
+            output = super().encode(features)
+            if getattr(self._held, "detecting", False):
+                self._held.output = (features.shape, output)
+            return output
+
+        def forget(self) -> None:
+            """Drop a held encoding (a clip with no speech decodes no window)."""
+            self._held.output = None
+
+    return OnceEncoded
+
+
 class Speech:
     """One Whisper model, int8 on the CPU, shared by every clip (its ``transcribe`` is thread-safe)."""
 
@@ -141,7 +181,7 @@ class Speech:
         self.name = limits.model
         self.multilingual = MODELS[limits.model].multilingual
         self.path = path or model_dir(limits.model, limits.cache_dir)
-        self.model = WhisperModel(str(self.path), device="cpu", compute_type="int8", cpu_threads=limits.threads,
+        self.model = once_encoded(WhisperModel)(str(self.path), device="cpu", compute_type="int8", cpu_threads=limits.threads,
                                   local_files_only=True)
 
     def warm_up(self) -> None:
@@ -157,10 +197,19 @@ class Speech:
         ``transcribe_seconds``; checked after each segment, so one 30 s window may overrun it)."""
         budget = self.limits.transcribe_seconds if seconds is None else seconds
         began = time.monotonic()
-        segments, info = self.model.transcribe(
-            samples, beam_size=1, best_of=1, temperature=0.0, vad_filter=vad, condition_on_previous_text=False,
-            language=None if self.multilingual else "en", without_timestamps=False)
         found: list[dict[str, object]] = []
+        try:
+            segments, info = self.model.transcribe(
+                samples, beam_size=1, best_of=1, temperature=0.0, vad_filter=vad, condition_on_previous_text=False,
+                language=None if self.multilingual else "en", without_timestamps=False)
+            self._collect(where, samples, segments, found, began, budget)
+        finally:
+            self.model.forget()
+        text = " ".join(str(s["text"]) for s in found)
+        return Transcript(text, info.language, round(float(info.language_probability), 4), found)
+
+    def _collect(self, where: str, samples: np.ndarray, segments: Any, found: list[dict[str, object]],
+                 began: float, budget: float) -> None:
         for seg in segments:
             text = seg.text.strip()
             if text:
@@ -170,5 +219,3 @@ class Speech:
                                 f"to transcribe ({seg.end:.0f} s of {len(samples) / RATE:.0f} s heard); send a "
                                 f"shorter clip, lower {env('max_seconds')} or raise {env('transcribe_seconds')}.",
                                 "extract:audio")
-        text = " ".join(str(s["text"]) for s in found)
-        return Transcript(text, info.language, round(float(info.language_probability), 4), found)
