@@ -258,6 +258,19 @@ def test_silence_yields_no_text_and_no_language(audio):
     assert result.report["language"] is None and result.report["duration"] == pytest.approx(3.0)
 
 
+def test_a_short_clip_is_encoded_once(audio, sentence_wav, monkeypatch):
+    """faster-whisper encodes the first window to detect the language and again to decode it; the plugin hands
+    the first encoding on (BENCHMARKS.md, "Speech": 1.7x on tweet-length clips)."""
+    from faster_whisper import WhisperModel
+
+    passes = []
+    original = WhisperModel.encode
+    monkeypatch.setattr(WhisperModel, "encode", lambda self, features: passes.append(1) or original(self, features))
+    report = hear(audio, sentence_wav).report
+    assert len(passes) == 1 and report["language"] == "en"
+    assert overlap(SENTENCES[0], report["transcript"]) >= 0.8
+
+
 def test_tiny_en_is_the_english_only_choice(audio, sentence_wav):
     tiny = type(audio)(Settings.load(plugin_options={"audio": {"model": "tiny.en"}}))
     tiny.load()
