@@ -258,6 +258,11 @@ def test_dockerfile_is_multi_stage_non_root_and_offline() -> None:
     assert ignore[0] == "**" and "!mmstream/**" in ignore and "!plugins/**" in ignore  # the context: source only
 
 
+#: the built-in plugins the root pyproject installs ("mmstream-NAME @ {root:uri}/plugins/NAME")
+BUILT_IN_PLUGINS = tuple(re.findall(r"mmstream-(\w+) @ \{root:uri\}/plugins/(?:\w+)",
+                                    (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()))
+
+
 def test_the_image_install_carries_the_models_and_scores_offline(tmp_path: Path) -> None:
     """What the Dockerfile's stages do, without Docker: wheels of mmstream and the built-in
     plugins (``pip install .`` builds the same), installed into a fresh virtualenv (not
@@ -265,8 +270,9 @@ def test_the_image_install_carries_the_models_and_scores_offline(tmp_path: Path)
     bundled samples with the network off (``unshare -n``) and an empty home."""
     root = DEPLOY.parent
     wheels = tmp_path / "wheels"
+    built_in = [str(root / "plugins" / name) for name in BUILT_IN_PLUGINS]
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(root),
-                    str(root / "plugins" / "text"), str(root / "plugins" / "image")], check=True)
+                    *built_in], check=True)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python3*/site-packages"))
@@ -279,8 +285,9 @@ def test_the_image_install_carries_the_models_and_scores_offline(tmp_path: Path)
     (site / "zz_dependencies.pth").write_text(str(Path(numpy.__file__).parent.parent) + "\n")
     home = tmp_path / "home"
     home.mkdir()
-    script = ("import sys, mmstream, mmstream_text, mmstream_image\n"
-              "assert all(m.__file__.startswith(sys.prefix) for m in (mmstream, mmstream_text, mmstream_image))\n"
+    modules = ", ".join(["mmstream", *(f"mmstream_{name}" for name in BUILT_IN_PLUGINS)])
+    script = (f"import sys, {modules}\n"
+              f"assert all(m.__file__.startswith(sys.prefix) for m in ({modules}))\n"
               "from mmstream.commands.cli import main\n"
               "sys.exit(main())\n")
     samples = site / "mmstream" / "samples" / "posts.jsonl"
