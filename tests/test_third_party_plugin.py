@@ -68,8 +68,8 @@ def test_plugin_output_appears_under_its_modality(plugin_site):
     assert "text" in a["modalities"] and a["sentiment"]["label"] in ("negative", "neutral", "positive")
     assert b["reason"] == "bad_location" and b["id"] == "b"
     assert c["modalities"] == {"location": {"country": "ES", "city": None}}
-    # nothing the model reads: no opinion, not a made-up one
-    assert c["sentiment"]["label"] == "neutral" and c["sentiment"]["score"] == 0
+    # nothing the model reads: no opinion (sentiment null), not a made-up neutral one (issue 32 item 3)
+    assert c["sentiment"] is None and c["complaint"] is None
 
 
 def test_without_the_plugin_the_key_is_dead_lettered(tmp_path):
