@@ -39,7 +39,7 @@ FIRST_MENTIONS = 100
 MENTIONS_PER_TICK = 100
 MAX_STREAMS = 64
 #: event streams one client address may hold at once (a dashboard keeps one per open tab)
-MAX_STREAMS_PER_CLIENT = 8
+MAX_STREAMS_PER_CLIENT = 16
 KEEPALIVE = 15.0
 
 
@@ -120,6 +120,9 @@ class Hub:
             sent_snapshot, last_seq, quiet, sent_any = "", 0, time.monotonic(), False
             backlog = [(s, m) for s, m in self.live.since(0) if view.matches(m)][-FIRST_MENTIONS:]
             while not self.closing.is_set():
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break  # the page went away: free its slot now, not at the next write (up to KEEPALIVE)
                 text = await self.snapshot(view)
                 if text != sent_snapshot:
                     await response.write(_event("snapshot", text))
