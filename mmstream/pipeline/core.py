@@ -75,11 +75,11 @@ class WorkItem:
     values: dict[str, Any] = field(default_factory=dict)  # every extracted value, derived ones too
     #: the pipeline's text views (Extractor.text_views), the post's own text first
     text_views: tuple[str, ...] = ()
+    done: set[str] = field(default_factory=set)  # enrichers that finished this item (a retry skips them)
 
     def texts(self) -> dict[str, str]:
         """The post's text by text view: its own, then text read or heard in its media."""
         return {v: t for v in self.text_views if isinstance(t := self.values.get(v), str)}
-    done: set[str] = field(default_factory=set)  # enrichers that finished this item (a retry skips them)
 
 
 class Pipeline:
@@ -236,16 +236,13 @@ class Pipeline:
         # what this round derives, per item, kept apart until the round's keys are popped: another post may
         # have the same key in this round (a voice note's own audio beside the audio a video hands on)
         fresh: dict[int, dict[str, Any]] = {}
-        calls = [(self.extractors[m], m, [w.pending[m] for w in group]) for m, group in by_modality.items()
-                 if m in self.extractors]
+        # every pending key has an extractor: a post's keys were validated by theirs, and only keys some
+        # extractor reads are handed on (the others are reported as not_read below)
+        calls = [(self.extractors[m], m, [w.pending[m] for w in group]) for m, group in by_modality.items()]
         answers = dict(zip((m for _, m, _ in calls), self._run_extractors(calls)))
         for modality, group in by_modality.items():
-            extractor = self.extractors.get(modality)
-            results = answers[modality] if extractor else [
-                PostError("unknown_modality", f"a plugin derived {modality!r} but no plugin handles it; install one.",
-                          "extract")
-            ] * len(group)
-            for w, res in zip(group, results):
+            extractor = self.extractors[modality]
+            for w, res in zip(group, answers[modality]):
                 if w.error is not None:
                     continue
                 try:
@@ -307,8 +304,7 @@ class Pipeline:
 
     def _budget(self, extractor: Extractor) -> float:
         """Seconds one call of ``extractor`` may take: its own ``timeout``, else MMSTREAM_PLUGIN_TIMEOUT."""
-        own = getattr(extractor, "timeout", None)
-        return float(own) if own else self.settings.plugin_timeout
+        return float(extractor.timeout) if extractor.timeout else self.settings.plugin_timeout
 
     def _run_extractor(self, extractor: Extractor, modality: str, values: list[Any],
                        timeout: float | None = None) -> list[Extraction | Exception]:
