@@ -104,8 +104,9 @@ class AnalyticsEngine:
             self.stats["mentions"] += 1
             out: list[Output] = []
             if m.mine:  # one copy of each post mines (the copy on the topic partition)
-                assigned = next((r.id for r in m.topics if r.kind == "mined"), None)
-                out = self._topic_outputs(self.miner.observe(m.id, m.t_ms, m.vec, m.text, assigned).records)
+                # the miner places the post itself, not where the worker's snapshot put it: the snapshot
+                # reaches a worker when it does, so trusting it made the same stream mine different topics
+                out = self._topic_outputs(self.miner.observe(m.id, m.t_ms, m.vec, m.text).records)
             added = self.windows.add(m)
             if added.late is not None:
                 self.stats["late"] += 1
