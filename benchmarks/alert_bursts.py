@@ -152,7 +152,7 @@ def match(alert: dict, events: list[dict], recent: float) -> str | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--posts", type=int, default=3000, help="background posts over the day")
     args = parser.parse_args()

@@ -75,7 +75,7 @@ def measure(posts: int, brands: int, themes: int, rate: float, partitions: int) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--posts", type=int, default=40_000)
     parser.add_argument("--brands", type=int, default=200)
     parser.add_argument("--themes", type=int, default=40)

@@ -69,7 +69,7 @@ def run_mode(cluster: KafkaCluster, guarantee: str, n: int, work: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--posts", type=int, default=3000, help="posts per run (default 3000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per mode, alternating (default 1)")
     args = parser.parse_args()

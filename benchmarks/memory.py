@@ -83,7 +83,7 @@ def processed(port: int) -> int | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--posts", type=int, default=20_000)
     parser.add_argument("--warmup", type=int, default=2_000, help="posts before the baseline RSS")
     parser.add_argument("--bad-every", type=int, default=50, help="every Nth post is bad (0: none)")

@@ -16,7 +16,7 @@ from mmstream.observability.metrics import WorkerMetrics
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--batch", type=int, default=32, help="posts per batch (default 32, MMSTREAM_BATCH_SIZE)")
     parser.add_argument("--batches", type=int, default=5000, help="batches timed (default 5000)")
     args = parser.parse_args()

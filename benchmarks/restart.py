@@ -62,7 +62,7 @@ def stream(n: int, brands: int, themes: int, rate: float, seed: int = 0):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--marks", default="10000,100000,1000000", help="mention counts to report at")
     parser.add_argument("--brands", type=int, default=200)
     parser.add_argument("--themes", type=int, default=40)

@@ -20,7 +20,7 @@ from mmstream.training.data import SENTIMENT_LABELS, macro_f1, macro_recall, twe
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--split", default="test", choices=["val", "test"])
     parser.add_argument("--limit", type=int, default=0, help="only the first N tweets")
     args = parser.parse_args()

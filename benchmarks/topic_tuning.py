@@ -53,7 +53,7 @@ def score(rows: list[dict], vecs: np.ndarray, labels: list[str], config: MinerCo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--langs", default="en,es,gr,ja")
     args = parser.parse_args(argv)
     langs = args.langs.split(",")

@@ -237,7 +237,7 @@ def _check(fp32: Path, int8: Path, tokenizer, texts: list[str]) -> float | None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="model folder of the text plugin")
     ap.add_argument("--full-vocabulary", action="store_true",
                     help="keep all 250,002 pieces (default: trim them, see mmstream.training.vocab)")

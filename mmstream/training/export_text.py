@@ -260,7 +260,7 @@ def _fine_tuning(weights: Path | None) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--weights", type=Path, default=None,
                         help="fine-tuned encoder state dict (e.g. .cache/finetune/encoder_best.pt)")

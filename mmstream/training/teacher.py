@@ -73,7 +73,7 @@ def ensemble(logits: list[np.ndarray]) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--member", action="append", required=True, metavar="KIND:PATH[:LAYERS]",
                         help="a finetune_text checkpoint.pt: minilm:PATH or e5:PATH (e5:PATH:6 for --layers 6)")
     parser.add_argument("--split", choices=("train", "val", "test"), default="train")

@@ -141,7 +141,7 @@ def trim(model_dir: Path, texts: list[str], top: int = TOP) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m mmstream.training.vocab", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m mmstream.training.vocab", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     ap.add_argument("--model-dir", default="plugins/text/mmstream_text/model", help="the text plugin's model folder")
     ap.add_argument("--top", type=int, default=TOP, help=f"most likely other pieces to keep (default {TOP:,})")
     args = ap.parse_args(argv)
