@@ -8,7 +8,9 @@
   OCR), against the same tweets scored as plain text;
 * speed: the text path's posts/s, model only (tokenising, encoders, fused
   model) and through the whole pipeline, and model time per post carrying a
-  text image (a meme) and a photo without text.
+  text image (a meme) and a photo without text;
+* media (``--media N``): N held-out tweets spoken as voice notes and videos and burned into silent
+  clips as captions, against the same tweets as text (:mod:`mmstream.evaluation.media`).
 """
 from __future__ import annotations
 
@@ -194,9 +196,18 @@ def eval_image_latency(pipeline: Pipeline, repeats: int = 15) -> dict[str, float
     }
 
 
-def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300) -> dict[str, Any]:
+def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300, media: int = 0,
+             media_only: bool = False) -> dict[str, Any]:
+    if media:  # the spoken set names brands of the bundled brands file (mmstream.evaluation.media)
+        from mmstream.evaluation.media import eval_media, media_settings
+
+        settings = media_settings(settings)
     pipeline = build_pipeline(settings)
     report: dict[str, Any] = {"model": pipeline.model.name}
+    if media:
+        report["media"] = eval_media(pipeline, media)
+        if media_only:
+            return report
     report["sentiment_test"] = eval_sentiment(pipeline, limit)
     report["text_model_only"] = eval_text_model_speed(pipeline)
     report["topics_test_macro_f1"] = eval_topics(pipeline)
@@ -214,6 +225,12 @@ def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300) 
 
 
 def format_table(report: dict[str, Any]) -> str:
+    if "sentiment_test" not in report:  # --media-only
+        from mmstream.evaluation.media import format_rows
+
+        rows = [("model", report["model"]), *format_rows(report["media"])]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
     s = report["sentiment_test"]
     rows = [
         ("model", report["model"]),
@@ -245,5 +262,9 @@ def format_table(report: dict[str, Any]) -> str:
         rows.append((f"memes (n={m['count']}) macro-recall", f"as image {m['as_meme']['macro_recall']:.2f} vs as text {m['as_text']['macro_recall']:.2f}"))
         lat = report["image_latency"]
         rows.append(("post with a meme / a photo", f"{lat['meme_ms']:.0f} ms / {lat['photo_ms']:.0f} ms model time (median)"))
+    if "media" in report:
+        from mmstream.evaluation.media import format_rows
+
+        rows += format_rows(report["media"])
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
