@@ -12,9 +12,22 @@ import numpy as np
 from mmstream.errors import ConfigError
 
 
+#: the settings :func:`build_pipeline <mmstream.pipeline.build.build_pipeline>` was given (see :func:`use_settings`)
+_settings: Any = None
+
+
+def use_settings(settings: Any) -> None:
+    """Make ``settings`` the ones every session created from now on takes its threads from
+    (``build_pipeline`` calls it: ``build_pipeline(Settings.load(onnx_threads=1))`` reaches the
+    sessions of every model and plugin, not only the environment's ``MMSTREAM_ONNX_THREADS``)."""
+    global _settings
+    _settings = settings
+
+
 def onnx_threads(settings: Any = None) -> int:
     """Intra-op threads of every session: the ``onnx_threads`` setting
-    (``MMSTREAM_ONNX_THREADS``; of ``settings``, else as loaded now), or, when it is 0
+    (``MMSTREAM_ONNX_THREADS``; of ``settings``, else of the settings the pipeline was
+    built with, else as loaded now), or, when it is 0
     (the default), half the CPUs this process may use (1 to 4).
 
     A worker runs its models in one thread; the other cores are left to the
@@ -25,6 +38,8 @@ def onnx_threads(settings: Any = None) -> int:
     load, against 2 ms for 1 thread); a worker did 355 posts/s with 1 thread
     against 276-324 with 2 (``mmstream bench``, BENCHMARKS.md).
     """
+    if settings is None:
+        settings = _settings
     if settings is None:
         from mmstream.settings import Settings
 

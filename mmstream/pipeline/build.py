@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 from mmstream.errors import ConfigError
 from mmstream.inference.fused import FusedModel
+from mmstream.inference.onnx import use_settings
 from mmstream.pipeline.core import Pipeline
 from mmstream.plugin.extractors import Extractor
 from mmstream.plugin.manager import get_plugin_manager, register_enrichers, register_extractors, register_sinks
@@ -18,6 +19,7 @@ def build_pipeline(settings: Settings, pm: Any = None, *, app: Any = None, plugi
     besides the installed ones), their extractors (``load()`` each once), the fused
     model, the enrichers and the sinks. ``app`` is the worker's Faust app (None off
     Kafka): hooks hand back worker-mode objects for it."""
+    use_settings(settings)  # before any model loads: their sessions take onnx_threads from these settings
     pm = pm if pm is not None else get_plugin_manager(settings, plugins)
     extractors = register_extractors(pm, settings)
     for extractor in {id(e): e for e in extractors.values()}.values():
