@@ -70,6 +70,13 @@ class Settings:
     # batches fill at once). 0.02 against 0.05 (mmstream bench): p50/p99 at half load 49-51/85-96 ms
     # against 77/120-122 (text), 56-63/193-203 against 108-114/230-243 (20 % images), same throughput
     batch_within: float = 0.02
+    # the lanes this worker runs (docs/architecture.md, "Lanes"): "all" (text and media), "text" (posts in
+    # micro-batches; a post with a media-lane modality is routed to <prefix>media; no media plugin loaded),
+    # "media" (reads <prefix>media, a clip at a time per partition), or "inline" (no routing: every post in its
+    # partition's micro-batch, as before lanes; for comparison)
+    lanes: str = "all"
+    # posts the media lane works on at once (each from a different partition of <prefix>media)
+    media_concurrency: int = 1
     # seconds the broker may hold the worker's fetch when no record is waiting (Faust's own: 1.5)
     fetch_max_wait: float = 0.05
     # seconds the producer gathers a partition's records into one request (Faust's own: 0, one request per

@@ -98,3 +98,15 @@ def test_plugins_import_mmstream_only_through_the_public_api():
             bad += [f"{path.relative_to(root)}: {n}" for n in names
                     if (n == "mmstream" or n.startswith("mmstream.")) and n not in ("mmstream.plugin", "mmstream.testing")]
     assert bad == []
+
+
+def test_every_extractor_attribute_is_documented_with_its_default():
+    """Each class attribute of ``Extractor`` (``lane``, ``timeout`` ...) has a row in docs/plugins.md's
+    "Extractor attributes" table, with its default as the code has it."""
+    from mmstream.plugin import Extractor
+
+    text = DOCS.read_text(encoding="utf-8").split("**Extractor attributes.**", 1)[1].split("\n\n", 2)[1]
+    rows = dict(re.findall(r"^\| `(\w+)` \| `?([^|`]*)`? \|", text, re.M))
+    attrs = {n: v for n, v in vars(Extractor).items() if not n.startswith("_") and not callable(v)}
+    assert set(attrs) == set(rows)
+    assert all(rows[n] == (repr(v).replace("'", '"')) for n, v in attrs.items()), rows

@@ -14,6 +14,9 @@ create() {  # name partitions [--config k=v ...]
 
 # the input: partitions bound the number of workers that share the load
 create posts "$PARTITIONS" --config max.message.bytes=8388608
+# posts with video or audio, routed there by the text lane, keyed by post id (docs/architecture.md, "Lanes"):
+# its partitions bound the number of media workers
+create media "$PARTITIONS" --config max.message.bytes=8388608
 # results keyed by post id: compacted (a replayed post replaces its earlier record)
 create enriched "$PARTITIONS" --config cleanup.policy=compact
 create dead-letter 3

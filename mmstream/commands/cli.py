@@ -41,7 +41,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from mmstream.worker.run import run_worker
 
     settings = _settings(args, web_port=args.web_port, batch_size=args.batch_size, app_id=args.app_id,
-                         partitions=args.partitions)
+                         partitions=args.partitions, lanes=args.lanes)
     return run_worker(settings, loglevel=args.loglevel)
 
 
@@ -223,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--app-id", default=None, help="consumer group / app id (default 'mmstream')")
     p.add_argument("--loglevel", default=os.environ.get("MMSTREAM_LOG_LEVEL") or "warning",
                    help="worker log level (default: MMSTREAM_LOG_LEVEL, else warning)")
+    p.add_argument("--lanes", default=None, choices=("all", "text", "media", "inline"),
+                   help="the lanes this worker runs (default: MMSTREAM_LANES, else all): text (posts; a post with "
+                        "video or audio goes to the media topic; no media model loaded), media (the media topic), "
+                        "or inline (no routing, as before lanes)")
 
     p = add("produce", cmd_produce, "Replay a JSON-lines file of posts into the input topic.")
     p.add_argument("file", help="JSON-lines file, one post per line ('-' for stdin)")

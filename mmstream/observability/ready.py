@@ -25,6 +25,8 @@ class Readiness:
         self.app, self._analytics, self.posts_topic = app, analytics, posts_topic
         self.models_loaded = False
         self._was_ready = False
+        #: checks a worker's role answers its own way (a media-lane worker: its media partitions), by name
+        self.replace_checks: dict[str, Any] = {}
 
     @property
     def analytics(self) -> Any:
@@ -48,6 +50,7 @@ class Readiness:
             "analytics_feed": {"ok": feed, "detail": "caught up" if feed else
                                "reading the analytics outputs written before this worker started"},
         }
+        checks.update({name: check() for name, check in self.replace_checks.items()})
         ready = all(c["ok"] for c in checks.values())
         self._was_ready = self._was_ready or ready
         return ready, checks

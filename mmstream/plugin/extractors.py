@@ -57,6 +57,11 @@ class Extractor:
     #: seconds one ``extract()`` call may take (None: ``MMSTREAM_PLUGIN_TIMEOUT``); a heavy modality
     #: (speech, video) sets its own, from its plugin settings
     timeout: float | None = None
+    #: the extractor's cost class: ``"text"`` (milliseconds a post: the default) or ``"media"`` (seconds a
+    #: post: speech, video, long documents). A post carrying a value of a media-lane modality is routed to
+    #: the media topic and read by the media lane (``mmstream worker --lanes media``), so a slow clip never
+    #: holds up a tweet (docs/architecture.md, "Lanes")
+    lane: ClassVar[str] = "text"
 
     def load(self) -> None:
         """Load models. Called once at startup, before the first event."""
@@ -81,6 +86,21 @@ class Extractor:
         None (the default) leaves the feature out of the fused model. The
         built-in plugins' features are handled by the trainer itself."""
         return None
+
+
+#: the cost classes an extractor may declare in ``Extractor.lane``
+LANES = ("text", "media")
+
+
+def media_modalities(extractors: "dict[str, Extractor]") -> frozenset[str]:
+    """The post keys whose extractor declares ``lane = "media"``; ConfigError for an unknown lane."""
+    from mmstream.errors import ConfigError
+
+    for e in extractors.values():
+        if getattr(e, "lane", "text") not in LANES:
+            raise ConfigError(f"extractor {e.name!r} declares lane={e.lane!r}, not one of {', '.join(LANES)}; "
+                              "fix the plugin")
+    return frozenset(m for m, e in extractors.items() if getattr(e, "lane", "text") == "media" and m in e.modalities)
 
 
 def text_views(extractors: "dict[str, Extractor]") -> tuple[str, ...]:

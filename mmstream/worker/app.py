@@ -1,10 +1,12 @@
 """The Faust application factory: ``create_app(settings)``.
 
-One agent reads ``<prefix>posts`` in micro-batches (:func:`overlapped_batches`),
+The worker runs the lanes of its role (``MMSTREAM_LANES``: :mod:`mmstream.lanes`). The text lane:
+one agent reads ``<prefix>posts`` in micro-batches (:func:`overlapped_batches`),
 decodes them in a prepare thread, extracts features (two batches at once) and
 runs the fused model, enrichers and sinks in a single model thread, batch after
 batch in order (all off the event loop), and writes every outcome to ``<prefix>enriched`` or
-``<prefix>dead-letter``, keyed by post id.
+``<prefix>dead-letter``, keyed by post id; a post with a media-lane modality is routed to
+``<prefix>media`` instead, where the media lane (:mod:`mmstream.lanes.media`) gives it its outcome.
 Offsets are acknowledged only after a batch's outcomes were handed to the
 producer: at-least-once, with identical results when a post is replayed.
 """
@@ -19,6 +21,9 @@ from typing import Any, Sequence
 
 import faust
 
+from mmstream.lanes import ROLES, media_group, parse_role
+from mmstream.lanes.observe import LaneStats, media_assignment_check
+from mmstream.lanes.routing import ROUTE, MediaRouter
 from mmstream.web import install_dashboard
 from mmstream.observability import install_observability
 from mmstream.worker.overlap import InOrder, overlapped_batches
@@ -26,7 +31,8 @@ from mmstream.worker.transactions import (TransactionalDelivery, exactly_once, h
                                          output_failed_record)
 from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Outcome, Source
-from mmstream.plugin.manager import extend_worker, get_plugin_manager
+from mmstream.plugin.extractors import media_modalities
+from mmstream.plugin.manager import extend_worker, get_plugin_manager, register_extractors
 from mmstream.schemas.http import register_schema_routes
 from mmstream.schemas.versions import DEAD_LETTER
 from mmstream.settings import Settings
@@ -60,10 +66,23 @@ def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
     return key, outcome.data
 
 
+def leave_out_media_plugins(pm: Any, settings: Settings) -> frozenset[str]:
+    """For a text-role worker: the post keys of media-lane extractors (routed, never read here), and
+    their plugins blocked before any of their models load (as ``MMSTREAM_PLUGINS_DISABLED`` does)."""
+    from mmstream.plugin.manager import call_hook
+
+    keys = media_modalities(register_extractors(pm, settings))  # extractors built, not loaded
+    for plugin, extractor in call_hook(pm, "register_extractors", settings=settings):
+        if getattr(extractor, "lane", "text") == "media":
+            pm.set_blocked(plugin)
+    return keys
+
+
 def create_app(settings: Settings, pm: Any = None) -> faust.App:
     """Build a Faust app and its pipeline (``build_pipeline`` with this app: the plugins'
     worker-mode enrichers and sinks), then let plugins add agents and pages. Nothing
-    runs until a worker starts it; the pipeline is ``app.mmstream_pipeline``."""
+    runs until a worker starts it; the pipeline is ``app.mmstream_pipeline``. The role
+    (``settings.lanes``) says which lanes run: the text lane's agent, the media lane's consumer."""
     from mmstream.kafka.fetch_wait import set_fetch_max_wait
     from mmstream.web.bind import check_exposure
 
@@ -90,7 +109,10 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
+    role = parse_role(settings.lanes)
+    lanes = ROLES[role]
     posts = app.topic(settings.topic("posts"), partitions=settings.partitions)
+    media_topic = settings.topic("media")
     enriched = app.topic(settings.topic("enriched"), partitions=settings.partitions)
     dead_letters = app.topic(settings.topic("dead-letter"), partitions=settings.partitions)
     # decoding and validation (JSON, images) run in their own thread, so batch N+1 is prepared
@@ -100,17 +122,34 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     # fuses, enriches and writes the sinks batch after batch, in the order the batches came
     extract_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mmstream-batch")
     model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-model")
-    stats = {"batches": 0, "results": 0, "dead_letters": 0, "last_batch_at": None, "started_at": time.time()}
+    stats = {"batches": 0, "results": 0, "dead_letters": 0, "routed": 0, "last_batch_at": None,
+             "started_at": time.time()}
 
     pm = pm if pm is not None else get_plugin_manager(settings)
+    routed_keys = leave_out_media_plugins(pm, settings) if role == "text" else frozenset()
     pipeline = app.mmstream_pipeline = build_pipeline(settings, pm, app=app)
+    if role == "all":
+        routed_keys = media_modalities(pipeline.extractors)
+    router = MediaRouter(routed_keys, settings.max_payload_bytes) if routed_keys else None
+    app.mmstream_role = role
     install_dashboard(app, settings)  # /, /events, /static; the JSON API reads app.mmstream_analytics
 
     metrics = install_observability(app, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
+    lane_stats = app.mmstream_lanes = LaneStats(metrics.registry, role)
+    in_text_lane = [0]  # posts taken from the posts topic and not yet delivered
 
     stages = InOrder()  # batch N+1's extraction overlaps batch N's; batches are finished in order
 
     async def run_model(events: Sequence[Any]) -> list[Outcome]:
+        in_text_lane[0] += len(events)
+        routed = router.split(events) if router is not None else [None] * len(events)
+        if not any(routed):
+            return await run_pipeline(events)
+        rest = [e for e, r in zip(events, routed) if r is None]
+        done = iter(await run_pipeline(rest) if rest else [])
+        return [r if r is not None else next(done) for r in routed]
+
+    async def run_pipeline(events: Sequence[Any]) -> list[Outcome]:
         items = [(e.message.value, Source(e.message.topic, e.message.partition, e.message.offset, e.message.timestamp)) for e in events]
         loop = asyncio.get_running_loop()
 
@@ -120,7 +159,8 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
 
         return await stages.run(extract, lambda extracted: loop.run_in_executor(model_thread, pipeline.finish, extracted))
 
-    targets = {"result": enriched.get_topic_name(), "dead_letter": dead_letters.get_topic_name()}
+    targets = {"result": enriched.get_topic_name(), "dead_letter": dead_letters.get_topic_name(), ROUTE: media_topic}
+    counted = {"result": "results", "dead_letter": "dead_letters", ROUTE: "routed"}
     # MMSTREAM_PROCESSING_GUARANTEE=exactly_once: a batch's outcomes and offsets in one transaction
     transactional = TransactionalDelivery(
         settings, posts.get_topic_name(), settings.app_id, targets,
@@ -139,32 +179,65 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
             hand_commits_to_transactions(app.consumer, posts.get_topic_name())
             await transactional.deliver(events, outcomes, encode)
             for outcome in outcomes:
-                stats["results" if outcome.kind == "result" else "dead_letters"] += 1
+                stats[counted[outcome.kind]] += 1
         else:
-            producer = await app.maybe_start_producer()
-            pending = []
-            for outcome in outcomes:
-                key, value = encode(outcome)
-                try:
-                    pending.append((outcome, await producer.send(targets[outcome.kind], key, value, None, None, None)))
-                except Exception as error:  # noqa: BLE001 - refused before sending (over max_request_size ...)
-                    await _output_failed(outcome, error)
-                    continue
-                stats["results" if outcome.kind == "result" else "dead_letters"] += 1
-            for (outcome, _), error in zip(pending, await asyncio.gather(*(d for _, d in pending),
-                                                                          return_exceptions=True)):
-                if isinstance(error, BaseException):
-                    await _output_failed(outcome, error)
+            await send_outcomes(outcomes)
         for sink in pipeline.sinks:  # e.g. the mentions: delivered before the batch is acked
             await sink.delivered()
-        metrics.batch_delivered(events, outcomes, time.perf_counter() - began)  # once per batch
+        routed = sum(1 for o in outcomes if o.kind == ROUTE)
+        metrics.batch_delivered(events, [o for o in outcomes if o.kind != ROUTE] if routed else outcomes,
+                                time.perf_counter() - began)  # once per batch
+        if routed:
+            lane_stats.routed.inc(routed)
+        in_text_lane[0] -= len(events)
+        lane_stats.processing.labels("text").observe(time.perf_counter() - began)
+        now = time.time()
+        for event, outcome in zip(events, outcomes):
+            if outcome.kind != ROUTE and event.message.timestamp:
+                lane_stats.result_lag.labels("text").observe(max(0.0, now - event.message.timestamp))
         stats["batches"] += 1
         stats["last_batch_at"] = time.time()
 
-    @app.agent(posts, name="enrich")
-    async def enrich(stream: faust.Stream) -> None:
-        # batch N+1 goes to the model while batch N is being delivered
-        await overlapped_batches(stream, settings.batch_size, settings.batch_within, run_model, deliver)
+    async def send_outcomes(outcomes: Sequence[Outcome]) -> None:
+        """Produce every outcome and wait until the broker has them all (a refused one: a small dead letter)."""
+        producer = await app.maybe_start_producer()
+        pending = []
+        for outcome in outcomes:
+            key, value = encode(outcome)
+            try:
+                pending.append((outcome, await producer.send(targets[outcome.kind], key, value, None,
+                                                             getattr(outcome, "timestamp", None), None)))
+            except Exception as error:  # noqa: BLE001 - refused before sending (over max_request_size ...)
+                await _output_failed(outcome, error)
+                continue
+            stats[counted[outcome.kind]] += 1
+        for (outcome, _), error in zip(pending, await asyncio.gather(*(d for _, d in pending),
+                                                                      return_exceptions=True)):
+            if isinstance(error, BaseException):
+                await _output_failed(outcome, error)
+
+    async def media_delivered(outcomes: Sequence[Outcome]) -> None:
+        for sink in pipeline.sinks:
+            await sink.delivered()
+        for outcome in outcomes:
+            if outcome.kind == "result":
+                metrics.results.inc()
+            else:
+                metrics.dead_letters.labels(metrics._reason(outcome.record.get("reason")),
+                                            metrics._stage(outcome.record.get("stage"))).inc()
+        stats["media_posts"] = stats.get("media_posts", 0) + 1
+
+    if lanes & {"text", "inline"}:
+        lane_stats.queued["text"] = lambda: in_text_lane[0]
+
+        @app.agent(posts, name="enrich")
+        async def enrich(stream: faust.Stream) -> None:
+            # batch N+1 goes to the model while batch N is being delivered
+            await overlapped_batches(stream, settings.batch_size, settings.batch_within, run_model, deliver)
+
+    if "media" in lanes:
+        install_lane(app, settings, pipeline, model_thread, lane_stats, metrics, targets, send_outcomes,
+                     media_delivered, encode)
 
     async def _output_failed(outcome: Outcome, error: BaseException) -> None:
         """An outcome Kafka refused (e.g. over the broker's record size): a small dead
@@ -180,11 +253,45 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
 
     register_schema_routes(app, settings)  # GET /schemas, /schemas/<topic>, /asyncapi
 
+    if role == "media":  # no posts partitions here: ready once the media group gave this worker partitions
+        metrics.readiness.replace_checks["assignment"] = media_assignment_check(app.mmstream_media_lane, [False])
+
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
         assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == posts.get_topic_name())
-        return web.json({"status": "ok", "model": pipeline.model.name, "assigned_partitions": assigned, **stats})
+        return web.json({"status": "ok", "model": pipeline.model.name, "assigned_partitions": assigned, "lanes": role,
+                         **stats})
 
     extend_worker(pm, app, settings, pipeline)  # the plugins' agents, tasks and pages (the analytics' too)
 
     return app
+
+
+def install_lane(app: Any, settings: Settings, pipeline: Any, model_thread: Any, lane_stats: LaneStats, metrics: Any,
+                 targets: dict[str, str], send_outcomes: Any, delivered: Any, encode_outcome: Any) -> None:
+    """The media lane of this worker (``app.mmstream_media_lane``), at-least-once or in transactions."""
+    from types import SimpleNamespace
+
+    from mmstream.lanes.install import install_media_lane
+
+    async def send(outcomes: list[Outcome]) -> None:
+        await send_outcomes(outcomes)
+        await delivered(outcomes)
+
+    transactional = None
+    if exactly_once(settings):
+        holder: dict[str, Any] = {}
+        txn = TransactionalDelivery(
+            settings, settings.topic("media"), media_group(settings.app_id), targets,
+            lambda outcome, error: output_failed_record(outcome, error, DEAD_LETTER),
+            owns=lambda p: any(tp.partition == p for tp in holder["lane"].consumer.assignment()))
+
+        async def deliver_in_transaction(events: Any, outcomes: list[Outcome], encode: Any) -> None:
+            await txn.deliver(events, outcomes, encode)
+            await delivered(outcomes)
+
+        transactional = SimpleNamespace(deliver=deliver_in_transaction, stop=txn.stop)
+    lane = install_media_lane(app, settings, pipeline, model_thread, lane_stats, send, transactional, encode_outcome)
+    if transactional is not None:
+        holder["lane"] = lane
+    app.mmstream_media_lane = lane

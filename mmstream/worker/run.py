@@ -7,12 +7,13 @@ from typing import Any
 from mmstream.worker.app import create_app
 from mmstream.settings import Settings
 
-OUTPUT_TOPICS = ("posts", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
+#: (media: posts with a media-lane modality, routed there by the text lane, keyed by post id)
+OUTPUT_TOPICS = ("posts", "media", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
 #: what a worker's principal must be allowed on a secured Kafka (ACLs; deploy/README.md): it reads the
 #: posts, the mentions (the analytics engine) and the analytics outputs (the feed of every worker's HTTP API)
 #: (a topic that does not exist yet is not checked: the worker creates it)
-WORKER_READS = ("posts", "mentions", "window-totals", "topics", "brand-stats", "alerts")
-WORKER_WRITES = ("enriched", "dead-letter", "mentions", "window-totals", "late", "brand-stats", "topics", "alerts")
+WORKER_READS = ("posts", "media", "mentions", "window-totals", "topics", "brand-stats", "alerts")
+WORKER_WRITES = ("media", "enriched", "dead-letter", "mentions", "window-totals", "late", "brand-stats", "topics", "alerts")
 
 
 def freeze_startup_objects() -> None:
@@ -71,6 +72,9 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     from mmstream.web.bind import check_exposure, check_port_free
 
     check_exposure(settings.web_host, settings.web_token, settings.web_insecure)  # one line, exit 2
+    from mmstream.lanes import parse_role
+
+    parse_role(settings.lanes)  # MMSTREAM_LANES: one line naming the choices
     check_port_free(settings.web_host, settings.web_port)  # one line, exit 73
     from mmstream.observability.logs import configure
 

@@ -34,6 +34,7 @@ class AudioExtractor(Extractor):
     name: ClassVar[str] = "audio"
     modalities: ClassVar[tuple[str, ...]] = ("audio",)
     dims: ClassVar[dict[str, int]] = {}
+    lane: ClassVar[str] = "media"  # seconds a clip: read by the media lane
     text_views: ClassVar[tuple[str, ...]] = ("audio_text",)
 
     def __init__(self, settings: Settings) -> None:

@@ -43,6 +43,7 @@ class VideoExtractor(Extractor):
     name: ClassVar[str] = "video"
     modalities: ClassVar[tuple[str, ...]] = ("videos",)
     dims: ClassVar[dict[str, int]] = {}
+    lane: ClassVar[str] = "media"  # seconds a clip: read by the media lane
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
