@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from mmstream.errors import BrokerError, ConfigError
+from mmstream.progress import line_end
 from mmstream.pipeline.post import usable_id
 from mmstream.settings import Settings, bootstrap_servers
 
@@ -323,6 +324,7 @@ def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str |
     count = 0
     started = time.monotonic()
     last_report = started
+    tty = line_end() == "\r"  # off a terminal (a log, a pipe) a line every 5 s, never carriage returns
     try:
         for raw in _lines(path_or_lines):
             line = raw.rstrip(b"\r\n")
@@ -334,9 +336,9 @@ def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str |
                     time.sleep(delay)
             producer.send(topic, value=line, key=_key_of(line)).add_errback(errors.append)
             count += 1
-            if progress and time.monotonic() - last_report >= 1.0:
+            if progress and time.monotonic() - last_report >= (1.0 if tty else 5.0):
                 last_report = time.monotonic()
-                print(f"\rsent {count} posts", end="", file=sys.stderr, flush=True)
+                print(f"sent {count} posts", end=line_end(), file=sys.stderr, flush=True)
         producer.flush()
     except KafkaError as exc:
         raise BrokerError(f"sending to {topic} failed: {exc}") from None
@@ -346,7 +348,7 @@ def produce_jsonl(settings: Settings, path_or_lines: str | Path | Iterable[str |
         raise BrokerError(f"{len(errors)} of {count} posts were not delivered to {topic}: "
                           f"{errors[0]!r}")
     if progress:
-        print(f"\rsent {count} posts to {topic} in {time.monotonic() - started:.1f} s",
+        print(f"sent {count} posts to {topic} in {time.monotonic() - started:.1f} s",
               file=sys.stderr, flush=True)
     return count
 
