@@ -37,7 +37,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "limits": ("max_", "plugin_timeout"),
     "plugins": ("plugin_", "plugins_", "onnx_"),
     "model": ("model_", "brands_file", "category_threshold"),
-    "analytics": ("window_", "topic_", "alert_", "analytics_", "idle_partition"),
+    "analytics": ("window_", "topic_", "alert_", "analytics_", "idle_partition", "duplicate_", "campaign_"),
 }
 
 
@@ -172,6 +172,20 @@ class Settings:
             if is_secret(f.name) and isinstance(value, str) and not isinstance(value, Secret):
                 object.__setattr__(self, f.name, Secret(value))
 
+    # duplicates and campaigns (mmstream/analytics/duplicates.py, campaigns.py; thresholds measured by
+    # benchmarks/duplicates.py): near duplicates at this estimated Jaccard of character 4-grams or more
+    duplicate_threshold: float = 0.5
+    duplicate_min_chars: int = 16  # shorter normalised texts are never duplicates
+    duplicate_ttl: float = 86400.0  # a post is compared against for this long (event time)
+    duplicate_max_entries: int = 50_000  # and at most this many posts per partition of <prefix>posts
+    duplicate_checkpoint_every: int = 10_000  # worker: a partition's state written every N posts (0: never)
+    # a campaign: a cluster of near duplicates by this many distinct accounts within campaign_window seconds
+    campaign_min_authors: int = 8
+    campaign_window: float = 1800.0
+    campaign_max_clusters: int = 20_000
+    # brand windows count duplicates and campaign posts; "campaigns" or "duplicates" (campaign posts included) also
+    # leaves those out of posts, share of voice, sentiment and complaint figures (and their alerts); "none": counted
+    campaign_exclude: str = "none"
     def __getstate__(self) -> dict[str, Any]:
         """Pickled settings hold no secret: secrets empty, no plugin settings (they may hold keys)."""
         state = dict(self.__dict__)

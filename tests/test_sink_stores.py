@@ -245,7 +245,7 @@ def test_brand_stats_has_complaint_columns_and_an_older_table_gains_them(tmp_pat
         assert rows(path, "SELECT brand, complaints, complaint_share FROM mmstream_brand_stats ORDER BY brand") == [
             ("acme", None, None), ("zenbank", 9, 0.225)]
         columns = [r[1] for r in rows(path, "PRAGMA table_info(mmstream_brand_stats)")]
-        assert columns[-2:] == ["complaints", "complaint_share"], columns  # added last
+        assert columns[-5:] == ["complaints", "complaint_share", "duplicates", "campaign_posts", "excluded"], columns
 
 
 @pytest.mark.integration  # a PostgreSQL server process
@@ -275,6 +275,6 @@ def test_brand_stats_complaint_columns_in_postgresql():
             columns = [r[0] for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'mmstream_brand_stats' "
                 "ORDER BY ordinal_position").fetchall()]
-        assert columns[-2:] == ["complaints", "complaint_share"], columns
+        assert columns[-5:] == ["complaints", "complaint_share", "duplicates", "campaign_posts", "excluded"], columns
     finally:
         server.stop()

@@ -131,17 +131,23 @@ def _entry(tid: str, label: str, keywords: list[str], sim: float | None) -> dict
             "score": round(float(sim), 4) if sim is not None else None, "kind": "mined"}
 
 
-def mention_of(item: WorkItem, pt: float | None = None) -> Mention:
-    """The mention for a result (after every other enricher ran), published at ``pt``."""
+def mention_of(item: WorkItem, pt: float | None = None, exclude: str = "none") -> Mention:
+    """The mention for a result (after every other enricher ran), published at ``pt``; ``exclude``
+    (MMSTREAM_CAMPAIGN_EXCLUDE): none, campaigns or duplicates (campaign posts included) are
+    counted in brand windows as such only."""
     record, post = item.record, item.post
     assert record is not None and post is not None
     sentiment = record.get("sentiment")  # null: the model read nothing of the post
+    dup, campaign = record.get("duplicate_of"), record.get("campaign")
+    excluded = (exclude == "campaigns" and campaign is not None) or (
+        exclude == "duplicates" and (campaign is not None or dup is not None))
     return Mention(
         id=post.id, t=post.created_at.timestamp(), brands=list(record.get("brands") or []),
         label=sentiment["label"] if sentiment else None, score=float(sentiment["score"]) if sentiment else None,
         topics=[TopicRef(t["id"], t["kind"], t["label"]) for t in record.get("topics", [])],
         vec=post_embedding(item), text=post_text(item),
-        src=item.source.partition if item.source is not None else None, pt=pt, complaint=complaint_of(record))
+        src=item.source.partition if item.source is not None else None, pt=pt, complaint=complaint_of(record),
+        duplicate_of=dup, campaign=campaign, excluded=excluded)
 
 
 class MentionPublisher(Sink):
@@ -152,8 +158,9 @@ class MentionPublisher(Sink):
     name = "mentions"
 
     def __init__(self, send: Callable[[list], None], wait: Callable[[], Awaitable[None]] | None = None,
-                 partitions: int | None = None) -> None:
+                 partitions: int | None = None, exclude: str = "none") -> None:
         self.send = send
+        self.exclude = exclude  # MMSTREAM_CAMPAIGN_EXCLUDE (mention_of)
         self.wait = wait
         #: engine partitions: ``send`` gets (partition, record) pairs routed by brand
         #: (mmstream.analytics.routing); None: plain records, unrouted (a benchmark's list)
@@ -166,7 +173,7 @@ class MentionPublisher(Sink):
 
     def write(self, items: list[WorkItem]) -> None:
         now = round(time.time(), 3)  # processing time, for the watermark's idle partitions
-        mentions = [mention_of(item, now) for item in items if item.post is not None]
+        mentions = [mention_of(item, now, self.exclude) for item in items if item.post is not None]
         if not mentions:
             return
         try:

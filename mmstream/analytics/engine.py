@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from mmstream.analytics.aggregator import WindowAggregator
 from mmstream.analytics.alerts import AlertConfig, SpikeDetector
+from mmstream.analytics.campaigns import coordinated_alert
 from mmstream.analytics.events import Mention
 from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
 from mmstream.analytics.windows import window_specs
@@ -29,6 +30,7 @@ from mmstream.settings import Settings
 #: the output topics (name after the prefix) the engine writes; its closed brand windows go to
 #: ``window-totals``, whence the share-of-voice stage (:mod:`mmstream.analytics.share`) writes ``brand-stats``
 OUTPUT_TOPICS = ("window-totals", "late", "topics", "alerts")
+CAMPAIGNS_KEPT = 10_000  # campaign ids already alerted on
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class AnalyticsEngine:
         self.detector = SpikeDetector(AlertConfig.from_settings(settings))
         self.top_n = settings.window_top_topics
         self.seen = RecentIds(settings.analytics_dedupe)
+        self.campaigns: OrderedDict[str, None] = OrderedDict()  # campaign ids alerted on (coordinated)
         self.lock = threading.RLock()
         #: log offset of the next mention to process (kept by the service)
         self.next_offset = 0
@@ -107,6 +110,8 @@ class AnalyticsEngine:
                 # the miner places the post itself, not where the worker's snapshot put it: the snapshot
                 # reaches a worker when it does, so trusting it made the same stream mine different topics
                 out = self._topic_outputs(self.miner.observe(m.id, m.t_ms, m.vec, m.text).records)
+            if m.mine and m.campaign is not None:  # one copy of each post: the mining one
+                out += self._coordinated(m)
             added = self.windows.add(m)
             if added.late is not None:
                 self.stats["late"] += 1
@@ -152,6 +157,21 @@ class AnalyticsEngine:
         self._reported = step
         return [Output("window-totals", str(self.partition), {"partition": self.partition, "partitions": self.partitions,
                                                                "watermark": wm, "records": records})]
+
+    def _coordinated(self, m: Mention) -> list[Output]:
+        """A ``coordinated`` alert the first time a campaign id is seen (at most CAMPAIGNS_KEPT remembered)."""
+        seen: OrderedDict = self.__dict__.setdefault("campaigns", OrderedDict())  # absent from older checkpoints
+        cid = str(m.campaign.get("id"))
+        if cid in seen:
+            return []
+        seen[cid] = None
+        if len(seen) > CAMPAIGNS_KEPT:
+            seen.popitem(last=False)
+        s = self.settings
+        sensitivity = {"min_authors": s.campaign_min_authors, "window": s.campaign_window} if s is not None else {}
+        alert = coordinated_alert(m, sensitivity)
+        self.stats["alerts"] += 1
+        return [Output("alerts", alert["id"], alert)]
 
     def _topic_outputs(self, records: list[dict]) -> list[Output]:
         self.stats["topic_records"] += len(records)

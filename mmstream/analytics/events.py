@@ -48,6 +48,11 @@ class Mention:
     mine: bool = True
     post_brands: list[str] | None = None  # every brand of the post, when ``brands`` holds only some of them
     complaint: bool | None = None  # the result's complaint label (None: no complaint head, or no text)
+    duplicate_of: str | None = None  # the result's duplicate_of
+    campaign: dict | None = None  # the result's campaign ({id, posts, authors, first_seen})
+    #: counted in brand windows' duplicates/campaign_posts only, not in posts, sentiment or complaints
+    #: (MMSTREAM_CAMPAIGN_EXCLUDE, applied by the publisher: the log says what the engine counts)
+    excluded: bool = False
 
     @property
     def all_brands(self) -> list[str]:
@@ -83,6 +88,12 @@ class Mention:
             obj["pb"] = self.post_brands
         if self.complaint is not None:
             obj["complaint"] = self.complaint
+        if self.duplicate_of is not None:
+            obj["dup"] = self.duplicate_of
+        if self.campaign is not None:
+            obj["camp"] = self.campaign
+        if self.excluded:
+            obj["ex"] = True
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
@@ -100,6 +111,9 @@ class Mention:
             mine=obj.get("mine", True) is not False,
             post_brands=[str(b) for b in obj["pb"]] if obj.get("pb") is not None else None,
             complaint=bool(obj["complaint"]) if obj.get("complaint") is not None else None,
+            duplicate_of=str(obj["dup"]) if obj.get("dup") is not None else None,
+            campaign=dict(obj["camp"]) if isinstance(obj.get("camp"), dict) else None,
+            excluded=obj.get("ex") is True,
         )
 
 

@@ -2,7 +2,7 @@
 registered through the same hooks as any third-party plugin.
 
 * ``register_enrichers``: brand matching (when ``MMSTREAM_BRANDS_FILE`` is set), then topic
-  assignment. In a worker the assigner reads the mined topics from the feed's snapshot; off
+  assignment, then duplicates and campaigns (:mod:`mmstream.analytics.copies`). In a worker the assigner reads the mined topics from the feed's snapshot; off
   Kafka (``score``, ``eval``, ``bench``) it runs its own miner over the posts, in order.
 * ``register_sinks``: in a worker, the mention publisher (one mention per result to
   ``<prefix>mentions``, delivered before the batch is acknowledged).
@@ -21,6 +21,7 @@ from mmstream.plugin import hookimpl
 def register_enrichers(settings: Any, model: Any, app: Any) -> list:
     from mmstream.analytics.assign import TopicAssigner
     from mmstream.analytics.brands import BrandCatalog, BrandMatcher
+    from mmstream.analytics.copies import CopyFinder
 
     assigner = TopicAssigner(settings, model.topic_labels, model.topic_threshold)
     if app is not None:
@@ -31,7 +32,9 @@ def register_enrichers(settings: Any, model: Any, app: Any) -> list:
         catalog = analytics.catalog
     else:
         catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
-    return ([BrandMatcher(catalog)] if catalog is not None else []) + [assigner]
+    # duplicate_of and campaign: one state per partition of <prefix>posts in a worker (checkpointed), one off Kafka
+    finder = CopyFinder(settings, checkpoints=app is not None)
+    return ([BrandMatcher(catalog)] if catalog is not None else []) + [assigner, finder]
 
 
 @hookimpl

@@ -49,6 +49,7 @@ import faust
 
 from mmstream.analytics.assign import MentionPublisher
 from mmstream.analytics.brands import BrandCatalog
+from mmstream.analytics.copies import exclude_mode
 from mmstream.analytics.engine import OUTPUT_TOPICS, AnalyticsEngine, Output
 from mmstream.analytics.events import Mention, decode_mentions
 from mmstream.analytics.feed import OutputFeed
@@ -93,7 +94,7 @@ class Analytics:
         self.store = QueryStore(catalog, settings.analytics_keep)
         self.snapshot = TopicSnapshot(settings.topic_assign)
         self.feed = OutputFeed(settings, self.snapshot, self.store)
-        self.publisher = MentionPublisher(self._publish, self.delivered, self.partitions)
+        self.publisher = MentionPublisher(self._publish, self.delivered, self.partitions, exclude_mode(settings))
         self._inflight: list[Any] = []  # concurrent futures of mention batches not yet confirmed
         self.mentions = app.topic(self.mentions_topic, partitions=self.partitions)
         self.totals = app.topic(self.totals_topic, partitions=1)

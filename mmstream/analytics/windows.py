@@ -91,8 +91,16 @@ class BrandAgg:
     complaints: int = 0  # posts the complaint head calls complaints
     complaint_known: int = 0  # posts with a complaint label at all (a model with that head, a post with text)
     complaint_examples: list[str] = field(default_factory=list)
+    duplicates: int = 0  # posts with a duplicate_of (retweets, copies)
+    campaign_posts: int = 0  # posts in a coordinated campaign
+    excluded: int = 0  # of those, left out of posts and every figure below (MMSTREAM_CAMPAIGN_EXCLUDE)
 
     def add(self, m: Mention) -> None:
+        self.duplicates += m.duplicate_of is not None
+        self.campaign_posts += m.campaign is not None
+        if m.excluded:
+            self.excluded += 1
+            return
         self.posts += 1
         if m.label is not None:  # a post without sentiment counts as a mention, not as an opinion
             self.labels[m.label] = self.labels.get(m.label, 0) + 1
@@ -113,6 +121,9 @@ class BrandAgg:
         self.score_sum += other.score_sum
         self.complaints += other.complaints
         self.complaint_known += other.complaint_known
+        self.duplicates += other.duplicates
+        self.campaign_posts += other.campaign_posts
+        self.excluded += other.excluded
         _keep_all(self.complaint_examples, other.complaint_examples)
         self.topics.update(other.topics)
         _keep_all(self.examples, other.examples)
@@ -199,6 +210,9 @@ class WindowState:
             "complaints": agg.complaints,
             "complaint_share": agg.complaint_share,
             "top_topics": self.top_topics(agg.topics, top_n, label_of),
+            "duplicates": agg.duplicates,
+            "campaign_posts": agg.campaign_posts,
+            "excluded": agg.excluded,
         }
 
     def top_topics(self, counts: Counter, top_n: int, label_of: Callable[[str], str | None]) -> list[dict]:

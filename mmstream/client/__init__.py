@@ -4,8 +4,8 @@
 ``Message`` objects whose ``record`` is one of the typed records below; see
 README "Downstream"."""
 from mmstream.client.reader import Message, Reader
-from mmstream.client.records import (Alert, BrandStats, Complaint, DeadLetter, Emotion, LatePost, Result, Sentiment,
+from mmstream.client.records import (Alert, BrandStats, Campaign, Complaint, DeadLetter, Emotion, LatePost, Result, Sentiment,
                                      Span, Subject, Topic, TopicRecord, Window, parse)
 
-__all__ = ["Alert", "BrandStats", "Complaint", "DeadLetter", "Emotion", "LatePost", "Message", "Reader", "Result",
+__all__ = ["Alert", "BrandStats", "Campaign", "Complaint", "DeadLetter", "Emotion", "LatePost", "Message", "Reader", "Result",
            "Sentiment", "Span", "Subject", "Topic", "TopicRecord", "Window", "parse"]

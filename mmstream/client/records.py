@@ -145,6 +145,23 @@ def _list(value: dict, name: str, where: str) -> list:
 
 
 @dataclass(frozen=True)
+class Campaign:
+    """The coordinated campaign a post belongs to (its counts as of that post)."""
+
+    id: str
+    posts: int
+    authors: int
+    first_seen: datetime
+
+
+def _campaign(v: dict, where: str) -> Campaign | None:
+    c = _opt(v, "campaign", dict, where)
+    w = f"{where}.campaign"
+    return None if c is None else Campaign(_need(c, "id", str, w), _need(c, "posts", int, w),
+                                           _need(c, "authors", int, w), _time(c, "first_seen", w))
+
+
+@dataclass(frozen=True)
 class Result:
     """A post's result (``<prefix>enriched``, key: ``id``)."""
 
@@ -160,6 +177,8 @@ class Result:
     lang_source: str | None = None  # given or detected (absent from older records)
     complaint: Complaint | None = None  # None without text, or from a model without a complaint head
     emotion: Emotion | None = None
+    duplicate_of: str | None = None  # the earliest post with the same or nearly the same text (absent from older records)
+    campaign: Campaign | None = None  # the coordinated campaign it belongs to
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -169,7 +188,7 @@ class Result:
                    _opt(v, "lang", str, w), Sentiment.maybe(v, "sentiment", w),
                    [Topic.of(t, f"{w}.topics") for t in _list(v, "topics", w)], dict(_obj(v, "modalities", w)),
                    _need(v, "model", str, w), v.get("schema", cls.schema), _opt(v, "lang_source", str, w),
-                   _complaint(v, w), _emotion(v, w), v)
+                   _complaint(v, w), _emotion(v, w), _opt(v, "duplicate_of", str, w), _campaign(v, w), v)
 
 
 @dataclass(frozen=True)
@@ -217,6 +236,9 @@ class BrandStats:
     top_topics: list[Topic]
     schema: str = "mmstream.brand-stats/1"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    duplicates: int | None = None  # posts with a duplicate_of (None: an older record)
+    campaign_posts: int | None = None  # posts in a coordinated campaign
+    excluded: int | None = None  # of those, left out of the figures (MMSTREAM_CAMPAIGN_EXCLUDE)
 
     @classmethod
     def parse(cls, v: dict) -> "BrandStats":
@@ -224,7 +246,8 @@ class BrandStats:
         return cls(_need(v, "brand", str, w), Window.of(_obj(v, "window", w), f"{w}.window"), _need(v, "closed", bool, w),
                    _need(v, "posts", int, w), {k: int(n) for k, n in _obj(v, "labels", w).items()},
                    _num(v, "mean_score", w), _num(v, "share_of_voice", w), _need(v, "mentions_in_window", int, w),
-                   [Topic.of(t, f"{w}.top_topics") for t in _list(v, "top_topics", w)], v.get("schema", cls.schema), v)
+                   [Topic.of(t, f"{w}.top_topics") for t in _list(v, "top_topics", w)], v.get("schema", cls.schema), v,
+                   _opt(v, "duplicates", int, w), _opt(v, "campaign_posts", int, w), _opt(v, "excluded", int, w))
 
 
 @dataclass(frozen=True)
@@ -283,7 +306,7 @@ class Alert:
     """A spike alert (``<prefix>alerts``, key: ``id``)."""
 
     id: str
-    kind: str  # volume or negative_share (new kinds may come: skip those you do not know)
+    kind: str  # volume, negative_share, complaint_share or coordinated (new kinds may come: skip those you do not know)
     subject: Subject
     window: Span
     baseline: Span
@@ -293,6 +316,8 @@ class Alert:
     top_brands: list[dict] = field(default_factory=list)  # topic alerts: {"brand", "posts"}
     schema: str = "mmstream.alerts/1"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    #: coordinated alerts: template, accounts, posts, first_seen, last_seen, span_seconds, brands
+    evidence: dict | None = None
 
     @classmethod
     def parse(cls, v: dict) -> "Alert":
@@ -306,7 +331,7 @@ class Alert:
         return cls(_need(v, "id", str, w), _need(v, "kind", str, w), subject, Span.of(_obj(v, "window", w), f"{w}.window"),
                    Span.of(_obj(v, "baseline", w), f"{w}.baseline"), figures, list(_list(v, "example_post_ids", w)),
                    [Topic.of(t, f"{w}.top_topics") for t in v.get("top_topics") or []], list(v.get("top_brands") or []),
-                   v.get("schema", cls.schema), v)
+                   v.get("schema", cls.schema), v, _opt(v, "evidence", dict, w))
 
 
 #: output topic (name after the prefix) -> its record type

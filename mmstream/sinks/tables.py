@@ -24,8 +24,8 @@ RESULTS = Table("results", (
     ("id", "text"), ("created_at", "time"), ("lang", "text"), ("sentiment_label", "text"),
     ("sentiment_score", "float"), ("p_negative", "float"), ("p_neutral", "float"), ("p_positive", "float"),
     ("complaint", "bool"), ("complaint_score", "float"), ("model", "text"), ("schema", "text"), ("record", "json"),
-    ("lang_source", "text"), ("emotion", "text")),  # columns added later go last: ALTER TABLE adds them
-    ("id",))
+    ("lang_source", "text"), ("emotion", "text"), ("duplicate_of", "text"), ("campaign_id", "text")),
+    ("id",))  # columns added later go last: ALTER TABLE adds them
 RESULT_BRANDS = Table("result_brands", (("id", "text"), ("brand", "text")), ("id", "brand"))
 RESULT_TOPICS = Table("result_topics", (
     ("id", "text"), ("topic_id", "text"), ("kind", "text"), ("label", "text"), ("score", "float")), ("id", "topic_id"))
@@ -38,7 +38,8 @@ BRAND_STATS = Table("brand_stats", (
     ("window_size", "float"), ("window_step", "float"), ("closed", "bool"), ("posts", "int"), ("negative", "int"),
     ("neutral", "int"), ("positive", "int"), ("mean_score", "float"), ("share_of_voice", "float"),
     ("mentions_in_window", "int"), ("top_topics", "json"), ("schema", "text"), ("record", "json"),
-    ("complaints", "int"), ("complaint_share", "float")),  # columns added later go last: ALTER TABLE adds them
+    ("complaints", "int"), ("complaint_share", "float"), ("duplicates", "int"), ("campaign_posts", "int"),
+    ("excluded", "int")),  # columns added later go last: ALTER TABLE adds them
     ("key",))
 LATE_POSTS = Table("late_posts", (
     ("id", "text"), ("created_at", "time"), ("watermark", "time"), ("brands", "json"), ("sentiment_label", "text"),
@@ -112,7 +113,9 @@ def rows_of(m: Message) -> Rows:
                              "p_negative": probs.get("negative"), "p_neutral": probs.get("neutral"),
                              "p_positive": probs.get("positive"), "complaint": flag, "complaint_score": score,
                              "model": v["model"], "schema": v.get("schema"), "record": v,
-                             "lang_source": v.get("lang_source"), "emotion": _label(v.get("emotion"))}],
+                             "lang_source": v.get("lang_source"), "emotion": _label(v.get("emotion")),
+                             "duplicate_of": v.get("duplicate_of"),
+                             "campaign_id": (v.get("campaign") or {}).get("id")}],
                 "result_brands": [{"id": key, "brand": b} for b in dict.fromkeys(v["brands"])],
                 "result_topics": [{"id": key, "topic_id": t["id"], "kind": t["kind"], "label": t["label"],
                                    "score": t.get("score")} for t in {t["id"]: t for t in v["topics"]}.values()]}
@@ -131,7 +134,8 @@ def rows_of(m: Message) -> Rows:
                                  "mean_score": v["mean_score"], "share_of_voice": v["share_of_voice"],
                                  "mentions_in_window": v["mentions_in_window"], "top_topics": v["top_topics"],
                                  "schema": v.get("schema"), "record": v, "complaints": v.get("complaints"),
-                                 "complaint_share": v.get("complaint_share")}]}
+                                 "complaint_share": v.get("complaint_share"), "duplicates": v.get("duplicates"),
+                                 "campaign_posts": v.get("campaign_posts"), "excluded": v.get("excluded")}]}
     if m.topic == "late":
         s = v.get("sentiment") or {}
         return {"late_posts": [{"id": key, "created_at": v["created_at"], "watermark": v["watermark"],

@@ -1,0 +1,155 @@
+"""The pipeline enricher that fills each result's ``duplicate_of`` and ``campaign``.
+
+Per post: its text (its own, then text read or heard in its media) goes through the
+:class:`~mmstream.analytics.duplicates.DuplicateIndex` (``duplicate_of``), then the
+:class:`~mmstream.analytics.campaigns.CampaignTracker` (``campaign``).
+
+**Partitioned.** Off Kafka (``mmstream score``) one state follows the whole input, in order.
+In a worker there is one state per partition of ``<prefix>posts`` (the unit a worker owns and
+replays), so a partition's answers depend on that partition's log alone, whichever worker
+reads it: a producer that keys posts by conversation, thread or brand keeps copies together.
+Copies on two different partitions are not linked.
+
+**Checkpointed.** In a worker, a partition's state is written every
+``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/p<k>.ckpt``
+(the analytics' data format, :mod:`mmstream.analytics.stateformat`: never pickle), and read back
+when the partition is first seen after a restart. Posts replayed from before the checkpoint
+get the answers they got (both states remember answers by post id); a post from after it and
+before a crash is compared against what the checkpoint held.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmstream.analytics.campaigns import CampaignConfig, CampaignTracker, Cluster
+from mmstream.analytics.duplicates import DuplicateConfig, DuplicateIndex
+from mmstream.analytics.signature import is_retweet
+from mmstream.analytics.stateformat import StateCodec, StateFormatError
+from mmstream.errors import ConfigError
+from mmstream.plugin.stages import Enricher
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmstream.pipeline.core import WorkItem
+
+log = logging.getLogger(__name__)
+EXCLUDE = ("none", "campaigns", "duplicates")
+MAGIC = b"mmstream-duplicates-checkpoint\n"
+
+
+def exclude_mode(settings: Any) -> str:
+    """MMSTREAM_CAMPAIGN_EXCLUDE, checked: none, campaigns or duplicates."""
+    mode = str(settings.campaign_exclude or "none").strip().lower()
+    if mode not in EXCLUDE:
+        raise ConfigError(f"MMSTREAM_CAMPAIGN_EXCLUDE={settings.campaign_exclude!r} is not one of {', '.join(EXCLUDE)}")
+    return mode
+
+
+class CopyState:
+    """One partition's duplicate index and campaign tracker."""
+
+    def __init__(self, duplicates: DuplicateConfig, campaigns: CampaignConfig) -> None:
+        self.index = DuplicateIndex(duplicates)
+        self.tracker = CampaignTracker(campaigns)
+        self.since_checkpoint = 0
+
+    def observe(self, post_id: str, t_ms: int, text: str, author: str | None) -> tuple[str | None, dict | None]:
+        match = self.index.observe(post_id, t_ms, text)
+        first = self.index.entries.get(match.root) if match.root is not None else None
+        campaign = self.tracker.observe(post_id, t_ms, match.root, author, is_retweet(text),
+                                        first[0] if first is not None else None)
+        return match.duplicate_of, campaign
+
+
+def codec() -> StateCodec:
+    from mmstream.analytics import campaigns, duplicates
+
+    return StateCodec([CopyState, duplicates.DuplicateIndex, duplicates.DuplicateConfig, campaigns.CampaignTracker,
+                       campaigns.CampaignConfig, Cluster])
+
+
+class CopyFinder(Enricher):
+    name = "duplicates"
+
+    def __init__(self, settings: Any, checkpoints: bool = False) -> None:
+        self.duplicates = DuplicateConfig.from_settings(settings)
+        self.campaigns = CampaignConfig.from_settings(settings)
+        self.states: dict[int | None, CopyState] = {}
+        self.every = max(0, settings.duplicate_checkpoint_every) if checkpoints else 0
+        self.directory = Path(settings.data_dir) / f"{settings.app_id}-duplicates"
+        self.fingerprint = hashlib.sha256(repr((self.duplicates, self.campaigns)).encode()).hexdigest()[:16]
+        self.codec = codec()
+        exclude_mode(settings)  # refused at start-up, not at the first post
+
+    def state(self, partition: int | None) -> CopyState:
+        state = self.states.get(partition)
+        if state is None:
+            state = self.states[partition] = (self.load(partition) if self.every and partition is not None
+                                               else None) or CopyState(self.duplicates, self.campaigns)
+        return state
+
+    def enrich_item(self, item: WorkItem) -> None:
+        assert item.record is not None and item.post is not None
+        partition = item.source.partition if item.source is not None else None
+        state = self.state(partition)
+        post = item.post
+        text = "\n".join(item.texts().values())
+        dup, campaign = state.observe(post.id, int(round(post.created_at.timestamp() * 1000)), text, post.author)
+        item.record["duplicate_of"] = dup
+        item.record["campaign"] = campaign
+        if self.every and partition is not None:
+            state.since_checkpoint += 1
+            if state.since_checkpoint >= self.every:
+                self.save(partition)
+
+    def describe(self) -> dict:
+        """Summed counters of the states here (for /metrics and tests)."""
+        out = {"states": len(self.states), "kept": sum(len(s.index) for s in self.states.values()),
+               "clusters": sum(len(s.tracker.clusters) for s in self.states.values())}
+        for s in self.states.values():
+            for k, v in {**s.index.stats, **s.tracker.stats}.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    # -- checkpoints ------------------------------------------------------------
+    def path(self, partition: int) -> Path:
+        return self.directory / f"p{partition}.ckpt"
+
+    def save(self, partition: int) -> Path:
+        state = self.states[partition]
+        state.since_checkpoint = 0
+        body = zlib.compress(self.codec.dumps(state), 1)
+        header = {"fingerprint": self.fingerprint, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.path(partition)
+        aside = target.with_suffix(f".{os.getpid()}.tmp")
+        aside.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + body)
+        os.replace(aside, target)
+        return target
+
+    def load(self, partition: int) -> CopyState | None:
+        path = self.path(partition)
+        if not path.is_file():
+            return None
+        try:
+            data = path.read_bytes()
+            if not data.startswith(MAGIC):
+                raise StateFormatError("not a duplicates checkpoint")
+            line, _, body = data[len(MAGIC):].partition(b"\n")
+            header = json.loads(line)
+            if header.get("fingerprint") != self.fingerprint:
+                raise StateFormatError("written under other duplicate or campaign settings")
+            if header.get("sha256") != hashlib.sha256(body).hexdigest():
+                raise StateFormatError("damaged (its checksum does not match)")
+            state = self.codec.loads(zlib.decompress(body))
+            if not isinstance(state, CopyState):
+                raise StateFormatError("does not hold a duplicates state")
+            return state
+        except (OSError, ValueError, zlib.error, StateFormatError) as exc:
+            log.warning("duplicates: checkpoint %s ignored (%s); partition %s starts empty", path, exc, partition)
+            return None

@@ -1,0 +1,151 @@
+"""Which earlier post a post repeats: the state behind each result's ``duplicate_of``.
+
+:class:`DuplicateIndex` keeps the recent posts' signatures (:mod:`mmstream.analytics.signature`)
+and answers, per post, the id of the earliest post seen with the same or nearly the same
+content, or None:
+
+* **same content**: the normalised texts are equal (a retweet, a copy-paste; ``RT @user:``,
+  URLs, handles, emoji, case and spacing do not count);
+* **nearly the same**: a kept post shares an LSH band with it and their MinHash signatures
+  agree on ``threshold`` of their values or more (estimated Jaccard similarity of the
+  character 4-gram sets; default 0.5, measured by ``benchmarks/duplicates.py``).
+
+The answer is the *root* of the post it matched (the earliest post of that chain), so the
+copies of one text all point at the same id, and that id names its cluster (campaigns,
+:mod:`mmstream.analytics.campaigns`). Texts shorter than ``min_chars`` once normalised ("lol",
+"thank you") are never duplicates: such coincidences are not copies.
+
+**Bounded.** A post is kept ``ttl_ms`` of event time (the largest event time seen is the clock)
+and at most ``max_entries`` posts are kept; the oldest kept go first (insertion order). A bucket
+points at the *latest* kept post with that key, and forgets it when that post goes (no earlier
+post with the key is kept then): the state after a checkpoint is the state of an index that
+never stopped.
+
+**Deterministic and idempotent.** No wall clock, no salted hash: the same posts in the same order
+give the same answers. A post id seen again (at-least-once delivery replays a batch) gets the
+answer it got the first time, and changes nothing.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mmstream.analytics.signature import HASHES, band_keys, content_key, minhash, normalise, similarity
+
+
+@dataclass(frozen=True)
+class DuplicateConfig:
+    threshold: float = 0.5  # estimated Jaccard of 4-gram sets at or above which two texts are near duplicates
+    min_chars: int = 16  # shorter normalised texts are never duplicates
+    ttl_ms: int = 86_400_000  # a post is kept this long in event time
+    max_entries: int = 50_000  # and at most this many posts are kept
+
+    @classmethod
+    def from_settings(cls, s: Any) -> "DuplicateConfig":
+        return cls(s.duplicate_threshold, s.duplicate_min_chars, int(round(s.duplicate_ttl * 1000)),
+                   max(1, s.duplicate_max_entries))
+
+
+@dataclass(frozen=True)
+class Match:
+    """A post's answer: its cluster's root (None: not a duplicate) and what the campaign tracker keeps."""
+
+    duplicate_of: str | None
+    root: str | None  # the cluster it joined or starts (None: too short to compare)
+    similarity: float | None = None  # to the post it matched (1.0: the same normalised text)
+
+
+class DuplicateIndex:
+    def __init__(self, config: DuplicateConfig) -> None:
+        self.config = config
+        #: post id -> (event time ms, root id, content key); oldest first
+        self.entries: OrderedDict[str, tuple[int, str, str]] = OrderedDict()
+        self.signatures: dict[str, np.ndarray] = {}
+        self.exact: dict[str, str] = {}  # content key -> the latest kept post with it
+        self.bands: dict[int, str] = {}  # band key -> the latest kept post with it
+        self.clock: int | None = None  # the largest event time seen, ms
+        self.stats = {"posts": 0, "exact": 0, "near": 0, "short": 0, "evicted": 0}
+
+    # -- checkpoints (mmstream.analytics.stateformat): signatures as one array, buckets recomputed ----
+    def __getstate__(self) -> dict:
+        ids = list(self.entries)
+        # int32 on disk (the data format's dtypes): MinHash values are below 2**31 - 1
+        sigs = (np.stack([self.signatures[i] for i in ids]) if ids else np.zeros((0, HASHES), np.uint32)).astype(np.int32)
+        return {"config": self.config, "ids": ids, "rows": [list(self.entries[i]) for i in ids], "sigs": sigs,
+                "clock": self.clock, "stats": dict(self.stats)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.config, self.clock, self.stats = state["config"], state["clock"], dict(state["stats"])
+        self.entries, self.signatures, self.exact, self.bands = OrderedDict(), {}, {}, {}
+        for post_id, row, sig in zip(state["ids"], state["rows"], state["sigs"]):
+            t, root, key = row
+            self._keep(post_id, int(t), str(root), str(key), np.asarray(sig, np.uint32))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # -- the per-post answer --------------------------------------------------
+    def observe(self, post_id: str, t_ms: int, text: str) -> Match:
+        """The answer for one post, which is then kept (see the module's docstring)."""
+        kept = self.entries.get(post_id)
+        if kept is not None:  # a replay: the first answer again
+            return Match(None if kept[1] == post_id else kept[1], kept[1])
+        self.stats["posts"] += 1
+        self.clock = t_ms if self.clock is None else max(self.clock, t_ms)
+        norm = normalise(text)
+        if len(norm) < self.config.min_chars:
+            self.stats["short"] += 1
+            self._evict()
+            return Match(None, None)
+        key = content_key(norm)
+        sig = minhash(norm)
+        root, sim = self._match(key, sig)
+        self._keep(post_id, t_ms, root or post_id, key, sig)
+        self._evict()
+        return Match(root, root or post_id, sim)
+
+    def _match(self, key: str, sig: np.ndarray) -> tuple[str | None, float | None]:
+        same = self.exact.get(key)
+        if same is not None:
+            self.stats["exact"] += 1
+            return self.entries[same][1], 1.0
+        best: tuple[float, int, str] | None = None  # (similarity, -age rank, id): most similar, then latest
+        for band in band_keys(sig):
+            other = self.bands.get(band)
+            if other is None:
+                continue
+            sim = similarity(sig, self.signatures[other])
+            if sim >= self.config.threshold:
+                candidate = (sim, self.entries[other][0], other)
+                if best is None or candidate > best:
+                    best = candidate
+        if best is None:
+            return None, None
+        self.stats["near"] += 1
+        return self.entries[best[2]][1], best[0]
+
+    def _keep(self, post_id: str, t_ms: int, root: str, key: str, sig: np.ndarray) -> None:
+        self.entries[post_id] = (t_ms, root, key)
+        self.signatures[post_id] = sig
+        self.exact[key] = post_id
+        for band in band_keys(sig):
+            self.bands[band] = post_id
+
+    def _evict(self) -> None:
+        cfg = self.config
+        horizon = None if self.clock is None else self.clock - cfg.ttl_ms
+        while self.entries:
+            post_id, (t, _, key) = next(iter(self.entries.items()))
+            if len(self.entries) <= cfg.max_entries and (horizon is None or t >= horizon):
+                return
+            self.entries.popitem(last=False)
+            sig = self.signatures.pop(post_id)
+            if self.exact.get(key) == post_id:
+                del self.exact[key]
+            for band in band_keys(sig):
+                if self.bands.get(band) == post_id:
+                    del self.bands[band]
+            self.stats["evicted"] += 1

@@ -1,0 +1,157 @@
+"""Duplicates and campaigns (issue 30): the pure state (normalisation, near duplicates, bounds,
+campaigns, replay determinism, checkpoints in the data format), the coordinated alert, the
+brand windows' counts, and the new fields through the client types and the SQL sink."""
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import pytest
+
+from mmstream import schemas
+from mmstream.analytics.campaigns import CampaignConfig, CampaignTracker, campaign_id
+from mmstream.analytics.copies import CopyFinder, CopyState, exclude_mode
+from mmstream.analytics.duplicates import DuplicateConfig, DuplicateIndex
+from mmstream.analytics.engine import AnalyticsEngine
+from mmstream.analytics.events import Mention
+from mmstream.analytics.signature import is_retweet, normalise
+from mmstream.errors import ConfigError
+from mmstream.settings import Settings
+
+T0 = 1_764_000_000_000
+BASE = "My order from acme never arrived, third time this month. Terrible service"
+
+
+def test_normalise_drops_case_urls_handles_emoji_and_retweet_prefixes():
+    assert normalise("RT @bob: RT @x: Hello   WORLD!!! 😀 https://t.co/x #Great @alice") == "hello world great"
+    assert normalise("ＦＵＬＬ width") == "full width"  # NFKC: the letters bots use to dodge filters
+    assert is_retweet("RT @bob: hi") and is_retweet("  rt @bob hi") and not is_retweet("ART @bob")
+
+
+def test_copies_point_at_the_earliest_post_and_unrelated_or_short_posts_at_none():
+    idx = DuplicateIndex(DuplicateConfig())
+    assert idx.observe("a", T0, BASE).duplicate_of is None
+    assert idx.observe("b", T0 + 1, f"RT @ann: {BASE} https://t.co/abc").duplicate_of == "a"  # same content
+    near = idx.observe("c", T0 + 2, "my order from acme never arived, 3rd time this month!! terrible service 😡 #fail")
+    assert near.duplicate_of == "a" and 0.5 <= near.similarity < 1
+    assert idx.observe("d", T0 + 3, "d " + near_copy_of_c()).duplicate_of == "a"  # a copy of a copy: the root
+    assert idx.observe("e", T0 + 4, "Loving the new phone, battery lasts all day").duplicate_of is None
+    assert idx.observe("f", T0 + 5, "lol").duplicate_of is None
+    assert idx.observe("g", T0 + 6, "LOL!!").duplicate_of is None  # under min_chars: never a duplicate
+    assert idx.observe("c", T0 + 7, "something else entirely, replayed under c's id").duplicate_of == "a"  # replay
+
+
+def near_copy_of_c() -> str:
+    return "my order from acme never arived, 3rd time this month!! terrible service #fail #boycott"
+
+
+def test_the_state_is_bounded_by_entries_and_by_time_and_forgets_its_buckets():
+    idx = DuplicateIndex(DuplicateConfig(max_entries=100, ttl_ms=60_000))
+    rng = random.Random(1)
+    for i in range(1000):
+        idx.observe(f"p{i}", T0 + i * 10, " ".join(rng.choice("abcdefghij") * rng.randint(3, 8) for _ in range(6)))
+    assert len(idx) == 100 and len(idx.signatures) == 100
+    assert set(idx.exact.values()) <= set(idx.entries) and set(idx.bands.values()) <= set(idx.entries)
+    idx.observe("late", T0 + 10_000_000, BASE)  # the clock jumps: everything older than the TTL goes
+    assert list(idx.entries) == ["late"] and set(idx.bands.values()) == {"late"}
+
+
+def campaign_stream(seed: int) -> list[tuple[str, int, str, str]]:
+    rng = random.Random(seed)
+    posts = [(f"o{i}", T0 + i * 60_000, f"organic post number {i} about {rng.random()} things", f"user{i}")
+             for i in range(30)]
+    for j in range(12):  # 12 bot accounts, the same complaint, within 6 minutes
+        text = BASE + rng.choice(["", " #fail", " 😡😡", " https://t.co/x"]) + rng.choice(["", "!!", " again"])
+        posts.append((f"c{j}", T0 + 600_000 + j * 30_000, text, f"bot{j}"))
+    for j in range(10):  # retweets by many accounts: linked, never a campaign
+        posts.append((f"r{j}", T0 + 700_000 + j * 1000, "RT @user3: organic post number 3 about things", f"fan{j}"))
+    return sorted(posts, key=lambda p: (p[1], p[0]))
+
+
+def run(state: CopyState, posts) -> dict:
+    return {p[0]: state.observe(*p) for p in posts}
+
+
+def test_a_campaign_needs_min_authors_distinct_accounts_and_retweets_never_count():
+    answers = run(CopyState(DuplicateConfig(), CampaignConfig(min_authors=5, window_ms=600_000)), campaign_stream(0))
+    flagged = [pid for pid, (_, camp) in answers.items() if camp is not None]
+    assert flagged == [f"c{j}" for j in range(4, 12)]  # the 5th account makes it a campaign
+    assert answers["c4"][1] == {"id": campaign_id("c0"), "posts": 5, "authors": 5,
+                                "first_seen": "2025-11-24T16:10:00Z"}
+    assert answers["c11"][1]["posts"] == 12 and all(answers[f"c{j}"][0] == "c0" for j in range(1, 12))
+    assert all(answers[f"r{j}"][1] is None for j in range(10))
+    # one account posting the same text 12 times is a duplicate, not a campaign
+    tracker = CampaignTracker(CampaignConfig(min_authors=5))
+    assert all(tracker.observe(f"s{i}", T0 + i, "root", "same", False) is None for i in range(12))
+
+
+def test_the_same_stream_gives_the_same_answers_and_a_checkpoint_resumes_exactly(tmp_path):
+    posts = campaign_stream(3)
+    whole = run(CopyState(DuplicateConfig(), CampaignConfig(min_authors=5)), posts)
+    assert run(CopyState(DuplicateConfig(), CampaignConfig(min_authors=5)), posts) == whole
+    settings = Settings.load(data_dir=str(tmp_path), campaign_min_authors=5)
+    first = CopyFinder(settings, checkpoints=True)
+    half = len(posts) // 2 + 3  # mid-campaign
+    part = run(first.state(2), posts[:half])
+    first.save(2)
+    again = CopyFinder(settings, checkpoints=True)  # a restarted worker: partition 2 read from its checkpoint
+    part.update(run(again.state(2), posts[half:]))
+    assert part == whole
+    assert run(again.state(2), posts[:4]) == {p[0]: whole[p[0]] for p in posts[:4]}  # replays: the first answers
+    other = CopyFinder(Settings.load(data_dir=str(tmp_path), campaign_min_authors=6), checkpoints=True)
+    assert len(other.state(2).index) == 0  # written under other settings: ignored
+    (tmp_path / "mmstream-duplicates" / "p2.ckpt").write_bytes(b"junk")
+    assert len(CopyFinder(settings, checkpoints=True).state(2).index) == 0
+
+
+def test_an_unknown_exclude_mode_is_refused_naming_the_setting():
+    assert exclude_mode(Settings.load(campaign_exclude="Campaigns")) == "campaigns"
+    with pytest.raises(ConfigError, match="MMSTREAM_CAMPAIGN_EXCLUDE"):
+        exclude_mode(Settings.load(campaign_exclude="all"))
+
+
+def mention(pid: str, t_s: float, camp: dict | None = None, dup: str | None = None, excluded: bool = False) -> Mention:
+    return Mention(pid, t_s, ["acme"], "negative", -0.8, text=BASE, campaign=camp, duplicate_of=dup,
+                   excluded=excluded)
+
+
+def test_the_engine_alerts_once_per_campaign_with_evidence_and_windows_count_copies():
+    engine = AnalyticsEngine(Settings.load(analytics_partitions=1))
+    camp = {"id": campaign_id("c0"), "posts": 8, "authors": 8, "first_seen": "2025-11-24T16:10:00Z"}
+    out = engine.process(Mention.from_json(mention("c7", T0 / 1000 + 600, camp, "c0").to_json()))
+    [alert] = [o.value for o in out if o.topic == "alerts"]
+    assert alert["kind"] == "coordinated" and alert["subject"] == {"type": "campaign", "id": camp["id"],
+                                                                  "label": BASE[:80]}
+    assert alert["evidence"] == {"template": BASE, "accounts": 8, "posts": 8, "first_seen": "2025-11-24T16:10:00Z",
+                                 "last_seen": "2025-11-24T16:10:00Z", "span_seconds": 0.0, "brands": ["acme"]}
+    assert schemas.errors("alerts", alert) == []
+    assert not [o for o in engine.process(mention("c8", T0 / 1000 + 601, camp, "c0")) if o.topic == "alerts"]
+    engine.process(mention("x1", T0 / 1000 + 602, None, "c0", excluded=True))
+    engine.process(mention("x2", T0 / 1000 + 603))
+    [record] = [r for r in engine.open_windows("acme", "tumbling")]
+    assert (record["posts"], record["duplicates"], record["campaign_posts"], record["excluded"]) == (3, 3, 2, 1)
+    assert record["labels"]["negative"] == 3
+
+
+RESULT = {"schema": "mmstream.enriched/1", "id": "p9", "created_at": "2025-11-24T16:10:00Z", "brands": ["acme"],
+          "lang": "en", "sentiment": None, "topics": [], "modalities": {}, "model": "m", "duplicate_of": "p1",
+          "campaign": {"id": "camp-0123456789ab", "posts": 9, "authors": 8, "first_seen": "2025-11-24T16:00:00Z"}}
+
+
+def test_the_new_fields_reach_the_schema_the_client_types_and_the_sql_sink(tmp_path):
+    from mmstream.client import parse
+    from mmstream.client.reader import Message
+    from mmstream.sinks.sqlite import SqliteStore
+
+    assert schemas.errors("enriched", RESULT) == []
+    assert schemas.errors("enriched", {**RESULT, "campaign": {"id": "x"}}) != []
+    result = parse("enriched", RESULT)
+    assert result.duplicate_of == "p1" and result.campaign.authors == 8 and result.campaign.first_seen.hour == 16
+    path = tmp_path / "out.db"
+    store = SqliteStore(str(path))
+    store.create_tables(["enriched"])
+    store.write([Message("enriched", "p9", parse("enriched", RESULT), 0, 0, 0, RESULT)])
+    store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT duplicate_of, campaign_id FROM mmstream_results").fetchall() == [
+            ("p1", "camp-0123456789ab")]
