@@ -105,6 +105,8 @@ class Settings:
     max_image_pixels: int = 40_000_000
     max_image_frames: int = 100
     plugin_timeout: float = 30.0
+    # texts whose extraction is kept for a repeat of the exact text (mmstream/pipeline/contentcache.py; 0: off)
+    content_cache: int = 10_000
     # media by reference: the prefixes a post's {"ref": ...} entries may name, comma-separated (absolute
     # directories, file:// URLs, http(s)://host[:port]/prefix/; empty: none, refs are dead-lettered)
     media_stores: str = ""
@@ -165,13 +167,6 @@ class Settings:
     # engine checkpoints in data_dir every N mentions (0: none; a restart then replays the whole log)
     analytics_checkpoint_every: int = 50_000
     analytics_checkpoint_keep: int = 2
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if is_secret(f.name) and isinstance(value, str) and not isinstance(value, Secret):
-                object.__setattr__(self, f.name, Secret(value))
-
     # duplicates and campaigns (mmstream/analytics/duplicates.py, campaigns.py; thresholds measured by
     # benchmarks/duplicates.py): near duplicates at this estimated Jaccard of character 4-grams or more
     duplicate_threshold: float = 0.5
@@ -186,6 +181,13 @@ class Settings:
     # brand windows count duplicates and campaign posts; "campaigns" or "duplicates" (campaign posts included) also
     # leaves those out of posts, share of voice, sentiment and complaint figures (and their alerts); "none": counted
     campaign_exclude: str = "none"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if is_secret(f.name) and isinstance(value, str) and not isinstance(value, Secret):
+                object.__setattr__(self, f.name, Secret(value))
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickled settings hold no secret: secrets empty, no plugin settings (they may hold keys)."""
         state = dict(self.__dict__)

@@ -155,3 +155,43 @@ def test_the_new_fields_reach_the_schema_the_client_types_and_the_sql_sink(tmp_p
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT duplicate_of, campaign_id FROM mmstream_results").fetchall() == [
             ("p1", "camp-0123456789ab")]
+
+
+def test_the_content_cache_serves_repeated_texts_and_changes_no_result():
+    """A real pipeline (text plugin, fused model): repeated texts are encoded once, and every result's
+    model fields equal those of the same posts with the cache taken out."""
+    import json
+
+    from mmstream.pipeline.build import build_pipeline
+
+    pipeline = build_pipeline(Settings.load(onnx_threads=1, plugins_disabled="image,audio,video", content_cache=50))
+    texts = [BASE, "Loving the new phone, battery lasts all day", f"RT @ann: {BASE}", "café ☕ ok"]
+    posts = [json.dumps({"id": f"p{i}", "created_at": i, "author": f"a{i}", "text": texts[i % 4]}).encode()
+             for i in range(12)]
+    cached = [o.record for o in pipeline.process([(raw, None) for raw in posts])]
+    stats = pipeline.content_cache.describe()
+    assert (stats["hits"], stats["misses"], stats["entries"]) == (8, 4, 4), stats
+    for extractor in {id(e): e for e in pipeline.extractors.values()}.values():
+        extractor.__dict__.pop("extract", None)  # the plugin's own extract() again
+    plain = [o.record for o in pipeline.process([(raw, None) for raw in posts])]
+    model_fields = ("sentiment", "complaint", "emotion", "modalities", "lang", "lang_source")
+    assert [{k: r[k] for k in model_fields} for r in cached] == [{k: r[k] for k in model_fields} for r in plain]
+    assert [r["duplicate_of"] for r in cached] == [None, None, "p0", None, "p0", "p1", "p0", None, "p0", "p1", "p0",
+                                                   None]
+    assert pipeline.content_cache.describe()["hits"] == 8  # the second run did not go through the cache
+
+
+def test_the_retweets_bench_mix_and_the_cache_metrics():
+    from mmstream.bench.posts import build_mix
+    from mmstream.pipeline.contentcache import ContentCache, collector
+
+    posts = build_mix("retweets", 500)
+    assert [p.body for p in posts] == [p.body for p in build_mix("retweets", 500)]
+    retweets = [p for p in posts if p.index % 5 in (1, 3)]  # 40 %
+    earlier = {p.text for p in posts if p.index % 5 not in (1, 3)}
+    assert len(retweets) == 200 and all(p.text.split(": ", 1)[1] in earlier for p in retweets)
+    assert len({p.text for p in retweets}) < len(retweets) / 4  # viral posts: retweets repeat texts
+    cache = ContentCache(10)
+    cache.hits, cache.misses = 3, 1
+    families = {f.name: f.samples[0].value for f in collector(cache).collect()}
+    assert families["mmstream_content_cache_hits"] == 3 and families["mmstream_content_cache_hit_ratio"] == 0.75

@@ -10,6 +10,9 @@ fifth post (20 %) one JPEG image, alternating between
   own text a neutral caption, so the opinion is only in the image's text;
 * a photo-like scene without text (480 x 360), the post's text the tweet.
 
+The retweets mix (issue 30) is text only with authors: 40 % of the posts are retweets of one
+of the 4 latest viral originals (one original in 10) (``RT @author: text``, the same text for every retweet of a post).
+
 The multilingual mix alternates a TweetEval tweet with a UMSAB test tweet of
 its seven languages in turn (ar, fr, de, hi, it, pt, es): 50 % non-English,
 no ``lang`` given, so the text plugin detects each post's language.
@@ -24,9 +27,15 @@ from typing import Iterable, Literal
 from mmstream.errors import ConfigError
 from mmstream.training.data import data_dir
 
-Mix = Literal["text", "image", "multilingual"]
-MIXES: tuple[Mix, ...] = ("text", "image", "multilingual")
-MIX_LABELS = {"text": "text-only", "image": "20% with an image", "multilingual": "50% non-English"}
+Mix = Literal["text", "image", "multilingual", "retweets"]
+MIXES: tuple[Mix, ...] = ("text", "image", "multilingual", "retweets")
+MIX_LABELS = {"text": "text-only", "image": "20% with an image", "multilingual": "50% non-English",
+              "retweets": "40% retweets"}
+#: the retweets mix: posts i with i % 5 in RETWEET_SLOTS are retweets (40 %) of one of the last RETWEET_OF
+#: viral originals (every VIRAL_EVERY-th original)
+RETWEET_SLOTS = (1, 3)
+RETWEET_OF = 4
+VIRAL_EVERY = 10
 #: one post in IMAGE_EVERY carries an image in the image mix
 IMAGE_EVERY = 5
 CAPTIONS = ("look at this", "just saw this", "thoughts?", "found this today", "sharing this", "well then")
@@ -82,11 +91,33 @@ def build_mix(mix: Mix, n: int) -> list[BenchPost]:
         from mmstream.training.multilingual import half_non_english
 
         return [_post(i, tweet, None, lang=None) for i, tweet in enumerate(half_non_english(texts, n))]
+    if mix == "retweets":
+        return _retweets(texts, n)
     posts = []
     for i in range(n):
         tweet = texts[i % len(texts)]
         kind = _image_kind(i) if mix == "image" else None
         posts.append(_post(i, tweet, kind))
+    return posts
+
+
+def _retweets(texts: list[str], n: int) -> list[BenchPost]:
+    """Text only, every post with an ``author``; 40 % are retweets, ``RT @<author>: <text>`` of one of the last
+    RETWEET_OF viral originals (so a viral post's retweets repeat one text: the content cache's case)."""
+    posts: list[BenchPost] = []
+    originals = 0
+    viral: list[tuple[str, str]] = []  # (author, text) of the viral originals so far
+    for i in range(n):
+        if i % 5 in RETWEET_SLOTS and viral:
+            author, text = viral[-1 - (i * 7919) % min(RETWEET_OF, len(viral))]
+            tweet = f"RT @{author}: {text}"
+        else:
+            author, tweet = f"user{i % 997}", texts[originals % len(texts)]
+            if originals % VIRAL_EVERY == 0:
+                viral.append((author, tweet))
+            originals += 1
+        obj = {"created_at": EPOCH + i, "lang": "en", "author": f"user{(i * 31) % 997}", "text": tweet}
+        posts.append(BenchPost(i, tweet, None, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()))
     return posts
 
 

@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-posts", type=int, default=None,
                    help="posts in the image mix, 20%% of them with an image (default: --posts / 3)")
     p.add_argument("--mixes", default="text,image,multilingual",
-                   help="comma-separated: text, image, multilingual (50%% non-English, text only) (default all three)")
+                   help="comma-separated: text, image, multilingual (50%% non-English, text only), retweets (40%% "
+                        "retweets of viral posts, text only) (default the first three)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="micro-batch size of the worker and the limit (default: the worker's setting)")
     p.add_argument("--latency-seconds", type=float, default=30.0,

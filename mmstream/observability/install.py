@@ -36,6 +36,10 @@ def install_observability(app: Any, settings: Any, pipeline: Any, posts_topic: s
     readiness.models_loaded = pipeline.model is not None  # the pipeline arrives loaded (build_pipeline)
     model = getattr(pipeline.model, "name", "")
     metrics.registry.register(WorkerCollector(app, metrics, readiness, posts_topic, worker_id(), model))
+    if getattr(pipeline, "content_cache", None) is not None:  # mmstream_content_cache_* (hits, misses, hit ratio)
+        from mmstream.pipeline.contentcache import collector
+
+        metrics.registry.register(collector(pipeline.content_cache))
     pipeline.on_stage = metrics.observe_stage
     metrics.readiness = readiness
 

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from mmstream.errors import ConfigError
 from mmstream.inference.fused import FusedModel
 from mmstream.inference.onnx import use_settings
+from mmstream.pipeline.contentcache import ContentCache
 from mmstream.pipeline.core import Pipeline
 from mmstream.plugin.extractors import Extractor
 from mmstream.plugin.manager import get_plugin_manager, register_enrichers, register_extractors, register_sinks
@@ -30,6 +31,9 @@ def build_pipeline(settings: Settings, pm: Any = None, *, app: Any = None, plugi
     sinks = register_sinks(pm, settings, app)
     pipeline = Pipeline(settings, extractors, model, enrichers, sinks)
     pipeline.plugin_manager = pm
+    # a repeated text reuses its first extraction (mmstream/pipeline/contentcache.py; MMSTREAM_CONTENT_CACHE)
+    pipeline.content_cache = ContentCache(settings.content_cache)
+    pipeline.content_cache.wrap(extractors, pipeline.text_views)
     return pipeline
 
 
