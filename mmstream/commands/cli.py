@@ -107,8 +107,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         settings = _settings(args)
         card = Path(settings.model_dir) / "MODEL_CARD.md"
-        if "sentiment_test" in report:
-            record_eval(card, format_table(report), report)
+        if "sentiment_test" in report:  # the media figures get a section of their own (without the posts)
+            record_eval(card, format_table(report), {k: v for k, v in report.items() if k != "media"})
         if "media" in report:
             from mmstream.evaluation.media import record_card
 

@@ -151,9 +151,11 @@ def media_settings(settings: Settings) -> Settings:
 
 
 def eval_media(pipeline: Pipeline, count: int, seed: int = SEED, root: Path | None = None,
-               examples: int = 3) -> dict[str, Any]:
+               examples: int = 3, details: bool = True) -> dict[str, Any]:
     """Build (or reuse) the set of ``count`` tweets and measure every carrier on it. ``pipeline`` should
-    match the set's brands (:func:`media_settings`) for the brand figures to mean anything."""
+    match the set's brands (:func:`media_settings`) for the brand figures to mean anything. ``details``:
+    the report's ``posts`` list each tweet's label, and per carrier the prediction, brands, seconds and
+    what was heard or read (for finding out why a carrier scores lower)."""
     folder, items = build(count, seed, root)
     warm_up(pipeline, items[0], folder)
     runs = {carrier: run(pipeline, items, folder, carrier) for carrier in CARRIERS}
@@ -161,6 +163,13 @@ def eval_media(pipeline: Pipeline, count: int, seed: int = SEED, root: Path | No
     report["set"] = str(folder)
     report["examples"] = [{"said": i.said, "voice": f"{i.voice} {i.speed} wpm",
                            **{c: heard(runs[c][0][k], c) for c in MEDIA}} for k, i in enumerate(items[:examples])]
+    if details:
+        report["posts"] = [{"index": i.index, "label": i.label, "brand": i.brand, "voice": f"{i.voice} {i.speed}",
+                            "seconds": i.seconds, "said": i.said,
+                            **{c: {"pred": label(runs[c][0][k]), "brands": runs[c][0][k].get("brands"),
+                                   "wall": round(runs[c][1][k], 3), **({"heard": heard(runs[c][0][k], c)}
+                                                                        if c in MEDIA else {})}
+                               for c in CARRIERS}} for k, i in enumerate(items)]
     return report
 
 
