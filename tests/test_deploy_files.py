@@ -324,3 +324,44 @@ def test_workers_beyond_loopback_carry_a_web_token_and_prometheus_sends_it(compo
     env = {e["name"]: e.get("valueFrom", {}) for e in container["env"]}
     ref = env["MMSTREAM_WEB_TOKEN"]["secretKeyRef"]
     assert ref["key"] in manifests[("Secret", ref["name"])]["stringData"]
+
+
+def test_lanes_one_worker_of_each_in_compose_a_media_deployment_scaled_on_its_own_lag(compose: dict,
+                                                                                       manifests: dict) -> None:
+    """docs/architecture.md, "Lanes": compose runs a text worker and a media worker; Kubernetes runs the text
+    lane as the StatefulSet and the media lane as a Deployment, each scaled by KEDA on its own group's lag;
+    Grafana has per-lane panels."""
+    lanes = {n: s["environment"].get("MMSTREAM_LANES") for n, s in compose["services"].items()
+             if n.startswith("worker-")}
+    assert sorted(lanes.values()) == ["media", "text"], lanes
+    config = manifests[("ConfigMap", "mmstream")]["data"]
+    sts = manifests[("StatefulSet", "mmstream")]["spec"]["template"]["spec"]["containers"][0]
+    assert sts["args"] == ["worker", "--lanes", "text"]
+    media = manifests[("Deployment", "mmstream-media")]
+    (container,) = media["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["worker", "--lanes", "media"] and container["image"] == sts["image"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    labels = media["spec"]["template"]["metadata"]["labels"]
+    assert media["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    # the media pods are not behind the text workers' services and budget (their selectors differ)
+    for kind, name in (("Service", "mmstream"), ("Service", "mmstream-workers"), ("PodDisruptionBudget", "mmstream")):
+        doc = manifests[(kind, name)]["spec"]
+        selector = doc.get("selector", {})
+        assert not (selector.get("matchLabels", selector).items() <= labels.items()), name
+    scaled = manifests[("ScaledObject", "mmstream-media")]
+    target = scaled["spec"]["scaleTargetRef"]
+    assert (target["apiVersion"], target["kind"], target["name"]) == ("apps/v1", "Deployment", "mmstream-media")
+    (trigger,) = scaled["spec"]["triggers"]
+    meta = trigger["metadata"]
+    assert meta["consumerGroup"] == config["MMSTREAM_APP_ID"] + "-media"  # mmstream.lanes.media_group
+    assert meta["topic"] == config["MMSTREAM_TOPIC_PREFIX"] + "media"
+    assert scaled["spec"]["maxReplicaCount"] <= int(config["MMSTREAM_PARTITIONS"])  # media has as many partitions
+    assert meta["allowIdleConsumers"] == "false" and all(isinstance(v, str) for v in meta.values())
+    assert trigger["authenticationRef"]["name"] == manifests[("ScaledObject", "mmstream")]["spec"]["triggers"][0][
+        "authenticationRef"]["name"]
+    dashboard = json.loads((COMPOSE.parent / "grafana" / "dashboards" / "mmstream.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
+    for metric in ("mmstream_lane_lag_records", "mmstream_lane_queue_depth", "mmstream_lane_processing_seconds",
+                   "mmstream_lane_result_lag_seconds", "mmstream_lane_media_seconds_total"):
+        assert metric in exprs, metric
+    assert "by (le, lane)" in exprs and "by (lane)" in exprs

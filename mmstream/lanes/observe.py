@@ -26,7 +26,7 @@ LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 class LaneStats:
     """What a worker's lanes report; ``register`` adds them to the worker's registry."""
 
-    def __init__(self, registry: Any, role: str) -> None:
+    def __init__(self, registry: Any, role: str, lanes: Any = ("text", "media")) -> None:
         self.role = role
         self.processing = Histogram("mmstream_lane_processing_seconds", "Per lane: a text micro-batch's, or a media "
                                     "post's, time from taken to delivered", ["lane"], buckets=PROCESSING_BUCKETS,
@@ -38,6 +38,9 @@ class LaneStats:
                                      "read", registry=registry)
         self.routed = Counter("mmstream_lane_routed", "Posts the text lane routed to the media topic",
                               registry=registry)
+        for lane in lanes:  # exported from the start (at 0): a rate() or a panel works at once
+            self.processing.labels(lane)
+            self.result_lag.labels(lane)
         self.queued: dict[str, Callable[[], int]] = {}  # lane -> posts taken and not yet delivered
         self.lag: dict[str, Callable[[], int | None]] = {}  # lane -> records waiting in Kafka
         registry.register(_Gauges(self))
@@ -81,6 +84,24 @@ class _Gauges(Collector):
             if value is not None:
                 lag.add_metric([lane], float(value))
         yield lag
+
+
+def text_lag(app: Any, metrics: Any, topic: str) -> int | None:
+    """Records of the posts topic waiting for this worker's text lane (None before a fetch): as
+    ``mmstream_consumer_lag_records``, summed over the worker's partitions."""
+    from mmstream.observability.collector import assignment, committed, highwater
+
+    consumer, total, known = getattr(app, "consumer", None), 0, False
+    for tp in assignment(app):
+        if tp.topic != topic:
+            continue
+        high = highwater(consumer, tp)
+        delivered = metrics.positions.get(tp.partition, (None, None))[0]
+        positions = [p for p in (delivered, committed(consumer, tp)) if p is not None]
+        if high is None or not positions:
+            continue
+        total, known = total + max(0, high - max(positions)), True
+    return total if known else None
 
 
 def media_lag(lane: Any) -> int | None:

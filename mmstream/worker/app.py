@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import faust
 
 from mmstream.lanes import ROLES, media_group, parse_role
-from mmstream.lanes.observe import LaneStats, media_assignment_check
+from mmstream.lanes.observe import LaneStats, media_assignment_check, text_lag
 from mmstream.lanes.routing import ROUTE, MediaRouter
 from mmstream.web import install_dashboard
 from mmstream.observability import install_observability
@@ -135,7 +135,7 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     install_dashboard(app, settings)  # /, /events, /static; the JSON API reads app.mmstream_analytics
 
     metrics = install_observability(app, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
-    lane_stats = app.mmstream_lanes = LaneStats(metrics.registry, role)
+    lane_stats = app.mmstream_lanes = LaneStats(metrics.registry, role, sorted(lanes & {"text", "media"}) or ["text"])
     in_text_lane = [0]  # posts taken from the posts topic and not yet delivered
 
     stages = InOrder()  # batch N+1's extraction overlaps batch N's; batches are finished in order
@@ -229,6 +229,7 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
 
     if lanes & {"text", "inline"}:
         lane_stats.queued["text"] = lambda: in_text_lane[0]
+        lane_stats.lag["text"] = lambda: text_lag(app, metrics, posts.get_topic_name())
 
         @app.agent(posts, name="enrich")
         async def enrich(stream: faust.Stream) -> None:
