@@ -3,9 +3,11 @@
 A stream is a day of real tweets (TweetEval sentiment train, or val: ``--split``), each by one
 of a pool of accounts, plus
 
-* **retweets** (``--retweets`` of the posts): ``RT @author: `` and an earlier post's text, by
+* **retweets** (15 % of the posts): ``RT @author: `` and an earlier post's text, by
   another account, minutes to hours later, a third of them cut to 140 characters with ``…``;
-* **campaigns** (``--campaigns``): a template filled with a brand, posted by 20 to 150 distinct
+* **organic copies**: one real tweet in 500 (40 in 20,000) pasted again by 3 to 30 random accounts over 2 to 12 hours
+  (a headline everyone shares; organic: must not be a campaign);
+* **campaigns**: a template filled with a brand, posted by 20 to 150 distinct
   bot accounts within 5 to 40 minutes, each copy varied by a bot-style rule set.
 
 Two generators, each with its own templates and variation rules:
@@ -134,7 +136,7 @@ def load_tweets(split: str) -> list[str]:
 
 
 def build(generator: str, posts: int, seed: int, split: str = "train", retweets: float = 0.15,
-          campaigns: int = 20) -> list[dict]:
+          campaigns: int = 20, shares: int | None = None) -> list[dict]:
     """The stream, in event-time order: dicts with id, t_ms, text, author, kind (organic, retweet,
     campaign), origin (a retweet's original id) and campaign (its injected campaign's number)."""
     rng = random.Random(f"{generator}-{seed}")
@@ -154,6 +156,13 @@ def build(generator: str, posts: int, seed: int, split: str = "train", retweets:
             text = text[:139] + "…"
         out.append({"id": f"r{i}", "t_ms": orig["t_ms"] + rng.randrange(60_000, 6 * 3_600_000), "text": text,
                     "author": rng.choice(accounts), "kind": "retweet", "origin": orig["id"]})
+    for k in range(posts // 500 if shares is None else shares):  # organic copy-paste: a headline shared by 3 to 30 accounts over 2 to 12 hours
+        orig = rng.choice(organic)
+        start, span = orig["t_ms"], rng.randrange(2, 13) * 3_600_000
+        for j in range(rng.randint(3, 30)):
+            text = orig["text"] + rng.choice(["", " 👀", " wow", " #news", f" https://t.co/s{k}x{j}"])
+            out.append({"id": f"s{k}-{j}", "t_ms": start + rng.randrange(span), "text": text,
+                        "author": rng.choice(accounts), "kind": "organic"})
     templates, vary = GENERATORS[generator]
     for c in range(campaigns):
         template = templates[c % len(templates)].format(brand=rng.choice(BRANDS))

@@ -172,7 +172,7 @@ class Settings:
     duplicate_threshold: float = 0.5
     duplicate_min_chars: int = 16  # shorter normalised texts are never duplicates
     duplicate_ttl: float = 86400.0  # a post is compared against for this long (event time)
-    duplicate_max_entries: int = 50_000  # and at most this many posts per partition of <prefix>posts
+    duplicate_max_entries: int = 20_000  # and at most this many posts per partition of <prefix>posts (~2 KB each)
     duplicate_checkpoint_every: int = 10_000  # worker: a partition's state written every N posts (0: never)
     # a campaign: a cluster of near duplicates by this many distinct accounts within campaign_window seconds
     campaign_min_authors: int = 8

@@ -92,16 +92,18 @@ def test_the_same_stream_gives_the_same_answers_and_a_checkpoint_resumes_exactly
     settings = Settings.load(data_dir=str(tmp_path), campaign_min_authors=5)
     first = CopyFinder(settings, checkpoints=True)
     half = len(posts) // 2 + 3  # mid-campaign
-    part = run(first.state(2), posts[:half])
-    first.save(2)
+    part = run(first.state(2, "mmstream.posts"), posts[:half])
+    first.save(2, "mmstream.posts")
     again = CopyFinder(settings, checkpoints=True)  # a restarted worker: partition 2 read from its checkpoint
-    part.update(run(again.state(2), posts[half:]))
+    assert len(again.state(2, "mmstream.media").index) == 0  # the media lane's partition 2 is another state
+    part.update(run(again.state(2, "mmstream.posts"), posts[half:]))
     assert part == whole
-    assert run(again.state(2), posts[:4]) == {p[0]: whole[p[0]] for p in posts[:4]}  # replays: the first answers
+    replayed = run(again.state(2, "mmstream.posts"), posts[:4])
+    assert replayed == {p[0]: whole[p[0]] for p in posts[:4]}  # replays: the first answers
     other = CopyFinder(Settings.load(data_dir=str(tmp_path), campaign_min_authors=6), checkpoints=True)
-    assert len(other.state(2).index) == 0  # written under other settings: ignored
-    (tmp_path / "mmstream-duplicates" / "p2.ckpt").write_bytes(b"junk")
-    assert len(CopyFinder(settings, checkpoints=True).state(2).index) == 0
+    assert len(other.state(2, "mmstream.posts").index) == 0  # written under other settings: ignored
+    (tmp_path / "mmstream-duplicates" / "mmstream.posts-p2.ckpt").write_bytes(b"junk")
+    assert len(CopyFinder(settings, checkpoints=True).state(2, "mmstream.posts").index) == 0
 
 
 def test_an_unknown_exclude_mode_is_refused_naming_the_setting():

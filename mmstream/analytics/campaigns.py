@@ -34,7 +34,7 @@ class CampaignConfig:
     ttl_ms: int = 86_400_000
     max_clusters: int = 20_000
     max_authors: int = 2_000
-    answers: int = 50_000  # post ids whose answer is remembered for replays
+    answers: int = 50_000  # campaign posts whose answer is remembered for replays
 
     @classmethod
     def from_settings(cls, s: Any) -> "CampaignConfig":
@@ -65,27 +65,32 @@ class CampaignTracker:
         self.stats = {"campaign_posts": 0, "campaigns": 0}
 
     def observe(self, post_id: str, t_ms: int, root: str | None, author: str | None, retweet: bool,
-                first_ms: int | None = None) -> dict | None:
+                root_ms: int | None = None, root_author: str | None = None) -> dict | None:
         """The post's ``campaign`` field: None, or ``{id, posts, authors, first_seen}`` (the cluster's
-        counts up to this post). ``root``: its cluster (None: not compared); ``first_ms``: the root's
-        event time, when the index still knows it."""
+        counts up to this post). ``root``: the cluster it joins (None: not compared; itself: not a copy);
+        ``root_ms``, ``root_author``: the root's event time and author, while the index still knows them
+        (a cluster is made at its second post, and counts its root). Only answers that are not None are
+        remembered (a replay of another post is told apart by the index)."""
         if post_id in self.answers:
             return self.answers[post_id]
         self.clock = t_ms if self.clock is None else max(self.clock, t_ms)
         answer = None
-        if root is not None and author and not retweet:
-            answer = self._count(root, t_ms, author, t_ms if first_ms is None else first_ms)
-        self.answers[post_id] = answer
-        if len(self.answers) > self.config.answers:
-            self.answers.popitem(last=False)
+        if root is not None and root != post_id and author and not retweet:
+            answer = self._count(root, t_ms, author, t_ms if root_ms is None else root_ms, root_author)
+        if answer is not None:
+            self.answers[post_id] = answer
+            if len(self.answers) > self.config.answers:
+                self.answers.popitem(last=False)
         self._evict()
         return answer
 
-    def _count(self, root: str, t_ms: int, author: str, first_ms: int) -> dict | None:
+    def _count(self, root: str, t_ms: int, author: str, root_ms: int, root_author: str | None) -> dict | None:
         cfg = self.config
         cluster = self.clusters.get(root)
         if cluster is None:
-            cluster = self.clusters[root] = Cluster(root, min(first_ms, t_ms), t_ms, 0, OrderedDict())
+            cluster = self.clusters[root] = Cluster(root, min(root_ms, t_ms), t_ms, 0, OrderedDict())
+            if root_author:
+                cluster.posts, cluster.authors[root_author] = 1, root_ms
         else:
             self.clusters.move_to_end(root)
         cluster.first_ms, cluster.last_ms = min(cluster.first_ms, t_ms), max(cluster.last_ms, t_ms)

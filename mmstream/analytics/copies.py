@@ -6,12 +6,12 @@ Per post: its text (its own, then text read or heard in its media) goes through 
 
 **Partitioned.** Off Kafka (``mmstream score``) one state follows the whole input, in order.
 In a worker there is one state per partition of ``<prefix>posts`` (the unit a worker owns and
-replays), so a partition's answers depend on that partition's log alone, whichever worker
+replays; the media lane's ``<prefix>media`` partitions have their own), so a partition's answers depend on that partition's log alone, whichever worker
 reads it: a producer that keys posts by conversation, thread or brand keeps copies together.
 Copies on two different partitions are not linked.
 
 **Checkpointed.** In a worker, a partition's state is written every
-``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/p<k>.ckpt``
+``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/<topic>-p<k>.ckpt``
 (the analytics' data format, :mod:`mmstream.analytics.stateformat`: never pickle), and read back
 when the partition is first seen after a restart. Posts replayed from before the checkpoint
 get the answers they got (both states remember answers by post id); a post from after it and
@@ -59,10 +59,14 @@ class CopyState:
         self.since_checkpoint = 0
 
     def observe(self, post_id: str, t_ms: int, text: str, author: str | None) -> tuple[str | None, dict | None]:
-        match = self.index.observe(post_id, t_ms, text)
-        first = self.index.entries.get(match.root) if match.root is not None else None
-        campaign = self.tracker.observe(post_id, t_ms, match.root, author, is_retweet(text),
-                                        first[0] if first is not None else None)
+        retweet = is_retweet(text)
+        replay = post_id in self.index.entries
+        match = self.index.observe(post_id, t_ms, text, None if retweet else author)
+        if replay:  # the answers it got the first time
+            return match.duplicate_of, self.tracker.answers.get(post_id)
+        root = self.index.entries.get(match.root) if match.root is not None else None
+        campaign = self.tracker.observe(post_id, t_ms, match.root, author, retweet,
+                                        root[0] if root is not None else None, root[3] if root is not None else None)
         return match.duplicate_of, campaign
 
 
@@ -79,24 +83,27 @@ class CopyFinder(Enricher):
     def __init__(self, settings: Any, checkpoints: bool = False) -> None:
         self.duplicates = DuplicateConfig.from_settings(settings)
         self.campaigns = CampaignConfig.from_settings(settings)
-        self.states: dict[int | None, CopyState] = {}
+        #: by (topic, partition) of the input record; (None, None) off Kafka
+        self.states: dict[tuple[str | None, int | None], CopyState] = {}
         self.every = max(0, settings.duplicate_checkpoint_every) if checkpoints else 0
         self.directory = Path(settings.data_dir) / f"{settings.app_id}-duplicates"
         self.fingerprint = hashlib.sha256(repr((self.duplicates, self.campaigns)).encode()).hexdigest()[:16]
         self.codec = codec()
         exclude_mode(settings)  # refused at start-up, not at the first post
 
-    def state(self, partition: int | None) -> CopyState:
-        state = self.states.get(partition)
+    def state(self, partition: int | None, topic: str | None = None) -> CopyState:
+        key = (topic, partition)
+        state = self.states.get(key)
         if state is None:
-            state = self.states[partition] = (self.load(partition) if self.every and partition is not None
-                                               else None) or CopyState(self.duplicates, self.campaigns)
+            state = self.states[key] = (self.load(partition, topic) if self.every and partition is not None
+                                        else None) or CopyState(self.duplicates, self.campaigns)
         return state
 
     def enrich_item(self, item: WorkItem) -> None:
         assert item.record is not None and item.post is not None
         partition = item.source.partition if item.source is not None else None
-        state = self.state(partition)
+        topic = item.source.topic if item.source is not None else None
+        state = self.state(partition, topic)
         post = item.post
         text = "\n".join(item.texts().values())
         dup, campaign = state.observe(post.id, int(round(post.created_at.timestamp() * 1000)), text, post.author)
@@ -105,7 +112,7 @@ class CopyFinder(Enricher):
         if self.every and partition is not None:
             state.since_checkpoint += 1
             if state.since_checkpoint >= self.every:
-                self.save(partition)
+                self.save(partition, topic)
 
     def describe(self) -> dict:
         """Summed counters of the states here (for /metrics and tests)."""
@@ -117,23 +124,23 @@ class CopyFinder(Enricher):
         return out
 
     # -- checkpoints ------------------------------------------------------------
-    def path(self, partition: int) -> Path:
-        return self.directory / f"p{partition}.ckpt"
+    def path(self, partition: int, topic: str | None = None) -> Path:
+        return self.directory / (f"{topic}-p{partition}.ckpt" if topic else f"p{partition}.ckpt")
 
-    def save(self, partition: int) -> Path:
-        state = self.states[partition]
+    def save(self, partition: int, topic: str | None = None) -> Path:
+        state = self.states[(topic, partition)]
         state.since_checkpoint = 0
         body = zlib.compress(self.codec.dumps(state), 1)
         header = {"fingerprint": self.fingerprint, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
         self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.path(partition)
+        target = self.path(partition, topic)
         aside = target.with_suffix(f".{os.getpid()}.tmp")
         aside.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + body)
         os.replace(aside, target)
         return target
 
-    def load(self, partition: int) -> CopyState | None:
-        path = self.path(partition)
+    def load(self, partition: int, topic: str | None = None) -> CopyState | None:
+        path = self.path(partition, topic)
         if not path.is_file():
             return None
         try:

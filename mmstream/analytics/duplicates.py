@@ -41,7 +41,7 @@ class DuplicateConfig:
     threshold: float = 0.5  # estimated Jaccard of 4-gram sets at or above which two texts are near duplicates
     min_chars: int = 16  # shorter normalised texts are never duplicates
     ttl_ms: int = 86_400_000  # a post is kept this long in event time
-    max_entries: int = 50_000  # and at most this many posts are kept
+    max_entries: int = 20_000  # and at most this many posts are kept
 
     @classmethod
     def from_settings(cls, s: Any) -> "DuplicateConfig":
@@ -61,8 +61,8 @@ class Match:
 class DuplicateIndex:
     def __init__(self, config: DuplicateConfig) -> None:
         self.config = config
-        #: post id -> (event time ms, root id, content key); oldest first
-        self.entries: OrderedDict[str, tuple[int, str, str]] = OrderedDict()
+        #: post id -> (event time ms, root id, content key, author: None for a retweet or none given); oldest first
+        self.entries: OrderedDict[str, tuple[int, str, str, str | None]] = OrderedDict()
         self.signatures: dict[str, np.ndarray] = {}
         self.exact: dict[str, str] = {}  # content key -> the latest kept post with it
         self.bands: dict[int, str] = {}  # band key -> the latest kept post with it
@@ -81,15 +81,16 @@ class DuplicateIndex:
         self.config, self.clock, self.stats = state["config"], state["clock"], dict(state["stats"])
         self.entries, self.signatures, self.exact, self.bands = OrderedDict(), {}, {}, {}
         for post_id, row, sig in zip(state["ids"], state["rows"], state["sigs"]):
-            t, root, key = row
-            self._keep(post_id, int(t), str(root), str(key), np.asarray(sig, np.uint32))
+            t, root, key, author = row
+            self._keep(post_id, int(t), str(root), str(key), np.asarray(sig, np.uint32), author)
 
     def __len__(self) -> int:
         return len(self.entries)
 
     # -- the per-post answer --------------------------------------------------
-    def observe(self, post_id: str, t_ms: int, text: str) -> Match:
-        """The answer for one post, which is then kept (see the module's docstring)."""
+    def observe(self, post_id: str, t_ms: int, text: str, author: str | None = None) -> Match:
+        """The answer for one post, which is then kept (see the module's docstring); ``author`` is kept
+        with it for the campaign tracker (None: a retweet, or no author)."""
         kept = self.entries.get(post_id)
         if kept is not None:  # a replay: the first answer again
             return Match(None if kept[1] == post_id else kept[1], kept[1])
@@ -103,7 +104,7 @@ class DuplicateIndex:
         key = content_key(norm)
         sig = minhash(norm)
         root, sim = self._match(key, sig)
-        self._keep(post_id, t_ms, root or post_id, key, sig)
+        self._keep(post_id, t_ms, root or post_id, key, sig, author)
         self._evict()
         return Match(root, root or post_id, sim)
 
@@ -127,8 +128,8 @@ class DuplicateIndex:
         self.stats["near"] += 1
         return self.entries[best[2]][1], best[0]
 
-    def _keep(self, post_id: str, t_ms: int, root: str, key: str, sig: np.ndarray) -> None:
-        self.entries[post_id] = (t_ms, root, key)
+    def _keep(self, post_id: str, t_ms: int, root: str, key: str, sig: np.ndarray, author: str | None) -> None:
+        self.entries[post_id] = (t_ms, root, key, author)
         self.signatures[post_id] = sig
         self.exact[key] = post_id
         for band in band_keys(sig):
@@ -138,7 +139,7 @@ class DuplicateIndex:
         cfg = self.config
         horizon = None if self.clock is None else self.clock - cfg.ttl_ms
         while self.entries:
-            post_id, (t, _, key) = next(iter(self.entries.items()))
+            post_id, (t, _, key, _) = next(iter(self.entries.items()))
             if len(self.entries) <= cfg.max_entries and (horizon is None or t >= horizon):
                 return
             self.entries.popitem(last=False)
