@@ -197,3 +197,27 @@ def test_the_retweets_bench_mix_and_the_cache_metrics():
     cache.hits, cache.misses = 3, 1
     families = {f.name: f.samples[0].value for f in collector(cache).collect()}
     assert families["mmstream_content_cache_hits"] == 3 and families["mmstream_content_cache_hit_ratio"] == 0.75
+
+
+def test_posts_too_short_to_compare_by_text_are_compared_by_their_pictures():
+    import io
+
+    from PIL import Image
+
+    from mmstream.analytics.signature import dhash
+    from mmstream.render import render_scene
+
+    photo, other = render_scene(seed=1, width=480, height=360), render_scene(seed=2, width=480, height=360)
+    buf = io.BytesIO()
+    photo.resize((320, 240)).save(buf, "JPEG", quality=60)  # re-encoded, smaller: the same picture
+    copy = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    assert bin(dhash(photo) ^ dhash(copy)).count("1") <= 8 < bin(dhash(photo) ^ dhash(other)).count("1")
+    idx = DuplicateIndex(DuplicateConfig())
+    assert idx.observe("a", T0, "look", images=[dhash(photo)]).duplicate_of is None
+    assert idx.observe("b", T0 + 1, "lol", images=[dhash(copy)]).duplicate_of == "a"
+    assert idx.observe("c", T0 + 2, "lol", images=[dhash(other)]).duplicate_of is None
+    assert idx.observe("d", T0 + 3, BASE, images=[dhash(photo)]).duplicate_of is None  # the text decides
+    state = idx.__getstate__()
+    again = DuplicateIndex.__new__(DuplicateIndex)
+    again.__setstate__(state)
+    assert again.observe("e", T0 + 4, "", images=[dhash(copy)]).duplicate_of == "a"

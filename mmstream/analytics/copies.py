@@ -1,6 +1,7 @@
 """The pipeline enricher that fills each result's ``duplicate_of`` and ``campaign``.
 
-Per post: its text (its own, then text read or heard in its media) goes through the
+Per post: its text (its own, then text read or heard in its media) and, when that is too short,
+its images' difference hashes go through the
 :class:`~mmstream.analytics.duplicates.DuplicateIndex` (``duplicate_of``), then the
 :class:`~mmstream.analytics.campaigns.CampaignTracker` (``campaign``).
 
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmstream.analytics.campaigns import CampaignConfig, CampaignTracker, Cluster
 from mmstream.analytics.duplicates import DuplicateConfig, DuplicateIndex
-from mmstream.analytics.signature import is_retweet
+from mmstream.analytics.signature import dhash, is_retweet
 from mmstream.analytics.stateformat import StateCodec, StateFormatError
 from mmstream.errors import ConfigError
 from mmstream.plugin.stages import Enricher
@@ -58,10 +59,11 @@ class CopyState:
         self.tracker = CampaignTracker(campaigns)
         self.since_checkpoint = 0
 
-    def observe(self, post_id: str, t_ms: int, text: str, author: str | None) -> tuple[str | None, dict | None]:
+    def observe(self, post_id: str, t_ms: int, text: str, author: str | None,
+                images: list[int] | tuple[int, ...] = ()) -> tuple[str | None, dict | None]:
         retweet = is_retweet(text)
         replay = post_id in self.index.entries
-        match = self.index.observe(post_id, t_ms, text, None if retweet else author)
+        match = self.index.observe(post_id, t_ms, text, None if retweet else author, images)
         if replay:  # the answers it got the first time
             return match.duplicate_of, self.tracker.answers.get(post_id)
         root = self.index.entries.get(match.root) if match.root is not None else None
@@ -106,7 +108,10 @@ class CopyFinder(Enricher):
         state = self.state(partition, topic)
         post = item.post
         text = "\n".join(item.texts().values())
-        dup, campaign = state.observe(post.id, int(round(post.created_at.timestamp() * 1000)), text, post.author)
+        pictures = item.values.get("images")  # decoded images (the image plugin's validated value), if any
+        hashes = [dhash(p) for p in pictures if hasattr(p, "convert")] if isinstance(pictures, list) else []
+        dup, campaign = state.observe(post.id, int(round(post.created_at.timestamp() * 1000)), text, post.author,
+                                      hashes)
         item.record["duplicate_of"] = dup
         item.record["campaign"] = campaign
         if self.every and partition is not None:

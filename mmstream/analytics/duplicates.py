@@ -8,7 +8,10 @@ content, or None:
   URLs, handles, emoji, case and spacing do not count);
 * **nearly the same**: a kept post shares an LSH band with it and their MinHash signatures
   agree on ``threshold`` of their values or more (estimated Jaccard similarity of the
-  character 4-gram sets; default 0.5, measured by ``benchmarks/duplicates.py``).
+  character 4-gram sets; default 0.5, measured by ``benchmarks/duplicates.py``);
+* **the same pictures**, for a post whose text is too short to compare (a meme, a photo with
+  "lol"): its images' difference hashes are all within ``IMAGE_BITS`` (8 of 64) of an earlier
+  such post's (found through 16-bit bands: certain up to 3 bits, likely beyond).
 
 The answer is the *root* of the post it matched (the earliest post of that chain), so the
 copies of one text all point at the same id, and that id names its cluster (campaigns,
@@ -33,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from mmstream.analytics.signature import HASHES, band_keys, content_key, minhash, normalise, similarity
+from mmstream.analytics.signature import (HASHES, IMAGE_BITS, band_keys, content_key, image_band_keys,
+                                         image_signature, image_similarity, minhash, normalise, similarity)
 
 
 @dataclass(frozen=True)
@@ -72,37 +76,46 @@ class DuplicateIndex:
     # -- checkpoints (mmstream.analytics.stateformat): signatures as one array, buckets recomputed ----
     def __getstate__(self) -> dict:
         ids = list(self.entries)
-        # int32 on disk (the data format's dtypes): MinHash values are below 2**31 - 1
-        sigs = (np.stack([self.signatures[i] for i in ids]) if ids else np.zeros((0, HASHES), np.uint32)).astype(np.int32)
-        return {"config": self.config, "ids": ids, "rows": [list(self.entries[i]) for i in ids], "sigs": sigs,
-                "clock": self.clock, "stats": dict(self.stats)}
+        sigs = [self.signatures[i] for i in ids]
+        # one flat array (text signatures: 64 values, images': 2 a picture), as int64 (the data format's dtypes)
+        flat = np.concatenate(sigs).astype(np.int64) if sigs else np.zeros(0, np.int64)
+        return {"config": self.config, "ids": ids, "rows": [list(self.entries[i]) for i in ids], "sigs": flat,
+                "lens": [len(x) for x in sigs], "clock": self.clock, "stats": dict(self.stats)}
 
     def __setstate__(self, state: dict) -> None:
         self.config, self.clock, self.stats = state["config"], state["clock"], dict(state["stats"])
         self.entries, self.signatures, self.exact, self.bands = OrderedDict(), {}, {}, {}
-        for post_id, row, sig in zip(state["ids"], state["rows"], state["sigs"]):
+        ends = np.cumsum(state["lens"]).tolist()
+        for post_id, row, end, n in zip(state["ids"], state["rows"], ends, state["lens"]):
             t, root, key, author = row
-            self._keep(post_id, int(t), str(root), str(key), np.asarray(sig, np.uint32), author)
+            sig = np.asarray(state["sigs"][end - n:end], np.uint32)
+            self._keep(post_id, int(t), str(root), str(key), sig, author)
 
     def __len__(self) -> int:
         return len(self.entries)
 
     # -- the per-post answer --------------------------------------------------
-    def observe(self, post_id: str, t_ms: int, text: str, author: str | None = None) -> Match:
+    def observe(self, post_id: str, t_ms: int, text: str, author: str | None = None,
+                images: list[int] | tuple[int, ...] = ()) -> Match:
         """The answer for one post, which is then kept (see the module's docstring); ``author`` is kept
-        with it for the campaign tracker (None: a retweet, or no author)."""
+        with it for the campaign tracker (None: a retweet, or no author). A post whose text is too short
+        to compare is compared by its ``images`` (difference hashes, :func:`~mmstream.analytics.signature.dhash`)
+        instead: the same pictures (every hash within ``IMAGE_BITS`` bits of one of the other post's) are the
+        same content."""
         kept = self.entries.get(post_id)
         if kept is not None:  # a replay: the first answer again
             return Match(None if kept[1] == post_id else kept[1], kept[1])
         self.stats["posts"] += 1
         self.clock = t_ms if self.clock is None else max(self.clock, t_ms)
         norm = normalise(text)
-        if len(norm) < self.config.min_chars:
+        if len(norm) >= self.config.min_chars:
+            key, sig = content_key(norm), minhash(norm)
+        elif images:
+            key, sig = "img:" + ",".join(f"{h:016x}" for h in sorted(set(images))), image_signature(sorted(set(images)))
+        else:
             self.stats["short"] += 1
             self._evict()
             return Match(None, None)
-        key = content_key(norm)
-        sig = minhash(norm)
         root, sim = self._match(key, sig)
         self._keep(post_id, t_ms, root or post_id, key, sig, author)
         self._evict()
@@ -113,13 +126,14 @@ class DuplicateIndex:
         if same is not None:
             self.stats["exact"] += 1
             return self.entries[same][1], 1.0
-        best: tuple[float, int, str] | None = None  # (similarity, -age rank, id): most similar, then latest
-        for band in band_keys(sig):
+        best: tuple[float, int, str] | None = None  # (similarity, event time, id): most similar, then latest
+        text = len(sig) == HASHES
+        for band in _bands(sig):
             other = self.bands.get(band)
             if other is None:
                 continue
-            sim = similarity(sig, self.signatures[other])
-            if sim >= self.config.threshold:
+            sim = similarity(sig, self.signatures[other]) if text else image_similarity(sig, self.signatures[other])
+            if sim >= (self.config.threshold if text else 1 - IMAGE_BITS / 64):
                 candidate = (sim, self.entries[other][0], other)
                 if best is None or candidate > best:
                     best = candidate
@@ -132,7 +146,7 @@ class DuplicateIndex:
         self.entries[post_id] = (t_ms, root, key, author)
         self.signatures[post_id] = sig
         self.exact[key] = post_id
-        for band in band_keys(sig):
+        for band in _bands(sig):
             self.bands[band] = post_id
 
     def _evict(self) -> None:
@@ -146,7 +160,12 @@ class DuplicateIndex:
             sig = self.signatures.pop(post_id)
             if self.exact.get(key) == post_id:
                 del self.exact[key]
-            for band in band_keys(sig):
+            for band in _bands(sig):
                 if self.bands.get(band) == post_id:
                     del self.bands[band]
             self.stats["evicted"] += 1
+
+
+def _bands(sig: np.ndarray) -> list[int]:
+    """LSH keys of a text signature (HASHES values) or of an image signature (2 values a picture)."""
+    return band_keys(sig) if len(sig) == HASHES else image_band_keys(sig)

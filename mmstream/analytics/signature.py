@@ -87,3 +87,41 @@ def band_keys(signature: np.ndarray) -> list[int]:
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """The estimated Jaccard similarity of two signatures' texts."""
     return float(np.count_nonzero(a == b)) / HASHES
+
+
+#: bits two images' difference hashes may differ by and still be the same picture (of 64)
+IMAGE_BITS = 8
+IMAGE_BANDS = 4  # 16-bit bands: two hashes within IMAGE_BITS bits share at least one when the bits are spread
+
+
+def dhash(image: object) -> int:
+    """A 64-bit difference hash of a PIL image: 9x8 grey levels, each bit says whether a pixel is brighter
+    than its left neighbour. Re-encoding, resizing and small edits change a few bits; another picture about
+    half. About 1-2 ms for a 1600x1200 image (shrunk by an integer factor first)."""
+    from PIL import Image
+
+    factor = max(1, min(image.size) // 32)  # type: ignore[attr-defined]
+    small = image.reduce(factor) if factor > 1 else image  # type: ignore[attr-defined]
+    grey = np.asarray(small.convert("L").resize((9, 8), Image.BILINEAR), dtype=np.int16)
+    return int(np.packbits((grey[:, 1:] > grey[:, :-1]).flatten()).view(">u8")[0])
+
+
+def image_signature(hashes: list[int]) -> np.ndarray:
+    """Image hashes as a signature: (low, high) 32-bit halves, in order (at most 31 values: never HASHES long)."""
+    return np.array([part for h in hashes for part in (h & 0xFFFFFFFF, h >> 32)], dtype=np.uint32)
+
+
+def image_hashes(signature: np.ndarray) -> list[int]:
+    parts = signature.astype(np.uint64).tolist()
+    return [int(parts[i]) | (int(parts[i + 1]) << 32) for i in range(0, len(parts), 2)]
+
+
+def image_band_keys(signature: np.ndarray) -> list[int]:
+    """LSH keys of an image signature: each hash's four 16-bit bands (band numbers after the text's)."""
+    return sorted({((BANDS + b) << 56) | ((h >> (16 * b)) & 0xFFFF) for h in image_hashes(signature)
+                   for b in range(IMAGE_BANDS)})
+
+
+def image_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - the least Hamming distance between an image of ``a`` and one of ``b``, over 64 bits."""
+    return 1 - min(bin(x ^ y).count("1") for x in image_hashes(a) for y in image_hashes(b)) / 64

@@ -17,6 +17,8 @@ GOALS: tuple[tuple[str, str, str, float, tuple[str, ...]], ...] = (
     ("worker peak RSS, MB", "mmstream.peak_rss_mb", "<=", 450.0, ("text", "image")),
     # issue #12: the multilingual path
     ("end to end, posts/s", "mmstream.saturation.posts_per_s", ">=", 200.0, ("multilingual",)),
+    # issue #30: 40 % retweets, the content cache's case
+    ("end to end / best per-event peer", "ratios.e2e_vs_best_peer", ">=", 1.2, ("retweets",)),
 )
 
 

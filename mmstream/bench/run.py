@@ -251,7 +251,8 @@ def run(args: argparse.Namespace) -> dict:
     for m in mixes:
         if m not in MIXES:
             raise ConfigError(f"unknown mix {m!r}; --mixes takes {', '.join(MIXES)} (comma-separated)")
-    sizes = {"text": args.posts, "image": args.image_posts or max(1, args.posts // 3), "multilingual": args.posts}
+    sizes = {"text": args.posts, "image": args.image_posts or max(1, args.posts // 3), "multilingual": args.posts,
+             "retweets": args.posts}
     started = time.monotonic()
     result: dict = {"machine": machine(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                     "sizes": {m: sizes[m] for m in mixes}, "mixes": {}}
