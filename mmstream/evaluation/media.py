@@ -153,24 +153,30 @@ def media_settings(settings: Settings) -> Settings:
 def eval_media(pipeline: Pipeline, count: int, seed: int = SEED, root: Path | None = None,
                examples: int = 3, details: bool = True) -> dict[str, Any]:
     """Build (or reuse) the set of ``count`` tweets and measure every carrier on it. ``pipeline`` should
-    match the set's brands (:func:`media_settings`) for the brand figures to mean anything. ``details``:
-    the report's ``posts`` list each tweet's label, and per carrier the prediction, brands, seconds and
-    what was heard or read (for finding out why a carrier scores lower)."""
+    match the set's brands (:func:`media_settings`) for the brand figures to mean anything."""
     folder, items = build(count, seed, root)
     warm_up(pipeline, items[0], folder)
     runs = {carrier: run(pipeline, items, folder, carrier) for carrier in CARRIERS}
-    report = figures(items, runs)
-    report["set"] = str(folder)
-    report["examples"] = [{"said": i.said, "voice": f"{i.voice} {i.speed} wpm",
-                           **{c: heard(runs[c][0][k], c) for c in MEDIA}} for k, i in enumerate(items[:examples])]
+    return report(folder, items, runs, examples, details)
+
+
+def report(folder: Path, items: list[Item], runs: dict[str, Run], examples: int = 3,
+           details: bool = True) -> dict[str, Any]:
+    """:func:`figures`, the set's folder, a few examples of what was heard and read, and with ``details``
+    ``posts``: each tweet's label, and per carrier its prediction, brands, seconds and what was heard or
+    read (for finding out why a carrier scores lower)."""
+    out = figures(items, runs)
+    out["set"] = str(folder)
+    media = [c for c in MEDIA if c in runs]
+    out["examples"] = [{"said": i.said, "voice": f"{i.voice} {i.speed} wpm",
+                        **{c: heard(runs[c][0][k], c) for c in media}} for k, i in enumerate(items[:examples])]
     if details:
-        report["posts"] = [{"index": i.index, "label": i.label, "brand": i.brand, "voice": f"{i.voice} {i.speed}",
-                            "seconds": i.seconds, "said": i.said,
-                            **{c: {"pred": label(runs[c][0][k]), "brands": runs[c][0][k].get("brands"),
-                                   "wall": round(runs[c][1][k], 3), **({"heard": heard(runs[c][0][k], c)}
-                                                                        if c in MEDIA else {})}
-                               for c in CARRIERS}} for k, i in enumerate(items)]
-    return report
+        out["posts"] = [{"index": i.index, "label": i.label, "brand": i.brand, "voice": f"{i.voice} {i.speed}",
+                         "seconds": i.seconds, "said": i.said,
+                         **{c: {"pred": label(records[k]), "brands": records[k].get("brands"),
+                                "wall": round(walls[k], 3), **({"heard": heard(records[k], c)} if c in MEDIA else {})}
+                            for c, (records, walls, _) in runs.items()}} for k, i in enumerate(items)]
+    return out
 
 
 def format_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
