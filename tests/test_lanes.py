@@ -22,7 +22,7 @@ import pytest
 from mmstream.errors import ConfigError
 from mmstream.kafka.broker import free_port
 from mmstream.lanes import ROLES, parse_role
-from mmstream.lanes.routing import ROUTE, MediaRouter
+from mmstream.lanes.routing import ROUTE, MediaRouter, source_of
 from mmstream.plugin.extractors import media_modalities
 from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
@@ -46,11 +46,15 @@ def test_a_post_with_a_media_key_and_a_usable_id_is_routed_whole():
                 json.dumps({"id": "big", "audio": [{"b64": "A" * 2000}]}).encode()):
         assert router.route(raw) is None, raw
     assert MediaRouter((), 1000).route(json.dumps(post).encode()) is None  # no media plugin: nothing routed
-    events = [SimpleNamespace(message=SimpleNamespace(value=json.dumps(p).encode(), timestamp=12.5))
-              for p in (post, {"id": "t1", "text": "x"})]
+    events = [SimpleNamespace(message=SimpleNamespace(value=json.dumps(p).encode(), timestamp=12.5, topic="x.posts",
+                                                     partition=2, offset=7 + i))
+              for i, p in enumerate((post, {"id": "t1", "text": "x"}))]
     routed, kept = MediaRouter({"audio"}, 10_000).split(events)
     assert kept is None and routed.kind == ROUTE and routed.key == "p1" and routed.timestamp == 12.5
     assert routed.data == events[0].message.value  # the record as it came
+    # the media lane's dead letters name the post's own record, as the text lane's do
+    assert source_of(SimpleNamespace(headers=routed.headers)) == ("x.posts", 2, 7)
+    assert source_of(SimpleNamespace(headers=[("mmstream-source", b"junk")])) is None
 
 
 def test_the_audio_and_video_plugins_are_media_lane_and_roles_are_checked():

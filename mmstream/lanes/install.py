@@ -9,6 +9,7 @@ from typing import Any, Callable
 from mmstream.lanes import media_group
 from mmstream.lanes.media import MediaLane, revoke_listener
 from mmstream.lanes.observe import LaneStats, media_lag
+from mmstream.lanes.routing import source_of
 from mmstream.pipeline.core import Outcome, Source
 from mmstream.settings import Settings
 
@@ -47,7 +48,8 @@ def install_media_lane(app: Any, settings: Settings, pipeline: Any, model_thread
     async def process(record: Any) -> list[Outcome]:
         loop = asyncio.get_running_loop()
         stamp = record.timestamp / 1000 if record.timestamp else None
-        items = [(record.value, Source(record.topic, record.partition, record.offset, stamp))]
+        topic, partition, offset = source_of(record) or (record.topic, record.partition, record.offset)
+        items = [(record.value, Source(topic, partition, offset, stamp))]
         extracted = await loop.run_in_executor(pool, lambda: pipeline.extract(pipeline.prepare(items)))
         return await loop.run_in_executor(model_thread, pipeline.finish, extracted)
 

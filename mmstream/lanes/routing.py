@@ -16,15 +16,19 @@ from mmstream.pipeline.core import Outcome
 from mmstream.pipeline.post import usable_id
 
 ROUTE = "route"  # the Outcome kind of a record handed to the media lane
+#: the routing record's header naming the input record (JSON [topic, partition, offset]): the media lane's
+#: dead letters name the post's record on the posts topic, as the text lane's do
+SOURCE_HEADER = "mmstream-source"
 
 
 @dataclass
 class Routed(Outcome):
     """A record handed to the media lane: ``data`` is the post's record as it came, ``timestamp``
     the input record's (seconds), kept on the routing record so event-time checks and the media
-    lane's latency count from the post's arrival."""
+    lane's latency count from the post's arrival; ``headers`` name the input record (:data:`SOURCE_HEADER`)."""
 
     timestamp: float | None = None
+    headers: list[tuple[str, bytes]] | None = None
 
 
 class MediaRouter:
@@ -54,6 +58,20 @@ class MediaRouter:
         for event in events:
             message = event.message
             post_id = self.route(message.value)
+            source = json.dumps([message.topic, message.partition, message.offset]).encode()
             routed.append(None if post_id is None else
-                          Routed(ROUTE, {"id": post_id}, bytes(message.value), timestamp=message.timestamp))
+                          Routed(ROUTE, {"id": post_id}, bytes(message.value), timestamp=message.timestamp,
+                                 headers=[(SOURCE_HEADER, source)]))
         return routed
+
+
+def source_of(record: Any) -> tuple[str, int, int] | None:
+    """The input record a routing record names (its :data:`SOURCE_HEADER`), else None."""
+    for key, value in getattr(record, "headers", None) or ():
+        if key == SOURCE_HEADER:
+            try:
+                topic, partition, offset = json.loads(value)
+                return str(topic), int(partition), int(offset)
+            except (ValueError, TypeError):
+                return None
+    return None

@@ -206,7 +206,8 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
             key, value = encode(outcome)
             try:
                 pending.append((outcome, await producer.send(targets[outcome.kind], key, value, None,
-                                                             getattr(outcome, "timestamp", None), None)))
+                                                             getattr(outcome, "timestamp", None),
+                                                             getattr(outcome, "headers", None))))
             except Exception as error:  # noqa: BLE001 - refused before sending (over max_request_size ...)
                 await _output_failed(outcome, error)
                 continue

@@ -151,11 +151,15 @@ class TransactionalDelivery:
 
         producer = await self._producer(partition)
         offsets = {TopicPartition(self.input_topic, partition): max(e.message.offset for e, _ in pairs) + 1}
+        # a routing record (mmstream.lanes) keeps its input's timestamp and names its input in a header
         records = [(self.targets[o.kind], *encode(o)) for _, o in pairs]
+        extras = [{"timestamp_ms": int(o.timestamp * 1000) if getattr(o, "timestamp", None) else None,
+                   "headers": getattr(o, "headers", None)} for _, o in pairs]
         for attempt in (1, 2):
             await producer.begin_transaction()
             try:
-                futures = [await producer.send(topic, value, key=key) for topic, key, value in records]
+                futures = [await producer.send(topic, value, key=key, **extra)
+                           for (topic, key, value), extra in zip(records, extras)]
                 results = await asyncio.gather(*futures, return_exceptions=True)
                 failed = [(i, r) for i, r in enumerate(results) if isinstance(r, BaseException)]
                 if failed and attempt == 1:
@@ -172,6 +176,7 @@ class TransactionalDelivery:
                     log.warning("Kafka refused the %s for %r (%r): dead-lettered", outcome.kind, outcome.key, error)
                     records[i] = (self.targets["dead_letter"], outcome.key.encode() if outcome.key else None,
                                   self.failed_record(outcome, error))
+                    extras[i] = {}
             except BaseException:
                 self._producers.pop(partition, None)
                 try:
