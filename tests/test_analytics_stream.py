@@ -178,6 +178,9 @@ def test_topic_ids_survive_a_worker_restart(topics, tmp_path, checkpoint_every):
     assert all(len(ids) == 1 and None not in ids for ids in by_theme.values()), by_theme
     assert len({next(iter(ids)) for ids in by_theme.values()}) == len(THEMES)
     assert {pid: v[-1] for pid, v in after.items()} == {pid: _mined(before[pid]) for pid in after}
+    # duplicate_of too: the first worker saved its duplicates state when it stopped, the second read it back
+    copies = {r.key.decode(): r.json()["duplicate_of"] for r in records if r.key.startswith(b"probe")}
+    assert copies == {pid: before[pid]["duplicate_of"] for pid in copies} and any(copies.values()), copies
     born = Counter(r.json()["id"] for r in births if r.json()["type"] == "birth")
     assert born and max(born.values()) == 1  # the restarted engine replayed its log without announcing births again
     # the new engine rebuilt itself up to the committed offset (from its last checkpoint, if it has

@@ -100,6 +100,9 @@ def test_the_same_stream_gives_the_same_answers_and_a_checkpoint_resumes_exactly
     assert part == whole
     replayed = run(again.state(2, "mmstream.posts"), posts[:4])
     assert replayed == {p[0]: whole[p[0]] for p in posts[:4]}  # replays: the first answers
+    run(again.state(0, "mmstream.posts"), posts[:3])
+    assert [p.name for p in again.save_all()] == ["mmstream.posts-p2.ckpt", "mmstream.posts-p0.ckpt"]
+    assert again.save_all() == []  # nothing new since
     other = CopyFinder(Settings.load(data_dir=str(tmp_path), campaign_min_authors=6), checkpoints=True)
     assert len(other.state(2, "mmstream.posts").index) == 0  # written under other settings: ignored
     (tmp_path / "mmstream-duplicates" / "mmstream.posts-p2.ckpt").write_bytes(b"junk")

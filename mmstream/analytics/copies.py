@@ -14,7 +14,7 @@ Copies on two different partitions are not linked.
 **Checkpointed.** In a worker, a partition's state is written every
 ``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/<topic>-p<k>.ckpt``
 (the analytics' data format, :mod:`mmstream.analytics.stateformat`: never pickle), and read back
-when the partition is first seen after a restart. Posts replayed from before the checkpoint
+when the partition is first seen after a restart, and every partition's when the worker stops. Posts replayed from before the checkpoint
 get the answers they got (both states remember answers by post id); a post from after it and
 before a crash is compared against what the checkpoint held.
 """
@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ class CopyState:
         match = self.index.observe(post_id, t_ms, text, None if retweet else author, images)
         if replay:  # the answers it got the first time
             return match.duplicate_of, self.tracker.answers.get(post_id)
+        self.since_checkpoint += 1
         root = self.index.entries.get(match.root) if match.root is not None else None
         campaign = self.tracker.observe(post_id, t_ms, match.root, author, retweet,
                                         root[0] if root is not None else None, root[3] if root is not None else None)
@@ -91,6 +93,7 @@ class CopyFinder(Enricher):
         self.directory = Path(settings.data_dir) / f"{settings.app_id}-duplicates"
         self.fingerprint = hashlib.sha256(repr((self.duplicates, self.campaigns)).encode()).hexdigest()[:16]
         self.codec = codec()
+        self.lock = threading.Lock()  # the model thread enriches; a shutdown saves from the event loop
         exclude_mode(settings)  # refused at start-up, not at the first post
 
     def state(self, partition: int | None, topic: str | None = None) -> CopyState:
@@ -102,6 +105,10 @@ class CopyFinder(Enricher):
         return state
 
     def enrich_item(self, item: WorkItem) -> None:
+        with self.lock:
+            self._enrich(item)
+
+    def _enrich(self, item: WorkItem) -> None:
         assert item.record is not None and item.post is not None
         partition = item.source.partition if item.source is not None else None
         topic = item.source.topic if item.source is not None else None
@@ -114,10 +121,8 @@ class CopyFinder(Enricher):
                                       hashes)
         item.record["duplicate_of"] = dup
         item.record["campaign"] = campaign
-        if self.every and partition is not None:
-            state.since_checkpoint += 1
-            if state.since_checkpoint >= self.every:
-                self.save(partition, topic)
+        if self.every and partition is not None and state.since_checkpoint >= self.every:
+            self._save(partition, topic)
 
     def describe(self) -> dict:
         """Summed counters of the states here (for /metrics and tests)."""
@@ -133,6 +138,16 @@ class CopyFinder(Enricher):
         return self.directory / (f"{topic}-p{partition}.ckpt" if topic else f"p{partition}.ckpt")
 
     def save(self, partition: int, topic: str | None = None) -> Path:
+        with self.lock:
+            return self._save(partition, topic)
+
+    def save_all(self) -> list[Path]:
+        """Every partition's state (a worker stopping: a replayed batch then gets the answers it got)."""
+        with self.lock:
+            return [self._save(p, t) for (t, p), state in list(self.states.items())
+                    if p is not None and state.since_checkpoint]
+
+    def _save(self, partition: int, topic: str | None = None) -> Path:
         state = self.states[(topic, partition)]
         state.since_checkpoint = 0
         body = zlib.compress(self.codec.dumps(state), 1)

@@ -12,6 +12,7 @@ Nothing here imports Faust or a Kafka client until a worker asks for it.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from mmstream.plugin import hookimpl
@@ -34,6 +35,13 @@ def register_enrichers(settings: Any, model: Any, app: Any) -> list:
         catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
     # duplicate_of and campaign: one state per partition of <prefix>posts in a worker (checkpointed), one off Kafka
     finder = CopyFinder(settings, checkpoints=app is not None)
+    if app is not None and finder.every:
+        @app.on_before_shutdown.connect
+        async def save_duplicates(app: Any, **kwargs: Any) -> None:  # noqa: ARG001
+            try:
+                finder.save_all()
+            except Exception as exc:  # noqa: BLE001 - a restart then remembers less, nothing else
+                logging.getLogger(__name__).warning("duplicates: could not save the state at shutdown (%r)", exc)
     return ([BrandMatcher(catalog)] if catalog is not None else []) + [assigner, finder]
 
 
