@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.analytics.brands import BrandCatalog, BrandMatcher
+from mmstream.analytics.brands import BrandCatalog, BrandMatcher, spoken_forms
 from mmstream.errors import ConfigError
 from mmstream.pipeline.core import WorkItem
 from support import THEMES, theme_text
@@ -123,3 +123,71 @@ def test_an_alias_needs_a_word_boundary_where_it_starts(tmp_path, text):
     assert catalog.match([text]) == []
     # the same words standing alone do match: the cases above fail on the boundary, not on the words
     assert catalog.match([text.lower().replace("reunited", "united").replace("disunited", "united")]) != []
+
+
+SPOKEN = """
+[brands.american]
+name = "American Airlines"
+aliases = ["@AmericanAir"]
+
+[brands.united]
+aliases = ["@united", "united airlines", "#unitedfail", "#flyunited"]
+
+[brands.bbc]
+aliases = ["@BBCNews", "#bbc_breakfast"]
+"""
+
+
+@pytest.mark.parametrize("alias, words, forms", [
+    ("@AmericanAir", (), ["American Air", "AmericanAir"]),  # CamelCase
+    ("@BBCNews", (), ["BBC News", "BBCNews"]),  # an acronym, then a word
+    ("#bbc_breakfast", (), ["bbc breakfast", "bbcbreakfast"]),
+    ("#delta2020", (), ["delta 2020", "delta2020"]),
+    ("#unitedfail", {"united", "airlines"}, ["united fail", "unitedfail"]),  # one case: split on the brand's words
+    ("#UNITEDFAIL", {"united"}, ["united fail", "unitedfail"]),
+    ("#flyunited", {"united"}, ["fly united", "flyunited"]),
+    ("#iloveunitedairlines", {"united", "airlines"}, ["ilove united airlines", "iloveunitedairlines"]),
+    ("#unitedfail", (), []),  # no brand word to split on
+    ("#unitedx", {"united"}, []),  # a piece of one letter is no word
+    ("@united", {"united"}, []),  # one word: the bare word would match ordinary speech
+    ("#repairs", {"air"}, []),
+    ("united airlines", {"united"}, []),  # a phrase is said as written
+])
+def test_spoken_forms_of_handles_and_hashtags(alias, words, forms):
+    assert spoken_forms(alias, words) == forms
+
+
+@pytest.mark.parametrize("heard, expected", [
+    ("I'm flying American Air tomorrow", ["american"]),
+    ("americanair lost my bag", ["american"]),
+    ("this is a united fail again", ["united"]),
+    ("United-fail, as always", ["united"]),
+    ("we fly United every week", ["united"]),
+    ("watching BBC News at six", ["bbc"]),
+    # ordinary speech: no spoken form in it
+    ("united we stand", []),
+    ("the american airline industry", []),
+    ("they reunited, fail or not", []),
+    ("my plans united failed", []),
+    ("a breakfast at the bbc", []),
+    ("the news from the bbc", []),
+])
+def test_spoken_forms_match_in_text_heard_or_read_in_media(tmp_path, heard, expected):
+    path = tmp_path / "brands.toml"
+    path.write_text(SPOKEN, encoding="utf-8")
+    catalog = BrandCatalog.load(path)
+    assert catalog.match([], [heard]) == expected
+    assert catalog.match([heard]) == []  # a post's own text names a brand as written
+
+
+def test_matcher_reads_spoken_forms_only_in_media_text(tmp_path):
+    path = tmp_path / "brands.toml"
+    path.write_text(SPOKEN, encoding="utf-8")
+    items = [item([], text="American Air again"),
+             item([], text="so slow", image_text="AMERICAN AIR LOST MY BAG")]
+    items[0].text_views = items[1].text_views = ("text", "image_text", "audio_text")
+    items.append(item([], text="hm"))
+    items[2].text_views = ("text", "audio_text")
+    items[2].values["audio_text"] = "what a united fail"
+    BrandMatcher(BrandCatalog.load(path)).enrich(items)
+    assert [i.record["brands"] for i in items] == [[], ["american"], ["united"]]

@@ -13,6 +13,14 @@ in a phrase match any run of whitespace) in the post text and in the text read
 from its images. Aliases in scripts written without spaces (Japanese, Chinese)
 match anywhere. A post may match several brands; brands a post already
 carries are kept, first, as sent.
+
+Handles and hashtags are also matched in their spoken form in text read or heard
+in a post's media (transcripts, captions, OCR: every text view that is not one of
+the post's own keys), where nobody writes ``@`` or ``#``: ``@AmericanAir`` as
+"American Air" or "AmericanAir", ``#unitedfail`` as "united fail" (see
+:func:`spoken_forms`). A handle of one word (``@united``) has no spoken form: the
+bare word would match ordinary speech ("united we stand"); list it as a phrase
+alias when it is the brand's name.
 """
 from __future__ import annotations
 
@@ -31,15 +39,106 @@ if TYPE_CHECKING:  # pragma: no cover
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+#: the shortest brand word a lower-case hashtag is split on (shorter ones split ordinary words: "air" in "repair")
+MIN_SPLIT_WORD = 3
+
+
 @dataclass(frozen=True)
 class Brand:
     id: str
     name: str
     aliases: tuple[str, ...]
     pattern: re.Pattern[str]
+    #: the spoken forms of its handles and hashtags (None: none), matched in text read or heard in media
+    spoken: re.Pattern[str] | None = None
 
-    def matches(self, text: str) -> bool:
-        return self.pattern.search(text) is not None
+    def matches(self, text: str, heard: bool = False) -> bool:
+        """Whether ``text`` names the brand; ``heard``: text read or heard in media, where the
+        spoken forms of its handles and hashtags count too."""
+        return self.pattern.search(text) is not None or (
+            heard and self.spoken is not None and self.spoken.search(text) is not None)
+
+
+def word_parts(word: str) -> list[str]:
+    """``word`` cut where its case changes, between letters and digits, and at anything else
+    (``_``, ``-``): ``AmericanAir`` -> American, Air; ``BBCNews`` -> BBC, News; ``delta_2020`` ->
+    delta, 2020. A word in one case stays whole."""
+    parts: list[str] = []
+    current = ""
+    for i, ch in enumerate(word):
+        if not ch.isalnum():
+            if current:
+                parts.append(current)
+            current = ""
+            continue
+        if current:
+            prev, nxt = current[-1], word[i + 1] if i + 1 < len(word) else ""
+            cut = (prev.isdigit() != ch.isdigit()
+                   or (prev.islower() and ch.isupper())
+                   or (prev.isupper() and ch.isupper() and nxt.islower()))
+            if cut:
+                parts.append(current)
+                current = ""
+        current += ch
+    if current:
+        parts.append(current)
+    return parts
+
+
+def split_on(word: str, vocabulary: Iterable[str]) -> list[str] | None:
+    """``word`` (one case, no separators) cut so that the most of it is brand words of ``vocabulary``
+    (each at least :data:`MIN_SPLIT_WORD` letters, a piece of its own), then into the fewest pieces,
+    the rest runs of at least two characters; None unless that gives two pieces or more, one a brand
+    word. ``unitedfail`` on {united, airlines} -> united, fail; ``iloveunitedairlines`` -> ilove,
+    united, airlines."""
+    low = word.casefold()
+    words = sorted({w for w in vocabulary if len(w) >= MIN_SPLIT_WORD and w != low}, key=len, reverse=True)
+    # best[(i, last piece a brand word)]: the best cut of low[:i], as (-brand characters, pieces, the pieces)
+    best: dict[tuple[int, bool], tuple[int, int, list[str]]] = {(0, True): (0, 0, [])}
+    for i in range(len(low)):
+        for brand_last in (True, False):
+            if (i, brand_last) not in best:
+                continue
+            covered, n, pieces = best[(i, brand_last)]
+            steps = [(w, True) for w in words if low.startswith(w, i)]
+            if brand_last:  # two runs of other characters side by side are one run
+                steps += [(low[i:j], False) for j in range(i + 2, len(low) + 1)]
+            for piece, is_brand in steps:
+                cut = (covered - len(piece) * is_brand, n + 1, pieces + [piece])
+                key = (i + len(piece), is_brand)
+                if key not in best or cut[:2] < best[key][:2]:
+                    best[key] = cut
+    ends = [best[k] for k in ((len(low), True), (len(low), False)) if k in best]
+    found = min(ends, key=lambda e: e[:2], default=None)
+    return found[2] if found is not None and found[0] < 0 and found[1] >= 2 else None
+
+
+def vocabulary(spellings: Iterable[str]) -> set[str]:
+    """The lower-case words of a brand's id, name and aliases (each cut by :func:`word_parts`)."""
+    return {p.casefold() for s in spellings for w in s.split() for p in word_parts(w)}
+
+
+def spoken_forms(alias: str, words: Iterable[str] = ()) -> list[str]:
+    """How a handle or hashtag is said: its words apart (``@AmericanAir`` -> "American Air") and
+    together without the sign ("AmericanAir"). A body in one case is split on the brand's own
+    ``words`` (:func:`split_on`: ``#unitedfail`` -> "united fail"). None for a phrase, or for a body
+    of one word (the bare word would match ordinary speech)."""
+    if alias[:1] not in ("@", "#") or len(alias.split()) != 1:
+        return []
+    body = alias[1:]
+    parts = word_parts(body)
+    if len(parts) == 1 and parts[0].isalpha() and (parts[0].islower() or parts[0].isupper()):
+        parts = split_on(parts[0], words) or parts
+    if len(parts) < 2:
+        return []
+    joined = "".join(parts)
+    return [" ".join(parts), joined] if joined.isalnum() else [" ".join(parts)]
+
+
+def spoken_pattern(forms: Iterable[str]) -> str:
+    """One spoken form's regex: its words apart by spaces or hyphens, on word boundaries."""
+    return "|".join(r"(?<!\w)" + r"[\s\-]+".join(re.escape(w) for w in form.split()) + r"(?!\w)"
+                    for form in sorted(forms, key=len, reverse=True))
 
 
 def alias_pattern(alias: str) -> str:
@@ -56,7 +155,11 @@ def make_brand(brand_id: str, aliases: Iterable[str], name: str | None = None) -
     cleaned = tuple(dict.fromkeys(a.strip() for a in aliases if a.strip())) or (brand_id,)
     ordered = sorted(cleaned, key=len, reverse=True)
     pattern = re.compile("|".join(f"(?:{alias_pattern(a)})" for a in ordered), re.IGNORECASE)
-    return Brand(brand_id, name or brand_id, cleaned, pattern)
+    words = vocabulary((brand_id, name or "", *cleaned))
+    written = {a.casefold() for a in cleaned}
+    forms = {f for a in cleaned for f in spoken_forms(a, words) if f.casefold() not in written}
+    spoken = re.compile(spoken_pattern(forms), re.IGNORECASE) if forms else None
+    return Brand(brand_id, name or brand_id, cleaned, pattern, spoken)
 
 
 class BrandCatalog:
@@ -105,10 +208,13 @@ class BrandCatalog:
             brands.append(make_brand(brand_id, aliases, name))
         return cls(brands)
 
-    def match(self, texts: Iterable[str]) -> list[str]:
-        """Ids of the brands named in any of ``texts``, in catalog order."""
+    def match(self, texts: Iterable[str], heard: Iterable[str] = ()) -> list[str]:
+        """Ids of the brands named in any of ``texts`` (a post's own text), or of ``heard`` (text read or
+        heard in its media, where handles and hashtags match their spoken forms too), in catalog order."""
         texts = [t for t in texts if t]
-        return [b.id for b in self.brands if any(b.matches(t) for t in texts)]
+        heard = [t for t in heard if t]
+        return [b.id for b in self.brands
+                if any(b.matches(t) for t in texts) or any(b.matches(t, heard=True) for t in heard)]
 
     def describe(self) -> list[dict]:
         return [{"brand": b.id, "name": b.name, "aliases": list(b.aliases)} for b in self.brands]
@@ -125,10 +231,13 @@ class BrandMatcher(Enricher):
     def enrich(self, items: list[WorkItem]) -> None:
         for item in items:
             assert item.record is not None
-            texts = list(item.texts().values())  # the post's text, then text read or heard in its media
+            texts = item.texts()  # the post's text, then text read or heard in its media
+            own = set(item.post.modalities) if item.post is not None else set(item.text_views[:1])
+            found = self.catalog.match([t for v, t in texts.items() if v in own],
+                                       [t for v, t in texts.items() if v not in own])
             brands: list[str] = []
             known: set[str] = set()
-            for brand_id in [self.catalog.canonical(b) for b in item.record.get("brands") or []] + self.catalog.match(texts):
+            for brand_id in [self.catalog.canonical(b) for b in item.record.get("brands") or []] + found:
                 if brand_id.casefold() not in known:
                     brands.append(brand_id)
                     known.add(brand_id.casefold())
