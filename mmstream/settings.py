@@ -77,6 +77,9 @@ class Settings:
     lanes: str = "all"
     # posts the media lane works on at once (each from a different partition of <prefix>media)
     media_concurrency: int = 1
+    # plugins whose modalities go to the media lane besides those declaring Extractor.lane = "media" (audio,
+    # video), comma-separated names: "image" keeps the image plugin out of text-role workers too
+    media_plugins: str = ""
     # seconds the broker may hold the worker's fetch when no record is waiting (Faust's own: 1.5)
     fetch_max_wait: float = 0.05
     # seconds the producer gathers a partition's records into one request (Faust's own: 0, one request per

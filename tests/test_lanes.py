@@ -30,6 +30,8 @@ from support import WorkerProcess, produce, read_all, wait_for, wait_until
 from test_recovery import without_mined
 
 CREATED = "2026-12-06T20:00:00Z"
+#: the cheaper Whisper, and room for a clip on a loaded CI machine: these tests are of delivery, not of speech
+AUDIO = {"MMSTREAM_PLUGIN_AUDIO_MODEL": "tiny.en", "MMSTREAM_PLUGIN_AUDIO_TRANSCRIBE_SECONDS": "600"}
 SPEECH = ("I flew with American Air yesterday and the flight was delayed for three hours, "
           "nobody at the gate told us anything and my bag never arrived. ")
 
@@ -60,7 +62,9 @@ def test_a_post_with_a_media_key_and_a_usable_id_is_routed_whole():
 def test_the_audio_and_video_plugins_are_media_lane_and_roles_are_checked():
     settings = Settings.load()
     extractors = register_extractors(get_plugin_manager(settings), settings)  # built, not loaded
-    assert media_modalities(extractors) == {"audio", "videos"}
+    routed = media_modalities(extractors)
+    assert {"audio", "videos"} <= routed and not routed & {"text", "images", "image_text"}, routed
+    assert {"images", "audio", "videos"} <= media_modalities(extractors, {"image"})  # MMSTREAM_MEDIA_PLUGINS=image
     assert extractors["text"].lane == "text" and extractors["images"].lane == "text"
     assert parse_role(None) == "all" and parse_role("Media") == "media" and ROLES["all"] == {"text", "media"}
     with pytest.raises(ConfigError, match="--lanes 'both' is not one of all, text, media, inline"):
@@ -94,7 +98,7 @@ def metric(port: int, name: str, labels: str) -> float | None:
 
 def start(settings: Settings, tmp_path: Path, name: str, lanes: str) -> tuple[WorkerProcess, int]:
     port = free_port()
-    env = {"MMSTREAM_LANES": lanes, "MMSTREAM_PLUGIN_AUDIO_MODEL": "tiny.en"}  # the cheaper Whisper: not a test of it
+    env = {"MMSTREAM_LANES": lanes, **AUDIO}
     return WorkerProcess(settings.replace(web_port=port), tmp_path / f"{name}.log", env), port
 
 
@@ -146,3 +150,46 @@ def test_kill_9_of_either_kind_of_worker_loses_nothing_and_a_clip_never_holds_up
     finally:
         codes = [w.stop() for w in workers]
     assert alive and codes[-1] == 0, takeover.log()
+
+
+@pytest.mark.realkafka
+@pytest.mark.parametrize("broker_kind", ["kafka"], indirect=True)
+def test_exactly_once_lanes_a_media_worker_killed_mid_clip_read_committed_sees_every_post_once(settings, tmp_path,
+                                                                                             spoken_clip):
+    """MMSTREAM_PROCESSING_GUARANTEE=exactly_once on Apache Kafka: the routing records are in the text lane's
+    transactions, the media lane reads read_committed and commits each outcome with its offset. A media
+    worker killed mid-clip and a new one: a read_committed consumer sees every post's outcome once."""
+    from mmstream.kafka.clients import consume, ensure_topics
+    from mmstream.worker.run import OUTPUT_TOPICS
+
+    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    eos = {"MMSTREAM_PROCESSING_GUARANTEE": "exactly_once", **AUDIO}
+    posts = [{"id": f"clip{i}", "created_at": CREATED, "audio": [{"b64": spoken_clip}]} for i in range(2)]
+    posts += [{"id": f"t{i}", "created_at": CREATED, "text": f"post {i}: the gate agent was rude"} for i in range(8)]
+    ids = {p["id"] for p in posts}
+    ports = {"text": free_port(), "media": free_port()}
+    workers = {role: WorkerProcess(settings.replace(web_port=port), tmp_path / f"{role}.log",
+                                   {**eos, "MMSTREAM_LANES": role}) for role, port in ports.items()}
+    try:
+        wait_until(lambda: metric(ports["media"], "mmstream_ready", "") == 1.0, 180, "the media worker ready")
+        produce(settings, posts)
+        wait_until(lambda: metric(ports["media"], "mmstream_lane_queue_depth", 'lane="media"') == 1.0, 120,
+                   "the media worker mid-clip", every=0.1)
+        workers["media"].proc.kill()
+        assert workers["media"].stop() == -signal.SIGKILL
+        workers["again"] = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "again.log",
+                                         {**eos, "MMSTREAM_LANES": "media"})
+        outputs = [settings.topic("enriched"), settings.topic("dead-letter")]
+        consume(settings, outputs, timeout=300, isolation_level="read_committed",
+                until=lambda rs: ids <= {r.json()["id"] for r in rs})
+        # then everything committed by now, read again: a copy committed after the last id would be seen here
+        committed = consume(settings, outputs, timeout=5, isolation_level="read_committed", until=lambda rs: False)
+        alive = workers["text"].alive() and workers["again"].alive()
+    finally:
+        codes = {role: w.stop() for role, w in workers.items()}
+    copies: dict[str, int] = {}
+    for r in committed:
+        assert r.topic == settings.topic("enriched"), r.value[:300]
+        copies[r.json()["id"]] = copies.get(r.json()["id"], 0) + 1
+    assert set(copies) == ids and all(n == 1 for n in copies.values()), copies
+    assert alive and codes["text"] == 0 and codes["again"] == 0, (workers["text"].log(), workers["again"].log())

@@ -92,15 +92,22 @@ class Extractor:
 LANES = ("text", "media")
 
 
-def media_modalities(extractors: "dict[str, Extractor]") -> frozenset[str]:
-    """The post keys whose extractor declares ``lane = "media"``; ConfigError for an unknown lane."""
+def in_media_lane(extractor: "Extractor", also: "frozenset[str] | set[str]" = frozenset()) -> bool:
+    """Whether ``extractor`` is read by the media lane: it declares ``lane = "media"``, or its plugin is named in
+    ``also`` (``MMSTREAM_MEDIA_PLUGINS``: an operator's choice, e.g. ``image``). ConfigError for an unknown lane."""
     from mmstream.errors import ConfigError
 
-    for e in extractors.values():
-        if getattr(e, "lane", "text") not in LANES:
-            raise ConfigError(f"extractor {e.name!r} declares lane={e.lane!r}, not one of {', '.join(LANES)}; "
-                              "fix the plugin")
-    return frozenset(m for m, e in extractors.items() if getattr(e, "lane", "text") == "media" and m in e.modalities)
+    lane = getattr(extractor, "lane", "text")
+    if lane not in LANES:
+        raise ConfigError(f"extractor {extractor.name!r} declares lane={lane!r}, not one of {', '.join(LANES)}; "
+                          "fix the plugin")
+    return lane == "media" or extractor.name in also
+
+
+def media_modalities(extractors: "dict[str, Extractor]", also: "frozenset[str] | set[str]" = frozenset()) \
+        -> frozenset[str]:
+    """The post keys read by the media lane (:func:`in_media_lane`)."""
+    return frozenset(m for m, e in extractors.items() if in_media_lane(e, also) and m in e.modalities)
 
 
 def text_views(extractors: "dict[str, Extractor]") -> tuple[str, ...]:

@@ -31,7 +31,7 @@ from mmstream.worker.transactions import (TransactionalDelivery, exactly_once, h
                                          output_failed_record)
 from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Outcome, Source
-from mmstream.plugin.extractors import media_modalities
+from mmstream.plugin.extractors import in_media_lane, media_modalities
 from mmstream.plugin.manager import extend_worker, get_plugin_manager, register_extractors
 from mmstream.schemas.http import register_schema_routes
 from mmstream.schemas.versions import DEAD_LETTER
@@ -71,11 +71,17 @@ def leave_out_media_plugins(pm: Any, settings: Settings) -> frozenset[str]:
     their plugins blocked before any of their models load (as ``MMSTREAM_PLUGINS_DISABLED`` does)."""
     from mmstream.plugin.manager import call_hook
 
-    keys = media_modalities(register_extractors(pm, settings))  # extractors built, not loaded
+    also = media_plugins(settings)
+    keys = media_modalities(register_extractors(pm, settings), also)  # extractors built, not loaded
     for plugin, extractor in call_hook(pm, "register_extractors", settings=settings):
-        if getattr(extractor, "lane", "text") == "media":
+        if in_media_lane(extractor, also):
             pm.set_blocked(plugin)
     return keys
+
+
+def media_plugins(settings: Settings) -> frozenset[str]:
+    """``MMSTREAM_MEDIA_PLUGINS``: plugins whose modalities go to the media lane besides those declaring it."""
+    return frozenset(n.strip() for n in settings.media_plugins.split(",") if n.strip())
 
 
 def create_app(settings: Settings, pm: Any = None) -> faust.App:
@@ -129,7 +135,7 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     routed_keys = leave_out_media_plugins(pm, settings) if role == "text" else frozenset()
     pipeline = app.mmstream_pipeline = build_pipeline(settings, pm, app=app)
     if role == "all":
-        routed_keys = media_modalities(pipeline.extractors)
+        routed_keys = media_modalities(pipeline.extractors, media_plugins(settings))
     router = MediaRouter(routed_keys, settings.max_payload_bytes) if routed_keys else None
     app.mmstream_role = role
     install_dashboard(app, settings)  # /, /events, /static; the JSON API reads app.mmstream_analytics
