@@ -172,7 +172,7 @@ def report(folder: Path, items: list[Item], runs: dict[str, Run], examples: int 
                         **{c: heard(runs[c][0][k], c) for c in media}} for k, i in enumerate(items[:examples])]
     if details:
         out["posts"] = [{"index": i.index, "label": i.label, "brand": i.brand, "voice": f"{i.voice} {i.speed}",
-                         "seconds": i.seconds, "said": i.said,
+                         "seconds": i.seconds, "words": i.said,
                          **{c: {"pred": label(records[k]), "brands": records[k].get("brands"),
                                 "wall": round(walls[k], 3), **({"heard": heard(records[k], c)} if c in MEDIA else {})}
                             for c, (records, walls, _) in runs.items()}} for k, i in enumerate(items)]
