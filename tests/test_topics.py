@@ -108,8 +108,8 @@ def test_no_births_during_warm_up():
 
 @pytest.mark.parametrize("text, expected", [
     ("Check https://x.co/abc and @someone: the #WorldCup final!!", ["check", "#worldcup", "final"]),
-    ("{@user@} said {{URL}} 2024 is the year of the dragon", ["said", "year", "dragon"]),
-    ("東京タワー", ["東京", "京タ", "タワ", "ワー"]),
+    ("{@user@} said {{URL}} 2024 is the year of the dragon", ["dragon"]),
+    ("東京タワー", ["東京", "京タ", "タワ"]),
     ("El partido de fútbol fue increíble", ["partido", "fútbol", "increíble"]),
 ])
 def test_terms_drop_urls_handles_numbers_and_stop_words(text, expected):

@@ -14,7 +14,12 @@ miner's records on ``<prefix>topics``.
   id is ``m-`` + the first 10 hex digits of SHA-1 of the founding (oldest
   member) post's id: deterministic, so a replay of the same stream gives the
   same ids.
-* Keywords are the topic's words ranked by c-TF-IDF, refreshed as it grows.
+* Keywords are the topic's words ranked by c-TF-IDF, refreshed as it grows
+  (:mod:`mmstream.analytics.keywords`: never brand names, handles, URLs,
+  markup, numbers or stop words). The label is the top three keywords, and
+  it stays while those three remain among the top five: fewer label changes
+  as a topic grows. A topic is published (its ``birth`` record, results
+  naming it) only once it has a label; until then it exists only here.
 * ``maintain`` (called whenever a tumbling window closes) merges topics whose
   centroids reach ``merge`` (the smaller into the larger) and retires topics
   not seen for ``max_idle`` of event time, or the least recent beyond ``max_topics``.
@@ -30,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmstream.analytics.keywords import ctfidf_keywords, terms
+from mmstream.analytics.keywords import BrandTerms, brand_terms, ctfidf_keywords, terms
 from mmstream.analytics.topicspace import Rows, Space, centred, topic_record
 from mmstream.settings import Settings
 
@@ -54,16 +59,27 @@ class MinerConfig:
     max_idle_ms: int
     max_topics: int
     warmup: int
+    #: brand ids, names and aliases that are never keywords (the brands file's, when there is one)
+    brands: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, s: Settings) -> "MinerConfig":
         return cls(s.topic_assign, s.topic_birth, max(2, s.topic_birth_min), s.topic_merge,
-                   int(s.topic_max_idle * 1000), s.topic_max, s.topic_warmup)
+                   int(s.topic_max_idle * 1000), s.topic_max, s.topic_warmup, brand_spellings(s.brands_file))
 
     @classmethod
     def defaults(cls, **changes: Any) -> "MinerConfig":
         """The settings' defaults, with ``changes``."""
         return dataclasses.replace(cls.from_settings(Settings()), **changes)
+
+
+def brand_spellings(brands_file: str) -> tuple[str, ...]:
+    """Every id, name and alias of the brands in ``brands_file`` (none without one)."""
+    if not brands_file:
+        return ()
+    from mmstream.analytics.brands import BrandCatalog
+
+    return tuple(sorted({s for b in BrandCatalog.load(brands_file).brands for s in (b.id, b.name, *b.aliases)}))
 
 
 @dataclass
@@ -79,15 +95,20 @@ class MinedTopic:
     status: str = "active"  # active, merged or retired
     merged_into: str | None = None
     refresh_at: int = 0
+    #: the keywords the label shows (kept while they stay among the top keywords)
+    shown: list[str] = field(default_factory=list)
+    #: whether its birth record went out (it had a label): only then do results and records name it
+    published: bool = True
 
     @property
-    def label(self) -> str:
-        return " · ".join(self.keywords[:3]) or self.id
+    def label(self) -> str | None:
+        """Its top keywords joined by " · "; None before it has any (it is then not shown)."""
+        return " · ".join(getattr(self, "shown", None) or self.keywords[:3]) or None
 
 
 @dataclass
 class Observation:
-    topic: str | None  # the topic the post belongs to, if any
+    topic: str | None  # the published topic the post belongs to, if any
     similarity: float | None
     records: list[dict]  # for <prefix>topics: births, updates, merges, retirements, the space
 
@@ -117,6 +138,11 @@ class OnlineTopicMiner:
         self._row_of: dict[str, int] = {}
         self._published_space = -1
 
+    @property
+    def brand_terms(self) -> BrandTerms:
+        """The configured brands' spellings, ready to take out of texts (built once per set of brands)."""
+        return brand_terms(getattr(self.config, "brands", ()))
+
     # -- observing posts ------------------------------------------------------
     def observe(self, post_id: str, t_ms: int, vec: np.ndarray | None, text: str,
                 assigned: str | None = None) -> Observation:
@@ -124,7 +150,7 @@ class OnlineTopicMiner:
         if vec is None:
             return Observation(self.resolve(assigned) if assigned else None, None, [])
         self.space.update(vec)
-        words = terms(text)
+        words = terms(text, self.brand_terms)
         tid, sim = self.resolve(assigned) if assigned else None, None
         if tid is None or self.topics[tid].status != "active":
             tid, sim = self.nearest(vec)
@@ -138,6 +164,8 @@ class OnlineTopicMiner:
         if records and self.space.n != self._published_space:
             self._published_space = self.space.n
             records.append(self.space.record())
+        if tid is not None and not self.topics[tid].published:  # no label yet: the post is shown no topic
+            tid, sim = None, None
         return Observation(tid, sim, records)
 
     def nearest(self, vec: np.ndarray) -> tuple[str | None, float | None]:
@@ -168,7 +196,7 @@ class OnlineTopicMiner:
             self._rows.set(self._row_of[topic.id], topic.centroid)
         if topic.n < topic.refresh_at:
             return []
-        return [self._refresh(topic, "update")]
+        return self._refresh(topic, "update")
 
     def _outlier(self, post: _Outlier) -> tuple[str | None, float | None, list[dict]]:
         cfg = self.config
@@ -188,7 +216,7 @@ class OnlineTopicMiner:
                 self._keep_outliers(keep)
                 topic = self._birth(members)
                 return topic.id, float(centred(post.vec, self.space.mean) @ centred(topic.centroid, self.space.mean)), \
-                    [self._refresh(topic, "birth")]
+                    self._refresh(topic, "birth")
         self.outliers.append(post)
         self._outlier_rows.append(post.vec, post.t_ms)
         return None, None, []
@@ -206,7 +234,7 @@ class OnlineTopicMiner:
         while tid in self.topics:  # the same founder twice (a post replayed long after): keep ids unique
             tid, k = f"{topic_id(founder)}-{k}", k + 1
         topic = MinedTopic(tid, founder, members[0].t_ms, max(m.t_ms for m in members), len(members),
-                           np.mean([m.vec for m in members], axis=0).astype(np.float32))
+                           np.mean([m.vec for m in members], axis=0).astype(np.float32), published=False)
         for m in members:
             self._count_terms(topic, m.terms)
         self.topics[tid] = topic
@@ -227,12 +255,21 @@ class OnlineTopicMiner:
         if self.all_terms[term] <= 0:
             del self.all_terms[term]
 
-    def _refresh(self, topic: MinedTopic, kind: str) -> dict:
+    def _refresh(self, topic: MinedTopic, kind: str) -> list[dict]:
+        """Recompute its keywords: its record (a ``birth`` when it is first published), or none
+        while it has no label yet."""
         old = topic.keywords
-        topic.keywords = ctfidf_keywords(topic.terms, self.all_terms, len(self._active),
-                                         sum(self.all_terms.values()), KEYWORDS)
+        keywords = ctfidf_keywords(topic.terms, self.all_terms, len(self._active),
+                                   sum(self.all_terms.values()), KEYWORDS)
+        topic.keywords = keywords or old  # a published topic keeps its keywords rather than losing its label
         topic.refresh_at = max(topic.n + 3, math.ceil(topic.n * 1.2))
-        return topic_record(topic, kind, keywords_changed=topic.keywords != old)
+        if not (topic.shown and all(term in topic.keywords for term in topic.shown)):
+            topic.shown = topic.keywords[:3]
+        if not topic.keywords:
+            return []
+        if not topic.published:
+            topic.published, kind = True, "birth"
+        return [topic_record(topic, kind, keywords_changed=topic.keywords != old)]
 
     # -- maintenance ----------------------------------------------------------
     def maintain(self, watermark_ms: int) -> list[dict]:
@@ -249,7 +286,8 @@ class OnlineTopicMiner:
             topic.status = "retired"
             for term, count in topic.terms.items():
                 self._uncount(term, count)
-            records.append(topic_record(topic, "retire"))
+            if topic.published:
+                records.append(topic_record(topic, "retire"))
         if stale:
             self._reindex()
         return records
@@ -273,7 +311,7 @@ class OnlineTopicMiner:
             keep.terms.update(drop.terms)
             drop.status, drop.merged_into = "merged", keep.id
             gone.add(drop.id)
-            records += [topic_record(drop, "merge"), self._refresh(keep, "update")]
+            records += ([topic_record(drop, "merge")] if drop.published else []) + self._refresh(keep, "update")
         if gone:
             self._reindex()
         return records
@@ -285,6 +323,7 @@ class OnlineTopicMiner:
 
     # -- queries ----------------------------------------------------------------
     def label(self, tid: str) -> str | None:
+        """The label of a published topic (None for one not shown yet or unknown)."""
         topic = self.topics.get(tid)
-        return topic.label if topic else None
+        return topic.label if topic and topic.published else None
 

@@ -144,7 +144,8 @@ class TopicSnapshot:
             else:
                 tid = record["id"]
                 self._topics[tid] = {k: v for k, v in record.items() if k != "centroid"}
-                if record.get("status") == "active" and record.get("centroid"):
+                # a topic without keywords (a record of an older miner) has no label: posts are not given it
+                if record.get("status") == "active" and record.get("centroid") and record.get("keywords"):
                     self._centroids[tid] = decode_vector(record["centroid"])
                 else:
                     self._centroids.pop(tid, None)
