@@ -121,8 +121,11 @@ class TextExtractor(Extractor):
         return value
 
     def extract(self, modality: str, values: Sequence[Any]) -> list[Extraction | Exception]:
-        langs = [lang.detect(v) if isinstance(v, str) else None for v in values]
-        other = [self._multilingual is not None and lang.is_other_language(v, code) for v, code in zip(values, langs)]
+        found = [lang.identify(v) if isinstance(v, str) else (None, None) for v in values]
+        langs = [code for code, _ in found]
+        # an undetermined text goes where its likeliest language would
+        other = [self._multilingual is not None and lang.is_other_language(v, guess)
+                 for v, (_, guess) in zip(values, found)]
         encodings = self._tokenize(values)
         ml_encodings = iter(self._tokenize([self._ml_prefix + v for v, o in zip(values, other) if o], multilingual=True))
         ml_of = [next(ml_encodings) if o else None for o in other]

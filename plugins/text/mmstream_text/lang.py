@@ -1,12 +1,35 @@
 """Offline language identification of post texts: py3langid (langid.py's
 model, restricted to :data:`LANGUAGES`, shipped inside the wheel as ``data/model.npz.xz``:
-nothing is downloaded). Mentions, links, hashtag signs and retweet marks are
-taken out first (they are not language); a text with no letters left gets
-``None``. About 0.05 ms a tweet on one core."""
+nothing is downloaded), with three guards against short or English-looking texts
+flipping to rare languages ("Merry Christmas Marsha !" read as Uzbek, "Brutal." as Malay):
+
+* **a prior by script**: a text mostly in a script of its own (Greek, Hangul, kana, Thai,
+  Hebrew ...) is that script's language; Cyrillic, Arabic, Devanagari and Han texts are
+  classified among their script's languages only; a Latin text among Latin-script languages,
+  with prior weights: English :data:`PRIOR_EN`, the five large European languages of the
+  stream :data:`PRIOR_MAJOR`, a middle group :data:`PRIOR_MID`, the rest :data:`PRIOR_RARE`
+  (the scores are py3langid's, tempered by the square root of the text's length, as its own
+  normalised probabilities are);
+* **a confidence threshold**: a Latin text of fewer than :data:`LONG_LETTERS` letters gets a
+  language other than English only at a posterior of :data:`MIN_CONFIDENCE` or more;
+* **``und`` rather than a guess**: below it, a text whose words are mostly English
+  (``model/english_words.txt.gz``: words of English tweets, ``mmstream.training.english_words``)
+  is ``en``, any other ``und`` (undetermined, ISO 639-2).
+
+The constants were chosen on TweetEval sentiment train (tweets and their sentences of 1-5 words)
+and UMSAB train; ``benchmarks/language.py`` reports the test splits. Mentions, links, hashtag signs
+and retweet marks are taken out first (they are not language) and the text is lower-cased (capitals
+read as other languages); a text with no letters left gets ``None``. About 0.1 ms a tweet on one core."""
 from __future__ import annotations
 
+import functools
+import gzip
+import math
+import unicodedata
+from collections import Counter
 import re
 import threading
+from pathlib import Path
 
 _NOISE = re.compile(r"(?:https?://|www\.)\S+|@\w+|\bRT\b|&amp;|&lt;|&gt;|[#_]")
 #: the languages it may answer: the model's 97 less dialects and rare ones that English tweets
@@ -14,6 +37,10 @@ _NOISE = re.compile(r"(?:https?://|www\.)\S+|@\w+|\bRT\b|&amp;|&lt;|&gt;|[#_]")
 LANGUAGES = tuple("af am ar az be bg bn bs ca cs da de el en es et eu fa fi fr gl gu he hi hr hu hy id is it ja ka "
                   "kk km kn ko lt lv mk ml mn mr ms my nb ne nl pa pl ps pt ro ru si sk sl sq sr sv sw ta te th tl "
                   "tr uk ur uz vi zh".split())
+#: LANGUAGES written in Latin letters
+_LATIN = frozenset(LANGUAGES) - {"am", "ar", "be", "bg", "bn", "el", "fa", "gu", "he", "hi", "hy", "ja", "ka", "kk",
+                                  "km", "kn", "ko", "mk", "ml", "mn", "mr", "my", "ne", "pa", "ps", "ru", "si", "sr",
+                                  "ta", "te", "th", "uk", "ur", "zh"}
 _LOCK = threading.Lock()
 _IDENTIFIER = None
 
@@ -100,16 +127,94 @@ def _read_model(path, languages: set[str]):
 
 
 def load() -> None:
-    """Load the model now (about 0.3 s), not on the first post."""
+    """Load the model and the English word list now (about 0.3 s), not on the first post."""
     _identifier()
+    english_words()
+
+
+#: prior weights of Latin-script languages (English first: an English-centred stream)
+PRIOR_EN, PRIOR_MAJOR, PRIOR_MID, PRIOR_RARE = 0.3, 0.1, 0.01, 0.0005
+MAJOR = frozenset("es pt fr de it".split())
+MID = frozenset("nl id tr pl sv ms tl ca ro cs da nb fi hu vi".split())
+#: a Latin text shorter than this (letters) needs MIN_CONFIDENCE for a language other than English
+LONG_LETTERS = 30
+MIN_CONFIDENCE = 0.8
+#: share of a text's words in the English word list at which an unsure text is English
+ENGLISH_SHARE = 0.5
+UNDETERMINED = "und"
+#: scripts written by one language of LANGUAGES (a text mostly in one is that language)
+SCRIPT_LANGUAGE = {"GREEK": "el", "HANGUL": "ko", "KANA": "ja", "THAI": "th", "HEBREW": "he", "GEORGIAN": "ka",
+                   "ARMENIAN": "hy", "ETHIOPIC": "am", "BENGALI": "bn", "GUJARATI": "gu", "GURMUKHI": "pa",
+                   "TAMIL": "ta", "TELUGU": "te", "KANNADA": "kn", "MALAYALAM": "ml", "SINHALA": "si",
+                   "KHMER": "km", "MYANMAR": "my"}
+#: scripts shared by several: classified among these only
+SCRIPT_LANGUAGES = {"CYRILLIC": ("ru", "uk", "bg", "sr", "mk", "be", "kk", "mn"), "ARABIC": ("ar", "fa", "ur", "ps"),
+                    "DEVANAGARI": ("hi", "mr", "ne"), "HAN": ("zh", "ja")}
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_WORDS_FILE = Path(__file__).resolve().parent / "model" / "english_words.txt.gz"
+
+
+@functools.lru_cache(maxsize=4096)
+def _script(ch: str) -> str:
+    try:
+        first = unicodedata.name(ch).split(" ", 1)[0]
+    except ValueError:
+        return "?"
+    if first in ("HIRAGANA", "KATAKANA"):
+        return "KANA"
+    return "HAN" if first == "CJK" else first
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    if not _WORDS_FILE.is_file():
+        raise FileNotFoundError(f"{_WORDS_FILE} is missing; reinstall mmstream-text or run "
+                                "`python -m mmstream.training.english_words`")
+    return frozenset(gzip.decompress(_WORDS_FILE.read_bytes()).decode("utf-8").split())
+
+
+def _prior(code: str) -> float:
+    return PRIOR_EN if code == "en" else PRIOR_MAJOR if code in MAJOR else PRIOR_MID if code in MID else PRIOR_RARE
+
+
+def identify(text: str) -> tuple[str | None, str | None]:
+    """``(code, guess)``: the ISO 639-1 code of ``text``'s language (``en``, ``es``, ``el`` ...),
+    ``und`` when it cannot be told, None without letters; ``guess`` is the likeliest language
+    even when ``code`` is ``und`` (for routing: :func:`is_other_language`)."""
+    cleaned = _NOISE.sub(" ", text).lower()
+    letters = [ch for ch in cleaned if ch.isalpha()]
+    if not letters:
+        return None, None
+    scripts = Counter(_script(ch) for ch in letters)
+    if scripts.get("KANA"):  # kana anywhere among Han: Japanese
+        scripts["KANA"] += scripts.pop("HAN", 0)
+    script, count = scripts.most_common(1)[0]
+    if script != "LATIN" and count * 2 >= len(letters):
+        if script in SCRIPT_LANGUAGE:
+            return SCRIPT_LANGUAGE[script], SCRIPT_LANGUAGE[script]
+        ranked = _identifier().rank(cleaned)
+        allowed = SCRIPT_LANGUAGES.get(script)
+        best = next((code for code, _ in ranked if allowed is None or code in allowed), ranked[0][0])
+        return best, best
+    scores = [(code, score) for code, score in _identifier().rank(cleaned) if code in _LATIN]
+    scale = 1.0 / math.sqrt(len(cleaned.encode("utf-8")))
+    logits = [score * scale + math.log(_prior(code)) for code, score in scores]
+    top = max(logits)
+    weights = [math.exp(v - top) for v in logits]
+    best_index = max(range(len(weights)), key=weights.__getitem__)
+    best, confidence = scores[best_index][0], weights[best_index] / sum(weights)
+    if best == "en":
+        return "en", "en"
+    words = _WORD.findall(cleaned)
+    share = sum(w in english_words() for w in words) / len(words) if words else 0.0
+    if confidence >= MIN_CONFIDENCE or (len(letters) >= LONG_LETTERS and share < ENGLISH_SHARE):
+        return best, best
+    return ("en" if share >= ENGLISH_SHARE else UNDETERMINED), best
 
 
 def detect(text: str) -> str | None:
-    """ISO 639-1 code (``en``, ``es``, ``el`` ...) of ``text``'s language, or None without letters."""
-    cleaned = _NOISE.sub(" ", text)
-    if not any(ch.isalpha() for ch in cleaned):
-        return None
-    return _identifier().classify(cleaned)[0]
+    """ISO 639-1 code of ``text``'s language, ``und`` when it cannot be told, None without letters."""
+    return identify(text)[0]
 
 
 #: a Latin-script text with fewer letters than this stays on the English path whatever the detector
@@ -118,8 +223,9 @@ MIN_LATIN_LETTERS = 12
 
 
 def is_other_language(text: str, code: str | None) -> bool:
-    """Whether ``text``, detected as ``code``, goes to the multilingual encoder."""
-    if code in (None, "en"):
+    """Whether ``text``, detected as ``code`` (for an ``und`` text: the likeliest language,
+    :func:`identify`'s guess), goes to the multilingual encoder."""
+    if code in (None, "en", UNDETERMINED):
         return False
     letters = [ch for ch in _NOISE.sub(" ", text) if ch.isalpha()]
     return len(letters) >= MIN_LATIN_LETTERS or any(ord(ch) > 0x24F for ch in letters)
