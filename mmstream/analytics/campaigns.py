@@ -140,7 +140,7 @@ def coordinated_alert(mention: Any, sensitivity: dict) -> dict:
         "baseline": {"start": camp["first_seen"], "end": camp["first_seen"]},
         "figures": {"posts": int(camp["posts"]), "baseline_posts": 0, "expected_posts": 0.0, "ratio": None, "z": 0.0,
                     "accounts": int(camp["authors"]), "span_seconds": round(max(0, now_ms - first_ms) / 1000, 3)},
-        "example_post_ids": [mention.id],
+        "example_post_ids": [*([mention.duplicate_of] if mention.duplicate_of else []), mention.id],  # root first
         "sensitivity": sensitivity,
         "evidence": {"template": template, "accounts": int(camp["authors"]), "posts": int(camp["posts"]),
                      "first_seen": camp["first_seen"], "last_seen": ms_iso(now_ms),

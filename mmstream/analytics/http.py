@@ -5,7 +5,7 @@
 ``GET /brands/{brand}/windows``        ``?window=tumbling|hopping&from=&to=&open=true``
 ``GET /topics``                        ``?status=active|merged|retired|all&limit=``
 ``GET /topics/{topic_id}``             one topic
-``GET /alerts``                        ``?kind=volume|negative_share&subject=&from=&to=&limit=``
+``GET /alerts``                        ``?kind=volume|negative_share|complaint_share|coordinated&subject=&from=&to=&limit=``
 ``GET /analytics/status``              the engine and feed on this worker
 =====================================  ==============================================
 
