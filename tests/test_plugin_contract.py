@@ -148,7 +148,7 @@ def test_enrichers_and_sinks_from_a_plugin_run_after_the_builtins():
             return [Collect()]
 
     pipeline = build_pipeline(Settings.load(), plugins=[Plugin()])
-    assert [e.name for e in pipeline.enrichers] == ["topics", "shouty"]
+    assert [e.name for e in pipeline.enrichers] == ["topics", "duplicates", "shouty"]
     outcomes = pipeline.process([(json.dumps({"id": f"p{i}", "created_at": 0, "text": f"post {i}"}).encode(), None)
                                  for i in range(3)] + [(b"not json", None)])
     assert [o.kind for o in outcomes] == ["result"] * 3 + ["dead_letter"]
