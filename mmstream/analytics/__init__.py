@@ -4,7 +4,9 @@ In the pipeline (every worker, and ``mmstream score``):
 
 * :mod:`~mmstream.analytics.brands`: brand matching in post text and OCR text (TOML config);
 * :mod:`~mmstream.analytics.assign`: fixed categories and mined topics into each result, and the
-  mention publisher (worker only).
+  mention publisher (worker only);
+* :mod:`~mmstream.analytics.copies`: ``duplicate_of`` and ``campaign`` into each result (the state:
+  :mod:`~mmstream.analytics.signature`, :mod:`~mmstream.analytics.duplicates`, :mod:`~mmstream.analytics.campaigns`).
 
 The engine, over the single-partition ``mentions`` log (one worker at a time):
 
@@ -13,7 +15,7 @@ The engine, over the single-partition ``mentions`` log (one worker at a time):
   :mod:`~mmstream.analytics.aggregator`: their execution (watermark, grace, late posts);
 * :mod:`~mmstream.analytics.topics`: the online topic miner (:mod:`~mmstream.analytics.keywords`
   for its words, :mod:`~mmstream.analytics.topicspace` for what it shares with the workers);
-* :mod:`~mmstream.analytics.alerts`: the spike detector;
+* :mod:`~mmstream.analytics.alerts`: the spike detector (``coordinated`` alerts: :mod:`~mmstream.analytics.campaigns`);
 * :mod:`~mmstream.analytics.engine`: all of the above, deterministic, replayable.
 
 Around them, in the worker: :mod:`~mmstream.analytics.feed` (output topics read back),
