@@ -224,3 +224,35 @@ def test_posts_too_short_to_compare_by_text_are_compared_by_their_pictures():
     again = DuplicateIndex.__new__(DuplicateIndex)
     again.__setstate__(state)
     assert again.observe("e", T0 + 4, "", images=[dhash(copy)]).duplicate_of == "a"
+
+
+def test_a_campaign_through_the_pipeline_and_the_mentions_reaches_the_engines_alert_and_windows():
+    """The real pipeline (score mode) and the worker's mention publisher, routed to 2 engine partitions:
+    the results carry the campaign, the engine of the mining copy alerts once, and with
+    MMSTREAM_CAMPAIGN_EXCLUDE=campaigns the brand windows count the campaign posts apart."""
+    import json
+
+    from mmstream.analytics.assign import MentionPublisher
+    from mmstream.analytics.events import decode_mentions
+    from mmstream.pipeline.build import build_pipeline
+
+    settings = Settings.load(onnx_threads=1, plugins_disabled="image,audio,video", analytics_partitions=2,
+                             campaign_exclude="campaigns", content_cache=0)
+    pipeline = build_pipeline(settings)
+    sent: list = []
+    pipeline.sinks.append(MentionPublisher(sent.extend, partitions=2, exclude=exclude_mode(settings)))
+    posts = [{"id": f"b{i}", "created_at": 1764320400 + i * 20, "author": f"bot{i}", "brands": ["zenbank"],
+              "text": BASE + [" #scam", " 😡", "!!", " https://t.co/x"][i % 4]} for i in range(10)]
+    results = [o.record for o in pipeline.process([(json.dumps(p).encode(), None) for p in posts])]
+    assert [r["duplicate_of"] for r in results] == [None] + ["b0"] * 9
+    assert [(r["campaign"] or {}).get("posts") for r in results] == [None] * 7 + [8, 9, 10]
+    engines = {k: AnalyticsEngine(settings, k) for k in range(2)}
+    outputs = [o for part, value in sent for line in decode_mentions(value)
+               for o in engines[part].process(Mention.from_json(line))]
+    alerts = [o.value for o in outputs if o.topic == "alerts"]
+    assert [(a["kind"], a["example_post_ids"], a["evidence"]["accounts"]) for a in alerts] == [
+        ("coordinated", ["b0", "b7"], 8)]
+    closed = [r for o in outputs if o.topic == "window-totals" for r in o.value["records"]]
+    windows = [w for w in closed if w["window"]["name"] == "tumbling"] + [
+        w for e in engines.values() for w in e.open_windows("zenbank", "tumbling")]  # 60 s windows
+    assert [sum(w[k] for w in windows) for k in ("posts", "duplicates", "campaign_posts", "excluded")] == [7, 9, 3, 3]
