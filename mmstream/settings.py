@@ -177,6 +177,10 @@ class Settings:
     duplicate_ttl: float = 86400.0  # a post is compared against for this long (event time)
     duplicate_max_entries: int = 20_000  # and at most this many posts per partition of <prefix>posts (~2 KB each)
     duplicate_checkpoint_every: int = 10_000  # worker: a partition's state written every N posts (0: never)
+    # "partition": one state per partition of <prefix>posts (deterministic; copies on two partitions are not linked);
+    # "worker": one state for every partition a worker holds (copies linked across them; answers then depend on
+    # which worker holds what and on how batches of different partitions interleave)
+    duplicate_scope: str = "partition"
     # a campaign: a cluster of near duplicates by this many distinct accounts within campaign_window seconds
     campaign_min_authors: int = 8
     campaign_window: float = 1800.0

@@ -256,3 +256,25 @@ def test_a_campaign_through_the_pipeline_and_the_mentions_reaches_the_engines_al
     windows = [w for w in closed if w["window"]["name"] == "tumbling"] + [
         w for e in engines.values() for w in e.open_windows("zenbank", "tumbling")]  # 60 s windows
     assert [sum(w[k] for w in windows) for k in ("posts", "duplicates", "campaign_posts", "excluded")] == [7, 9, 3, 3]
+
+
+def test_copies_on_two_partitions_are_linked_only_in_worker_scope(tmp_path):
+    from datetime import datetime, timezone
+
+    from mmstream.pipeline.core import Source, WorkItem
+    from mmstream.pipeline.post import Post
+
+    def item(pid: str, partition: int, text: str) -> WorkItem:
+        post = Post(pid, datetime(2026, 12, 6, tzinfo=timezone.utc), {"text": text}, author="ann")
+        return WorkItem(b"", Source("mmstream.posts", partition, 0), post=post, record={}, values={"text": text},
+                        text_views=("text",))
+
+    for scope, linked in (("partition", None), ("worker", "a")):
+        finder = CopyFinder(Settings.load(data_dir=str(tmp_path / scope), duplicate_scope=scope), checkpoints=True)
+        items = [item("a", 0, BASE), item("b", 1, f"RT @ann: {BASE}")]
+        finder.enrich(items)
+        assert [i.record["duplicate_of"] for i in items] == [None, linked]
+        assert [p.name for p in finder.save_all()] == (
+            ["mmstream.posts-p0.ckpt", "mmstream.posts-p1.ckpt"] if scope == "partition" else ["mmstream.posts-all.ckpt"])
+    with pytest.raises(ConfigError, match="MMSTREAM_DUPLICATE_SCOPE"):
+        CopyFinder(Settings.load(duplicate_scope="global"))

@@ -9,7 +9,10 @@ its images' difference hashes go through the
 In a worker there is one state per partition of ``<prefix>posts`` (the unit a worker owns and
 replays; the media lane's ``<prefix>media`` partitions have their own), so a partition's answers depend on that partition's log alone, whichever worker
 reads it: a producer that keys posts by conversation, thread or brand keeps copies together.
-Copies on two different partitions are not linked.
+Copies on two different partitions are not linked, unless ``MMSTREAM_DUPLICATE_SCOPE=worker``: one
+state for every partition the worker holds (checkpoint ``<topic>-all.ckpt``), which links them when
+one worker holds both, at the price of answers that depend on the assignment and on how batches of
+different partitions interleave.
 
 **Checkpointed.** In a worker, a partition's state is written every
 ``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/<topic>-p<k>.ckpt``
@@ -41,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 EXCLUDE = ("none", "campaigns", "duplicates")
+SCOPES = ("partition", "worker")
+WHOLE = -1  # the partition number of a worker-scope state (MMSTREAM_DUPLICATE_SCOPE=worker)
 MAGIC = b"mmstream-duplicates-checkpoint\n"
 
 
@@ -95,6 +100,9 @@ class CopyFinder(Enricher):
         self.codec = codec()
         self.lock = threading.Lock()  # the model thread enriches; a shutdown saves from the event loop
         exclude_mode(settings)  # refused at start-up, not at the first post
+        self.scope = str(settings.duplicate_scope or "partition").strip().lower()
+        if self.scope not in SCOPES:
+            raise ConfigError(f"MMSTREAM_DUPLICATE_SCOPE={settings.duplicate_scope!r} is not one of {', '.join(SCOPES)}")
 
     def state(self, partition: int | None, topic: str | None = None) -> CopyState:
         key = (topic, partition)
@@ -112,6 +120,8 @@ class CopyFinder(Enricher):
         assert item.record is not None and item.post is not None
         partition = item.source.partition if item.source is not None else None
         topic = item.source.topic if item.source is not None else None
+        if partition is not None and self.scope == "worker":
+            partition = WHOLE
         state = self.state(partition, topic)
         post = item.post
         text = "\n".join(item.texts().values())
@@ -135,7 +145,8 @@ class CopyFinder(Enricher):
 
     # -- checkpoints ------------------------------------------------------------
     def path(self, partition: int, topic: str | None = None) -> Path:
-        return self.directory / (f"{topic}-p{partition}.ckpt" if topic else f"p{partition}.ckpt")
+        name = "all" if partition == WHOLE else f"p{partition}"
+        return self.directory / (f"{topic}-{name}.ckpt" if topic else f"{name}.ckpt")
 
     def save(self, partition: int, topic: str | None = None) -> Path:
         with self.lock:
