@@ -4,8 +4,9 @@ posted by many distinct accounts within a short time.
 :class:`CampaignTracker` follows each cluster: the authors of its posts and when each last posted.
 A post whose cluster counts ``min_authors`` distinct authors or more within the last ``window_ms``
 of event time (the post's own included) belongs to a campaign, and so does every later post of
-that cluster until the cluster is forgotten (``ttl_ms`` after its last post). The campaign's id is derived from the cluster's root
-(``camp-`` and 12 hex digits of its BLAKE2b), so a replay names it alike.
+that cluster until the cluster is forgotten (``ttl_ms`` after its last post). The campaign's id is
+derived from the cluster's root (``camp-`` and 12 hex digits of its BLAKE2b), so a replay names it
+alike.
 
 What counts: posts with an author (``author`` of the post; without one, accounts cannot be
 told apart) that are not retweets (a text that starts ``RT @user:``): a viral post retweeted
@@ -113,7 +114,8 @@ class CampaignTracker:
         cfg = self.config
         while self.clusters:
             root, cluster = next(iter(self.clusters.items()))
-            if len(self.clusters) <= cfg.max_clusters and (self.clock is None or cluster.last_ms >= self.clock - cfg.ttl_ms):
+            fresh = self.clock is None or cluster.last_ms >= self.clock - cfg.ttl_ms
+            if len(self.clusters) <= cfg.max_clusters and fresh:
                 return
             self.clusters.popitem(last=False)
 

@@ -7,8 +7,9 @@ its images' difference hashes go through the
 
 **Partitioned.** Off Kafka (``mmstream score``) one state follows the whole input, in order.
 In a worker there is one state per partition of ``<prefix>posts`` (the unit a worker owns and
-replays; the media lane's ``<prefix>media`` partitions have their own), so a partition's answers depend on that partition's log alone, whichever worker
-reads it: a producer that keys posts by conversation, thread or brand keeps copies together.
+replays; the media lane's ``<prefix>media`` partitions have their own), so a partition's answers
+depend on that partition's log alone, whichever worker reads it: a producer that keys posts by
+conversation, thread or brand keeps copies together.
 Copies on two different partitions are not linked, unless ``MMSTREAM_DUPLICATE_SCOPE=worker``: one
 state for every partition the worker holds (checkpoint ``<topic>-all.ckpt``), which links them when
 one worker holds both, at the price of answers that depend on the assignment and on how batches of
@@ -16,10 +17,11 @@ different partitions interleave.
 
 **Checkpointed.** In a worker, a partition's state is written every
 ``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/<topic>-p<k>.ckpt``
-(the analytics' data format, :mod:`mmstream.analytics.stateformat`: never pickle), and read back
-when the partition is first seen after a restart, and every partition's when the worker stops. Posts replayed from before the checkpoint
-get the answers they got (both states remember answers by post id); a post from after it and
-before a crash is compared against what the checkpoint held.
+(the analytics' data format, :mod:`mmstream.analytics.stateformat`: never pickle), and every
+partition's when the worker stops; it is read back when the partition is first seen after a
+restart. Posts replayed from before the checkpoint get the answers they got (the index remembers
+posts by id, the tracker the campaign posts' answers); a post from after it and before a crash is
+compared against what the checkpoint held.
 """
 from __future__ import annotations
 
@@ -102,7 +104,8 @@ class CopyFinder(Enricher):
         exclude_mode(settings)  # refused at start-up, not at the first post
         self.scope = str(settings.duplicate_scope or "partition").strip().lower()
         if self.scope not in SCOPES:
-            raise ConfigError(f"MMSTREAM_DUPLICATE_SCOPE={settings.duplicate_scope!r} is not one of {', '.join(SCOPES)}")
+            raise ConfigError(f"MMSTREAM_DUPLICATE_SCOPE={settings.duplicate_scope!r} is not one of "
+                              f"{', '.join(SCOPES)}")
 
     def state(self, partition: int | None, topic: str | None = None) -> CopyState:
         key = (topic, partition)

@@ -55,7 +55,8 @@ class ContentCache:
                         self._items.move_to_end(key)
                         found[i] = self._items[key]
             first: dict[Any, int] = {}  # a text twice in one call is encoded once
-            todo = [i for i in range(len(values)) if i not in found and (keys[i] is None or first.setdefault(keys[i], i) == i)]
+            todo = [i for i in range(len(values))
+                    if i not in found and (keys[i] is None or first.setdefault(keys[i], i) == i)]
             if not todo:
                 fresh: list = []
             else:
