@@ -78,7 +78,9 @@ def heard(record: dict, carrier: str) -> str:
     mods = record.get("modalities") or {}
     if carrier == "captions":
         return (mods.get("video_frames") or {}).get("ocr_text") or ""
-    return (mods.get("audio") or {}).get("transcript") or ""
+    # a video's sound: its own derived modality (video_audio), or audio where the video plugin hands it on so
+    sound = mods.get("video_audio" if carrier == "video" else "audio") or mods.get("audio") or {}
+    return sound.get("transcript") or ""
 
 
 def post(item: Item, carrier: str, folder: Path) -> bytes:

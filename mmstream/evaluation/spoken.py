@@ -1,7 +1,8 @@
 """The spoken TweetEval set of ``mmstream eval --media``: held-out TweetEval sentiment TEST tweets
 (never trained on) carried three ways, each tweet
 
-* as a **voice note** (``audio``): espeak-ng speech as Ogg/Opus, M4A (AAC) or WAV in turn;
+* as a **voice note** (``audio``): espeak-ng speech (0.4 s of silence either side) as Ogg/Opus, M4A
+  (AAC) or WAV in turn;
 * as a **spoken video** (``videos``): the same speech as AAC under a plain H.264 picture with no text
   (a coloured frame and a shape), MP4;
 * as a **captioned clip** (``videos``): silent H.264 MP4 of a few seconds with the text burned in as
@@ -24,6 +25,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ import numpy as np
 from mmstream.errors import ConfigError
 from mmstream.progress import Progress
 
-VERSION = 1  # bump when what is built changes: the cache key
+VERSION = 2  # bump when what is built changes: the cache key
 SEED = 7_100_003  # apart from the training seeds and the memes' (7_000_003)
 VOICES = ("en-us", "en-us+f3", "en-us+m3", "en+f4", "en-us+m7", "en-gb", "en-gb-x-rp+f2", "en-029", "en-us-nyc+m1")
 SPEEDS = (140, 155, 165, 175, 185)
@@ -41,6 +43,9 @@ AUDIO_FORMATS = ("ogg", "m4a", "wav")  # voice notes in turn
 BRANDS = (("acme", "@AcmeAir"), ("nimbus", "@Nimbus"), ("brewly", "@Brewly"))
 BRANDS_FILE = Path(__file__).resolve().parents[1] / "samples" / "brands.toml"
 CAPTION_SIZE, CAPTION_SECONDS, FPS = (640, 360), 3.0, 5
+#: silence before and after the speech: a voice note starts a moment before the first word (espeak-ng starts
+#: speaking at its first sample, and Whisper then often loses or garbles the first word: a brand named first)
+LEAD_IN = 0.4
 VIDEO_SIZE = (320, 240)
 
 
@@ -91,13 +96,20 @@ def espeak() -> str:
     return found
 
 
-def speak(text: str, voice: str, speed: int) -> bytes:
-    """espeak-ng's WAV (22,050 Hz mono) of ``text``."""
+def speak(text: str, voice: str, speed: int, lead_in: float = LEAD_IN) -> bytes:
+    """espeak-ng's WAV (22,050 Hz mono 16-bit) of ``text``, ``lead_in`` seconds of silence either side."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "s.wav"
         subprocess.run([espeak(), "-v", voice, "-s", str(speed), "-w", str(path), text], check=True, timeout=120,
                        capture_output=True)
-        return path.read_bytes()
+        with wave.open(str(path), "rb") as src:
+            params, frames = src.getparams(), src.readframes(src.getnframes())
+        silence = b"\0" * (round(lead_in * params.framerate) * params.sampwidth * params.nchannels)
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as out:
+            out.setparams(params)
+            out.writeframes(silence + frames + silence)
+        return buf.getvalue()
 
 
 def _sound(out, wav: bytes, codec: str, rate: int, bit_rate: int | None) -> list:
@@ -248,7 +260,7 @@ def build(count: int, seed: int = SEED, root: Path | None = None) -> tuple[Path,
             said = spoken_form(text)
             voice, speed = VOICES[rng.integers(len(VOICES))], int(SPEEDS[rng.integers(len(SPEEDS))])
             wav = speak(said, voice, speed)
-            fmt = AUDIO_FORMATS[n % len(AUDIO_FORMATS)]
+            fmt = AUDIO_FORMATS[(n + n // 3) % len(AUDIO_FORMATS)]  # every format among the branded (n % 3 == 2)
             names = (f"{n:04d}.{fmt}", f"{n:04d}.spoken.mp4", f"{n:04d}.captions.mp4")
             for name, data in zip(names, (voice_note(wav, fmt), spoken_video(wav, seed + n), caption_clip(said))):
                 (folder / name).write_bytes(data)
