@@ -168,7 +168,8 @@ def rejects(audio, value, reason: str, setting: str | None = None) -> PostError:
 # -- what it hears -------------------------------------------------------------------------------------------
 
 def test_the_plugin_registers_and_declares_its_text_view(audio):
-    assert (audio.name, audio.modalities, audio.dims, audio.text_views) == ("audio", ("audio",), {}, ("audio_text",))
+    assert (audio.name, audio.modalities, audio.dims) == ("audio", ("audio", "video_audio"), {})
+    assert audio.text_views == ("audio_text", "video_audio_text")  # a video's sound apart from the post's voice notes
     assert audio.timeout == 300.0 and audio.speech.name == "base"
 
 
@@ -209,16 +210,25 @@ def test_every_audio_format(audio, sentence_wav, name, container, codec, rate, d
     assert overlap(SENTENCES[0], report["transcript"]) >= 0.8, report["transcript"]
 
 
-def test_a_video_clip_handed_on_as_raw_bytes_is_heard(audio, sentence_wav):
-    """The video plugin derives ``audio`` as its clip's container bytes: not validated, checked here."""
+def test_a_video_clip_handed_on_as_raw_bytes_is_heard_as_video_audio(audio, sentence_wav):
+    """The video plugin derives ``video_audio`` (a clip's sound, or its container bytes): not validated, checked
+    here; its transcript is ``video_audio_text``, apart from the post's own ``audio`` / ``audio_text``."""
     clip = with_video(sentence_wav)
-    [result] = audio.extract("audio", [clip])
+    [result] = audio.extract("video_audio", [clip])
     assert isinstance(result, Extraction), result
-    assert result.report["clips"][0]["codec"] == "aac"
-    assert overlap(SENTENCES[0], result.derived["audio_text"]) >= 0.8
-    [silent, empty, junk] = audio.extract("audio", [with_video(sentence_wav, audio=False), b"", {"b64": "x"}])
+    assert result.report["clips"][0]["codec"] == "aac" and set(result.derived) == {"video_audio_text"}
+    assert overlap(SENTENCES[0], result.derived["video_audio_text"]) >= 0.8
+    [silent, empty, junk] = audio.extract("video_audio", [with_video(sentence_wav, audio=False), b"", {"b64": "x"}])
     assert (silent.reason, silent.stage) == ("no_audio_stream", "extract:audio")
     assert empty.reason == "empty_media" and junk.reason == "wrong_type"
+
+
+def test_a_post_sending_video_audio_itself_is_refused(audio, sentence_wav):
+    with pytest.raises(PostError) as caught:
+        audio.validate("video_audio", [{"b64": b64(sentence_wav)}])
+    err = caught.value
+    assert (err.reason, err.stage) == ("unknown_modality", "validate")
+    assert "'videos'" in err.detail and "'audio'" in err.detail
 
 
 def test_a_clip_by_reference_is_fetched_from_a_media_store_when_extracted(audio, tmp_path, sentence_wav):

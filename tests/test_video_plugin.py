@@ -46,9 +46,9 @@ def frame(i: int, width: int, height: int, caption: str | None) -> Image.Image:
     return img
 
 
-def speech_wav(text: str, tmp: Path) -> bytes:
+def speech_wav(text: str, tmp: Path, voice: str = "en-us") -> bytes:
     path = tmp / "speech.wav"
-    subprocess.run([ESPEAK, "-v", "en-us", "-s", "165", "-w", str(path), text], check=True, timeout=30)
+    subprocess.run([ESPEAK, "-v", voice, "-s", "165", "-w", str(path), text], check=True, timeout=30)
     return path.read_bytes()
 
 
@@ -237,7 +237,7 @@ def test_caption_lines_repeated_with_ocr_slips_count_once():
 
 def test_a_clip_with_speech_hands_its_sound_track_to_the_audio_path(video, spoken, wav):
     result = read(video, make_clip(caption=None), spoken)
-    [track] = result.derived["audio"]
+    [track] = result.derived["video_audio"]  # not "audio": a voice note of the post's own keeps its key
     assert result.report["audio_from"] == [1] and len(track) < len(spoken) / 4  # the sound, copied; no video
     with av.open(io.BytesIO(track)) as sound, av.open(io.BytesIO(wav)) as said:
         assert sound.format.name == "matroska,webm" and [s.type for s in sound.streams] == ["audio"]
@@ -490,13 +490,19 @@ def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp
              {"id": "image-as-video", "videos": [b64(png.getvalue())]},
              {"id": "voice-note", "audio": [b64(wav)]},  # the audio plugin's own key, in the same round as videos
              {"id": "spoken", "videos": [b64(spoken)]},
+             # a voice note of its own beside a video with sound: both heard, neither lost
+             {"id": "both", "audio": [b64(speech_wav("The flight to Denver was cancelled again", tmp_path))],
+              "videos": [b64(spoken)]},
+             # no text, no caption: its lang is the transcript's (Whisper's id and the text plugin's agree)
+             {"id": "spanish", "videos": [b64(make_clip(caption=None, seconds=3.0, wav=speech_wav(
+                 "El café estaba frío y el camarero fue muy antipático.", tmp_path, "es")))]},
              {"id": "text", "text": "Acme Air lost my bag"}]
     source = tmp_path / "posts.jsonl"
     source.write_text("".join(json.dumps({**p, "created_at": now}) + "\n" for p in posts))
     env = {**os.environ, "MMSTREAM_BRANDS_FILE": str(brands)}
     done = subprocess.run([str(Path(sys.executable).with_name("mmstream")), "score", str(source)], env=env,
                           capture_output=True, text=True, timeout=180)
-    assert done.returncode == 3 and "results=5 dead_letters=1 (not_a_video 1" in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 3 and "results=7 dead_letters=1 (not_a_video 1" in done.stderr, done.stderr[-3000:]
     out = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
     assert list(out) == [p["id"] for p in posts]
     heard = out["caption-only"]
@@ -509,10 +515,20 @@ def test_a_brand_named_only_in_the_caption_is_matched_through_mmstream_score(tmp
     assert own["count"] == 1 and own["sizes"] == [[320, 240]]  # its own image's features, not the frames'
     assert out["with-photo"]["brands"] == ["acme"]
     heard = out["spoken"]["modalities"]
-    assert heard["videos"]["audio_from"] == [0] and "coffee" in heard["audio"]["transcript"].lower()
-    assert heard["audio"]["clips"][0]["container"] == "matroska,webm" and heard["audio_text"]["lang"] == "en"
+    assert heard["videos"]["audio_from"] == [0] and "coffee" in heard["video_audio"]["transcript"].lower()
+    assert heard["video_audio"]["clips"][0]["container"] == "matroska,webm"
+    assert heard["video_audio_text"]["lang"] == "en" and "audio" not in heard and "audio_text" not in heard
     assert heard["video_text"]["chars"] == len(CAPTION)
     assert "coffee" in out["voice-note"]["modalities"]["audio"]["transcript"].lower()
+    spanish = out["spanish"]
+    assert (spanish["lang"], spanish["lang_source"]) == ("es", "detected"), spanish["modalities"]["video_audio"]
+    assert spanish["modalities"]["video_audio"]["language"] == "es" and "video_text" not in spanish["modalities"]
+    assert "caf" in spanish["modalities"]["video_audio"]["transcript"].lower()
+    both = out["both"]["modalities"]
+    assert "denver" in both["audio"]["transcript"].lower() and "coffee" not in both["audio"]["transcript"].lower()
+    assert "coffee" in both["video_audio"]["transcript"].lower() and both["videos"]["audio_from"] == [0]
+    assert both["audio_text"]["chars"] == len(both["audio"]["transcript"])
+    assert both["video_audio_text"]["chars"] == len(both["video_audio"]["transcript"])
     bad = out["image-as-video"]
     assert (bad["reason"], bad["stage"]) == ("not_a_video", "validate") and "'images'" in bad["detail"]
 

@@ -1,6 +1,7 @@
 """The ``audio`` extractor: voice notes to a transcript, handed on as the derived text view
 ``audio_text`` (the text plugin gives it sentiment, complaint, emotion, language; core matches brands
-and topics in it)."""
+and topics in it); the sound of a post's videos (the derived ``video_audio``, handed on by the video
+plugin) the same way, as ``video_audio_text``, apart from the post's own voice notes."""
 from __future__ import annotations
 
 import threading
@@ -13,29 +14,33 @@ from mmstream_audio.limits import AudioLimits, env
 from mmstream_audio.speech import Speech, Transcript, model_dir
 
 STAGE = "extract:audio"
+#: the derived modality the video plugin hands a post's video sound on as: never sent by a post
+VIDEO_AUDIO = "video_audio"
 
 
 class AudioExtractor(Extractor):
     """Reads a post's ``audio``: a list of ``{"b64": "<base64 of the file>"}`` or ``{"ref": "<location>"}``
     (a ``ref`` under one of ``MMSTREAM_MEDIA_STORES``, fetched at extraction), at most ``max_clips`` of them.
-    Another plugin may hand on ``audio`` as a derived value: the raw ``bytes`` of one file (the video
-    plugin: a clip's sound track in a Matroska file), or a list of such bytes; those are checked in
-    :meth:`extract`.
+    Also reads ``video_audio``, the sound of a post's videos handed on by the video plugin (a list of
+    Matroska files, one per clip with sound; the raw ``bytes`` of one file will do too), checked in
+    :meth:`extract`: its report is ``modalities.video_audio`` and its transcript the text view
+    ``video_audio_text``, so a post with a voice note and a video keeps both. A post never sends
+    ``video_audio`` itself.
 
     Report per post (``modalities.audio``): ``count``; ``duration`` (seconds transcribed, all clips);
     ``transcript`` (the clips' words, one line a clip); ``segments`` (``{clip, start, end, text}``, seconds
     from the clip's start); ``language`` / ``language_prob`` (Whisper's language id of the clip with the most
     words; null when no words were heard); ``truncated`` (a clip was longer than ``max_seconds``: only its
     start was heard); ``clips``: per clip ``container``, ``codec``, ``sample_rate``, ``channels``,
-    ``duration``, ``declared_duration``, ``truncated``, ``language``, ``language_prob``, ``transcript``.
-    No features: the transcript reaches the fused model through the text plugin.
+    ``duration``, ``declared_duration``, ``truncated``, ``language``, ``language_prob``, ``transcript``
+    (``modalities.video_audio`` alike, clip ``i`` the sound of ``videos[audio_from[i]]``). No features: the transcript reaches the fused model through the text plugin.
     """
 
     name: ClassVar[str] = "audio"
-    modalities: ClassVar[tuple[str, ...]] = ("audio",)
+    modalities: ClassVar[tuple[str, ...]] = ("audio", VIDEO_AUDIO)
     dims: ClassVar[dict[str, int]] = {}
     lane: ClassVar[str] = "media"  # seconds a clip: read by the media lane
-    text_views: ClassVar[tuple[str, ...]] = ("audio_text",)
+    text_views: ClassVar[tuple[str, ...]] = ("audio_text", f"{VIDEO_AUDIO}_text")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -57,7 +62,11 @@ class AudioExtractor(Extractor):
     def validate(self, modality: str, value: Any) -> list[bytes | dict]:
         """Every entry's shape; an inline clip's bytes, its header checked (no samples decoded yet). A ``ref``
         entry is fetched when its post is extracted, one clip at a time (as the video plugin does): a batch
-        being validated never holds every clip it names."""
+        being validated never holds every clip it names. A post that sends ``video_audio`` is refused: the
+        video plugin makes it from ``videos`` (derived values skip this check)."""
+        if modality == VIDEO_AUDIO:
+            raise fail("unknown_modality", f"'{modality}' is made by the video plugin from a post's 'videos'; send "
+                       "the clip under 'videos', or a voice note under 'audio'.")
         entries = check_media_list(modality, value, self.limits.max_clips, setting=env("max_clips"))
         clips: list[bytes | dict] = []
         for i, entry in enumerate(entries):
@@ -99,7 +108,7 @@ class AudioExtractor(Extractor):
                                   setting=env("max_bytes"), stage=STAGE)
             clip = decode(where, check_bytes(where, data, self.limits), self.limits)
             heard.append((clip, speech.transcribe(where, clip.samples, seconds=self.limits.transcribe_seconds)))
-        return Extraction(features=None, report=report(heard), derived=derived(heard))
+        return Extraction(features=None, report=report(heard), derived=derived(heard, f"{modality}_text"))
 
     def _speech(self) -> Speech:
         """Whisper, opened and run once on first use (one opening, whichever thread asks first)."""
@@ -128,7 +137,8 @@ def report(heard: list[tuple[Clip, Transcript]]) -> dict[str, Any]:
     }
 
 
-def derived(heard: list[tuple[Clip, Transcript]]) -> dict[str, str]:
-    """``{"audio_text": transcript}``, or nothing when no words were heard."""
+def derived(heard: list[tuple[Clip, Transcript]], view: str = "audio_text") -> dict[str, str]:
+    """``{view: transcript}`` (``audio_text``, or ``video_audio_text`` for a video's sound), or nothing when
+    no words were heard."""
     text = "\n".join(t.text for _, t in heard if t.text)
-    return {"audio_text": text} if text else {}
+    return {view: text} if text else {}

@@ -3,8 +3,8 @@
 Each clip is probed (container, codecs, declared duration, resolution, frame and
 stream counts within the limits of :mod:`mmstream_video.limits`), then up to
 ``keyframes`` I-frames spread over it are decoded and handed to the image plugin as
-the derived modality ``video_frames`` (OCR, faces, photo features), and the clip's
-own bytes, when it has a sound track, to the audio plugin as the derived ``audio``.
+the derived modality ``video_frames`` (OCR, faces, photo features), and its sound
+track, when it has one, to the audio plugin as the derived ``video_audio``.
 
 Registered through the ``mmstream`` entry-point group, like any third-party plugin.
 """

@@ -1,6 +1,6 @@
 """The ``video`` extractor: a post's ``videos`` probed in validate(), read in extract();
 keyframes handed on to the image path (``video_frames``), the sound track to the audio
-path (``audio``)."""
+path (``video_audio``, apart from a voice note the post may carry under ``audio``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +10,9 @@ from mmstream.plugin import Extraction, Extractor, PostError, Settings, check_me
 from mmstream_video.keyframes import STAGE, read_keyframes
 from mmstream_video.limits import VideoLimits, env_name
 from mmstream_video.probe import Clip, probe
+
+#: the derived modality a clip's sound is handed on as (read by the audio plugin)
+SOUND = "video_audio"
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,11 @@ class VideoExtractor(Extractor):
     hands them on as ``video_frames`` (a list of PIL images: OCR, faces and photo features
     come from the image plugin), and the sound track of every clip that has one, a list of
     Matroska files (the stream copied, not re-encoded; the whole clip should copying fail), as
-    ``audio`` (the transcript comes from the audio plugin). No features of its own.
+    ``video_audio`` (the audio plugin transcribes it: ``modalities.video_audio`` and the text view
+    ``video_audio_text``, apart from the post's own ``audio``). No features of its own.
 
     Report per post (``modalities.videos``): ``count``, ``frames_handed_on``, ``audio_from``
-    (the indices of the clips whose sound was handed on: ``audio[i]`` is ``videos[audio_from[i]]``)
+    (the indices of the clips whose sound was handed on: ``video_audio[i]`` is ``videos[audio_from[i]]``)
     and per clip in ``clips``:
     ``container``, ``bytes``, ``duration`` (declared, seconds), ``streams``, ``video``
     ``{codec, width, height, fps}``, ``audio`` ``{codec, sample_rate, channels}`` or null,
@@ -91,7 +95,7 @@ class VideoExtractor(Extractor):
                 sound.append((i, keys.sound or clip.data))
         derived: dict[str, Any] = {"video_frames": frames} if frames else {}
         if sound:
-            derived["audio"] = [data for _, data in sound]
+            derived[SOUND] = [data for _, data in sound]
         report = {"count": len(entries), "frames_handed_on": len(frames), "audio_from": [i for i, _ in sound],
                   "clips": reports}
         return Extraction(features=None, report=report, derived=derived)
