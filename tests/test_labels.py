@@ -114,3 +114,61 @@ def test_the_same_stream_gives_the_same_labels():
     a = _mine(OnlineTopicMiner(MinerConfig.defaults(brands=("brewly",))), _posts(texts))
     b = _mine(OnlineTopicMiner(MinerConfig.defaults(brands=("brewly",))), _posts(texts))
     assert a == b and any(r.get("label") for r in a[1])
+
+
+# -- emotion none and categories per label ---------------------------------------------------------
+
+NONE_RULE = {"max_below": 0.8, "neutral_at": 0.4, "polar_below": 0.8}
+
+
+def _prediction(sentiment, emotion, thresholds=None):
+    from mmstream.inference.fused import Prediction
+
+    p = Prediction(np.array(sentiment), topics=np.array([0.9, 0.6, 0.7]), topic_thresholds=thresholds or {})
+    p.tasks["emotion"] = (["anger", "joy", "optimism", "sadness"], np.array(emotion), None, {"none": NONE_RULE})
+    return p
+
+
+@pytest.mark.parametrize("sentiment, emotion, label", [
+    ([0.1, 0.2, 0.7], [0.05, 0.85, 0.05, 0.05], "joy"),    # an emotion, sure of it, an opinion
+    ([0.1, 0.5, 0.4], [0.05, 0.85, 0.05, 0.05], "none"),   # a neutral post
+    ([0.6, 0.3, 0.1], [0.45, 0.05, 0.05, 0.45], "none"),   # no emotion stands out, no strong opinion
+    ([0.9, 0.05, 0.05], [0.45, 0.05, 0.05, 0.45], "anger"),  # no emotion stands out, but clearly negative
+    ([0.6, 0.3, 0.1], [0.85, 0.05, 0.05, 0.05], "anger"),
+])
+def test_emotion_is_none_where_the_rule_chosen_on_validation_says_so(sentiment, emotion, label):
+    fields = _prediction(sentiment, emotion).task_fields()
+    assert fields["emotion"]["label"] == label
+    assert set(fields["emotion"]["probs"]) == {"anger", "joy", "optimism", "sadness"}
+
+
+def test_the_shipped_model_carries_its_calibration():
+    from mmstream.inference.fused import FusedModel
+    from mmstream.settings import Settings
+
+    model = FusedModel(Settings.load().model_dir)
+    none = model.tasks["emotion"]["none"]
+    assert 0 < none["max_below"] < 1 and 0 < none["neutral_at"] <= 1.01
+    assert set(model.topic_thresholds) == set(model.topic_labels)
+    assert any(t is None for t in model.topic_thresholds.values())  # some never reached the precision target
+
+
+def test_a_category_is_shown_at_its_own_threshold_and_never_when_it_has_none(monkeypatch):
+    from datetime import datetime, timezone
+
+    from mmstream.analytics.assign import TopicAssigner
+    from mmstream.pipeline.core import WorkItem
+    from mmstream.pipeline.post import Post
+
+    labels = ["sports", "music", "film_tv_&_video"]
+    thresholds = {"sports": None, "music": 0.55, "film_tv_&_video": 0.75}
+
+    def shown(settings):
+        item = WorkItem(raw=b"{}", source=None, post=Post("c", datetime.now(timezone.utc), {"text": "x"}),
+                        prediction=_prediction([0.2, 0.6, 0.2], [0.25] * 4, thresholds))
+        item.record, item.features, item.text_views = {}, {}, []
+        TopicAssigner(settings, labels, model_threshold=0.5).enrich_item(item)
+        return [t["id"] for t in item.record["topics"] if t["kind"] == "category"]
+
+    assert shown(Settings.load()) == ["music"]  # sports 0.9 hidden (no validated threshold), film 0.7 < 0.75
+    assert shown(Settings.load(category_threshold=0.65)) == ["sports", "film_tv_&_video"]  # one threshold for all

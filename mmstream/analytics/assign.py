@@ -77,6 +77,7 @@ class TopicAssigner(Enricher):
     def __init__(self, settings: Settings, topic_labels: Sequence[str] = (), model_threshold: float = 0.5) -> None:
         self.topic_labels = list(topic_labels)
         self.category_threshold = settings.category_threshold or model_threshold
+        self.per_label = not settings.category_threshold  # MMSTREAM_CATEGORY_THRESHOLD: one threshold for all
         self.miner: OnlineTopicMiner | None = OnlineTopicMiner(MinerConfig.from_settings(settings))
         self.snapshot: TopicSnapshot | None = None
         self._ready: threading.Event | None = None
@@ -105,7 +106,15 @@ class TopicAssigner(Enricher):
             return []
         ranked = sorted(zip(self.topic_labels, np.asarray(scores, dtype=float)), key=lambda ls: (-ls[1], ls[0]))
         return [{"id": label, "label": category_name(label), "keywords": [], "score": round(float(p), 4),
-                 "kind": "category"} for label, p in ranked if p >= self.category_threshold]
+                 "kind": "category"} for label, p in ranked if self._shown(label, p, item.prediction.topic_thresholds)]
+
+    def _shown(self, label: str, p: float, thresholds: dict[str, float | None]) -> bool:
+        """At the label's own threshold (chosen on validation for a precision target; None: never
+        shown) when the model has them and MMSTREAM_CATEGORY_THRESHOLD is unset, else at the one threshold."""
+        if self.per_label and label in thresholds:
+            threshold = thresholds[label]
+            return threshold is not None and p >= threshold
+        return p >= self.category_threshold
 
     def _mined(self, item: WorkItem) -> list[dict]:
         vec = post_embedding(item)

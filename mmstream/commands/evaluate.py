@@ -215,6 +215,9 @@ def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300, 
         report["complaints_test"] = eval_complaints(pipeline)
     if "emotion" in pipeline.model.tasks:
         report["emotion_test"] = eval_emotion(pipeline)
+    from mmstream.training.label_report import eval_labels  # issue 29: emotion none, categories, language
+
+    report["labels"] = eval_labels(pipeline)
     if pipeline.model.uses("text_multilingual"):
         report["umsab_test"] = eval_umsab(pipeline)
         report["mixed_speed"] = eval_mixed_speed(pipeline)
@@ -262,6 +265,9 @@ def format_table(report: dict[str, Any]) -> str:
         rows.append((f"memes (n={m['count']}) macro-recall", f"as image {m['as_meme']['macro_recall']:.2f} vs as text {m['as_text']['macro_recall']:.2f}"))
         lat = report["image_latency"]
         rows.append(("post with a meme / a photo", f"{lat['meme_ms']:.0f} ms / {lat['photo_ms']:.0f} ms model time (median)"))
+    from mmstream.training.label_report import label_rows
+
+    rows += label_rows(report)
     if "media" in report:
         from mmstream.evaluation.media import format_rows
 

@@ -13,34 +13,56 @@ from mmstream.errors import ConfigError
 from mmstream.inference.onnx import OnnxModel
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+#: the emotion label of a post that expresses none (its text read, no emotion in it)
+NO_EMOTION = "none"
+
+
+def no_emotion(emotion: np.ndarray, sentiment: np.ndarray, rule: dict) -> np.ndarray | bool:
+    """Whether a post expresses no emotion (rows of ``emotion`` and ``sentiment``, or one post): its
+    neutral sentiment probability is ``neutral_at`` or more, or no emotion stands out (top probability
+    under ``max_below``) while the post is not clearly negative or positive (both under ``polar_below``)."""
+    emotion, sentiment = np.asarray(emotion), np.asarray(sentiment)
+    polar = np.maximum(sentiment[..., 0], sentiment[..., 2])
+    out = (sentiment[..., 1] >= rule["neutral_at"]) | (
+        (emotion.max(-1) < rule["max_below"]) & (polar < rule.get("polar_below", 1.01)))
+    return bool(out) if out.ndim == 0 else out
 
 
 @dataclass
 class Prediction:
     probs: np.ndarray  # [3] negative, neutral, positive
     topics: np.ndarray | None = None  # [n_topics] independent probabilities
-    #: text-task outputs (``complaint``, ``emotion``): (labels, probabilities, threshold or None);
-    #: None for a post without text (nothing to read a complaint or an emotion from)
-    tasks: dict[str, tuple[list[str], np.ndarray, float | None] | None] = field(default_factory=dict)
+    #: text-task outputs (``complaint``, ``emotion``): (labels, probabilities, threshold or None, the task's
+    #: config); None for a post without text (nothing to read a complaint or an emotion from)
+    tasks: dict[str, tuple | None] = field(default_factory=dict)
     #: whether the model read anything of the post (features of at least one input): a post with only a
     #: plugin's report (or a voice note with no speech) has no opinion to give, and its sentiment is null
     evidence: bool = True
+    #: per-category thresholds chosen on validation (``topic_thresholds`` in config.json; None: a category
+    #: whose validated precision never reached the target, not shown); empty: one threshold for all
+    topic_thresholds: dict[str, float | None] = field(default_factory=dict)
 
     def task_fields(self) -> dict:
         """Result fields of the text tasks: ``complaint`` {label: bool, prob} (label true at the
-        model's threshold, chosen on validation) and ``emotion`` {label, probs}; null without text."""
+        model's threshold, chosen on validation) and ``emotion`` {label, probs}; null without text.
+        The emotion is ``none`` where the task's ``none`` rule (chosen on validation,
+        :mod:`mmstream.training.calibrate`) says no emotion is expressed (:func:`no_emotion`)."""
         out: dict = {}
         for name, task in self.tasks.items():
             if task is None:
                 out[name] = None
                 continue
-            labels, probs, threshold = task
+            labels, probs, threshold = task[:3]
             if threshold is not None:  # binary: P(second label)
                 prob = round(float(probs[1]), 6)
                 out[name] = {"label": bool(prob >= threshold), "prob": prob}
             else:
                 values = [round(float(p), 6) for p in probs]
-                out[name] = {"label": labels[int(np.argmax(probs))], "probs": dict(zip(labels, values))}
+                label = labels[int(np.argmax(probs))]
+                none = (task[3] if len(task) > 3 else {}).get("none")
+                if none and no_emotion(np.asarray(probs), self.probs, none):
+                    label = NO_EMOTION
+                out[name] = {"label": label, "probs": dict(zip(labels, values))}
         return out
 
     def sentiment(self) -> dict | None:
@@ -71,6 +93,8 @@ class FusedModel:
         self.topic_labels: list[str] = list(cfg.get("topic_labels", []))
         #: probability at or above which a category applies (chosen on validation data in training)
         self.topic_threshold: float = float(cfg.get("topic_threshold") or 0.5)
+        #: per-category thresholds chosen on validation for a precision target (mmstream.training.calibrate)
+        self.topic_thresholds: dict[str, float | None] = dict(cfg.get("topic_thresholds") or {})
         #: text-task heads: name -> {"labels": [...], "threshold": t (binary heads)}
         self.tasks: dict[str, dict] = dict(cfg.get("tasks", {}))
         #: inputs that hold text (config.json "text_inputs", written by `mmstream train` from the plugins'
@@ -111,12 +135,12 @@ class FusedModel:
         texts = np.zeros(n, dtype=bool)
         for modality in self.text_inputs:
             texts |= inputs[f"{modality}_mask"][:, 0] > 0
-        predictions = [Prediction(probs[i], None if topics is None else topics[i], evidence=bool(evidence[i]))
-                       for i in range(n)]
+        predictions = [Prediction(probs[i], None if topics is None else topics[i], evidence=bool(evidence[i]),
+                                  topic_thresholds=self.topic_thresholds) for i in range(n)]
         for name, task in self.tasks.items():
             if name in out:
                 for i, p in enumerate(predictions):
-                    p.tasks[name] = (task["labels"], out[name][i], task.get("threshold")) if texts[i] else None
+                    p.tasks[name] = (task["labels"], out[name][i], task.get("threshold"), task) if texts[i] else None
         return predictions
 
     def fold_text_views(self, features: dict[str, np.ndarray], views: Sequence[str]) -> dict[str, np.ndarray]:

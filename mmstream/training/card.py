@@ -73,6 +73,7 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
             lines[-1] += (f" Its vocabulary is trimmed to {vocab['pieces']:,} of {vocab['of']:,} pieces "
                           "(`python -m mmstream.training.vocab`: every piece of the ../shared/data train and validation "
                           "texts is kept, so their features, and these heads, are those of the full vocabulary).")
+    lines += calibration_lines(config)
     lines += [
         "", "## Limits", "",
         ("- Non-English texts (detected offline) go through multilingual-e5-small, frozen, with heads trained on "
@@ -91,6 +92,31 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
     path = out_dir / "MODEL_CARD.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def calibration_lines(config: dict[str, Any]) -> list[str]:
+    """The card's calibration section (``python -m mmstream.training.calibrate``), when the config has one."""
+    none = config.get("tasks", {}).get("emotion", {}).get("none")
+    thresholds = config.get("topic_thresholds")
+    if not none and not thresholds:
+        return []
+    lines = ["", "## Calibration on validation (`python -m mmstream.training.calibrate`)", ""]
+    if none:
+        v = none["val"]
+        lines.append(f"- Emotion `none` (TweetEval emotion has none; sentiment val's neutral tweets stand in): none when "
+                     f"P(neutral) >= {none['neutral_at']}, or the top emotion < {none['max_below']} while P(negative) "
+                     f"and P(positive) < {none.get('polar_below', 1.01)}. Val: none on {v['none_on_neutral']} % of "
+                     f"neutral and {v['none_on_emotional']} % of emotional tweets, macro-F1 with none "
+                     f"{v['macro_f1_with_none']} (n={v['posts']}).")
+    if thresholds:
+        shown = {k: t for k, t in thresholds.items() if t is not None}
+        lines.append(f"- Categories: each at the lowest threshold where its precision on TweetTopicXL validation (20 "
+                     f"tweets per language, en/es/gr/ja pooled) has a Wilson lower bound (z=1) of "
+                     f"{config.get('topic_precision_target', 0.5)} or more; {len(shown)} of {len(thresholds)} shown: "
+                     + ", ".join(f"{k} {t}" for k, t in shown.items()) + "; never shown: "
+                     + ", ".join(k for k, t in thresholds.items() if t is None) + ". Per-label test precision and "
+                     "recall: `mmstream eval` (below).")
+    return lines
 
 
 EVAL_HEADING = "## `mmstream eval` (whole pipeline, held-out data)"
