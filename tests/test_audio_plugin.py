@@ -188,6 +188,45 @@ def test_speech_is_transcribed_with_segments_and_handed_on_as_audio_text(audio, 
         assert " ".join(s["text"] for s in segs) == report["transcript"]
 
 
+def test_a_short_window_is_encoded_without_most_of_its_padding():
+    """Whisper's 30 s window, zero-padded by faster-whisper, is cut to the sound, 2 s more, rounded up to 1 s,
+    at least ``window_seconds``; a full window, or ``window_seconds`` 30, is left as it is."""
+    from mmstream_audio.speech import FULL_WINDOW, trimmed
+
+    frames = np.zeros((80, FULL_WINDOW), np.float32)
+    frames[:, :550] = -0.6  # 5.5 s of sound (silence, scaled, is -1.5: never all zeros)
+    assert trimmed(frames, 1000).shape == (80, 1000)  # 5.5 + 2 s -> at least 10 s
+    frames[3, 1233] = 0.1  # sound up to 12.34 s
+    assert trimmed(frames, 1000).shape == (80, 1500) and trimmed(frames[None], 500).shape == (1, 80, 1500)
+    assert trimmed(frames, FULL_WINDOW) is frames
+    assert trimmed(np.full((80, FULL_WINDOW), -0.6, np.float32), 1000).shape == (80, FULL_WINDOW)
+
+
+def test_a_looping_short_window_is_heard_again_in_full(audio, sentence_wav):
+    """A segment whose words come out looping (gzip compression ratio over 2.4, faster-whisper's mark of a failed
+    decoding) stops the short-window pass at once; the clip is heard again with full windows. The same sentence
+    heard with full windows only gives the same words."""
+    from types import SimpleNamespace
+
+    from mmstream_audio.decode import decode
+
+    speech = audio.speech
+    loop = SimpleNamespace(text="00.00.00.00.00.00.00.00", start=0.0, end=2.0, compression_ratio=6.3)
+    fine = SimpleNamespace(text="fine", start=0.0, end=1.0, compression_ratio=1.1)
+    found: list = []
+    assert speech._collect("x", np.zeros(16000), iter([fine, loop, fine]), found, time.monotonic(), 60.0,
+                           stop_looping=True) is False
+    assert speech._collect("x", np.zeros(16000), iter([loop]), [], time.monotonic(), 60.0) is True  # full windows
+    clip = audio.extract("audio", [sentence_wav])[0].report["transcript"]
+    limits = speech.limits
+    try:
+        speech.limits = type(limits)(**{**limits.__dict__, "window_seconds": 30.0})
+        full = speech.transcribe("full", decode("full", sentence_wav, limits).samples).text
+    finally:
+        speech.limits = limits
+    assert words(full) == words(clip) and overlap(SENTENCES[0], clip) >= 0.8
+
+
 FORMATS = [  # (name, container, encoder, rate, the container and decoder FFmpeg reports)
     ("mp3", "mp3", "libmp3lame", None, "mp3", "mp3float"),
     ("m4a", "ipod", "aac", None, "mov,mp4,m4a,3gp,3g2,mj2", "aac"),

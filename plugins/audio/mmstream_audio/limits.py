@@ -32,7 +32,7 @@ class AudioLimits:
     max_clips: int = 4
     #: seconds of a clip that are decoded and transcribed; the rest is left out and the report says
     #: ``truncated: true`` (the post is not dead-lettered: the start of a long voice note is still speech).
-    #: 2 minutes: Whisper base hears 6.6-10.7x real time on 2 cores (BENCHMARKS.md, "Speech")
+    #: 2 minutes: Whisper base hears 10-20x real time on 2 cores (BENCHMARKS.md, "Speech")
     max_seconds: float = 120.0
     #: the sample rates a clip may declare (telephone 8 kHz to studio 192 kHz)
     min_sample_rate: int = 8_000
@@ -47,6 +47,10 @@ class AudioLimits:
     timeout: float = 300.0
     #: the Whisper model: "base" (multilingual, language id) or "tiny.en" (English only, faster)
     model: str = "base"
+    #: the shortest encoder window, in seconds: a window with less sound (a short clip) is encoded as its sound
+    #: and 2 s more, at least this long, not padded to Whisper's 30 s (30: always the full window). 10: the
+    #: choice of benchmarks/speech.py (BENCHMARKS.md, "Speech")
+    window_seconds: float = 10.0
     #: CTranslate2 threads (0: its default, one per core)
     threads: int = 0
     #: where the multilingual model's two halves are joined once (default ~/.cache/mmstream/whisper)

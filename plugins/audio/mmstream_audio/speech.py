@@ -1,5 +1,6 @@
 """Speech to text: Whisper through faster-whisper (CTranslate2, int8 on the CPU, beam 1) behind
-faster-whisper's bundled silero VAD.
+faster-whisper's bundled silero VAD; a short clip's window encoded without most of its padding
+(:func:`trimmed`, ``window_seconds``).
 
 The weights come from pinned registry packages, never from the network at run time:
 
@@ -133,15 +134,47 @@ def _join(folder: Path, dirs: list[Path], files: WhisperFiles) -> None:
         raise
 
 
+#: Whisper's window: 30 s of 10 ms mel frames
+FULL_WINDOW = 3000
+#: frames of padding kept after a short window's last sound (rounded up to WINDOW_STEP)
+WINDOW_MARGIN = 200
+WINDOW_STEP = 100
+#: the most tokens a short window's decoding may give, per second of the clip (and 32 more), and in all
+TOKENS_PER_SECOND = 10
+MAX_TOKENS = 400
+#: faster-whisper's own mark of a failed decoding (a gzip compression ratio above it: a repetition loop)
+LOOPING = 2.4
+
+
+def trimmed(features: np.ndarray, min_frames: int) -> np.ndarray:
+    """A window's mel frames with most of its zero padding cut: its last sound, :data:`WINDOW_MARGIN`
+    frames more, rounded up to :data:`WINDOW_STEP`, at least ``min_frames`` (``FULL_WINDOW``: no cut).
+
+    faster-whisper pads every window with zeros to 30 s (``pad_or_trim``), and Whisper's encoder costs
+    the same for 5 s of speech as for 30: most of a short clip's time (0.48 of 0.85 s for a 5.5 s clip
+    here). CTranslate2 encodes fewer frames (the positions it has are cut to fit), and the decoder
+    attends to what is there. A frame of sound is never all zeros (silence is -1.5 after Whisper's
+    scaling, and a loud clip's digital silence 0 only there, at its end, where it can go too)."""
+    if min_frames >= FULL_WINDOW or features.shape[-1] <= min_frames:
+        return features
+    frames = features if features.ndim == 2 else features[0]
+    heard = np.flatnonzero(np.any(frames != 0, axis=0))
+    keep = (int(heard[-1]) + 1 if heard.size else 0) + WINDOW_MARGIN
+    keep = min(FULL_WINDOW, max(min_frames, -(-keep // WINDOW_STEP) * WINDOW_STEP))
+    return features[..., :keep]
+
+
 def once_encoded(base: type) -> type:
-    """``base`` (faster-whisper's WhisperModel) encoding a clip's first 30 s window once, not twice.
+    """``base`` (faster-whisper's WhisperModel) encoding a clip's first 30 s window once, not twice, and
+    a window's padding mostly left out (:func:`trimmed`; per thread, ``window_frames`` of the call).
 
     faster-whisper 1.2.1's ``transcribe()`` without a language encodes the first window to detect the
     language, drops that encoding, and encodes the window again to decode it: 0.55-1.0 s of a 4.7 s clip's
     1.3-1.9 s with Whisper base here (BENCHMARKS.md, "Speech"). Here the detection's encoding is held (per
     thread) and handed to the next encode of the same shape in that thread, which is the first window's.
     The two inputs differ in one 10 ms frame for a clip shorter than 30 s: the detection sees the clip's last
-    frame, the decoding pads it with zeros."""
+    frame, the decoding pads it with zeros (trimmed, both are usually cut to the same length; when not, the
+    window is encoded again)."""
 
     class OnceEncoded(base):  # type: ignore[misc, valid-type]
         _held = threading.local()
@@ -154,6 +187,7 @@ def once_encoded(base: type) -> type:
                 self._held.detecting = False
 
         def encode(self, features: np.ndarray) -> Any:
+            features = trimmed(features, getattr(self._held, "window_frames", FULL_WINDOW))
             held = getattr(self._held, "output", None)
             if held is not None:
                 self._held.output = None
@@ -168,11 +202,20 @@ def once_encoded(base: type) -> type:
             """Drop a held encoding (a clip with no speech decodes no window)."""
             self._held.output = None
 
+        def window(self, frames: int) -> None:
+            """The shortest window this thread's next calls encode (``FULL_WINDOW``: Whisper's own)."""
+            self._held.window_frames = frames
+
     return OnceEncoded
 
 
 class Speech:
-    """One Whisper model, int8 on the CPU, shared by every clip (its ``transcribe`` is thread-safe)."""
+    """One Whisper model, int8 on the CPU, shared by every clip (its ``transcribe`` is thread-safe).
+
+    A window shorter than 30 s (a short clip, or a long one's last window) is encoded as its sound and 2 s
+    more, at least ``window_seconds`` (:func:`trimmed`; BENCHMARKS.md, "Speech"). Should the words come out
+    looping (a segment's gzip compression ratio over :data:`LOOPING`, faster-whisper's own mark of a failed
+    decoding, seen on 1 tweet in 40 with 10 s windows), the clip is heard again with full windows."""
 
     def __init__(self, limits: AudioLimits, path: Path | None = None) -> None:
         from faster_whisper import WhisperModel  # heavy import: only when a model is loaded
@@ -181,6 +224,7 @@ class Speech:
         self.name = limits.model
         self.multilingual = MODELS[limits.model].multilingual
         self.path = path or model_dir(limits.model, limits.cache_dir)
+        self.reheard = 0  # clips heard again with full windows (a short window's words came out looping)
         self.model = once_encoded(WhisperModel)(str(self.path), device="cpu", compute_type="int8", cpu_threads=limits.threads,
                                   local_files_only=True)
 
@@ -197,20 +241,31 @@ class Speech:
         ``transcribe_seconds``; checked after each segment, so one 30 s window may overrun it)."""
         budget = self.limits.transcribe_seconds if seconds is None else seconds
         began = time.monotonic()
-        found: list[dict[str, object]] = []
-        try:
-            segments, info = self.model.transcribe(
-                samples, beam_size=1, best_of=1, temperature=0.0, vad_filter=vad, condition_on_previous_text=False,
-                language=None if self.multilingual else "en", without_timestamps=False)
-            self._collect(where, samples, segments, found, began, budget)
-        finally:
-            self.model.forget()
+        short = min(FULL_WINDOW, round(self.limits.window_seconds * 100))
+        # a loop in a short window stops here (then heard again in full): speech is 3-5 tokens a second
+        tokens = min(MAX_TOKENS, int(TOKENS_PER_SECOND * min(30.0, len(samples) / RATE)) + 32)
+        for frames in dict.fromkeys((short, FULL_WINDOW)):
+            found: list[dict[str, object]] = []
+            self.model.window(frames)
+            try:
+                segments, info = self.model.transcribe(
+                    samples, beam_size=1, best_of=1, temperature=0.0, vad_filter=vad,
+                    condition_on_previous_text=False, language=None if self.multilingual else "en",
+                    without_timestamps=False, max_new_tokens=None if frames == FULL_WINDOW else tokens)
+                if self._collect(where, samples, segments, found, began, budget, stop_looping=frames < FULL_WINDOW):
+                    break
+                self.reheard += 1
+            finally:
+                self.model.forget()
         text = " ".join(str(s["text"]) for s in found)
         return Transcript(text, info.language, round(float(info.language_probability), 4), found)
 
     def _collect(self, where: str, samples: np.ndarray, segments: Any, found: list[dict[str, object]],
-                 began: float, budget: float) -> None:
+                 began: float, budget: float, stop_looping: bool = False) -> bool:
+        """The segments' words into ``found``; False (at once) when ``stop_looping`` and one came out looping."""
         for seg in segments:
+            if stop_looping and seg.compression_ratio > LOOPING:
+                return False
             text = seg.text.strip()
             if text:
                 found.append({"start": round(float(seg.start), 2), "end": round(float(seg.end), 2), "text": text})
@@ -219,3 +274,4 @@ class Speech:
                                 f"to transcribe ({seg.end:.0f} s of {len(samples) / RATE:.0f} s heard); send a "
                                 f"shorter clip, lower {env('max_seconds')} or raise {env('transcribe_seconds')}.",
                                 "extract:audio")
+        return True
