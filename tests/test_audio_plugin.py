@@ -508,3 +508,23 @@ def test_voice_notes_through_mmstream_score_get_brand_sentiment_and_language(tmp
     assert records["spanish"]["modalities"]["audio"]["language"] == "es"
     assert records["angry"]["modalities"]["audio_text"]["lang"] == "en"
     assert records["bad"]["reason"] == "not_audio" and records["bad"]["stage"] == "validate"
+
+
+GERMAN = "Der Kundendienst dieser Fluggesellschaft ist schrecklich, mein Koffer ist wieder weg."
+
+
+def test_a_post_without_text_gets_its_lang_from_speech_through_the_pipeline(mmstream_score, tmp_path):
+    """German speech, as a voice note and as a video's sound, in posts with no text and no ``lang``: the result's
+    ``lang`` is the transcript's (the text plugin's detection, Whisper's id beside it); a ``lang`` the post
+    gives wins."""
+    german = speak(tmp_path, GERMAN, "de", 150)
+    note, video, given = mmstream_score([
+        {"id": "note", "created_at": 0, "audio": [{"b64": b64(german)}]},
+        {"id": "video", "created_at": 0, "videos": [{"b64": b64(with_video(german))}]},
+        {"id": "given", "created_at": 0, "lang": "en", "audio": [{"b64": b64(german)}]}])
+    assert (note["lang"], note["lang_source"]) == ("de", "detected"), note["modalities"]
+    assert note["modalities"]["audio"]["language"] == "de" and note["modalities"]["audio_text"]["lang"] == "de"
+    assert (video["lang"], video["lang_source"]) == ("de", "detected"), video["modalities"]
+    assert video["modalities"]["video_audio"]["language"] == "de" and "audio" not in video["modalities"]
+    assert "koffer" in video["modalities"]["video_audio"]["transcript"].lower()
+    assert (given["lang"], given["lang_source"]) == ("en", "given")
