@@ -72,3 +72,20 @@ def test_one_tweet_as_voice_note_video_and_captions_through_the_pipeline(tmp_pat
     assert word_error_rate([said], [heard(runs["captions"][0][0], "captions")]) < 20
     report = figures(items, runs)
     assert report["audio"]["rtf"] > 0 and "rtf" not in report["captions"]
+
+
+def test_the_media_section_goes_before_the_eval_section_and_replaces_an_earlier_one(tmp_path):
+    from mmstream.evaluation.media import MEDIA_HEADING, record_card
+    from mmstream.training.card import EVAL_HEADING
+
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text(f"# Model card\n\n## Limits\n\n- some\n\n{EVAL_HEADING}\n\n```\ntable\n```\n")
+    m = {"tweets": 2, "speech_seconds": 9.0, "branded": 1, "captions": {
+        "macro_recall": 50.0, "vs_text": -1.0, "vs_text_90": (-2.0, 0.5), "brand_matched": 100.0, "wer": 0.0,
+        "ms_per_clip": 800.0, "cpu_ms_per_clip": 700.0}}
+    record_card(card, m)
+    record_card(card, {**m, "tweets": 3})
+    text = card.read_text()
+    assert text.count(MEDIA_HEADING) == 1 and "--media 3 " in text and "--media 2 " not in text
+    assert text.index("## Limits") < text.index(MEDIA_HEADING) < text.index(EVAL_HEADING)
+    assert "media [captions] macro-recall  50.00 (-1.00 vs text" in text and text.endswith("```\ntable\n```\n")

@@ -217,9 +217,12 @@ def record_card(card: Path, m: dict[str, Any]) -> None:
     rows = format_rows(m)
     width = max(len(k) for k, _ in rows)
     table = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-    section = (f"{MEDIA_HEADING}\n\nEach tweet as text, as the words said (text), as a voice note, as a spoken "
-               f"video and as a silent captioned clip, through the whole pipeline; see "
-               f"`mmstream/evaluation/media.py`.\n\n"
+    section = (f"{MEDIA_HEADING}\n\nHeld-out TweetEval test tweets, each as text, as the words said (text), as a "
+               f"voice note, as a spoken video and as a silent captioned clip, through the whole pipeline "
+               f"(`mmstream eval --media {m['tweets']} --media-only --update-card`; `mmstream/evaluation/`). The model "
+               f"has no input of its own for transcripts or caption text: they are folded into `image_text`. Speech "
+               f"loses what Whisper mishears, brand names first; what was found, and the timings' conditions: "
+               f"BENCHMARKS.md, 'Media eval'.\n\n"
                f"```\n{table}\n```\n\n")
     if EVAL_HEADING in text:
         head, tail = text.split(EVAL_HEADING, 1)
