@@ -413,14 +413,16 @@ class Pipeline:
 
 def _lang(given: str | None, reports: dict[str, dict[str, Any]], views: Sequence[str]) -> dict[str, Any]:
     """``lang``: the post's own when it says one, else what the text plugin detected in its
-    text (or in text read or heard in its media, in the order of ``views``); ``lang_source``:
-    given, detected or null."""
+    text (or in text read or heard in its media, in the order of ``views``; a view it could
+    tell the language of before one it called ``und``); ``lang_source``: given, detected or null."""
     if given:
         return {"lang": given, "lang_source": "given"}
-    for modality in views:
-        detected = reports.get(modality, {}).get("lang")
-        if detected:
+    found = [lang for lang in (reports.get(modality, {}).get("lang") for modality in views) if lang]
+    for detected in found:  # a view that names a language wins over an earlier one that could not tell ("und")
+        if detected != "und":
             return {"lang": detected, "lang_source": "detected"}
+    if found:
+        return {"lang": found[0], "lang_source": "detected"}
     return {"lang": None, "lang_source": None}
 
 
