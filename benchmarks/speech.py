@@ -6,14 +6,15 @@ at a time; every variant hears a clip before the next clip is heard (a machine w
 them alike: compare the variants' RTF as ratios, and give absolute figures from a quiet machine).
 
     python benchmarks/speech.py [--split val] [--tweets 40] [--foreign 8] [--join 1]
-                                [--variants base,base/w30,base-stock,tiny.en] [--threads 0]
+                                [--variants base,base/w30,base-stock,tiny.en] [--threads N]
 
 A variant: ``base`` or ``tiny.en`` (the shipped settings), ``<model>/w<S>`` (encoder windows of at least S
 seconds, ``window_seconds``; w30: Whisper's full window always), ``<model>/t<N>`` (N CTranslate2 threads;
 both may be given: ``base/w15/t2``), ``base-stock`` (faster-whisper's own encoder
 calls: full windows, and the first one encoded twice, once to detect the language).
 
-``--join K`` speaks K tweets as one clip (a voice note of ~30 s for K=6 instead of a ~5 s tweet).
+``--join K`` speaks K tweets as one clip (a voice note of ~40 s for K=6 instead of a ~5-7 s tweet): ``--tweets 216
+--join 6`` makes 36 clips.
 
 Real-time factor: seconds of audio per wall second of transcription (decoding the file apart: it is
 printed apart). WER: word-level edit distance over the reference's words, both lower-cased, letters,
@@ -102,14 +103,15 @@ def main() -> int:
     parser.add_argument("--foreign", type=int, default=8, help="tweets per other language (0: none)")
     parser.add_argument("--join", type=int, default=1, help="tweets spoken as one clip")
     parser.add_argument("--variants", default="base,base/w30,base-stock,tiny.en")
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="CTranslate2 threads (default: the plugin's)")
     args = parser.parse_args()
-    limits = AudioLimits.from_settings(Settings.load(plugin_options={"audio": {"threads": args.threads}}))
-    english = tweets(DATA / f"tweeteval/sentiment/{args.split}_text.txt", args.tweets * args.join)
+    given = {} if args.threads is None else {"threads": args.threads}
+    limits = AudioLimits.from_settings(Settings.load(plugin_options={"audio": given}))
+    english = tweets(DATA / f"tweeteval/sentiment/{args.split}_text.txt", args.tweets)
     texts = [("en", " ".join(english[i:i + args.join]), *VOICES[(i // args.join) % len(VOICES)])
              for i in range(0, len(english), args.join)]
     for lang, folder in FOREIGN.items():
-        said = tweets(DATA / f"umsab/{folder}/{args.split}_text.txt", args.foreign * args.join)
+        said = tweets(DATA / f"umsab/{folder}/{args.split}_text.txt", args.foreign)
         texts += [(lang, " ".join(said[i:i + args.join]), lang, 150 + 10 * (i // args.join % 3))
                   for i in range(0, len(said), args.join)]
     with tempfile.TemporaryDirectory() as tmp:

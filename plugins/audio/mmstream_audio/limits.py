@@ -51,8 +51,10 @@ class AudioLimits:
     #: and 2 s more, at least this long, not padded to Whisper's 30 s (30: always the full window). 10: the
     #: choice of benchmarks/speech.py (BENCHMARKS.md, "Speech")
     window_seconds: float = 10.0
-    #: CTranslate2 threads (0: its default, one per core)
-    threads: int = 0
+    #: CTranslate2 threads (0: its default, one per core). 1: faster than 2 on the 2-core machine shared with
+    #: other work (1.48x at load 1.5, 1.11x at load 5.3: BENCHMARKS.md, "Speech"), and it leaves a core to the
+    #: rest of the worker, like MMSTREAM_ONNX_THREADS' half the CPUs
+    threads: int = 1
     #: where the multilingual model's two halves are joined once (default ~/.cache/mmstream/whisper)
     cache_dir: str = ""
     #: 1: open Whisper at start-up; 0 (default): at the first audio post, so a worker that never hears a
