@@ -188,6 +188,30 @@ def test_speech_is_transcribed_with_segments_and_handed_on_as_audio_text(audio, 
         assert " ".join(s["text"] for s in segs) == report["transcript"]
 
 
+def test_whisper_is_primed_with_the_configured_brands(audio, tmp_path):
+    """Unprimed, Whisper base hears "Acme Air" in this sentence as "winner came here"; primed with the brands
+    file's names (BRAND_PROMPT, on by default), as written. Without a brands file there is no prompt."""
+    assert audio.prompt == ""
+    brands = str(Path(__file__).resolve().parents[1] / "mmstream" / "samples" / "brands.toml")
+    primed = type(audio)(Settings.load(brands_file=brands))
+    primed.weights, primed.speech = audio.weights, audio.speech
+    assert primed.prompt == "Nimbus, Acme Air, Brewly."
+    said = speak(tmp_path, "My flight with Acme Air was delayed again")
+    assert "acme air" not in hear(audio, said).report["transcript"].lower()
+    assert "acme air" in hear(primed, said).report["transcript"].lower()
+    off = type(audio)(Settings.load(brands_file=brands, plugin_options={"audio": {"brand_prompt": "0"}}))
+    assert off.prompt == ""
+
+
+def test_a_segment_that_only_echoes_the_prompt_is_not_heard():
+    from mmstream_audio.speech import _echoes
+
+    prompt = "Nimbus, Acme Air, Brewly."
+    assert _echoes("Nimbus, Acme Air, Brewly.", prompt) and _echoes("Acme Air, Brewly", prompt)
+    assert not _echoes("Nimbus!", prompt)  # one name alone may well be said
+    assert not _echoes("I love Nimbus and Brewly", prompt)
+
+
 def test_a_short_window_is_encoded_without_most_of_its_padding():
     """Whisper's 30 s window, zero-padded by faster-whisper, is cut to the sound, 2 s more, rounded up to 1 s,
     at least ``window_seconds``; a full window, or ``window_seconds`` 30, is left as it is."""

@@ -11,7 +11,8 @@
 * :class:`Settings`, with ``settings.plugin("name")``: the plugin's own settings,
   ``MMSTREAM_PLUGIN_<NAME>_<KEY>`` environment variables as a mapping;
 * :class:`OnnxModel`, the ONNX Runtime session every model of mmstream goes through, and
-  :func:`onnx_threads`, the intra-op threads it uses (``MMSTREAM_ONNX_THREADS``); :func:`usable_cpus`.
+  :func:`onnx_threads`, the intra-op threads it uses (``MMSTREAM_ONNX_THREADS``); :func:`usable_cpus`;
+* :func:`brand_names`, the configured brands as written and said, to prime a recogniser with.
 
 Testing helpers are in :mod:`mmstream.testing` (a pytest plugin).
 """
@@ -22,8 +23,9 @@ from mmstream.plugin.extractors import Extraction, Extractor, check_text, check_
 from mmstream.plugin.hookspecs import hookimpl
 from mmstream.plugin.media import check_media_list, read_media
 from mmstream.plugin.stages import Enricher, Sink
+from mmstream.plugin.vocabulary import brand_names
 from mmstream.settings import Settings
 
-__all__ = ["ConfigError", "Enricher", "Extraction", "Extractor", "MMStreamError", "OnnxModel", "PluginError",
+__all__ = ["ConfigError", "brand_names", "Enricher", "Extraction", "Extractor", "MMStreamError", "OnnxModel", "PluginError",
            "PostError", "Settings", "Sink", "check_media_list", "check_text", "check_unicode", "check_value_type",
            "hookimpl", "onnx_threads", "read_media", "usable_cpus"]

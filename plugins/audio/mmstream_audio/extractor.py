@@ -8,7 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from mmstream.plugin import Extraction, Extractor, PostError, Settings, check_media_list, read_media
+from mmstream.plugin import (Extraction, Extractor, PostError, Settings, brand_names, check_media_list,
+                             read_media)
 from mmstream_audio.decode import Clip, check_bytes, decode, fail, probe
 from mmstream_audio.limits import AudioLimits, env
 from mmstream_audio.speech import Speech, Transcript, model_dir
@@ -47,6 +48,9 @@ class AudioExtractor(Extractor):
         self.limits = AudioLimits.from_settings(settings)
         #: the pipeline's budget for one extract() call (MMSTREAM_PLUGIN_AUDIO_TIMEOUT)
         self.timeout = self.limits.timeout
+        #: what Whisper is primed with: the configured brands' names ("" with none, or brand_prompt 0)
+        names = brand_names(settings) if self.limits.brand_prompt else []
+        self.prompt = ", ".join(names) + "." if names else ""
         self.speech: Speech | None = None
         self.weights: Path | None = None
         self._opening = threading.Lock()
@@ -107,7 +111,8 @@ class AudioExtractor(Extractor):
                 data = read_media(data, self.settings, max_bytes=self.limits.max_bytes, where=where,
                                   setting=env("max_bytes"), stage=STAGE)
             clip = decode(where, check_bytes(where, data, self.limits), self.limits)
-            heard.append((clip, speech.transcribe(where, clip.samples, seconds=self.limits.transcribe_seconds)))
+            heard.append((clip, speech.transcribe(where, clip.samples, seconds=self.limits.transcribe_seconds,
+                                                      prompt=self.prompt)))
         return Extraction(features=None, report=report(heard), derived=derived(heard, f"{modality}_text"))
 
     def _speech(self) -> Speech:

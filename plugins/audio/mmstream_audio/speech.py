@@ -235,9 +235,10 @@ class Speech:
                         vad=False)
 
     def transcribe(self, where: str, samples: np.ndarray, *, vad: bool = True,
-                   seconds: float | None = None) -> Transcript:
+                   seconds: float | None = None, prompt: str = "") -> Transcript:
         """The words in ``samples`` (16 kHz mono float32): voice activity first (silero VAD), then Whisper,
-        greedy (beam 1). PostError ``transcription_timeout`` past ``seconds`` (default
+        greedy (beam 1), primed with ``prompt`` (its ``initial_prompt``: the configured brands' names, so they
+        are heard as written; a segment that only echoes it back is dropped). PostError ``transcription_timeout`` past ``seconds`` (default
         ``transcribe_seconds``; checked after each segment, so one 30 s window may overrun it)."""
         budget = self.limits.transcribe_seconds if seconds is None else seconds
         began = time.monotonic()
@@ -251,8 +252,10 @@ class Speech:
                 segments, info = self.model.transcribe(
                     samples, beam_size=1, best_of=1, temperature=0.0, vad_filter=vad,
                     condition_on_previous_text=False, language=None if self.multilingual else "en",
-                    without_timestamps=False, max_new_tokens=None if frames == FULL_WINDOW else tokens)
-                if self._collect(where, samples, segments, found, began, budget, stop_looping=frames < FULL_WINDOW):
+                    without_timestamps=False, max_new_tokens=None if frames == FULL_WINDOW else tokens,
+                    initial_prompt=prompt or None)
+                if self._collect(where, samples, segments, found, began, budget, stop_looping=frames < FULL_WINDOW,
+                                 prompt=prompt):
                     break
                 self.reheard += 1
             finally:
@@ -261,12 +264,14 @@ class Speech:
         return Transcript(text, info.language, round(float(info.language_probability), 4), found)
 
     def _collect(self, where: str, samples: np.ndarray, segments: Any, found: list[dict[str, object]],
-                 began: float, budget: float, stop_looping: bool = False) -> bool:
+                 began: float, budget: float, stop_looping: bool = False, prompt: str = "") -> bool:
         """The segments' words into ``found``; False (at once) when ``stop_looping`` and one came out looping."""
         for seg in segments:
             if stop_looping and seg.compression_ratio > LOOPING:
                 return False
             text = seg.text.strip()
+            if text and prompt and _echoes(text, prompt):
+                continue  # the prompt echoed back, not heard
             if text:
                 found.append({"start": round(float(seg.start), 2), "end": round(float(seg.end), 2), "text": text})
             if time.monotonic() - began > budget:
@@ -275,3 +280,16 @@ class Speech:
                                 f"shorter clip, lower {env('max_seconds')} or raise {env('transcribe_seconds')}.",
                                 "extract:audio")
         return True
+
+
+def _letters(text: str) -> str:
+    """``text`` in lower case, letters and digits only."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _echoes(text: str, prompt: str) -> bool:
+    """Whether a segment is the prompt echoed back: nothing but two or more of its names (one name
+    alone may well be said: "Nimbus!")."""
+    names = [_letters(n) for n in prompt.rstrip(".").split(", ")]
+    heard = _letters(text)
+    return heard in _letters(prompt) and sum(1 for n in names if n and n in heard) >= 2
