@@ -270,8 +270,8 @@ class Speech:
             if stop_looping and seg.compression_ratio > LOOPING:
                 return False
             text = seg.text.strip()
-            if text and prompt and _echoes(text, prompt):
-                continue  # the prompt echoed back, not heard
+            if text and prompt:
+                text = _unechoed(text, prompt)  # the prompt echoed back is not heard
             if text:
                 found.append({"start": round(float(seg.start), 2), "end": round(float(seg.end), 2), "text": text})
             if time.monotonic() - began > budget:
@@ -285,6 +285,24 @@ class Speech:
 def _letters(text: str) -> str:
     """``text`` in lower case, letters and digits only."""
     return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _unechoed(text: str, prompt: str) -> str:
+    """``text`` without the prompt echoed back: "" when it is nothing but two or more of the prompt's
+    names (:func:`_echoes`), else without a head that repeats the whole prompt ("Nimbus, Acme Air,
+    Brewly. I voted ..." -> "I voted ...")."""
+    if _echoes(text, prompt):
+        return ""
+    want = _letters(prompt)
+    got = ""
+    for i, ch in enumerate(text):
+        if ch.isalnum():
+            got += ch.casefold()
+            if not want.startswith(got):
+                return text
+            if got == want:
+                return text[i + 1:].lstrip(" .,;:!?-")
+    return text
 
 
 def _echoes(text: str, prompt: str) -> bool:
