@@ -140,6 +140,7 @@ def test_topics_mmstream_creates_carry_their_settings(settings):
                for name, configs in described.items()}
     assert dynamic == {
         "posts": {"max.message.bytes": str(3_000_000 + 64 * 1024)},
+        "media": {"max.message.bytes": str(3_000_000 + 64 * 1024)},  # the media lane's: the same posts, routed
         "enriched": {"cleanup.policy": "compact"}, "topics": {"cleanup.policy": "compact"},
         "brand-stats": {"cleanup.policy": "compact"}, "alerts": {"cleanup.policy": "compact"},
         "dead-letter": {}, "late": {}, "mentions": {"retention.ms": str(7 * 86400 * 1000)}}, dynamic

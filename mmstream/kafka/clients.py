@@ -225,8 +225,9 @@ def topic_configs(settings: Settings, name: str) -> dict[str, str]:
       (last value per key; README, Reliability: consumers keep the last record per key);
     * ``retention.ms`` of ``mentions``: ``MMSTREAM_MENTIONS_RETENTION`` seconds, -1
       (forever) by default, since the analytics engine rebuilds its state from that log;
-    * ``max.message.bytes`` of ``posts``: ``MMSTREAM_MAX_PAYLOAD_BYTES`` plus framing, so a
-      post the worker accepts is one the broker accepts (Kafka's default is about 1 MB).
+    * ``max.message.bytes`` of ``posts`` and ``media`` (where the text lane routes posts with a
+      clip, whole): ``MMSTREAM_MAX_PAYLOAD_BYTES`` plus framing, so a post the worker accepts is
+      one the broker accepts (Kafka's default is about 1 MB).
     """
     short = name[len(settings.topic_prefix):] if name.startswith(settings.topic_prefix) else name
     configs: dict[str, str] = {}
@@ -234,7 +235,7 @@ def topic_configs(settings: Settings, name: str) -> dict[str, str]:
         configs["cleanup.policy"] = "compact"
     if short == "mentions":
         configs["retention.ms"] = str(int(settings.mentions_retention * 1000)) if settings.mentions_retention > 0 else "-1"
-    if short == "posts":
+    if short in ("posts", "media"):  # the media lane's topic carries the same posts, routed whole
         configs["max.message.bytes"] = str(max_record_bytes(settings))
     return configs
 
