@@ -278,3 +278,34 @@ def test_copies_on_two_partitions_are_linked_only_in_worker_scope(tmp_path):
             ["mmstream.posts-p0.ckpt", "mmstream.posts-p1.ckpt"] if scope == "partition" else ["mmstream.posts-all.ckpt"])
     with pytest.raises(ConfigError, match="MMSTREAM_DUPLICATE_SCOPE"):
         CopyFinder(Settings.load(duplicate_scope="global"))
+
+
+def test_a_worker_killed_without_saving_gives_replayed_posts_the_answers_they_got(tmp_path):
+    """kill -9: no checkpoint is written at the end; the journal of the posts enriched since the last one
+    gives a replayed copy the duplicate_of it got (tests/test_recovery's kill -9 test, on the real broker,
+    saw k167 lose its 'k7')."""
+    from datetime import datetime, timezone
+
+    from mmstream.pipeline.core import Source, WorkItem
+    from mmstream.pipeline.post import Post
+
+    def item(pid: str, offset: int, text: str) -> WorkItem:
+        post = Post(pid, datetime(2026, 12, 6, tzinfo=timezone.utc), {"text": text}, author=f"u{pid}")
+        return WorkItem(b"", Source("mmstream.posts", 0, offset), post=post, record={}, values={"text": text},
+                        text_views=("text",))
+
+    settings = Settings.load(data_dir=str(tmp_path))
+    first = CopyFinder(settings, checkpoints=True)
+    items = [item("a", 0, BASE), item("x", 1, "something else entirely, nothing like it"), item("b", 2, BASE)]
+    first.enrich(items)
+    assert [i.record["duplicate_of"] for i in items] == [None, None, "a"]
+    # killed here: nothing saved. The restarted worker replays from its last committed offset (1)
+    again = CopyFinder(settings, checkpoints=True)
+    replayed = [item("x", 1, "something else entirely, nothing like it"), item("b", 2, BASE)]
+    again.enrich(replayed)
+    assert [i.record["duplicate_of"] for i in replayed] == [None, "a"]
+    assert len(again.state(0, "mmstream.posts").index) == 3
+    again.save_all()  # a checkpoint empties the journal
+    assert (tmp_path / "mmstream-duplicates" / "mmstream.posts-p0.journal").read_bytes() == b""
+    (tmp_path / "mmstream-duplicates" / "mmstream.posts-p0.journal").write_bytes(b'["c", 1, "cut sh')  # a torn line
+    assert len(CopyFinder(settings, checkpoints=True).state(0, "mmstream.posts").index) == 3

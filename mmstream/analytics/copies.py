@@ -15,7 +15,10 @@ state for every partition the worker holds (checkpoint ``<topic>-all.ckpt``), wh
 one worker holds both, at the price of answers that depend on the assignment and on how batches of
 different partitions interleave.
 
-**Checkpointed.** In a worker, a partition's state is written every
+**Checkpointed, with a journal.** In a worker, every post's inputs are appended to its partition's
+journal (``<topic>-p<k>.journal``, flushed per post), which a checkpoint empties; a restarted worker
+reads the checkpoint, then observes the journal's posts again, so a post replayed after a kill -9
+gets the answer it got. A partition's state is written every
 ``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/<topic>-p<k>.ckpt``
 (the analytics' data format, :mod:`mmstream.analytics.stateformat`: never pickle), and every
 partition's when the worker stops; it is read back when the partition is first seen after a
@@ -100,6 +103,8 @@ class CopyFinder(Enricher):
         self.directory = Path(settings.data_dir) / f"{settings.app_id}-duplicates"
         self.fingerprint = hashlib.sha256(repr((self.duplicates, self.campaigns)).encode()).hexdigest()[:16]
         self.codec = codec()
+        #: per (topic, partition): the open journal of the posts enriched since its last checkpoint
+        self.journals: dict[tuple[str | None, int], Any] = {}
         self.lock = threading.Lock()  # the model thread enriches; a shutdown saves from the event loop
         exclude_mode(settings)  # refused at start-up, not at the first post
         self.scope = str(settings.duplicate_scope or "partition").strip().lower()
@@ -111,9 +116,42 @@ class CopyFinder(Enricher):
         key = (topic, partition)
         state = self.states.get(key)
         if state is None:
-            state = self.states[key] = (self.load(partition, topic) if self.every and partition is not None
-                                        else None) or CopyState(self.duplicates, self.campaigns)
+            state = self.states[key] = (self.restore(partition, topic) if self.every and partition is not None
+                                        else CopyState(self.duplicates, self.campaigns))
         return state
+
+    def restore(self, partition: int, topic: str | None = None) -> CopyState:
+        """The partition's state as it was when its worker last wrote a result: the checkpoint, then the
+        posts its journal holds (every post enriched since, in order), observed again. A worker killed
+        with kill -9 leaves no last checkpoint; without the journal, the posts it read after the last one
+        were forgotten and a replayed copy lost its ``duplicate_of``."""
+        state = self.load(partition, topic) or CopyState(self.duplicates, self.campaigns)
+        path = self.journal_path(partition, topic)
+        replayed = 0
+        if path.is_file():
+            for line in path.read_bytes().splitlines():
+                try:
+                    post_id, t_ms, text, author, hashes = json.loads(line)
+                except (ValueError, TypeError):  # a line cut short by the kill
+                    continue
+                state.observe(str(post_id), int(t_ms), str(text), author, [int(h) for h in hashes])
+                replayed += 1
+        if replayed:
+            log.info("duplicates: partition %s of %s: %d posts read back from the journal", partition, topic, replayed)
+        return state
+
+    def journal_path(self, partition: int, topic: str | None = None) -> Path:
+        return self.path(partition, topic).with_suffix(".journal")
+
+    def _journal(self, partition: int, topic: str | None, entry: list) -> None:
+        """Append one post's inputs to its partition's journal (flushed: a kill -9 of the process loses
+        nothing written; a machine crash may lose the last writes, as the page cache does)."""
+        handle = self.journals.get((topic, partition))
+        if handle is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle = self.journals[(topic, partition)] = open(self.journal_path(partition, topic), "ab")
+        handle.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
+        handle.flush()
 
     def enrich_item(self, item: WorkItem) -> None:
         with self.lock:
@@ -130,12 +168,14 @@ class CopyFinder(Enricher):
         text = "\n".join(item.texts().values())
         pictures = item.values.get("images")  # decoded images (the image plugin's validated value), if any
         hashes = [dhash(p) for p in pictures if hasattr(p, "convert")] if isinstance(pictures, list) else []
-        dup, campaign = state.observe(post.id, int(round(post.created_at.timestamp() * 1000)), text, post.author,
-                                      hashes)
+        t_ms = int(round(post.created_at.timestamp() * 1000))
+        dup, campaign = state.observe(post.id, t_ms, text, post.author, hashes)
         item.record["duplicate_of"] = dup
         item.record["campaign"] = campaign
-        if self.every and partition is not None and state.since_checkpoint >= self.every:
-            self._save(partition, topic)
+        if self.every and partition is not None:
+            self._journal(partition, topic, [post.id, t_ms, text, post.author, hashes])
+            if state.since_checkpoint >= self.every:
+                self._save(partition, topic)
 
     def describe(self) -> dict:
         """Summed counters of the states here (for /metrics and tests)."""
@@ -171,6 +211,12 @@ class CopyFinder(Enricher):
         aside = target.with_suffix(f".{os.getpid()}.tmp")
         aside.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + body)
         os.replace(aside, target)
+        # the checkpoint holds the journal's posts now: start it again (a crash before this line only
+        # replays them on the checkpoint, where they are known and change nothing)
+        handle = self.journals.pop((topic, partition), None)
+        if handle is not None:
+            handle.close()
+        self.journal_path(partition, topic).write_bytes(b"")
         return target
 
     def load(self, partition: int, topic: str | None = None) -> CopyState | None:
