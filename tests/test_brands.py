@@ -191,3 +191,14 @@ def test_matcher_reads_spoken_forms_only_in_media_text(tmp_path):
     items[2].values["audio_text"] = "what a united fail"
     BrandMatcher(BrandCatalog.load(path)).enrich(items)
     assert [i.record["brands"] for i in items] == [[], ["american"], ["united"]]
+
+
+def test_a_transcript_s_punctuation_between_an_alias_words_still_names_the_brand():
+    """Whisper writes "Acme, air lost my luggage" for "Acme Air lost my luggage": in text heard or read in
+    media, the words of an alias may be apart by punctuation; in a post's own text they may not."""
+    from mmstream.analytics.brands import make_brand
+
+    acme = make_brand("acme", ["acme air", "@acmeair"], "Acme Air")
+    assert acme.matches("Acme, air lost my luggage again", heard=True)
+    assert not acme.matches("Acme, air lost my luggage again")
+    assert not acme.matches("the acme airline", heard=True)

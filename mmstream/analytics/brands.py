@@ -136,8 +136,9 @@ def spoken_forms(alias: str, words: Iterable[str] = ()) -> list[str]:
 
 
 def spoken_pattern(forms: Iterable[str]) -> str:
-    """One spoken form's regex: its words apart by spaces or hyphens, on word boundaries."""
-    return "|".join(r"(?<!\w)" + r"[\s\-]+".join(re.escape(w) for w in form.split()) + r"(?!\w)"
+    """One spoken form's regex: its words apart by spaces, hyphens or the punctuation a transcript puts
+    between them ("Acme, air lost my luggage"), on word boundaries."""
+    return "|".join(r"(?<!\w)" + r"[\s\-,.;:!?]+".join(re.escape(w) for w in form.split()) + r"(?!\w)"
                     for form in sorted(forms, key=len, reverse=True))
 
 
@@ -158,6 +159,7 @@ def make_brand(brand_id: str, aliases: Iterable[str], name: str | None = None) -
     words = vocabulary((brand_id, name or "", *cleaned))
     written = {a.casefold() for a in cleaned}
     forms = {f for a in cleaned for f in spoken_forms(a, words) if f.casefold() not in written}
+    forms |= {a for a in cleaned if len(a.split()) > 1 and a[:1] not in ("@", "#")}  # heard with punctuation inside
     spoken = re.compile(spoken_pattern(forms), re.IGNORECASE) if forms else None
     return Brand(brand_id, name or brand_id, cleaned, pattern, spoken)
 

@@ -48,9 +48,11 @@ class AudioLimits:
     #: the Whisper model: "base" (multilingual, language id) or "tiny.en" (English only, faster)
     model: str = "base"
     #: the shortest encoder window, in seconds: a window with less sound (a short clip) is encoded as its sound
-    #: and 2 s more, at least this long, not padded to Whisper's 30 s (30: always the full window). 10: the
-    #: choice of benchmarks/speech.py (BENCHMARKS.md, "Speech")
-    window_seconds: float = 10.0
+    #: and 2 s more, at least this long, not padded to Whisper's 30 s (30: always the full window). 15: with the
+    #: brand prompt, sentiment through voice notes and videos came within 5 macro-recall points of the same tweets
+    #: as text (-3.4 / -4.1; 10 s windows: -8.3 / -4.9; 30 s: -4.1 / -2.4) at about 2.4x the speed of 30 s
+    #: (BENCHMARKS.md, "Speech", "Media eval")
+    window_seconds: float = 15.0
     #: CTranslate2 threads (0: its default, one per core). 1: faster than 2 on the 2-core machine shared with
     #: other work (1.48x at load 1.5, 1.11x at load 5.3: BENCHMARKS.md, "Speech"), and it leaves a core to the
     #: rest of the worker, like MMSTREAM_ONNX_THREADS' half the CPUs
