@@ -33,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mmstream.evaluation.media import edit_distance
 from mmstream.plugin import Settings
 from mmstream_audio.decode import decode
 from mmstream_audio.limits import AudioLimits
@@ -53,15 +54,6 @@ def clean(text: str) -> str:
 def words(text: str) -> list[str]:
     """Lower-case words: letters of any script, digits and apostrophes."""
     return re.findall(r"[^\W_]+(?:'[^\W_]+)*", text.lower().replace("’", "'"))
-
-
-def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
 
 
 def speak(text: str, voice: str, speed: int, path: Path) -> bytes:
