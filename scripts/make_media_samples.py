@@ -23,6 +23,8 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw, ImageFont
 
+from mmstream.evaluation.spoken import duration, sound_packets
+
 OUT = Path(__file__).resolve().parents[1] / "mmstream" / "samples" / "posts.jsonl"
 FPS = 10
 SIZE = (640, 360)
@@ -44,29 +46,9 @@ def speak(text: str, voice: str) -> bytes:
         return path.read_bytes()
 
 
-def _sound(out: av.container.OutputContainer, wav: bytes, codec: str, rate: int, bit_rate: int) -> list[av.Packet]:
-    stream = out.add_stream(codec, rate=rate, layout="mono")
-    stream.bit_rate = bit_rate
-    resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=rate,
-                                  frame_size=stream.codec_context.frame_size or 960)
-    packets: list[av.Packet] = []
-    with av.open(io.BytesIO(wav)) as src:
-        for frame in src.decode(audio=0):
-            for chunk in resampler.resample(frame):
-                packets += stream.encode(chunk)
-    for chunk in resampler.resample(None):
-        packets += stream.encode(chunk)
-    return packets + list(stream.encode())
-
-
-def _duration(wav: bytes) -> float:
-    with av.open(io.BytesIO(wav)) as src:
-        return float(src.duration or 0) / av.time_base
-
-
 def spoken_video(caption: str, wav: bytes) -> bytes:
     """H.264 (a keyframe a second) + AAC 32 kb/s in MP4, as long as the speech, the caption on every frame."""
-    seconds = _duration(wav) + 0.3
+    seconds = duration(wav) + 0.3
     font = ImageFont.load_default(size=48)
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
@@ -83,7 +65,7 @@ def spoken_video(caption: str, wav: bytes) -> bytes:
                       fill="white", stroke_width=3, stroke_fill="black")
             packets += vs.encode(av.VideoFrame.from_image(img))
         packets += vs.encode()
-        packets += _sound(out, wav, "aac", 22050, 32000)
+        packets += sound_packets(out, wav, "aac", 22050, 32000)
         for packet in packets:
             out.mux(packet)
     return buf.getvalue()
@@ -93,7 +75,7 @@ def voice_note(wav: bytes) -> bytes:
     """Opus 24 kb/s in Ogg, what messaging apps send as a voice note."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="ogg") as out:
-        for packet in _sound(out, wav, "libopus", 48000, 24000):
+        for packet in sound_packets(out, wav, "libopus", 48000, 24000):
             out.mux(packet)
     return buf.getvalue()
 

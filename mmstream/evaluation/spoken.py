@@ -112,7 +112,8 @@ def speak(text: str, voice: str, speed: int, lead_in: float = LEAD_IN) -> bytes:
         return buf.getvalue()
 
 
-def _sound(out, wav: bytes, codec: str, rate: int, bit_rate: int | None) -> list:
+def sound_packets(out, wav: bytes, codec: str, rate: int, bit_rate: int | None) -> list:
+    """``wav`` encoded as ``codec`` (mono, ``rate``) for the container ``out``: its packets (a new stream of ``out``)."""
     import av
 
     stream = out.add_stream(codec, rate=rate, layout="mono")
@@ -146,7 +147,7 @@ def voice_note(wav: bytes, fmt: str) -> bytes:
     codec, rate, bits, container = {"ogg": ("libopus", 48000, 24000, "ogg"), "m4a": ("aac", 22050, 32000, "ipod")}[fmt]
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
-        for packet in _sound(out, wav, codec, rate, bits):
+        for packet in sound_packets(out, wav, codec, rate, bits):
             out.mux(packet)
     return buf.getvalue()
 
@@ -165,7 +166,7 @@ def _mp4(frames: list, wav: bytes | None, size: tuple[int, int]) -> bytes:
             packets += vs.encode(av.VideoFrame.from_image(img))
         packets += vs.encode()
         if wav is not None:
-            packets += _sound(out, wav, "aac", 22050, 32000)
+            packets += sound_packets(out, wav, "aac", 22050, 32000)
         for packet in packets:
             out.mux(packet)
     return buf.getvalue()
