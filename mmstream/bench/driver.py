@@ -158,14 +158,13 @@ class Driver:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def run(self, name: str, records: Sequence[tuple[str, bytes]], *, rate: float | None, timeout: float,
-                  alive: Callable[[], bool] = lambda: True) -> Phase:
-        """Send ``records`` (``(id, value)``) all at once (``rate`` None) or ``rate`` per
-        second; wait for every output; the phase."""
+    async def send(self, phase: Phase, records: Sequence[tuple[str, bytes]], *, rate: float | None,
+                   start: float | None = None) -> None:
+        """Send ``records`` (``(id, value)``) all at once (``rate`` None) or ``rate`` per second from
+        ``start`` (``time.monotonic()``; default now), noting each send time in ``phase.sent``."""
         assert self._producer is not None
-        phase = Phase(name, rate=rate)
         pending = []
-        start = time.monotonic()
+        start = time.monotonic() if start is None else start
         for i, (post_id, value) in enumerate(records):
             if rate:
                 delay = start + i / rate - time.monotonic()
@@ -176,6 +175,13 @@ class Driver:
             pending.append(await self._producer.send(self.posts_topic, value, key=post_id.encode(),
                                                      timestamp_ms=int(now * 1000)))
         await asyncio.gather(*pending)
+
+    async def run(self, name: str, records: Sequence[tuple[str, bytes]], *, rate: float | None, timeout: float,
+                  alive: Callable[[], bool] = lambda: True) -> Phase:
+        """Send ``records`` (``(id, value)``) all at once (``rate`` None) or ``rate`` per
+        second; wait for every output; the phase."""
+        phase = Phase(name, rate=rate)
+        await self.send(phase, records, rate=rate)
         ids = [post_id for post_id, _ in records]
         phase.missing = await self.collector.wait_for(ids, timeout, alive)
         phase.outputs = {i: self.collector.outputs[i] for i in ids if i in self.collector.outputs}

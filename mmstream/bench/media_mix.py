@@ -68,27 +68,14 @@ def spoken_clip(texts: Sequence[str], seconds: float, workdir: Path, index: int)
             return out.read_bytes(), duration
 
 
-async def _paced(driver: Any, phase: Any, records: Sequence[tuple[str, bytes]], every: float, start: float) -> None:
-    pending = []
-    for i, (post_id, value) in enumerate(records):
-        delay = start + i * every - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        now = time.time()
-        phase.sent[post_id] = now
-        pending.append(await driver._producer.send(driver.posts_topic, value, key=post_id.encode(),
-                                                   timestamp_ms=int(now * 1000)))
-    await asyncio.gather(*pending)
-
-
 async def _phase(driver: Any, name: str, text: Sequence[tuple[str, bytes]], rate: float,
                  clips: Sequence[tuple[str, bytes]], clip_every: float, alive: Any) -> tuple[Any, Any]:
     from mmstream.bench.driver import Phase
 
     text_phase, clip_phase = Phase(name, rate=rate), Phase(name + " clips")
     start = time.monotonic() + 0.2
-    await asyncio.gather(_paced(driver, text_phase, text, 1 / rate, start),
-                         _paced(driver, clip_phase, clips, clip_every, start))
+    await asyncio.gather(driver.send(text_phase, text, rate=rate, start=start),
+                         driver.send(clip_phase, clips, rate=1 / clip_every, start=start))
     for phase in (text_phase, clip_phase):
         ids = list(phase.sent)
         phase.missing = await driver.collector.wait_for(ids, 120.0 + 20.0 * len(clips), alive)
@@ -213,7 +200,7 @@ def table(report: dict) -> str:
     lines = [f"media mix: text {report['rate']:g}/s, a {report['clip_seconds']:g} s clip every "
              f"{report['clip_every']:g} s, {report['seconds']:g} s a phase; load {report['load_before'][0]:.1f}",
              f"{'setup':<8}{'text p50':>9}{'p99':>8}{'+media p50':>11}{'p99':>8}{'p99 x':>7}{'clip lag p50':>13}"
-             f"{'p99':>8}{'audio s/s':>10}{'RSS MB':>18}"]
+             f"{'p99':>8}{'audio s/s':>10}  RSS MB"]
     for s in report["setups"]:
         a, b, m = s.get("text_only"), s.get("text_with_media"), s.get("media")
         p99a = ((a or {}).get("latency_ms") or {}).get("p99")
@@ -221,7 +208,7 @@ def table(report: dict) -> str:
         ratio = f"{p99b / p99a:>7.2f}" if p99a and p99b else f"{'-':>7}"
         rss = ", ".join(f"{r} {v:g}" for r, v in (s.get("peak_rss_mb") or {}).items() if v)
         lines.append(f"{s['setup']:<8}{ms(a, 'p50'):>9}{ms(a, 'p99')}{ms(b, 'p50'):>11}{ms(b, 'p99')}{ratio}"
-                     f"{ms(m, 'p50'):>13}{ms(m, 'p99')}{(m or {}).get('audio_s_per_s', '-'):>10}{rss:>18}"
+                     f"{ms(m, 'p50'):>13}{ms(m, 'p99')}{(m or {}).get('audio_s_per_s', '-'):>10}  {rss}"
                      + (f"  ERROR {s['error']}" if s.get("error") else ""))
     return "\n".join(lines)
 
