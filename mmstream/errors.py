@@ -44,6 +44,12 @@ class PostError(MMStreamError):
         self.trace = trace
 
 
+class QueryError(MMStreamError, ValueError):
+    """An HTTP query parameter is wrong (a bad ``from``, ``limit``, ``window`` ...): answered with
+    status 400 and the message, which names the parameter and what it must be. Not :class:`PostError`:
+    a query is not a post, and nothing about it is dead-lettered."""
+
+
 class SchemaError(MMStreamError, ValueError):
     """A record does not match its topic's JSON Schema, or names a schema
     version this mmstream does not know; the message says where and what."""
