@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from mmstream.errors import PostError
+from mmstream.timefmt import TimeFormatError, iso_utc, parse_time  # noqa: F401 - iso_utc: importers of it here
 
 #: keys with a fixed meaning; every other key must name a modality a plugin handles
 META_KEYS = ("id", "created_at", "lang", "author", "platform", "brands", "meta")
@@ -31,13 +32,6 @@ class Post:
     @property
     def created_at_iso(self) -> str:
         return iso_utc(self.created_at)
-
-
-def iso_utc(moment: datetime) -> str:
-    """``2026-11-28T09:00:00.123Z``: ISO-8601 in UTC, milliseconds kept when present."""
-    moment = moment.astimezone(timezone.utc)
-    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
 
 
 def parse_json(raw: bytes | str, max_bytes: int) -> Any:
@@ -63,33 +57,12 @@ def parse_json(raw: bytes | str, max_bytes: int) -> Any:
 
 
 def parse_created_at(value: Any) -> datetime:
-    """ISO-8601 with an offset, or epoch seconds -> aware datetime."""
-    if value is None or value == "":
-        raise PostError("missing_created_at", "'created_at' is required: ISO-8601 with an offset or epoch seconds.")
-    if isinstance(value, bool):
-        raise PostError("bad_created_at", "'created_at' is a boolean; send ISO-8601 with an offset or epoch seconds.")
-    if isinstance(value, (int, float)):
-        try:
-            return datetime.fromtimestamp(float(value), tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            raise PostError("bad_created_at", f"'created_at' epoch {value!r} is out of range; send epoch seconds.") from None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise PostError(
-                "bad_created_at",
-                f"'created_at' {value[:64]!r} is not ISO-8601; send e.g. 2026-11-28T09:00:00+00:00 or epoch seconds.",
-            ) from None
-        if moment.tzinfo is None:
-            raise PostError(
-                "bad_created_at", f"'created_at' {value[:64]!r} has no UTC offset; add one, e.g. +00:00 or Z."
-            )
-        return moment
-    raise PostError("bad_created_at", f"'created_at' is a {type(value).__name__}; send an ISO-8601 string or a number.")
+    """ISO-8601 with an offset, or epoch seconds -> aware datetime (:func:`mmstream.timefmt.parse_time`);
+    a post's bad time is a :class:`PostError` (``missing_created_at`` / ``bad_created_at``)."""
+    try:
+        return parse_time(value, "created_at")
+    except TimeFormatError as exc:
+        raise PostError(f"{exc.reason}_created_at", str(exc)) from None
 
 
 def check_event_time(created_at: datetime, reference: float, max_future: float, max_age: float) -> None:
