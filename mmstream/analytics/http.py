@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmstream.errors import PostError
-from mmstream.pipeline.post import parse_created_at
+from mmstream.errors import QueryError
+from mmstream.timefmt import TimeFormatError, to_ms
 
 if TYPE_CHECKING:
     import faust
@@ -29,25 +29,20 @@ if TYPE_CHECKING:
 DEFAULT_LIMIT = 100
 
 
-class BadQuery(Exception):
-    """A query parameter is wrong; answered with status 400."""
-
-
 def _time(request: Any, name: str) -> int | None:
     raw = request.query.get(name)
     if raw in (None, ""):
         return None
     try:
-        value: Any = float(raw) if raw.replace(".", "", 1).isdigit() else raw
-        return int(round(parse_created_at(value).timestamp() * 1000))
-    except PostError:
-        raise BadQuery(f"'{name}' must be ISO-8601 with an offset or epoch seconds, got {raw!r}") from None
+        return to_ms(float(raw) if raw.replace(".", "", 1).isdigit() else raw)
+    except TimeFormatError:
+        raise QueryError(f"'{name}' must be ISO-8601 with an offset or epoch seconds, got {raw!r}") from None
 
 
 def _limit(request: Any) -> int:
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
     if not raw.isdigit() or int(raw) < 1:
-        raise BadQuery(f"'limit' must be a positive integer, got {raw!r}")
+        raise QueryError(f"'limit' must be a positive integer, got {raw!r}")
     return int(raw)
 
 
@@ -58,7 +53,7 @@ def register_routes(app: "faust.App", analytics: "Analytics") -> None:
         async def view(web: Any, request: Any, **params: str) -> Any:
             try:
                 return web.json(handler(request, **params))
-            except BadQuery as exc:
+            except QueryError as exc:
                 return web.json({"error": str(exc)}, status=400)
             except LookupError as exc:
                 return web.json({"error": str(exc.args[0]) if exc.args else "not found"}, status=404)
@@ -71,13 +66,13 @@ def register_routes(app: "faust.App", analytics: "Analytics") -> None:
     def windows(request: Any, brand: str) -> dict:
         name = request.query.get("window", "tumbling")
         if name not in analytics.spec_names:
-            raise BadQuery(f"'window' must be one of {analytics.spec_names}, got {name!r}")
+            raise QueryError(f"'window' must be one of {analytics.spec_names}, got {name!r}")
         since, until = _time(request, "from"), _time(request, "to")
         rows = store.windows(brand, name, since, until)
         if request.query.get("open", "true").lower() not in ("0", "false", "no") and analytics.owns_engine():
             starts = {r["window"]["start"] for r in rows}
             for rec in analytics.engine.open_windows(brand, name):
-                start, end = _ms(rec["window"]["start"]), _ms(rec["window"]["end"])
+                start, end = to_ms(rec["window"]["start"]), to_ms(rec["window"]["end"])
                 if rec["window"]["start"] not in starts and (until is None or start < until) and (since is None or end > since):
                     rows.append(rec)
         return {"brand": brand, "window": name, "windows": rows}
@@ -85,7 +80,7 @@ def register_routes(app: "faust.App", analytics: "Analytics") -> None:
     def topics(request: Any) -> dict:
         status = request.query.get("status", "active")
         if status not in ("active", "merged", "retired", "all"):
-            raise BadQuery(f"'status' must be active, merged, retired or all, got {status!r}")
+            raise QueryError(f"'status' must be active, merged, retired or all, got {status!r}")
         return {"topics": store.topics(status)[: _limit(request)]}
 
     def topic(request: Any, topic_id: str) -> dict:
@@ -97,7 +92,7 @@ def register_routes(app: "faust.App", analytics: "Analytics") -> None:
     def alerts(request: Any) -> dict:
         kind = request.query.get("kind") or None
         if kind not in (None, "volume", "negative_share"):
-            raise BadQuery(f"'kind' must be volume or negative_share, got {kind!r}")
+            raise QueryError(f"'kind' must be volume or negative_share, got {kind!r}")
         rows = store.alerts(kind, request.query.get("subject") or None, _time(request, "from"), _time(request, "to"))
         return {"alerts": rows[-_limit(request):]}
 
@@ -108,6 +103,3 @@ def register_routes(app: "faust.App", analytics: "Analytics") -> None:
                           ("/topics/{topic_id}", topic), ("/alerts", alerts), ("/analytics/status", status)):
         app.page(path, name=f"analytics_{handler.__name__}")(guarded(handler))
 
-
-def _ms(iso: str) -> int:
-    return int(round(parse_created_at(iso).timestamp() * 1000))

@@ -29,8 +29,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from mmstream.analytics.engine import Output
-from mmstream.analytics.store import to_ms
 from mmstream.analytics.windows import WindowSpec
+from mmstream.timefmt import to_ms
 
 
 class ShareStage:

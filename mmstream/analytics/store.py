@@ -12,11 +12,7 @@ from typing import Any
 
 from mmstream.analytics.brands import BrandCatalog
 from mmstream.analytics.topicspace import SPACE_ID
-from mmstream.pipeline.post import parse_created_at
-
-
-def to_ms(iso: str) -> int:
-    return int(round(parse_created_at(iso).timestamp() * 1000))
+from mmstream.timefmt import to_ms
 
 
 class QueryStore:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from mmstream.analytics.events import Mention, TopicRef
 from mmstream.errors import ConfigError
 from mmstream.inference.fused import SENTIMENT_LABELS
-from mmstream.pipeline.post import iso_utc
 from mmstream.settings import Settings
+from mmstream.timefmt import ms_iso
 
 #: example post ids kept per brand or topic and window (for alert evidence)
 EXAMPLES = 5
@@ -73,9 +72,6 @@ def window_specs(settings: Settings) -> list[WindowSpec]:
 def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
 
-
-def ms_iso(ms: int) -> str:
-    return iso_utc(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
 
 
 @dataclass

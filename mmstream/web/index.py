@@ -15,8 +15,7 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from mmstream.errors import PostError
-from mmstream.pipeline.post import parse_created_at
+from mmstream.timefmt import TimeFormatError, to_ms
 
 if TYPE_CHECKING:
     from mmstream.analytics.store import QueryStore
@@ -27,8 +26,8 @@ LABELS = ("negative", "neutral", "positive")
 @lru_cache(maxsize=200_000)
 def ms(iso: str) -> int:
     try:
-        return int(round(parse_created_at(iso).timestamp() * 1000))
-    except PostError:
+        return to_ms(iso)
+    except TimeFormatError:
         return 0
 
 

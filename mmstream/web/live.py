@@ -24,10 +24,9 @@ import warnings
 from collections import Counter, OrderedDict, deque
 from typing import Any
 
-from mmstream.errors import PostError
 from mmstream.kafka.follow import TopicFollower
-from mmstream.pipeline.post import parse_created_at
 from mmstream.settings import Settings
+from mmstream.timefmt import TimeFormatError, to_ms
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -71,8 +70,8 @@ def _clip(value: Any, chars: int = TEXT_CHARS) -> str:
 
 def _ms(value: Any) -> int | None:
     try:
-        return int(round(parse_created_at(value).timestamp() * 1000))
-    except (PostError, ValueError, TypeError, OverflowError):
+        return to_ms(value)
+    except (TimeFormatError, ValueError, TypeError, OverflowError):
         return None
 
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from aiohttp import web
 
 from mmstream.web.index import WindowIndex
-from mmstream.web.snapshot import BadView, View, build
+from mmstream.errors import QueryError
+from mmstream.web.snapshot import View, build
 
 if TYPE_CHECKING:
     from mmstream.analytics.service import Analytics
@@ -99,7 +100,7 @@ class Hub:
         try:
             analytics = self.analytics()
             view = View.from_query(request.query, analytics.spec_names if analytics else ["tumbling", "hopping"])
-        except BadView as exc:
+        except QueryError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         if self.streams >= MAX_STREAMS:
             return web.json_response({"error": f"at most {MAX_STREAMS} dashboards per worker"}, status=503)

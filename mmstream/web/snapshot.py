@@ -17,6 +17,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mmstream.errors import QueryError
 from mmstream.web.index import Series, Sums, WindowIndex, ms
 
 if TYPE_CHECKING:
@@ -32,8 +33,7 @@ MAX_ALERTS = 30
 LABELS = ("negative", "neutral", "positive")
 
 
-class BadView(ValueError):
-    """A view parameter is wrong (answered 400)."""
+BadView = QueryError  # a view parameter is wrong (answered 400); the name the tests knew
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ class View:
     def from_query(cls, query: Any, windows: list[str]) -> "View":
         view = cls(**{k: str(query.get(k, getattr(cls, k)))[:256] for k in ("range", "window", "brand", "topic", "label")})
         if view.range not in RANGES:
-            raise BadView(f"'range' must be one of {', '.join(RANGES)}, got {view.range!r}")
+            raise QueryError(f"'range' must be one of {', '.join(RANGES)}, got {view.range!r}")
         if view.window not in windows:
-            raise BadView(f"'window' must be one of {', '.join(windows)}, got {view.window!r}")
+            raise QueryError(f"'window' must be one of {', '.join(windows)}, got {view.window!r}")
         if view.label not in ("",) + LABELS:
-            raise BadView(f"'label' must be one of {', '.join(LABELS)} or empty, got {view.label!r}")
+            raise QueryError(f"'label' must be one of {', '.join(LABELS)} or empty, got {view.label!r}")
         return view
 
     def matches(self, mention: dict) -> bool:
