@@ -8,7 +8,8 @@ In the pipeline (every worker, and ``mmstream score``):
 * :mod:`~mmstream.analytics.copies`: ``duplicate_of`` and ``campaign`` into each result (the state:
   :mod:`~mmstream.analytics.signature`, :mod:`~mmstream.analytics.duplicates`, :mod:`~mmstream.analytics.campaigns`).
 
-The engine, over the single-partition ``mentions`` log (one worker at a time):
+The engines, one per partition of the ``mentions`` log (``MMSTREAM_ANALYTICS_PARTITIONS``, default 4;
+each on one worker at a time; topic mining on partition 0):
 
 * :mod:`~mmstream.analytics.events`: the mention record;
 * :mod:`~mmstream.analytics.windows`: window definitions and the pure aggregation math;

@@ -1,8 +1,9 @@
 """Executing window definitions over a stream of mentions, in event time.
 
-One aggregator sees every mention (it runs on the single partition of
-``<prefix>mentions``), so each window holds every brand of its time span and
-share of voice is exact. Per mention:
+One aggregator per engine partition of ``<prefix>mentions`` (``MMSTREAM_ANALYTICS_PARTITIONS``,
+default 4): it sees every mention of that partition's brands (:mod:`mmstream.analytics.routing`),
+so each window holds those brands' every post; share of voice over all brands is made exact
+downstream, by :mod:`mmstream.analytics.share`. Per mention:
 
 1. for each spec and each window containing the post's ``created_at``: a
    window still open gets the post; a window already closed (watermark past

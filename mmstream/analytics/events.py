@@ -1,11 +1,12 @@
 """The ``mention`` event: what the analytics need to know about one result.
 
-Workers publish one mention per result to the single-partition
-``<prefix>mentions`` topic, a micro-batch's mentions in one record (one
+Workers publish one mention per result to ``<prefix>mentions`` (``MMSTREAM_ANALYTICS_PARTITIONS``
+partitions, default 4: routed by brand, :mod:`mmstream.analytics.routing`), a micro-batch's
+mentions of one partition in one record (one
 compact JSON object per line, see :func:`encode_mentions`: one record to
 send, fetch and acknowledge per batch instead of one per post); that log is
-the only input of the analytics engine
-(windows, topic mining, alerts), so replaying it rebuilds the engine's state
+the only input of the analytics engines
+(windows, topic mining, alerts), so replaying a partition rebuilds its engine's state
 exactly. A mention carries what ``<prefix>enriched`` says about the post
 (event time, brands, sentiment, topics) plus what the miner needs and the
 result does not hold: the text embedding (float16) and the words.

@@ -1,7 +1,8 @@
 """Online topic mining over the posts' text embeddings.
 
-One miner runs in one place (the analytics engine, on the single partition of
-``<prefix>mentions``), so topic ids never conflict between workers; workers
+One miner runs in one place (the engine of ``<prefix>mentions``' partition 0, which every post's
+mining copy goes to: :mod:`mmstream.analytics.routing`), so topic ids never conflict between
+workers or engine partitions; workers
 assign posts to topics with a read-only :class:`TopicSnapshot` rebuilt from the
 miner's records on ``<prefix>topics``.
 
