@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
@@ -27,8 +26,9 @@ from mmstream.lanes.routing import ROUTE, MediaRouter
 from mmstream.web import install_dashboard
 from mmstream.observability import install_observability
 from mmstream.worker.overlap import InOrder, overlapped_batches
-from mmstream.worker.transactions import (TransactionalDelivery, exactly_once, hand_commits_to_transactions,
-                                         output_failed_record)
+from mmstream.worker.transactions import TransactionalDelivery, exactly_once, output_failed_record
+from mmstream.kafka.faust_patches import hand_commits_to_transactions, set_fetch_max_wait
+from mmstream.kafka.security import faust_credentials
 from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Outcome, Source
 from mmstream.plugin.extractors import in_media_lane, media_modalities
@@ -37,28 +37,7 @@ from mmstream.schemas.http import register_schema_routes
 from mmstream.schemas.versions import DEAD_LETTER
 from mmstream.settings import Settings
 
-
-def broker_credentials(settings: Settings) -> Any:
-    """Faust credentials from the security settings (None for PLAINTEXT).
-    ConfigError for an unknown protocol or a TLS file that does not exist."""
-    from mmstream.kafka.clients import client_config
-
-    protocol = client_config(settings)["security_protocol"]  # checks the protocol and the files
-    if protocol == "PLAINTEXT":
-        return None
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=settings.ssl_cafile or None)
-        if settings.ssl_certfile:
-            context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
-    if protocol == "SSL":
-        return faust.SSLCredentials(context)
-    return faust.SASLCredentials(
-        username=settings.sasl_username,
-        password=settings.sasl_password,
-        mechanism=settings.sasl_mechanism,
-        ssl_context=context,
-    )
+broker_credentials = faust_credentials  # transitional: a test imports it here until the tests move (issue 26)
 
 
 def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
@@ -89,7 +68,6 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     worker-mode enrichers and sinks), then let plugins add agents and pages. Nothing
     runs until a worker starts it; the pipeline is ``app.mmstream_pipeline``. The role
     (``settings.lanes``) says which lanes run: the text lane's agent, the media lane's consumer."""
-    from mmstream.kafka.fetch_wait import set_fetch_max_wait
     from mmstream.web.bind import check_exposure
 
     check_exposure(settings.web_host, settings.web_token, settings.web_insecure)  # before any model loads
@@ -97,7 +75,7 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
-        broker_credentials=broker_credentials(settings),
+        broker_credentials=faust_credentials(settings),
         broker_session_timeout=settings.broker_session_timeout,
         producer_enable_idempotence=False,
         producer_linger=settings.producer_linger,
