@@ -1,10 +1,11 @@
 """Shared fixtures: one embedded tansu broker per test session, and Settings
 with a unique topic prefix per test so tests never see each other's records.
 
-Every test is marked ``integration`` (it needs the real broker, directly or
-through ``settings``, or its module says so with ``pytestmark``) or ``unit``
-(pure logic and real models in this process): ``pytest -m unit`` runs the fast
-ones, ``pytest`` runs everything (tests/README.md)."""
+The folder sets the tier (tests/README.md): tests/unit/<package>/ (pure logic and
+real models in this process: no broker, no mmstream process), tests/integration/
+(the real broker, worker processes, commands, the database), tests/realkafka/
+(Apache Kafka itself), tests/browser/ (Chromium). A unit test that asks for the
+broker fails at collection, naming the folder it belongs in."""
 from __future__ import annotations
 
 import uuid
@@ -65,14 +66,29 @@ def settings(broker: EmbeddedBroker, broker_kind: str, request: pytest.FixtureRe
                          data_dir=str(tmp_path / "data"))
 
 
+#: the tier of each folder under tests/, as markers (``pytest -m unit`` and so on select by them)
+TIERS = {"unit": ("unit",), "integration": ("integration",), "realkafka": ("integration", "realkafka"),
+         "browser": ("integration", "browser")}
+
+
+def tier_of(path: Path) -> str:
+    """The tier a test file's folder sets: the first folder under tests/."""
+    parts = path.resolve().relative_to(Path(__file__).resolve().parent).parts
+    if len(parts) < 2 or parts[0] not in TIERS:
+        raise pytest.UsageError(f"{path}: a test lives in one of tests/{{{','.join(TIERS)}}}/ (its folder is its tier)")
+    return parts[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``integration`` for every test that uses the broker (or is marked so), ``unit`` for the rest."""
+    """Each test gets its folder's markers. A test under tests/unit/ that uses the broker is an error:
+    it belongs in tests/integration/. (A ``both_brokers`` test's Apache Kafka run is also marked
+    ``realkafka``, by ``pytest_generate_tests`` above, wherever it lives.)"""
     for item in items:
-        if "broker" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration"):
-            if not item.get_closest_marker("integration"):
-                item.add_marker(pytest.mark.integration)
-        else:
-            item.add_marker(pytest.mark.unit)
+        tier = tier_of(Path(str(item.fspath)))
+        if tier == "unit" and "broker" in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(f"{item.nodeid} uses the broker: move it to tests/integration/")
+        for marker in TIERS[tier]:
+            item.add_marker(getattr(pytest.mark, marker))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

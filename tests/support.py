@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from mmstream import schemas
 from mmstream.kafka.clients import Record, consume, produce_jsonl
 from mmstream.settings import Settings
 
@@ -266,3 +268,57 @@ def pip_install_plugin(root: Path, name: str, source: str, version: str = "0.1.0
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(src)],
                    check=True)
     return site
+
+
+# -- posts, results and waits the stream tests share ------------------------------------------------------
+
+WORDS = ("flight", "crew", "delay", "bag", "gate", "phone", "battery", "coffee", "lounge", "support", "great", "awful",
+         "fine", "never", "again", "love", "hate", "late", "early", "seat")
+
+
+def text_posts(n: int, prefix: str) -> list[dict]:
+    """``n`` distinct text posts of varied length (deterministic)."""
+    return [{"id": f"{prefix}{i}", "created_at": 1764320400 + i,
+             "text": " ".join(WORDS[(i * k + k * k) % len(WORDS)] for k in range(1, 4 + i % 17)) + f" #{i}"}
+            for i in range(n)]
+
+
+def without_mined(result: dict) -> dict:
+    """The result less its mined topics. A mined topic is the topic model's state when the post was
+    processed (it grows and is relabelled as posts arrive), so a replay may see it differently; every
+    other value is a function of the post alone. See README, Reliability."""
+    return {**result, "topics": [t for t in result.get("topics", []) if t.get("kind") != "mined"]}
+
+
+def health(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def wait_for_assignment(ports: list[int], timeout: float = 60) -> None:
+    def assigned():
+        health = [health(p).get("assigned_partitions") for p in ports]
+        return all(health) and health
+    wait_until(assigned, timeout, f"partitions assigned to every worker on ports {ports}")
+
+
+def on_partitions(prefix: str, partitions: int = 4) -> list[str]:
+    """One post id per partition of <prefix>posts (ids are the records' keys: murmur2, as Kafka's producers)."""
+    from kafka.partitioner.default import murmur2
+
+    found: dict[int, str] = {}
+    k = 0
+    while len(found) < partitions:
+        found.setdefault((murmur2(f"{prefix}{k}".encode()) & 0x7FFFFFFF) % partitions, f"{prefix}{k}")
+        k += 1
+    return [found[p] for p in range(partitions)]
+
+
+def synthetic_result(i: int) -> dict:
+    """A valid result record (the shape the worker writes) for post ``r<i>``."""
+    score = ((i * 37) % 200 - 100) / 100
+    label = "negative" if score < -0.3 else "positive" if score > 0.3 else "neutral"
+    return {"schema": schemas.version("enriched"), "id": f"r{i}", "created_at": "2026-11-28T09:00:00Z",
+            "brands": [["acme", "brewly"][i % 2]], "lang": "en", "lang_source": "given",
+            "sentiment": {"label": label, "score": score, "probs": {"negative": 0.2, "neutral": 0.3, "positive": 0.5}},
+            "topics": [], "modalities": {"text": {"chars": 20}}, "model": "synthetic"}

@@ -1,0 +1,338 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium``, over the
+DevTools protocol) against a real worker on the embedded broker, with the
+optional token on: the page loads, charts and the mentions feed fill in, a new
+post shows up live without a reload, filters work, markup in a post stays text,
+the security headers are there, the token is enforced, and a page open across a
+worker restart reconnects by itself.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+
+from mmstream.kafka.broker import free_port
+from mmstream.render import image_to_b64, render_meme
+from mmstream.settings import Settings
+from mmstream.web.live import complaint_of
+from browser import Browser, chromium_path
+from support import WorkerProcess, produce, read_outcomes, theme_text
+from paths import REPO
+
+# CI installs chromium (.ci/run): there a missing browser fails the tests instead of skipping them
+pytestmark = pytest.mark.skipif(chromium_path() is None and not os.environ.get("CI"),
+                                reason="needs Debian's chromium: apt-get install -y chromium")
+
+TOKEN = "tok-" + uuid.uuid4().hex
+XSS_TEXT = '<img src=x onerror="window.__pwned=1"> evilcorp <script>window.__pwned=2</script> & &lt;b&gt;'
+XSS_AUTHOR = '<img src=x onerror="window.__pwned=3">'
+XSS_BRAND = '<script>window.__pwned=4</script>'
+XSS_OCR = "<IMG SRC=X ONERROR=ALERT(1)> <SCRIPT>"
+BRANDS_TOML = '''
+[brands.acme]
+name = "Acme Air"
+aliases = ["acme air", "@acmeair"]
+
+[brands.zenbank]
+aliases = ["zenbank"]
+
+[brands.evil]
+name = '<img src=x onerror="window.__pwned=5">Evil'
+aliases = ["evilcorp", "<b onmouseover=alert(6)>evil</b>"]
+'''
+# minutes instead of hours: 10 s windows, alerts on the last 30 s against the 4 minutes before
+WORKER_ENV = {"MMSTREAM_WEB_TOKEN": TOKEN, "MMSTREAM_TOPIC_WARMUP": "10", "MMSTREAM_WINDOW_TUMBLING": "10",
+              "MMSTREAM_WINDOW_HOPPING": "60", "MMSTREAM_WINDOW_HOP": "10", "MMSTREAM_WINDOW_GRACE": "5",
+              "MMSTREAM_ALERT_RECENT": "30", "MMSTREAM_ALERT_BASELINE": "240", "MMSTREAM_ALERT_MIN_POSTS": "10"}
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
+
+def _posts(now: datetime) -> list[dict]:
+    """60 posts over the last 5 minutes on three themes and brands, a burst of 25 on one brand 80 to 60 s
+    ago, then one post carrying markup everywhere; in event-time order."""
+    themes = [("acme", "luggage", "acme air"), ("zenbank", "phone", "zenbank"), ("acme", "coffee", "acme air")]
+    posts = []
+    for i in range(60):
+        brand, theme, alias = themes[i % 3]
+        posts.append({"id": f"p{i:03d}", "created_at": _iso(now - timedelta(seconds=300 - 5 * i)), "lang": "en",
+                      "author": f"user{i}", "text": f"{alias}: {theme_text(theme, i)}"})
+    for i in range(25):
+        posts.append({"id": f"burst{i:02d}", "created_at": _iso(now - timedelta(seconds=80 - 0.8 * i)), "lang": "en",
+                      "author": f"angry{i}", "text": f"@acmeair {theme_text('luggage', 60 + i)}!!"})
+    posts.sort(key=lambda p: p["created_at"])
+    meme = image_to_b64(render_meme(XSS_OCR, seed=3, width=640, background="solid", jpeg_quality=0))
+    posts.append({"id": "xss-1", "created_at": _iso(now - timedelta(seconds=2)), "author": XSS_AUTHOR,
+                  "brands": [XSS_BRAND], "text": XSS_TEXT, "images": [{"b64": meme}], "platform": "<i>x</i>"})
+    return posts
+
+
+def _wait_health(port: int, worker: WorkerProcess, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert worker.alive(), worker.log()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"worker did not answer /health:\n{worker.log()}")
+
+
+@pytest.fixture(scope="module")
+def dash(broker, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dashboard")
+    unique = uuid.uuid4().hex[:12]
+    settings = Settings.load(broker=broker.url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
+                             broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp / "data"))
+    (tmp / "brands.toml").write_text(BRANDS_TOML)
+    env = {**WORKER_ENV, "MMSTREAM_BRANDS_FILE": str(tmp / "brands.toml")}
+    worker = WorkerProcess(settings, tmp / "worker.log", extra_env=env)
+    browser = None
+    ns = SimpleNamespace(worker=worker)  # a test may replace the worker (a restart): the last one is stopped
+    try:
+        _wait_health(settings.web_port, worker)
+        posts = _posts(datetime.now(timezone.utc))
+        produce(settings, posts)
+        results, dead = read_outcomes(settings, len(posts), timeout=180)
+        assert len(results) == len(posts), (dead, worker.log())
+        browser = Browser(tmp / "chromium")
+        ns.__dict__.update(settings=settings, results=results, browser=browser, tmp=tmp, env=env,
+                           url=f"http://127.0.0.1:{settings.web_port}")
+        yield ns
+    finally:
+        if browser is not None:
+            browser.close()
+        ns.worker.stop()
+
+
+def _get(port: int, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    response = conn.getresponse()
+    streaming = path.startswith("/events") and response.status == 200
+    response.body = b"" if streaming else response.read()
+    conn.close()
+    return response
+
+
+def test_token_guards_the_dashboard_and_the_json_api(dash):
+    port = dash.settings.web_port
+    for path in ("/", "/static/dashboard.js", "/events", "/brands", "/topics", "/alerts", "/analytics/status"):
+        response = _get(port, path)
+        assert response.status == 401, path
+        assert "MMSTREAM_WEB_TOKEN" in json.loads(response.body)["error"]
+    assert _get(port, "/health").status == 200  # the probes stay open
+    assert _get(port, "/ready").status in (200, 503)
+    assert _get(port, "/metrics").status == 401
+    assert _get(port, "/brands", {"Authorization": "Bearer wrong"}).status == 401
+    assert _get(port, "/?token=wrong").status == 401
+    ok = _get(port, "/brands", {"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status == 200 and {b["brand"] for b in json.loads(ok.body)["brands"]} >= {"acme", "zenbank", "evil"}
+    login = _get(port, f"/?token={TOKEN}")
+    assert login.status == 303 and login.getheader("Location") == "/"
+    cookie = login.getheader("Set-Cookie")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
+    session = cookie.split(";")[0]
+    assert _get(port, "/brands", {"Cookie": session}).status == 200
+    assert _get(port, "/", {"Cookie": session}).status == 200
+    assert _get(port, "/", {"Cookie": "mmstream_session=forged"}).status == 401
+
+
+def test_security_headers_and_no_inline_code(dash):
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for path in ("/", "/static/dashboard.js", "/brands", "/events"):
+        response = _get(dash.settings.web_port, path, bearer)
+        assert response.status == 200, path
+        csp = response.getheader("Content-Security-Policy")
+        assert csp and "default-src 'none'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp, path
+        assert "unsafe" not in csp
+        assert response.getheader("X-Content-Type-Options") == "nosniff"
+    static = REPO / "mmstream" / "web" / "static"
+    page = (static / "index.html").read_text()
+    assert "<style" not in page and not re.search(r"\s(style|on[a-z]+)=", page)
+    assert page.count("<script") == page.count("<script defer src=")
+    code = (static / "dashboard.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in code, sink
+
+
+def test_page_loads_and_fills_in(dash):
+    b = dash.browser
+    b.goto(f"{dash.url}/?token={TOKEN}")  # sets the cookie and lands on /
+    assert b.eval("location.pathname") == "/"
+    b.wait_for("document.querySelectorAll('#feed li.mention').length >= 30", 20)
+    b.wait_for("document.querySelectorAll('#chart-posts canvas, #chart-score canvas').length == 2", 10)
+    series = b.wait_for("(() => { const s = [...document.querySelectorAll('#chart-posts .u-series .u-label')]"
+                        ".map(e => e.textContent); return s.length >= 2 && s; })()", 10)
+    assert {"Acme Air", "zenbank"} <= set(series)
+    # posts per brand in the table: every result counted once (closed windows read back, open ones from the engine)
+    expected = {brand: sum(1 for r in dash.results.values() if brand in r["brands"]) for brand in ("acme", "zenbank")}
+    table = "Object.fromEntries([...document.querySelectorAll('#brands tbody tr')].map(tr => " \
+            "[tr.dataset.brand, +tr.children[1].textContent.replace(/,/g, '')]))"
+    try:
+        b.wait_for(f"(() => {{ const t = {table}; return t.acme === {expected['acme']} "
+                   f"&& t.zenbank === {expected['zenbank']}; }})()", 60)
+    except AssertionError:
+        raise AssertionError(f"brand table {b.eval(table)}, results {expected}") from None
+    topics = b.wait_for("(() => { const t = [...document.querySelectorAll('#topics li[data-topic]')]"
+                        ".map(li => li.dataset.topic); return t.length && t; })()", 30)
+    assert all(t.startswith("m-") for t in topics)
+    assert b.eval("document.querySelector('#status').className") == "status on"
+    # each row as its result says: label, language, complaint badge when the result flags one
+    rows = b.eval("[...document.querySelectorAll('#feed li.mention')].map(li => ({id: li.dataset.id, "
+                  "label: li.querySelector('.badge').textContent, lang: (li.querySelector('.lang') || {}).textContent, "
+                  "complaint: !!li.querySelector('.badge.complaint')}))")
+    for row in rows:
+        result = dash.results[row["id"]]
+        assert row["label"] == result["sentiment"]["label"]
+        assert row["lang"] == (result.get("lang") or None)
+        assert row["complaint"] == (complaint_of(result) is True)
+    assert b.problems() == []
+
+
+def test_a_new_post_appears_live_without_reload(dash):
+    b = _page(dash)
+    b.wait_for("document.querySelectorAll('#feed li.mention').length > 0", 20)
+    b.eval("window.__marker = 'same page'")
+    pid = "live-" + uuid.uuid4().hex[:8]
+    text = f"zenbank app {pid} just crashed again"
+    began = time.monotonic()
+    produce(dash.settings, [{"id": pid, "created_at": _iso(datetime.now(timezone.utc)), "text": text}])
+    b.wait_for(f"!!document.querySelector('#feed li[data-id=\"{pid}\"]')", 10, every=0.02)
+    elapsed = time.monotonic() - began
+    print(f"post produced -> on the page: {elapsed:.2f} s")
+    assert elapsed < 2.0
+    assert b.eval("window.__marker") == "same page"
+    assert b.eval(f"document.querySelector('#feed li[data-id=\"{pid}\"] .text').textContent") == text
+    assert b.eval("document.querySelector('#feed li.mention').dataset.id") == pid  # newest first
+
+
+def _page(dash) -> Browser:
+    """The browser on the dashboard (logged in with the token once)."""
+    b = dash.browser
+    if b.eval("location.href").split("#")[0] != f"{dash.url}/":
+        b.goto(f"{dash.url}/?token={TOKEN}")
+    return b
+
+
+def _feed(b) -> list[dict]:
+    return b.eval("[...document.querySelectorAll('#feed li.mention')].map(li => ({id: li.dataset.id, "
+                  "label: li.dataset.label, brands: JSON.parse(li.dataset.brands), topics: JSON.parse(li.dataset.topics)}))")
+
+
+def test_filters(dash):
+    b = _page(dash)
+    b.wait_for("!!document.querySelector('#brands tbody tr[data-brand=\"zenbank\"]')", 20)
+    b.eval("document.querySelector('#brands tbody tr[data-brand=\"zenbank\"]').click()")
+    b.wait_for("location.hash.includes('brand=zenbank') && document.querySelector('#filters').textContent.includes('zenbank')")
+    b.wait_for("(() => { const r = [...document.querySelectorAll('#feed li.mention')]; "
+               "return r.length >= 10 && r.every(li => JSON.parse(li.dataset.brands).includes('zenbank')); })()")
+    assert {m["id"] for m in _feed(b)} >= {i for i, r in dash.results.items() if "zenbank" in r["brands"]}
+    b.wait_for("(() => { const s = [...document.querySelectorAll('#chart-posts .u-series .u-label')]; "
+               "return s.length === 1 && s[0].textContent === 'zenbank'; })()")
+    assert b.eval("document.querySelector('#brands tr.selected').dataset.brand") == "zenbank"
+    # sentiment on top of the brand, from the select
+    b.eval("(() => { const s = document.querySelector('#label'); s.value = 'negative'; s.dispatchEvent(new Event('change')); })()")
+    b.wait_for("location.hash.includes('label=negative')")
+    time.sleep(1.5)
+    feed = _feed(b)
+    expected = [r for r in dash.results.values() if "zenbank" in r["brands"] and r["sentiment"]["label"] == "negative"]
+    assert all(m["label"] == "negative" and "zenbank" in m["brands"] for m in feed)
+    assert len(feed) >= len(expected) and len(expected) > 0
+    # clicking the filter chips clears them
+    for _ in range(2):
+        b.eval("document.querySelector('#filters button').click()")
+    b.wait_for("!document.querySelector('#filters button') && location.hash.indexOf('brand=') < 0")
+    b.wait_for("new Set([...document.querySelectorAll('#feed li.mention')].flatMap(li => JSON.parse(li.dataset.brands))).size >= 3")
+    # a topic
+    topic = b.wait_for("document.querySelector('#topics li[data-topic]') && document.querySelector('#topics li[data-topic]').dataset.topic")
+    b.eval(f"document.querySelector('#topics li[data-topic=\"{topic}\"]').click()")
+    b.wait_for(f"location.hash.includes('topic={topic}')")
+    b.wait_for(f"(() => {{ const r = [...document.querySelectorAll('#feed li.mention')]; "
+               f"return r.length > 0 && r.every(li => JSON.parse(li.dataset.topics).includes('{topic}')); }})()")
+    members = [r["id"] for r in dash.results.values() if any(t["id"] == topic for t in r.get("topics", []))]
+    assert {m["id"] for m in _feed(b)} >= set(members) - {"xss-1"}
+    b.eval("document.querySelector('#filters button').click()")
+    b.wait_for("!document.querySelector('#filters button')")
+    assert b.problems() == []
+
+
+def test_alerts_show_their_evidence_and_filter(dash):
+    b = _page(dash)
+    alerts = json.loads(_get(dash.settings.web_port, "/alerts", {"Authorization": f"Bearer {TOKEN}"}).body)["alerts"]
+    acme = [a for a in alerts if a["subject"]["id"] == "acme" and a["kind"] == "volume"]
+    assert acme, alerts  # the burst
+    alert = acme[-1]
+    item = f"document.querySelector('#alerts li[data-alert=\"{alert['id']}\"]')"
+    b.wait_for("!!" + item, 20)
+    evidence = b.eval(f"[...{item}.querySelectorAll('.evidence li')].map(li => li.textContent)")
+    posts = {p["id"]: p["text"] for p in _posts(datetime.now(timezone.utc))}
+    assert evidence and set(evidence) <= {posts.get(i, i) for i in alert["example_post_ids"]}
+    assert any(e.startswith("@acmeair") for e in evidence)  # the texts of the burst's posts, not only ids
+    assert str(alert["figures"]["posts"]) in b.eval(f"{item}.textContent")
+    b.eval(f"{item}.click()")
+    b.wait_for("location.hash.includes('brand=acme')")
+    b.wait_for("(() => { const r = [...document.querySelectorAll('#feed li.mention')]; "
+               "return r.length > 0 && r.every(li => JSON.parse(li.dataset.brands).includes('acme')); })()")
+    b.eval("document.querySelector('#filters button').click()")
+    b.wait_for("!document.querySelector('#filters button')")
+
+
+def test_markup_in_a_post_stays_text_and_runs_nothing(dash):
+    b = _page(dash)
+    result = dash.results["xss-1"]
+    ocr = result["modalities"]["images"]["ocr_text"]
+    assert "<" in ocr or "ONERROR" in ocr.upper(), ocr  # the image really carried markup to the page
+    assert "evil" in result["brands"] and XSS_BRAND in result["brands"]
+    row = "document.querySelector('#feed li[data-id=\"xss-1\"]')"
+    b.wait_for("!!" + row, 20)
+    shown = b.eval(f"(() => {{ const r = {row}; return {{text: r.querySelector('.text').textContent, "
+                   f"ocr: r.querySelector('.ocrtext').textContent, author: r.querySelector('.author').textContent, "
+                   f"chips: [...r.querySelectorAll('.chip')].map(c => c.textContent), meta: r.querySelector('.meta').textContent}}; }})()")
+    assert shown["text"] == XSS_TEXT
+    assert shown["ocr"] == ocr
+    assert shown["author"] == XSS_AUTHOR
+    assert XSS_BRAND in shown["chips"]
+    assert '<img src=x onerror="window.__pwned=5">Evil' in shown["chips"]  # the configured brand's display name
+    assert "<i>x</i>" in shown["meta"]
+    names = b.eval("[...document.querySelectorAll('#brands td.name > span:first-child')].map(s => s.textContent)")
+    assert '<img src=x onerror="window.__pwned=5">Evil' in names and XSS_BRAND in names
+    options = b.eval("[...document.querySelectorAll('#brand option')].map(o => o.textContent)")
+    assert XSS_BRAND in options
+    assert b.eval("typeof window.__pwned") == "undefined"
+    assert b.eval("document.images.length") == 0  # no markup became an element
+    assert b.eval("document.querySelectorAll('b, i, script:not([src])').length") == 0
+    assert b.eval("document.scripts.length") == 2
+    assert b.problems() == []
+
+
+def test_page_reconnects_after_a_worker_restart(dash):
+    b = _page(dash)
+    b.wait_for("document.querySelector('#status').className === 'status on'")
+    b.eval("window.__marker = 'kept'")
+    began = time.monotonic()
+    code = dash.worker.stop()
+    assert code == 0, dash.worker.log()
+    stopped = time.monotonic() - began
+    print(f"worker stopped in {stopped:.1f} s with a dashboard connected")
+    assert stopped < 15  # the open event stream does not hold the shutdown
+    b.wait_for("document.querySelector('#status').className === 'status off'", 10)
+    dash.worker = WorkerProcess(dash.settings, dash.tmp / "worker2.log", extra_env=dash.env)
+    _wait_health(dash.settings.web_port, dash.worker)
+    b.wait_for("document.querySelector('#status').className === 'status on'", 30)
+    pid = "after-restart-" + uuid.uuid4().hex[:6]
+    produce(dash.settings, [{"id": pid, "created_at": _iso(datetime.now(timezone.utc)), "text": "acme air after the restart"}])
+    b.wait_for(f"!!document.querySelector('#feed li[data-id=\"{pid}\"]')", 60)
+    assert b.eval("window.__marker") == "kept"
+    assert [e for e in b.problems() if e["method"] != "Log.entryAdded"] == []  # refused connections are logged while down
