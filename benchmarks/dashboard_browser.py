@@ -26,7 +26,7 @@ from browser import Browser  # noqa: E402
 from support import WorkerProcess, theme_text  # noqa: E402
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port  # noqa: E402
-from mmstream.kafka.clients import produce_jsonl  # noqa: E402
+from mmstream.commands.produce import produce_jsonl  # noqa: E402
 from mmstream.settings import Settings  # noqa: E402
 
 BRANDS = 100

@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from mmstream.kafka.broker import free_port  # noqa: E402
-from mmstream.kafka.clients import consume, ensure_topics, produce_jsonl  # noqa: E402
+from mmstream.commands.produce import produce_jsonl  # noqa: E402
+from mmstream.kafka.admin import create_topics  # noqa: E402
+from mmstream.kafka.readback import consume  # noqa: E402
 from mmstream.settings import Settings  # noqa: E402
-from mmstream.worker.run import OUTPUT_TOPICS  # noqa: E402
 from realkafka import KafkaCluster  # noqa: E402
 
 WORDS = ("flight", "crew", "delay", "bag", "gate", "phone", "battery", "coffee", "lounge", "support", "great",
@@ -43,7 +44,7 @@ def run_mode(cluster: KafkaCluster, guarantee: str, n: int, work: Path) -> dict:
     unique = uuid.uuid4().hex[:8]
     settings = Settings.load(broker=cluster.url, topic_prefix=f"b{unique}.", app_id=f"bench-{unique}",
                              web_port=free_port(), data_dir=str(work / unique))
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     produce_jsonl(settings, posts(n, unique), settings.topic("posts"))
     env = {"PATH": "/usr/bin:/bin", "MMSTREAM_BROKER": settings.broker, "MMSTREAM_TOPIC_PREFIX": settings.topic_prefix,
            "MMSTREAM_APP_ID": settings.app_id, "MMSTREAM_WEB_PORT": str(settings.web_port),

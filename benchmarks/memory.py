@@ -26,10 +26,10 @@ import uuid
 from pathlib import Path
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port
-from mmstream.kafka.clients import ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
 from mmstream.render import image_to_b64, render_meme
 from mmstream.settings import Settings
-from mmstream.worker.run import OUTPUT_TOPICS
 
 T0 = 1764320400
 BAD = [b"{not json", b"[1, 2]", b'{"created_at": 0, "text": "no id"}', b'{"id": "", "text": "x"}',
@@ -94,7 +94,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(free_port(), log_path=Path(tmp) / "tansu.log") as broker:
         settings = Settings.load(broker=broker.url, topic_prefix=f"mem{uuid.uuid4().hex[:8]}.",
                                  web_port=free_port(), data_dir=str(Path(tmp) / "data"))
-        ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+        create_topics(settings, roles=("worker",))
         env = {**os.environ, "MMSTREAM_BROKER": settings.broker, "MMSTREAM_TOPIC_PREFIX": settings.topic_prefix,
                "MMSTREAM_WEB_PORT": str(settings.web_port), "MMSTREAM_DATA_DIR": settings.data_dir}
         with open(Path(tmp) / "worker.log", "wb") as log:

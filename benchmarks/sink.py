@@ -20,7 +20,8 @@ import uuid
 from pathlib import Path
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port
-from mmstream.kafka.clients import ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
 from mmstream.schemas.versions import RESULT
 from mmstream.settings import Settings
 from mmstream.sinks.runner import run_sink
@@ -55,7 +56,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="mmstream-sink-bench-"))
     with EmbeddedBroker(free_port(), log_path=work / "tansu.log") as broker:
         settings = Settings.load(broker=broker.url, topic_prefix=f"b{uuid.uuid4().hex[:8]}.", app_id="bench")
-        ensure_topics(settings, [settings.topic("enriched")], settings.partitions)
+        create_topics(settings, topics=("enriched",))
         produce_jsonl(settings, results(args.records), settings.topic("enriched"))
         targets = [("sqlite", f"sqlite:///{work / 'bench.db'}")]
         server = None

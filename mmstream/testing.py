@@ -11,6 +11,9 @@ Fixtures (docs/plugins.md, "Testing"):
 * ``mmstream_worker``: a real worker process on that broker, with ``produce(posts)``,
   ``outcomes(expected)`` and ``stop()``.
 
+The read-back, for tests that read what a worker wrote: :func:`consume` (topics from their
+beginning until a condition holds or time runs out) and :class:`Record` (one record read back).
+
 Nothing heavy is imported until a fixture is used.
 """
 from __future__ import annotations
@@ -29,6 +32,16 @@ import pytest
 from mmstream.settings import Settings
 
 _ids = itertools.count(1)
+
+
+def __getattr__(name: str) -> Any:
+    """``Record`` and ``consume`` (:mod:`mmstream.kafka.readback`), imported when first asked for:
+    this module is a pytest plugin loaded in every session, and kafka-python is not light."""
+    if name in ("Record", "consume"):
+        from mmstream.kafka import readback
+
+        return getattr(readback, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @pytest.fixture
@@ -96,16 +109,17 @@ class Worker:
                                      stderr=subprocess.STDOUT)
 
     def produce(self, posts: list[Any]) -> int:
-        from mmstream.kafka.clients import ensure_topics, produce_jsonl
+        from mmstream.commands.produce import produce_jsonl
+        from mmstream.kafka.admin import create_topics
 
-        ensure_topics(self.settings, [self.settings.topic("posts")], self.settings.partitions)
+        create_topics(self.settings, roles=("input",))
         lines = [p if isinstance(p, (str, bytes)) else json.dumps(p) for p in posts]
         return produce_jsonl(self.settings, lines, self.settings.topic("posts"))
 
     def outcomes(self, expected: int, timeout: float = 180.0) -> tuple[dict[str, dict], list[dict]]:
         """Results by post id and dead letters, read until ``expected`` posts came back
         (or ``timeout``: then AssertionError with the worker's log)."""
-        from mmstream.kafka.clients import consume
+        from mmstream.kafka.readback import consume
 
         topics = [self.settings.topic("enriched"), self.settings.topic("dead-letter")]
 

@@ -35,7 +35,7 @@ from mmstream.bench.cpu import account, snapshot
 from mmstream.bench.driver import Driver, Phase
 from mmstream.bench.posts import BenchPost, records
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import ensure_topics
+from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
 
 WARM_POSTS = 32
@@ -117,7 +117,7 @@ def measure_system(system: System, broker: str, mix: str, posts: Sequence[BenchP
     tag = f"bench-{system.name}-{mix}" + (f"-{run}" if run else "")
     settings = Settings.load(broker=broker, topic_prefix=f"{tag}.", app_id=tag, web_port=free_port(),
                              data_dir=str(workdir / tag), partitions=partitions)
-    ensure_topics(settings, [settings.topic(t) for t in TOPICS], partitions)
+    create_topics(settings, topics=TOPICS)
     worker = WorkerProcess(system, settings, workdir / f"{tag}.log")
     try:
         figures = asyncio.run(_phases(settings, worker, posts, latency, latency_seconds, broker_pid))

@@ -98,13 +98,12 @@ def measure_setup(setup: str, broker: str, texts: list[str], clips: list[tuple[b
     from mmstream.bench.e2e import System, WorkerProcess
     from mmstream.bench.posts import EPOCH
     from mmstream.kafka.broker import free_port
-    from mmstream.kafka.clients import ensure_topics
+    from mmstream.kafka.admin import create_topics
     from mmstream.settings import Settings
 
     tag = f"media-{setup}-{os.getpid()}"
     settings = Settings.load(broker=broker, topic_prefix=f"{tag}.", app_id=tag, data_dir=str(workdir / tag))
-    ensure_topics(settings, [settings.topic(t) for t in ("posts", "media", "enriched", "dead-letter")],
-                  settings.partitions)
+    create_topics(settings, topics=("posts", "media", "enriched", "dead-letter"))
     env = {"MMSTREAM_PLUGIN_AUDIO_MODEL": args.audio_model} if args.audio_model else {}
     workers = {role: WorkerProcess(System(role, "mmstream", ["worker", "--lanes", lanes], env),
                                    settings.replace(web_port=free_port()), workdir / f"{tag}-{role}.log")

@@ -46,13 +46,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from mmstream.kafka.clients import ensure_topics, produce_jsonl
+    from mmstream.commands.produce import produce_command
 
-    settings = _settings(args)
-    ensure_topics(settings, [settings.topic("posts")], settings.partitions)
-    n = produce_jsonl(settings, args.file, settings.topic("posts"), rate=args.rate, progress=True)
-    print(f"produced {n} posts to {settings.topic('posts')}", file=sys.stderr)
-    return 0
+    return produce_command(_settings(args), args.file, args.rate)
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -15,9 +15,10 @@ import threading
 from pathlib import Path
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port
-from mmstream.kafka.clients import Record, consume, ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
+from mmstream.kafka.readback import Record, consume
 from mmstream.settings import Settings
-from mmstream.worker.run import OUTPUT_TOPICS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "posts.jsonl"
 
@@ -55,7 +56,7 @@ def run_demo(rate: float = 20.0, timeout: float = 180.0, posts_file: str | None 
         settings = Settings.load(broker=broker.url, app_id="mmstream-demo", data_dir=str(Path(tmp) / "data"),
                                  web_port=free_port())
         print(f"broker  {broker.url} (embedded tansu)", flush=True)
-        ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+        create_topics(settings, roles=("worker",))
         worker_log = open(Path(tmp) / "worker.log", "wb")
         env = {**os.environ, "MMSTREAM_BROKER": broker.url, "MMSTREAM_APP_ID": settings.app_id,
                "MMSTREAM_DATA_DIR": settings.data_dir, "MMSTREAM_WEB_PORT": str(settings.web_port),

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Iterator
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port
-from mmstream.kafka.clients import ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
-from mmstream.worker.run import OUTPUT_TOPICS
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 HISTORY_SECONDS = 600
@@ -85,7 +85,7 @@ def serve_demo(rate: float = 1.0, port: int = 6066, posts_file: str | None = Non
         settings = Settings.load(broker=broker.url, app_id="mmstream-demo", data_dir=str(Path(tmp) / "data"),
                                  web_port=web_port)
         print(f"broker     {broker.url} (embedded tansu)", flush=True)
-        ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+        create_topics(settings, roles=("worker",))
         env = {**os.environ, "MMSTREAM_BROKER": broker.url, "MMSTREAM_APP_ID": settings.app_id,
                "MMSTREAM_DATA_DIR": settings.data_dir, "MMSTREAM_WEB_PORT": str(web_port),
                "MMSTREAM_TOPIC_PREFIX": settings.topic_prefix}

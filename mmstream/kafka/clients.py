@@ -1,5 +1,11 @@
 """Small synchronous Kafka helpers on kafka-python: topics, replay, read-back.
 
+Being split (issue 26): the topic catalogue is :mod:`mmstream.kafka.catalogue`, topic creation and
+ACL checks :mod:`mmstream.kafka.admin`, security :mod:`mmstream.kafka.security`, the read-back
+:mod:`mmstream.kafka.readback`, the produce command :mod:`mmstream.commands.produce`. Until the
+tests import those, ``ensure_topics``, ``check_access``, ``produce_jsonl``, ``consume`` and
+``Record`` stay here too; what remains after is this module's client factory.
+
 Used by the CLI (``mmstream produce``, topic creation) and the tests; the
 worker itself talks to Kafka through Faust/aiokafka.  Written to work on a real
 Kafka and on tansu, the embedded broker, so they
@@ -25,7 +31,9 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from mmstream.errors import BrokerError, ConfigError
 from mmstream.progress import line_end
 from mmstream.pipeline.post import usable_id
-from mmstream.settings import Settings, bootstrap_servers
+from mmstream.kafka.catalogue import max_record_bytes, topic_configs
+from mmstream.kafka.security import kafka_python_config
+from mmstream.settings import Settings
 
 with warnings.catch_warnings():
     # kafka-python 3.x emits a few hundred DeprecationWarnings on import
@@ -35,7 +43,6 @@ with warnings.catch_warnings():
     from kafka.errors import (KafkaError, SaslAuthenticationFailedError, TopicAlreadyExistsError,
                               TopicAuthorizationFailedError)
 
-PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 #: seconds to reach the bootstrap servers before giving up (kafka-python: 30)
 CONNECT_TIMEOUT = 10.0
 
@@ -59,32 +66,8 @@ class Record:
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
-    """kafka-python keyword arguments: bootstrap servers and security.
-
-    Only settings that apply and are non-empty are passed: SASL fields for the
-    ``SASL_*`` protocols, SSL files whenever they are set.
-    """
-    protocol = (settings.security_protocol or "PLAINTEXT").upper()
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"security_protocol {settings.security_protocol!r} is not one of "
-                          f"{', '.join(PROTOCOLS)}; set MMSTREAM_SECURITY_PROTOCOL")
-    config: dict[str, Any] = {"bootstrap_servers": bootstrap_servers(settings.broker),
-                              "security_protocol": protocol}
-    if protocol.startswith("SASL_"):
-        if settings.sasl_mechanism:
-            config["sasl_mechanism"] = settings.sasl_mechanism
-        if settings.sasl_username:
-            config["sasl_plain_username"] = settings.sasl_username
-        if settings.sasl_password:
-            config["sasl_plain_password"] = settings.sasl_password
-    for field, key in (("ssl_cafile", "ssl_cafile"), ("ssl_certfile", "ssl_certfile"),
-                       ("ssl_keyfile", "ssl_keyfile")):
-        value = getattr(settings, field)
-        if value:
-            if not Path(value).is_file():
-                raise ConfigError(f"{field} {value!r} does not exist; set MMSTREAM_{field.upper()}")
-            config[key] = value
-    return config
+    """kafka-python keyword arguments: :func:`mmstream.kafka.security.kafka_python_config`."""
+    return kafka_python_config(settings)
 
 
 def _connect(settings: Settings) -> dict[str, Any]:
@@ -141,7 +124,8 @@ def connecting(settings: Settings) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
-def _admin(settings: Settings) -> KafkaAdminClient:
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    """A kafka-python admin client (as :func:`kafka_consumer`); the caller closes it."""
     with connecting(settings):
         return KafkaAdminClient(client_id="mmstream-admin", **_connect(settings))
 
@@ -187,7 +171,7 @@ def check_access(settings: Settings, read: Iterable[str] = (), write: Iterable[s
         needed[name].add("WRITE")
     if not needed:
         return
-    admin = _admin(settings)
+    admin = admin_client(settings)
     try:
         described = {t["name"]: t for t in admin.describe_topics(list(needed))}
     except KafkaError as exc:
@@ -204,45 +188,10 @@ def check_access(settings: Settings, read: Iterable[str] = (), write: Iterable[s
                 continue
             missing = sorted(operations - set(allowed))
         if missing:
-            raise ConfigError(f"{_principal(settings)} may not {' or '.join(missing)} topic {name!r} on "
+            raise ConfigError(f"{principal(settings)} may not {' or '.join(missing)} topic {name!r} on "
                               f"{settings.broker}: grant it (kafka-acls --add --allow-principal "
                               f"User:{settings.sasl_username or '<name>'} --operation {missing[0].title()} "
                               f"--topic {name}) or connect as a principal that may")
-
-
-#: topics whose consumers want the last record per key (a result per post id, a topic's state, a window's
-#: figures, an alert): compacted, so the log keeps that view however long it runs
-COMPACTED = ("enriched", "topics", "brand-stats", "alerts")
-#: what a record batch carries beyond its payload (headers, key, the batch's framing), with room to spare
-RECORD_OVERHEAD = 64 * 1024
-
-
-def topic_configs(settings: Settings, name: str) -> dict[str, str]:
-    """The topic-level configs mmstream sets on a topic it creates (``name``: the full
-    name). Ignored by tansu; applied by a real Kafka:
-
-    * ``cleanup.policy=compact`` for the keyed outputs in :data:`COMPACTED`
-      (last value per key; README, Reliability: consumers keep the last record per key);
-    * ``retention.ms`` of ``mentions``: ``MMSTREAM_MENTIONS_RETENTION`` seconds, -1
-      (forever) by default, since the analytics engine rebuilds its state from that log;
-    * ``max.message.bytes`` of ``posts`` and ``media`` (where the text lane routes posts with a
-      clip, whole): ``MMSTREAM_MAX_PAYLOAD_BYTES`` plus framing, so a post the worker accepts is
-      one the broker accepts (Kafka's default is about 1 MB).
-    """
-    short = name[len(settings.topic_prefix):] if name.startswith(settings.topic_prefix) else name
-    configs: dict[str, str] = {}
-    if short in COMPACTED:
-        configs["cleanup.policy"] = "compact"
-    if short == "mentions":
-        configs["retention.ms"] = str(int(settings.mentions_retention * 1000)) if settings.mentions_retention > 0 else "-1"
-    if short in ("posts", "media"):  # the media lane's topic carries the same posts, routed whole
-        configs["max.message.bytes"] = str(max_record_bytes(settings))
-    return configs
-
-
-def max_record_bytes(settings: Settings) -> int:
-    """The largest record batch mmstream produces or asks a topic to accept."""
-    return max(1_048_588, settings.max_payload_bytes + RECORD_OVERHEAD)
 
 
 def ensure_topics(settings: Settings, names: list[str], partitions: int,
@@ -253,7 +202,7 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int,
     they are (a principal without CREATE may use topics an admin made)."""
     if not names:
         return
-    admin = _admin(settings)
+    admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
         replicas = settings.replication_factor if settings.replication_factor > 0 else -1
@@ -267,7 +216,7 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int,
             except TopicAlreadyExistsError:
                 pass
             except TopicAuthorizationFailedError:
-                raise BrokerError(f"{_principal(settings)} may not create topic {name!r} on {settings.broker}: "
+                raise BrokerError(f"{principal(settings)} may not create topic {name!r} on {settings.broker}: "
                                   "create it beforehand (deploy/README.md) or grant CREATE") from None
         try:
             admin.wait_for_topics(list(names), timeout_ms=int(timeout * 1000))
@@ -279,7 +228,8 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int,
         admin.close()
 
 
-def _principal(settings: Settings) -> str:
+def principal(settings: Settings) -> str:
+    """Who this client is to the broker, for a message that says what it may not do."""
     if settings.sasl_username:
         return f"User:{settings.sasl_username} (MMSTREAM_SASL_USERNAME)"
     return "this client"
@@ -394,3 +344,6 @@ def consume(settings: Settings, topics: list[str], *,
     finally:
         consumer.close(autocommit=False)
     return records
+
+
+_admin = admin_client  # transitional: tests/realkafka reads it under its old name

@@ -18,25 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from mmstream.errors import ConfigError, SchemaError
+from mmstream.kafka import catalogue
 from mmstream.schemas.versions import VERSIONS, split
 
 HERE = Path(__file__).resolve().parent
-#: every topic (name after the prefix): what mmstream reads, writes, and uses inside
-INPUTS = ("posts",)
-OUTPUTS = ("enriched", "dead-letter", "brand-stats", "late", "topics", "alerts")
-INTERNAL = ("mentions",)
+#: every topic with a schema of its own (name after the prefix), from the topic catalogue
+#: (:mod:`mmstream.kafka.catalogue`): what mmstream reads, writes, and uses inside
+INPUTS = catalogue.names(contract="input")
+OUTPUTS = catalogue.names(contract="output")
+INTERNAL = catalogue.names(contract="internal")
 TOPICS = INPUTS + OUTPUTS + INTERNAL
 #: what a record's key is, per topic
-KEYS = {
-    "posts": "the post id (optional: the worker reads the id from the value)",
-    "enriched": "the post id",
-    "dead-letter": "the post id when it had a usable one, else none (the value's topic, partition and offset name the input record)",
-    "mentions": "none",
-    "brand-stats": "brand|window|start, e.g. acme|tumbling|2025-11-28T09:00:00Z",
-    "late": "the post id",
-    "topics": "the topic id (m-<10 hex digits>, or _space)",
-    "alerts": "the alert id",
-}
+KEYS = {name: catalogue.topic(name).key for name in TOPICS}
 
 __all__ = ["INPUTS", "INTERNAL", "KEYS", "OUTPUTS", "TOPICS", "VERSIONS", "errors", "load", "topic_name",
            "validate", "version"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mmstream.kafka import catalogue
+from mmstream.kafka.security import authentication, declared_protocol, uses_tls
 from mmstream.schemas import INTERNAL, KEYS, TOPICS, load, version
 from mmstream.settings import Settings, bootstrap_servers
 
@@ -32,17 +34,24 @@ def _version() -> str:
 
 
 def _server(settings: Settings) -> dict[str, Any]:
-    protocol = (settings.security_protocol or "PLAINTEXT").upper()
+    protocol = declared_protocol(settings)
     server: dict[str, Any] = {
         "host": ",".join(bootstrap_servers(settings.broker)),
-        "protocol": "kafka-secure" if "SSL" in protocol else "kafka",
+        "protocol": "kafka-secure" if uses_tls(protocol) else "kafka",
         "description": f"Kafka bootstrap servers (MMSTREAM_BROKER), security {protocol} (MMSTREAM_SECURITY_PROTOCOL)",
     }
-    if protocol.startswith("SASL_"):
-        server["security"] = [{"$ref": "#/components/securitySchemes/sasl"}]
-    elif protocol == "SSL" and settings.ssl_certfile:
-        server["security"] = [{"$ref": "#/components/securitySchemes/tls"}]
+    scheme = authentication(settings)
+    if scheme is not None:
+        server["security"] = [{"$ref": f"#/components/securitySchemes/{scheme}"}]
     return server
+
+
+def _actions(topic: str) -> list[str]:
+    """What the worker does with ``topic``: ``send`` what its parts write, ``receive`` what they read
+    (the catalogue's writers and readers)."""
+    entry = catalogue.topic(topic)
+    parts = set(catalogue.WORKER_PARTS)
+    return (["send"] if parts & set(entry.writers) else []) + (["receive"] if parts & set(entry.readers) else [])
 
 
 def _sasl_scheme(mechanism: str) -> dict[str, str]:
@@ -77,10 +86,7 @@ def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
             "description": ("internal: " if topic in INTERNAL else "") + f"key: {KEYS[topic]}",
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
-        actions = ["receive"] if topic == "posts" else ["send", "receive"] if topic in INTERNAL else ["send"]
-        if topic in ("topics", "brand-stats", "alerts"):
-            actions.append("receive")  # every worker reads them back into its query store
-        for action in actions:
+        for action in _actions(topic):  # every worker reads topics, brand-stats, alerts back into its query store
             operations[_operation_id(action, topic)] = {
                 "action": action,
                 "channel": {"$ref": f"#/channels/{topic}"},
@@ -103,8 +109,7 @@ def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages},
     }
-    security = (settings.security_protocol or "PLAINTEXT").upper()
-    if security.startswith("SASL_") or (security == "SSL" and settings.ssl_certfile):
+    if authentication(settings) is not None:
         doc["components"]["securitySchemes"] = {
             "sasl": _sasl_scheme(settings.sasl_mechanism),
             "tls": {"type": "X509", "description": "MMSTREAM_SSL_CERTFILE, _SSL_KEYFILE, _SSL_CAFILE"},

@@ -12,12 +12,14 @@ from typing import Sequence
 
 from mmstream.client.reader import Reader
 from mmstream.errors import BrokerError, ConfigError
+from mmstream.kafka.catalogue import SINK_DEFAULT
 from mmstream.progress import line_end
 from mmstream.settings import Settings
 from mmstream.sinks import open_store
 from mmstream.sinks.base import SinkError
 
-DEFAULT_TOPICS = ("enriched", "brand-stats", "alerts")
+#: what the sink stores when ``--topics`` is not given: the results and the analytics' keyed outputs
+DEFAULT_TOPICS = SINK_DEFAULT
 
 
 @dataclass

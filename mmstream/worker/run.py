@@ -4,16 +4,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mmstream.kafka import catalogue
 from mmstream.worker.app import create_app
 from mmstream.settings import Settings
 
-#: (media: posts with a media-lane modality, routed there by the text lane, keyed by post id)
-OUTPUT_TOPICS = ("posts", "media", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts")
+#: the topics every worker creates at start (:mod:`mmstream.kafka.catalogue`, role ``worker``)
+OUTPUT_TOPICS = catalogue.WORKER_CREATES
 #: what a worker's principal must be allowed on a secured Kafka (ACLs; deploy/README.md): it reads the
 #: posts, the mentions (the analytics engine) and the analytics outputs (the feed of every worker's HTTP API)
 #: (a topic that does not exist yet is not checked: the worker creates it)
-WORKER_READS = ("posts", "media", "mentions", "window-totals", "topics", "brand-stats", "alerts")
-WORKER_WRITES = ("media", "enriched", "dead-letter", "mentions", "window-totals", "late", "brand-stats", "topics", "alerts")
+WORKER_READS = catalogue.WORKER_READS
+WORKER_WRITES = catalogue.WORKER_WRITES
+
+
+def topic_roles(settings: Settings) -> tuple[str, ...]:
+    """The catalogue roles whose topics this worker creates at start: ``worker``, and ``analytics``
+    (the mentions and window-totals) unless the analytics plugin is disabled."""
+    from mmstream.plugin.manager import disabled_plugins
+
+    return ("worker",) if "analytics" in disabled_plugins(settings) else ("worker", "analytics")
 
 
 def freeze_startup_objects() -> None:
@@ -81,10 +90,9 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     log_config = configure(settings.log_format, loglevel)  # MMSTREAM_LOG_FORMAT=json: JSON lines from here on
     import faust
 
-    from mmstream.kafka.clients import ensure_topics
+    from mmstream.kafka.admin import check_access, create_topics
 
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
-    from mmstream.kafka.clients import check_access
+    create_topics(settings, roles=topic_roles(settings))
 
     # a refused login, an untrusted certificate or a missing ACL stops the worker here, naming the setting
     check_access(settings, read=[settings.topic(t) for t in WORKER_READS],

@@ -10,8 +10,9 @@ after a worker is killed mid-batch.
 * A batch spanning several partitions commits one transaction per partition
   (concurrently): outcomes of that partition's records plus
   ``send_offsets_to_transaction`` of the next offset to read, for the consumer group.
-* Faust's own offset commits for ``posts`` are turned off (:func:`hand_commits_to_transactions`):
-  a late plain commit could otherwise move the group back behind a transaction's.
+* Faust's own offset commits for ``posts`` are turned off
+  (:func:`mmstream.kafka.faust_patches.hand_commits_to_transactions`): a late plain commit could
+  otherwise move the group back behind a transaction's.
 * A record the broker refuses (too large) aborts that transaction; it is retried once
   with that outcome replaced by an ``output_failed`` dead letter.
 
@@ -23,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import ssl
 from collections import defaultdict
 from typing import Any, Callable, Sequence
 
 from mmstream.errors import ConfigError
-from mmstream.settings import Settings, bootstrap_servers
+from mmstream.kafka.security import aiokafka_config
+from mmstream.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +44,6 @@ def exactly_once(settings: Settings) -> bool:
         raise ConfigError(f"MMSTREAM_PROCESSING_GUARANTEE={settings.processing_guarantee!r} is not one of "
                           f"{', '.join(GUARANTEES)}")
     return value == "exactly_once"
-
-
-def aiokafka_config(settings: Settings) -> dict[str, Any]:
-    """aiokafka keyword arguments: bootstrap servers and security, as the rest of mmstream."""
-    from mmstream.kafka.clients import client_config
-
-    base = client_config(settings)
-    config: dict[str, Any] = {"bootstrap_servers": bootstrap_servers(settings.broker),
-                              "security_protocol": base["security_protocol"]}
-    if base["security_protocol"] in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=settings.ssl_cafile or None)
-        if settings.ssl_certfile:
-            context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
-        config["ssl_context"] = context
-    if base["security_protocol"].startswith("SASL_"):
-        config.update(sasl_mechanism=settings.sasl_mechanism, sasl_plain_username=settings.sasl_username,
-                      sasl_plain_password=settings.sasl_password)
-    return config
 
 
 async def check_transactions(settings: Settings, timeout: float = 15.0) -> None:
@@ -80,21 +63,6 @@ async def check_transactions(settings: Settings, timeout: float = 15.0) -> None:
             await asyncio.wait_for(producer.stop(), timeout)
         except Exception:  # noqa: BLE001 - the probe's own clean-up
             pass
-
-
-def hand_commits_to_transactions(consumer: Any, topic: str) -> None:
-    """Drop ``topic`` from Faust's offset commits (its offsets are committed inside the
-    transactions); other topics (the analytics' mentions) are committed as before."""
-    if getattr(consumer, "_mmstream_txn_commits", False):
-        return
-    original = consumer._commit
-
-    async def _commit(offsets: Any) -> bool:
-        rest = {tp: offset for tp, offset in offsets.items() if tp.topic != topic}
-        return await original(rest) if rest else True
-
-    consumer._commit = _commit
-    consumer._mmstream_txn_commits = True
 
 
 class TransactionalDelivery:
