@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from mmstream import schemas
-from mmstream.kafka.clients import Record, consume, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
 from mmstream.settings import Settings
+from mmstream.testing import Record, consume
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -182,9 +183,9 @@ def produce_values(settings: Settings, values: list[bytes | None], key: bytes | 
     allows only with a key) to the posts topic."""
     from kafka import KafkaProducer
 
-    from mmstream.kafka.clients import client_config
+    from mmstream.kafka.security import kafka_python_config
 
-    producer = KafkaProducer(acks=1, enable_idempotence=False, **client_config(settings))
+    producer = KafkaProducer(acks=1, enable_idempotence=False, **kafka_python_config(settings))
     try:
         for value in values:
             producer.send(settings.topic("posts"), value=value, key=key).get(timeout=30)

@@ -15,8 +15,8 @@ import pytest
 
 from mmstream.analytics.events import decode_mentions
 from mmstream.analytics.windows import WindowSpec, recompute
-from mmstream.kafka.clients import Record, ensure_topics
-from mmstream.worker.run import OUTPUT_TOPICS
+from mmstream.kafka.admin import create_topics
+from mmstream.testing import Record
 from support import on_partitions, produce, read_all, read_outcomes, theme_text, THEMES, wait_until, WorkerProcess
 from support import wait_for as kafka_wait_for
 
@@ -37,7 +37,7 @@ TEXTS = ["@acme lost my bag again, worst airline ever", "Loving the new #brewly 
 
 @pytest.fixture
 def topics(settings):
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     return settings
 
 

@@ -16,8 +16,7 @@ import pytest
 
 from mmstream.analytics.windows import WindowSpec, recompute
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import ensure_topics
-from mmstream.worker.run import OUTPUT_TOPICS
+from mmstream.kafka.admin import create_topics
 from support import WorkerProcess, outcomes, produce, wait_for, wait_until
 from support import on_partitions
 
@@ -54,7 +53,7 @@ def assigned(port: int) -> list[int] | None:
 
 def test_a_multi_day_backfill_through_two_workers_and_four_engine_partitions(settings, tmp_path):
     assert {zlib.crc32(b.encode()) % 4 for b in ("acme", "brewly", "nimbus", "delta", "orbit")} == {0, 1, 2, 3}
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     brands = tmp_path / "brands.toml"
     brands.write_text(BRANDS)
     env = {**ENV, "MMSTREAM_BRANDS_FILE": str(brands)}

@@ -22,11 +22,10 @@ from typing import Iterator
 import pytest
 
 from corpus import MAX_AGE, PLUGIN_TIMEOUT, T0, WORKER_ENV, Case, _post, _raw, corpus, payload_of, plugin_cases
-from mmstream.kafka.clients import ensure_topics
+from mmstream.kafka.admin import create_topics
 from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.core import Outcome, Pipeline
 from mmstream.settings import Settings
-from mmstream.worker.run import OUTPUT_TOPICS
 from probe_plugin import install_probe, probe_model
 from support import WorkerProcess, produce, produce_values, read_all, read_outcomes, wait_for
 
@@ -159,7 +158,7 @@ def test_whole_corpus_in_one_batch(pipeline, cases):
 @pytest.mark.both_brokers  # and on Apache Kafka (tests/conftest.py)
 def test_corpus_through_the_broker(settings, probe, cases, tmp_path):
     site, model = probe
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     env = {**WORKER_ENV, "PYTHONPATH": str(site), "MMSTREAM_MODEL_DIR": str(model)}
     worker = WorkerProcess(settings, tmp_path / "worker.log", extra_env=env)
     try:

@@ -10,8 +10,11 @@ import pytest
 
 from mmstream.kafka.broker import EmbeddedBroker, free_port, tansu_binary
 from mmstream.errors import BrokerError
-from mmstream.kafka.clients import Record, client_config, ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
+from mmstream.kafka.security import kafka_python_config
 from mmstream.settings import Settings
+from mmstream.testing import Record
 from support import read_all, wait_for
 
 
@@ -57,12 +60,12 @@ def test_port_taken_by_something_else_raises() -> None:
             EmbeddedBroker(sock.getsockname()[1]).start()
 
 
-def test_client_config_maps_security_settings(tmp_path: Path) -> None:
-    plain = client_config(Settings.load(broker="h1:9092,h2:9093"))
+def test_kafka_python_config_maps_security_settings(tmp_path: Path) -> None:
+    plain = kafka_python_config(Settings.load(broker="h1:9092,h2:9093"))
     assert plain == {"bootstrap_servers": ["h1:9092", "h2:9093"], "security_protocol": "PLAINTEXT"}
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
-    sasl = client_config(Settings.load(broker="h:1", security_protocol="SASL_SSL",
+    sasl = kafka_python_config(Settings.load(broker="h:1", security_protocol="SASL_SSL",
                                        sasl_mechanism="SCRAM-SHA-512", sasl_username="u",
                                        sasl_password="p", ssl_cafile=str(ca)))
     assert sasl["sasl_mechanism"] == "SCRAM-SHA-512"
@@ -72,8 +75,8 @@ def test_client_config_maps_security_settings(tmp_path: Path) -> None:
 
 def test_replay_and_read_back(settings: Settings, tmp_path: Path) -> None:
     topic = settings.topic("posts")
-    ensure_topics(settings, [topic, settings.topic("enriched")], settings.partitions)
-    ensure_topics(settings, [topic], settings.partitions)  # already there: fine
+    create_topics(settings, topics=("posts", "enriched"))
+    create_topics(settings, topics=("posts",))  # already there: fine
     bad = b"this is {not json"
     lines = [json.dumps({"id": f"p{i}", "text": f"post {i}"}).encode() for i in range(197)]
     lines[10:10] = [bad, json.dumps({"id": 7, "text": "numeric id"}).encode(), b"[1, 2]"]
@@ -100,7 +103,7 @@ def test_replay_and_read_back(settings: Settings, tmp_path: Path) -> None:
 
 def test_rate_limit_is_roughly_honoured(settings: Settings) -> None:
     topic = settings.topic("posts")
-    ensure_topics(settings, [topic], 1)
+    create_topics(settings.replace(partitions=1), topics=("posts",))
     started = time.monotonic()
     n, rate = 40, 20.0
     sent = produce_jsonl(settings, [json.dumps({"id": str(i)}) for i in range(n)], topic, rate=rate)
@@ -135,4 +138,4 @@ def test_unreachable_broker_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(BrokerError, match="mmstream broker"):
         produce_jsonl(nowhere, ['{"id": "a"}'], "posts")
     with pytest.raises(BrokerError, match="mmstream broker"):
-        ensure_topics(nowhere, ["posts"], 1)
+        create_topics(nowhere, topics=("posts",))

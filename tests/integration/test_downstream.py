@@ -32,10 +32,11 @@ from mmstream.analytics.events import decode_mentions
 from mmstream.client import Reader, Result, parse
 from mmstream.errors import SchemaError
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import Record, ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
 from mmstream.schemas.asyncapi import asyncapi
 from mmstream.settings import Settings
-from mmstream.worker.run import OUTPUT_TOPICS
+from mmstream.testing import Record
 from pgserver import PostgresServer, pg_bin
 from support import produce, read_all, settings_env, synthetic_result, wait_for, wait_until, WorkerProcess
 from paths import REPO
@@ -71,7 +72,7 @@ def stream(broker, tmp_path_factory) -> Iterator[Settings]:
     settings = Settings.load(broker=broker.url, topic_prefix=f"d{unique}.", app_id=f"mmstream-{unique}",
                              broker_session_timeout=6.0, web_port=free_port(), data_dir=str(root / "data"))
     (root / "brands.toml").write_text(BRANDS)
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     worker = WorkerProcess(settings, root / "worker.log", {**ENV, "MMSTREAM_BRANDS_FILE": str(root / "brands.toml")})
     samples = SAMPLES.read_text().splitlines()
     phases = [
@@ -292,7 +293,7 @@ def test_the_reader_commits_only_what_was_handled_and_skips_duplicates(stream, t
     copies = tmp_path / "copies.jsonl"
     originals = [r for r in read_all(stream, "enriched", settle=1.0)][:6]
     own = settings.replace(topic_prefix=f"r{uuid.uuid4().hex[:10]}.")
-    ensure_topics(own, [own.topic("enriched")], 1)
+    create_topics(own.replace(partitions=1), topics=("enriched",))
     fifth = originals[4].json()
     lines = [r.value.decode() for r in originals] + [originals[4].value.decode()]  # a duplicate of the fifth
     # the same key, another value: an update (its topics changed: emptied, or one added when it had none)
@@ -464,7 +465,7 @@ def readme_queries(dialect: str) -> list[str]:
 def test_a_record_that_breaks_its_schema_goes_to_rejects_and_the_sink_goes_on(stream, tmp_path):
     settings = stream
     own = settings.replace(topic_prefix=f"s{uuid.uuid4().hex[:10]}.")
-    ensure_topics(own, [own.topic("enriched")], 1)
+    create_topics(own.replace(partitions=1), topics=("enriched",))
     good = next(r.json() for r in read_all(settings, "enriched", settle=1.0))
     lines = [json.dumps({**good, "sentiment": "positive"}), "not json", json.dumps(good)]
     produce_jsonl(own, lines, own.topic("enriched"))
@@ -485,7 +486,7 @@ def test_a_record_that_breaks_its_schema_goes_to_rejects_and_the_sink_goes_on(st
 
 @pytest.mark.both_brokers  # and on Apache Kafka (tests/conftest.py)
 def test_the_reader_and_the_sink_on_each_broker(settings, tmp_path):
-    ensure_topics(settings, [settings.topic("enriched")], 2)
+    create_topics(settings.replace(partitions=2), topics=("enriched",))
     produce_jsonl(settings, [json.dumps(synthetic_result(i)) for i in range(200)], settings.topic("enriched"))
     group, first = f"g-{uuid.uuid4().hex[:8]}", []
     with Reader(["enriched"], group, settings, idle_timeout=10) as reader:
@@ -555,7 +556,7 @@ def test_a_batch_the_database_refuses_is_read_again_offsets_follow_the_transacti
     sink started again in the same group reads that batch again, from its first record."""
     from mmstream.sinks import open_store
 
-    ensure_topics(settings, [settings.topic("enriched")], 1)  # one partition: batches follow the offsets
+    create_topics(settings.replace(partitions=1), topics=("enriched",))  # one partition: batches follow the offsets
     produce_jsonl(settings, [json.dumps(synthetic_result(i)) for i in range(20)], settings.topic("enriched"))
     if kind == "sqlite":
         dsn = f"sqlite:///{tmp_path / 'refuse.db'}"

@@ -18,8 +18,7 @@ from datetime import datetime, timezone
 import pytest
 
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import ensure_topics
-from mmstream.worker.run import OUTPUT_TOPICS
+from mmstream.kafka.admin import create_topics
 from support import THEMES, WorkerProcess, produce, read_outcomes, theme_text, wait_for, wait_until
 
 T0 = 1_764_320_400  # a multiple of every window size here
@@ -68,7 +67,7 @@ def stream() -> list[dict]:
 @pytest.fixture
 def two_workers(settings, tmp_path):
     settings = settings.replace(partitions=1)
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], 1)
+    create_topics(settings.replace(partitions=1), roles=("worker",))
     ports = [settings.web_port, free_port()]
     workers = [WorkerProcess(settings.replace(web_port=p), tmp_path / f"w{i}.log", ENV) for i, p in enumerate(ports)]
     try:

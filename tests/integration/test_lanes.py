@@ -158,10 +158,10 @@ def test_exactly_once_lanes_a_media_worker_killed_mid_clip_read_committed_sees_e
     """MMSTREAM_PROCESSING_GUARANTEE=exactly_once on Apache Kafka: the routing records are in the text lane's
     transactions, the media lane reads read_committed and commits each outcome with its offset. A media
     worker killed mid-clip and a new one: a read_committed consumer sees every post's outcome once."""
-    from mmstream.kafka.clients import consume, ensure_topics
-    from mmstream.worker.run import OUTPUT_TOPICS
+    from mmstream.kafka.admin import create_topics
+    from mmstream.testing import consume
 
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     eos = {"MMSTREAM_PROCESSING_GUARANTEE": "exactly_once", **AUDIO}
     posts = [{"id": f"clip{i}", "created_at": CREATED, "audio": [{"b64": spoken_clip}]} for i in range(2)]
     posts += [{"id": f"t{i}", "created_at": CREATED, "text": f"post {i}: the gate agent was rude"} for i in range(8)]

@@ -141,8 +141,7 @@ def _peak_rss_mb(pid: int) -> float:
 def test_hostile_media_through_the_broker_among_good_posts(settings, tmp_path, spoken):
     """A real worker on the embedded broker: good posts first (its peak RSS with every model used), then
     hostile clips among more good posts. One outcome per record, the worker alive, its peak RSS bounded."""
-    from mmstream.kafka.clients import ensure_topics
-    from mmstream.worker.run import OUTPUT_TOPICS
+    from mmstream.kafka.admin import create_topics
     from support import WorkerProcess, produce, read_outcomes
 
     now = int(time.time())
@@ -167,7 +166,7 @@ def test_hostile_media_through_the_broker_among_good_posts(settings, tmp_path, s
     then = [{"id": name, "videos": [b64(c) for c in clips]} for name, (clips, _) in hostile.items()] + \
         [{"id": f"text-{i}", "text": f"still reading posts {i}"} for i in range(2, 5)] + \
         [{"id": "caption-2", "videos": [b64(make_clip(seconds=1.0))]}]
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     try:
         produce(settings, [{**p, "created_at": now} for p in first])

@@ -187,9 +187,8 @@ class Worker:
 
     def __init__(self, broker: Any, root: Path, setup: str) -> None:
         from mmstream.kafka.broker import free_port
-        from mmstream.kafka.clients import ensure_topics
+        from mmstream.kafka.admin import create_topics
         from mmstream.settings import Settings
-        from mmstream.worker.run import OUTPUT_TOPICS
         from support import WorkerProcess, produce, read_all, wait_for, wait_until
 
         self.read_all, self.wait_until, self.wait_for = read_all, wait_until, wait_for
@@ -199,7 +198,7 @@ class Worker:
         self.settings = Settings.load(broker=broker.url, topic_prefix=f"x{unique}.", app_id=f"mmstream-{unique}",
                                       broker_session_timeout=6.0, web_port=free_port(), data_dir=str(root / "data"),
                                       partitions=partitions)
-        ensure_topics(self.settings, [self.settings.topic(t) for t in OUTPUT_TOPICS], partitions)
+        create_topics(self.settings, roles=("worker",))
         self.process = WorkerProcess(self.settings, root / "worker.log", spec["env"])
         lines = (ROOT / spec["posts"]).read_text().splitlines()[:spec.get("first")]
         produce(self.settings, lines)

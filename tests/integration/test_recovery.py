@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import Record, ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
-from mmstream.worker.run import OUTPUT_TOPICS
+from mmstream.testing import Record
 from probe_plugin import copy_model, install_probe
 from support import produce, text_posts, wait_for, without_mined, WorkerProcess
 from support import wait_for_assignment
@@ -33,7 +34,7 @@ from support import wait_for_assignment
 @pytest.fixture
 def pinned(settings: Settings, tmp_path: Path) -> Settings:
     """Topics created, and a private copy of the fused model: a restarted worker must load the same one."""
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     return settings.replace(model_dir=str(copy_model(tmp_path / "model")))
 
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from mmstream.kafka.clients import consume
+from mmstream.testing import consume
 
 
 def test_produce_reads_stdin(settings):

@@ -6,9 +6,8 @@ import json
 import pytest
 
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import ensure_topics
+from mmstream.kafka.admin import create_topics
 from mmstream.render import image_to_b64, render_meme
-from mmstream.worker.run import OUTPUT_TOPICS
 from support import health, outcomes, produce, read_all, wait_for_assignment, WorkerProcess
 
 CAPTION = "saw this at the airport"
@@ -21,7 +20,7 @@ def text_post(i: int, text: str) -> dict:
 
 @pytest.fixture
 def topics(settings):
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     return settings
 
 

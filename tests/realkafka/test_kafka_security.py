@@ -24,8 +24,10 @@ from typing import Iterator
 import pytest
 
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import consume, ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
+from mmstream.testing import consume
 from mmstream.worker.run import OUTPUT_TOPICS, WORKER_READS, WORKER_WRITES
 from realkafka import KafkaCluster, make_other_ca
 from support import settings_env, synthetic_result
@@ -56,9 +58,7 @@ def stage(secure: KafkaCluster, tmp_path: Path):
     admin_settings = Settings.load(broker=secure.url, topic_prefix=f"s{unique}.", app_id=f"mmstream-{unique}",
                                    broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp_path / "data"))
     # every topic a worker would create (its principal may not): the outputs, and the analytics' own
-    ensure_topics(admin_settings, [admin_settings.topic(t) for t in OUTPUT_TOPICS], admin_settings.partitions)
-    ensure_topics(admin_settings, [admin_settings.topic("mentions")], getattr(admin_settings, "analytics_partitions", 1))
-    ensure_topics(admin_settings, [admin_settings.topic("window-totals")], 1)
+    create_topics(admin_settings, roles=("worker", "analytics"))
 
     def grant(without: tuple[str, str] | None = None) -> None:
         s = admin_settings
@@ -165,7 +165,7 @@ def test_the_sink_reads_a_secured_kafka_with_the_workers_settings_and_an_unliste
     admin_settings = Settings.load(broker=secure.url, topic_prefix=f"ds{unique}.", app_id=f"ds-{unique}",
                                    broker_session_timeout=6.0, web_port=free_port())
     topic = admin_settings.topic("enriched")
-    ensure_topics(admin_settings, [topic], 2)
+    create_topics(admin_settings.replace(partitions=2), topics=("enriched",))
     produce_jsonl(admin_settings, [json.dumps(synthetic_result(i)) for i in range(120)], topic)
     group = f"downstream-{unique}"
     admin = secure.admin()

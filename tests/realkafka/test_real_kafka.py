@@ -24,9 +24,10 @@ from typing import Iterator
 import pytest
 
 from mmstream.kafka.broker import free_port
-from mmstream.kafka.clients import Record, consume, ensure_topics, produce_jsonl
+from mmstream.commands.produce import produce_jsonl
+from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
-from mmstream.worker.run import OUTPUT_TOPICS
+from mmstream.testing import Record, consume
 from realkafka import KafkaCluster
 from support import WorkerProcess, settings_env
 from support import text_posts, without_mined
@@ -50,7 +51,7 @@ def read_outcomes(settings: Settings, ids: set[str], timeout: float, isolation: 
 
 
 def test_exactly_once_is_refused_on_tansu_with_the_setting_named(settings, tmp_path):
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     run = subprocess.run([sys.executable, "-m", "mmstream", "worker"], env={**settings_env(settings), **EOS},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0, run.stdout + run.stderr
@@ -69,7 +70,7 @@ def test_an_unknown_guarantee_is_refused(settings):
 @pytest.mark.realkafka
 @pytest.mark.parametrize("broker_kind", ["kafka"], indirect=True)
 def test_exactly_once_kill_9_mid_stream_read_committed_sees_every_id_once(settings, tmp_path):
-    ensure_topics(settings, [settings.topic(t) for t in OUTPUT_TOPICS], settings.partitions)
+    create_topics(settings, roles=("worker",))
     posts = text_posts(2000, "x")
     posts.append({"id": "x-bad", "text": "no created_at: a dead letter, also once"})
     ids = {p["id"] for p in posts}
@@ -123,12 +124,12 @@ def test_topics_mmstream_creates_carry_their_settings(settings):
         warnings.simplefilter("ignore", DeprecationWarning)
         from kafka.admin import ConfigResource, ConfigResourceType
 
-    from mmstream.kafka.clients import _admin
+    from mmstream.kafka.clients import admin_client
 
-    settings = settings.replace(max_payload_bytes=3_000_000, mentions_retention=7 * 86400.0)
-    names = [settings.topic(t) for t in (*OUTPUT_TOPICS, "mentions")]
-    ensure_topics(settings, names, 2)
-    admin = _admin(settings)
+    settings = settings.replace(max_payload_bytes=3_000_000, mentions_retention=7 * 86400.0, partitions=2,
+                                analytics_partitions=2)
+    names = create_topics(settings, roles=("worker", "analytics"))
+    admin = admin_client(settings)
     try:
         described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])["topic"]
     finally:
@@ -141,7 +142,7 @@ def test_topics_mmstream_creates_carry_their_settings(settings):
         "media": {"max.message.bytes": str(3_000_000 + 64 * 1024)},  # the media lane's: the same posts, routed
         "enriched": {"cleanup.policy": "compact"}, "topics": {"cleanup.policy": "compact"},
         "brand-stats": {"cleanup.policy": "compact"}, "alerts": {"cleanup.policy": "compact"},
-        "dead-letter": {}, "late": {}, "mentions": {"retention.ms": str(7 * 86400 * 1000)}}, dynamic
+        "dead-letter": {}, "late": {}, "mentions": {"retention.ms": str(7 * 86400 * 1000)}, "window-totals": {}}, dynamic
 
 
 # -- a 3-broker cluster losing a broker ------------------------------------------------------
@@ -181,8 +182,7 @@ def test_a_broker_killed_mid_stream_loses_no_post_and_the_cluster_heals(cluster,
     settings = Settings.load(broker=cluster.url, topic_prefix=f"{unique}.", app_id=f"mmstream-{unique}",
                              broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp_path / "data"),
                              replication_factor=3)
-    topics = [settings.topic(t) for t in OUTPUT_TOPICS]
-    ensure_topics(settings, topics, settings.partitions)
+    topics = create_topics(settings, roles=("worker",))
     assert all(len(isr) == 3 for *_, isr in partition_state(cluster, topics))
     env = {"MMSTREAM_REPLICATION_FACTOR": "3"}
     posts = text_posts(2500, "b")

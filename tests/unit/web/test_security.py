@@ -7,7 +7,7 @@ import ssl
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from mmstream.worker.app import broker_credentials
+from mmstream.kafka.security import faust_credentials
 from mmstream.errors import ConfigError
 from mmstream.settings import Settings
 
@@ -15,7 +15,7 @@ from mmstream.settings import Settings
 def auth_from_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
     for key, value in env.items():
         monkeypatch.setenv(f"MMSTREAM_{key}", value)
-    return dict(credentials_to_aiokafka_auth(broker_credentials(Settings.load())))
+    return dict(credentials_to_aiokafka_auth(faust_credentials(Settings.load())))
 
 
 def test_plaintext_by_default(monkeypatch):
