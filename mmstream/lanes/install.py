@@ -10,12 +10,16 @@ from mmstream.lanes import media_group
 from mmstream.lanes.media import MediaLane, revoke_listener
 from mmstream.lanes.observe import LaneStats, media_lag
 from mmstream.lanes.routing import source_of
-from mmstream.pipeline.core import Outcome, Source
+from mmstream.pipeline.outcomes import Outcome
+from mmstream.pipeline.work import Source
 from mmstream.settings import Settings
 
 #: seconds a media record may take between two polls of its consumer before the group presumes it
 #: dead (a clip's extraction is bounded far below by its plugins' budgets)
 MAX_POLL_INTERVAL = 900
+#: the share of ``MMSTREAM_SHUTDOWN_TIMEOUT`` a stopping worker gives its clips in flight to finish: the rest
+#: is for the commit, the producer's flush and leaving the groups before the worker exits anyway
+FINISH_SHARE = 0.75
 
 
 def media_consumer(settings: Settings, lane_ref: Callable[[], MediaLane | None]) -> Any:
@@ -63,5 +67,11 @@ def install_media_lane(app: Any, settings: Settings, pipeline: Any, model_thread
     @app.task
     async def media_lane() -> None:
         await lane.run()
+
+    @app.on_before_shutdown.connect
+    async def finish_media_lane(app: Any, **kwargs: Any) -> None:  # noqa: ARG001
+        # SIGTERM: Faust stops the text lane's consumer, then sends this, then flushes and stops the producer;
+        # the clip in flight is finished, delivered and committed while the producer still runs
+        await lane.finish(settings.shutdown_timeout * FINISH_SHARE if settings.shutdown_timeout > 0 else 3600.0)
 
     return lane

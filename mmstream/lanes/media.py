@@ -10,6 +10,9 @@ own consumer group and writes each post's one outcome to the enriched or dead-le
 * A clip's time is bounded by its extractors' own budgets (``Extractor.timeout``: the audio and video
   plugins set theirs), as in the text lane.
 * A failure to deliver (the broker away) retries the record after a pause; it is never skipped.
+* Stopping (SIGTERM: :meth:`MediaLane.finish`, called before the worker's producer stops) takes no new
+  record and lets the clips in flight finish, deliver and commit within a bound; only a clip still
+  running then is dropped uncommitted, and read again by the partition's next owner.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import time
 from types import SimpleNamespace
 from typing import Any, Awaitable, Callable, Sequence
 
-from mmstream.pipeline.core import Outcome
+from mmstream.pipeline.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class MediaLane:
         self.inflight: dict[Any, asyncio.Future] = {}  # partition -> its one record's task
         self.positions: dict[Any, int] = {}  # partition -> the next offset not yet delivered (for the lag)
         self.started = False  # the consumer started (joined or joining its group)
+        self.stopping = False  # finish() was called: no new record is taken
+        self.finished = asyncio.Event()  # run() has returned (its consumer stopped)
         self.done = 0
         self.failures = 0
 
@@ -55,17 +60,45 @@ class MediaLane:
         await self.consumer.start()
         self.started = True
         try:
-            while True:
+            while not self.stopping:
                 await self._step()
+            # finish(): the records in flight deliver and commit (finish() cancels them at its bound)
+            await asyncio.gather(*self.inflight.values(), return_exceptions=True)
         finally:
             tasks = list(self.inflight.values())
-            for task in tasks:
+            for task in tasks:  # never delivered nor committed: the partition's next owner reads it again
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             try:
                 await self.consumer.stop()
             except Exception:  # noqa: BLE001 - stopping anyway
                 pass
+            self.finished.set()
+
+    async def finish(self, timeout: float) -> int:
+        """Stop taking records and give those in flight up to ``timeout`` s to be delivered and committed
+        (an operator's SIGTERM, a scale-down: the clip is not transcribed twice), then stop the consumer.
+        Returns how many records were still unfinished and dropped (read again by the next owner)."""
+        self.stopping = True
+        if not self.started:
+            return 0
+        before, pending = self.done, len(self.inflight)
+        if pending:
+            log.info("media lane: stopping; %d record(s) in flight get up to %g s to finish", pending, timeout)
+        try:  # run() returns once its records in flight are done (or after a getmany of at most 200 ms)
+            await asyncio.wait_for(asyncio.shield(self.finished.wait()), max(0.0, timeout))
+        except asyncio.TimeoutError:
+            for task in list(self.inflight.values()):
+                task.cancel()  # not delivered nor committed: read again by the partition's next owner
+            try:
+                await asyncio.wait_for(self.finished.wait(), 5.0)
+            except asyncio.TimeoutError:
+                log.warning("media lane: its consumer did not stop within 5 s")
+        dropped = max(0, pending - (self.done - before))
+        if dropped:
+            log.warning("media lane: %d record(s) unfinished after %g s: not committed, read again by the "
+                        "partition's next owner", dropped, timeout)
+        return dropped
 
     async def _step(self) -> None:
         if len(self.inflight) >= self.concurrency:
@@ -80,7 +113,7 @@ class MediaLane:
             self.consumer.resume(*idle)
         batch = await self.consumer.getmany(timeout_ms=200, max_records=self.concurrency - len(self.inflight))
         for tp, records in batch.items():
-            if not records:
+            if not records or self.stopping:  # (stopping: left uncommitted, for the partition's next owner)
                 continue
             if tp in self.inflight or len(self.inflight) >= self.concurrency:
                 self.consumer.seek(tp, records[0].offset)  # given back: read again once a slot is free
