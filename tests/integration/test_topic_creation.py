@@ -1,0 +1,60 @@
+"""create_topics makes exactly the catalogue's topics of the roles asked for, with the catalogue's
+partition counts (and, on Apache Kafka, which applies them, its configs), and leaves existing ones be."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from mmstream.kafka import catalogue
+from mmstream.kafka.admin import create_topics
+from mmstream.kafka.clients import admin_client
+from mmstream.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+
+def _prefixed(settings: Settings) -> dict[str, int]:
+    """The topics under this test's prefix: short name -> partitions."""
+    admin = admin_client(settings)
+    try:
+        names = [n for n in admin.list_topics() if n.startswith(settings.topic_prefix)]
+        described = admin.describe_topics(names) if names else []
+    finally:
+        admin.close()
+    return {t["name"][len(settings.topic_prefix):]: len(t["partitions"]) for t in described}
+
+
+@pytest.mark.both_brokers  # and on Apache Kafka (tests/conftest.py), where the configs apply
+def test_the_catalogues_topics_with_their_partitions_and_configs(settings: Settings, broker_kind: str) -> None:
+    settings = settings.replace(partitions=3, analytics_partitions=2, max_payload_bytes=2_000_000,
+                                mentions_retention=3600.0)
+    assert create_topics(settings, roles=("input",)) == [settings.topic("posts")]
+    assert _prefixed(settings) == {"posts": 3}
+
+    made = create_topics(settings, roles=("worker", "analytics"))
+    assert made == [settings.topic(t.name) for t in catalogue.CATALOGUE]  # every topic, in catalogue order
+    assert _prefixed(settings) == {t.name: t.partition_count(settings) for t in catalogue.CATALOGUE}
+    assert _prefixed(settings)["mentions"] == 2 and _prefixed(settings)["window-totals"] == 1
+
+    # an existing topic is left as it is: asking again with other counts changes nothing
+    create_topics(settings.replace(partitions=5, analytics_partitions=5), roles=("worker", "analytics"))
+    assert _prefixed(settings) == {t.name: t.partition_count(settings) for t in catalogue.CATALOGUE}
+
+    if broker_kind == "kafka":  # tansu keeps no topic configs
+        admin = admin_client(settings)
+        try:
+            described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in made])["topic"]
+        finally:
+            admin.close()
+        dynamic = {name[len(settings.topic_prefix):]: {k: v["value"] for k, v in configs.items()
+                                                      if v["config_source"] == "DYNAMIC_TOPIC_CONFIG"}
+                   for name, configs in described.items()}
+        assert dynamic == {t.name: t.configs(settings) for t in catalogue.CATALOGUE}, dynamic
+
+
+def test_only_the_roles_asked_for(settings: Settings) -> None:
+    create_topics(settings, roles=("analytics",), topics=("enriched",))
+    assert set(_prefixed(settings)) == {"mentions", "window-totals", "enriched"}
