@@ -10,7 +10,7 @@
 * Keeps the last record per key (``reader.latest``) and skips a record equal to the
   last one of its key: the duplicates at-least-once delivery makes.
 * The same Kafka and security settings as the worker (``MMSTREAM_*``,
-  :func:`mmstream.kafka.clients.client_config`).
+  :func:`mmstream.kafka.security.kafka_python_config`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from typing import Any, Iterable, Iterator
 
 from mmstream.client.records import RECORD_TYPES, parse
 from mmstream.errors import BrokerError, ConfigError, SchemaError
-from mmstream.kafka.clients import CONNECT_TIMEOUT, client_config
+from mmstream.kafka.clients import CONNECT_TIMEOUT
+from mmstream.kafka.security import kafka_python_config
 from mmstream.settings import Settings
 
 with warnings.catch_warnings():
@@ -105,7 +106,7 @@ class Reader:
                 client_id=f"mmstream-reader-{group}", group_id=group, enable_auto_commit=False,
                 auto_offset_reset="earliest" if from_beginning else "latest", max_poll_records=max_records,
                 session_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 3),
-                bootstrap_timeout_ms=int(CONNECT_TIMEOUT * 1000), **client_config(self.settings))
+                bootstrap_timeout_ms=int(CONNECT_TIMEOUT * 1000), **kafka_python_config(self.settings))
         except KafkaError as exc:
             raise BrokerError(f"cannot reach Kafka at {self.settings.broker} ({exc}); check MMSTREAM_BROKER "
                               "and the security settings") from None
