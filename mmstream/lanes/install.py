@@ -26,7 +26,8 @@ def media_consumer(settings: Settings, lane_ref: Callable[[], MediaLane | None])
     """The media lane's aiokafka consumer, subscribed to ``<prefix>media`` (not started)."""
     from aiokafka import AIOKafkaConsumer
 
-    from mmstream.worker.transactions import aiokafka_config, exactly_once
+    from mmstream.kafka.security import aiokafka_config
+    from mmstream.worker.transactions import exactly_once
 
     session_ms = int(settings.broker_session_timeout * 1000)
     consumer = AIOKafkaConsumer(
