@@ -37,8 +37,6 @@ from mmstream.schemas.http import register_schema_routes
 from mmstream.schemas.versions import DEAD_LETTER
 from mmstream.settings import Settings
 
-broker_credentials = faust_credentials  # transitional: a test imports it here until the tests move (issue 26)
-
 
 def encode(outcome: Outcome) -> tuple[bytes | None, bytes]:
     key = outcome.key.encode() if outcome.key else None
