@@ -19,11 +19,12 @@ from mmstream.plugin import hookimpl
 
 
 @hookimpl
-def register_enrichers(settings: Any, model: Any, app: Any) -> list:
+def register_enrichers(settings: Any, model: Any, context: Any) -> list:
     from mmstream.analytics.assign import TopicAssigner
     from mmstream.analytics.brands import BrandCatalog, BrandMatcher
     from mmstream.analytics.copies import CopyFinder
 
+    app = context.faust_app if context.in_worker else None  # until the analytics run on the context itself
     assigner = TopicAssigner(settings, model.topic_labels, model.topic_threshold)
     if app is not None:
         from mmstream.analytics.service import analytics_for
@@ -35,27 +36,28 @@ def register_enrichers(settings: Any, model: Any, app: Any) -> list:
         catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
     # duplicate_of and campaign: one state per partition of <prefix>posts in a worker (checkpointed), one off Kafka
     finder = CopyFinder(settings, checkpoints=app is not None)
-    if app is not None and finder.every:
-        @app.on_before_shutdown.connect
-        async def save_duplicates(app: Any, **kwargs: Any) -> None:  # noqa: ARG001
+    if context.in_worker and finder.every:
+        async def save_duplicates() -> None:
             try:
                 finder.save_all()
             except Exception as exc:  # noqa: BLE001 - a restart then remembers less, nothing else
                 logging.getLogger(__name__).warning("duplicates: could not save the state at shutdown (%r)", exc)
+
+        context.on_shutdown(save_duplicates)
     return ([BrandMatcher(catalog)] if catalog is not None else []) + [assigner, finder]
 
 
 @hookimpl
-def register_sinks(settings: Any, app: Any) -> list:
-    if app is None:
+def register_sinks(settings: Any, context: Any) -> list:
+    if not context.in_worker:
         return []
     from mmstream.analytics.service import analytics_for
 
-    return [analytics_for(app, settings).publisher]
+    return [analytics_for(context.faust_app, settings).publisher]
 
 
 @hookimpl
-def extend_worker(app: Any, settings: Any) -> None:
+def extend_worker(context: Any, settings: Any) -> None:
     from mmstream.analytics.service import install_engine
 
-    install_engine(app, settings)
+    install_engine(context.faust_app, settings)

@@ -1,7 +1,7 @@
-"""Wiring observability into a worker's Faust app:
-``install_observability(app, settings, pipeline, posts_topic)``
-registers ``GET /metrics`` (Prometheus text format) and ``GET /ready`` on the
-worker's web server and hands back the :class:`WorkerMetrics` the agent calls
+"""Wiring observability into a worker:
+``install_observability(context, settings, pipeline, posts_topic)``
+adds ``GET /metrics`` (Prometheus text format) and ``GET /ready`` to the
+worker's web server (``context.add_route``) and hands back the :class:`WorkerMetrics` the agent calls
 once per batch. The pipeline reports its stage timings through
 ``pipeline.on_stage``.
 """
@@ -27,10 +27,12 @@ def configured_brands(pipeline: Any) -> list[str]:
     return []
 
 
-def install_observability(app: Any, settings: Any, pipeline: Any, posts_topic: str,
+def install_observability(context: Any, settings: Any, pipeline: Any, posts_topic: str,
                           analytics: Any = None) -> WorkerMetrics:
     """``analytics``: the worker's :class:`mmstream.analytics.service.Analytics`, else
-    ``app.mmstream_analytics`` when asked (the analytics plugin sets it)."""
+    ``app.mmstream_analytics`` when asked (the analytics plugin sets it). The metrics read the
+    consumer of the worker's Faust app (``context.faust_app``, core's own handle)."""
+    app = context.faust_app
     metrics = WorkerMetrics(configured_brands(pipeline))
     readiness = Readiness(app, analytics, posts_topic)
     readiness.models_loaded = pipeline.model is not None  # the pipeline arrives loaded (build_pipeline)
@@ -43,13 +45,14 @@ def install_observability(app: Any, settings: Any, pipeline: Any, posts_topic: s
     pipeline.on_stage = metrics.observe_stage
     metrics.readiness = readiness
 
-    @app.page("/metrics")
     async def scrape(web: Any, request: Any) -> Any:  # noqa: ARG001
         return web.bytes(generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @app.page("/ready")
     async def ready(web: Any, request: Any) -> Any:  # noqa: ARG001
         ok, checks = readiness.check()
         return web.json({"ready": ok, "checks": checks}, status=200 if ok else 503)
+
+    context.add_route("/metrics", scrape, name="observability_metrics")
+    context.add_route("/ready", ready, name="observability_ready")
 
     return metrics

@@ -15,11 +15,13 @@ from mmstream.plugin.manager import get_plugin_manager, register_enrichers, regi
 from mmstream.settings import Settings
 
 
-def build_pipeline(settings: Settings, pm: Any = None, *, app: Any = None, plugins: Iterable[Any] = ()) -> Pipeline:
+def build_pipeline(settings: Settings, pm: Any = None, *, context: Any = None,
+                   plugins: Iterable[Any] = ()) -> Pipeline:
     """Load the plugins (``pm``, or a new plugin manager with ``plugins`` registered
     besides the installed ones), their extractors (``load()`` each once), the fused
-    model, the enrichers and the sinks. ``app`` is the worker's Faust app (None off
-    Kafka): hooks hand back worker-mode objects for it."""
+    model, the enrichers and the sinks. ``context`` is the worker's
+    :class:`~mmstream.plugin.context.WorkerContext` (None: an offline one, off Kafka): hooks hand
+    back worker-mode objects for a worker's."""
     use_settings(settings)  # before any model loads: their sessions take onnx_threads from these settings
     pm = pm if pm is not None else get_plugin_manager(settings, plugins)
     extractors = register_extractors(pm, settings)
@@ -27,8 +29,8 @@ def build_pipeline(settings: Settings, pm: Any = None, *, app: Any = None, plugi
         extractor.load()
     model = FusedModel(settings.model_dir)
     check_model_inputs(model, extractors, pm)
-    enrichers = register_enrichers(pm, settings, model, app)
-    sinks = register_sinks(pm, settings, app)
+    enrichers = register_enrichers(pm, settings, model, context)
+    sinks = register_sinks(pm, settings, context)
     pipeline = Pipeline(settings, extractors, model, enrichers, sinks)
     pipeline.plugin_manager = pm
     # a repeated text reuses its first extraction (mmstream/pipeline/contentcache.py; MMSTREAM_CONTENT_CACHE)

@@ -4,6 +4,8 @@
 
 * stages: :class:`Extractor` (+ :class:`Extraction`), :class:`Enricher`, :class:`Sink`;
 * :data:`hookimpl`, the marker of hook implementations (hooks: ``docs/plugins.md``);
+* :class:`WorkerContext`, what the hooks get instead of the worker's Faust app: ``mode``, and in a
+  worker the one way to add routes, agents, tasks and timers, name topics and produce;
 * errors: :class:`PostError` (a value is unusable: the post is dead-lettered with its reason),
   :class:`ConfigError` (a setting or file is wrong; the message names the fix), :class:`PluginError`;
 * value checks for ``Extractor.validate``: :func:`check_value_type`, :func:`check_text`,
@@ -21,6 +23,7 @@ from mmstream.inference.onnx import OnnxModel, onnx_threads, usable_cpus
 from mmstream.pipeline.post import check_unicode
 from mmstream.plugin.extractors import Extraction, Extractor, check_text, check_value_type
 from mmstream.plugin.hookspecs import hookimpl
+from mmstream.plugin.context import WorkerContext
 from mmstream.plugin.media import check_media_list, read_media
 from mmstream.plugin.stages import Enricher, Sink
 from mmstream.plugin.vocabulary import brand_names
@@ -28,4 +31,4 @@ from mmstream.settings import Settings
 
 __all__ = ["ConfigError", "brand_names", "Enricher", "Extraction", "Extractor", "MMStreamError", "OnnxModel", "PluginError",
            "PostError", "Settings", "Sink", "check_media_list", "check_text", "check_unicode", "check_value_type",
-           "hookimpl", "onnx_threads", "read_media", "usable_cpus"]
+           "hookimpl", "onnx_threads", "read_media", "usable_cpus", "WorkerContext"]

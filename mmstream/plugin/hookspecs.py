@@ -8,7 +8,7 @@ may take any subset of its hook's arguments.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import pluggy
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mmstream.inference.fused import FusedModel
     from mmstream.pipeline.core import Pipeline
+    from mmstream.plugin.context import WorkerContext
     from mmstream.plugin.extractors import Extractor
     from mmstream.plugin.stages import Enricher, Sink
     from mmstream.settings import Settings
@@ -38,34 +39,38 @@ def register_extractors(settings: "Settings") -> "list[Extractor]":
 
 
 @hookspec
-def register_enrichers(settings: "Settings", model: "FusedModel", app: Any) -> "list[Enricher]":
+def register_enrichers(settings: "Settings", model: "FusedModel", context: "WorkerContext") -> "list[Enricher]":
     """Return the enrichers this plugin adds after the model, in the order they run.
 
-    ``model`` is the loaded fused model (``model.topic_labels`` ...); ``app`` is
-    the worker's Faust app, or None off Kafka (``score``, ``eval``, ``bench``).
+    ``model`` is the loaded fused model (``model.topic_labels`` ...); ``context`` says where the
+    pipeline runs (``context.mode``: ``"worker"``, or ``"offline"`` in ``score``, ``eval``, ``bench``)
+    and, in a worker, adds agents, tasks and shutdown steps (:mod:`mmstream.plugin.context`).
     Built-in enrichers (brands, topics) run first, then plugins' in load order.
     """
 
 
 @hookspec
-def register_sinks(settings: "Settings", app: Any) -> "list[Sink]":
+def register_sinks(settings: "Settings", context: "WorkerContext") -> "list[Sink]":
     """Return the sinks this plugin adds: where final results go besides the
-    enriched topic. ``app`` is the worker's Faust app, or None off Kafka."""
+    enriched topic. ``context.mode`` is ``"worker"`` in a worker, ``"offline"`` off Kafka."""
 
 
 @hookspec
-def register_routes(app: Any, settings: "Settings", pipeline: "Pipeline") -> "list[tuple[str, Callable]]":
+def register_routes(context: "WorkerContext", settings: "Settings",
+                    pipeline: "Pipeline") -> "list[tuple[str, Callable]]":
     """Return ``(path, view)`` pairs for the worker's web server (worker only).
 
     ``view`` is ``async def view(web, request, **params)`` returning a response,
     e.g. ``web.json({...})``; path parameters are written ``/things/{name}``.
+    Each pair is added with ``context.add_route`` (a plugin may call it itself in ``extend_worker``).
     """
 
 
 @hookspec
-def extend_worker(app: Any, settings: "Settings", pipeline: "Pipeline") -> None:
-    """Add agents, timers, tasks or pages to the worker's Faust ``app``, once,
-    after its pipeline is built and before the worker starts (worker only)."""
+def extend_worker(context: "WorkerContext", settings: "Settings", pipeline: "Pipeline") -> None:
+    """Add agents, tasks, timers, shutdown steps or routes to the worker through ``context``
+    (``add_agent``, ``add_task``, ``add_timer``, ``on_shutdown``, ``add_route``), once, after its
+    pipeline is built and before the worker starts (worker only)."""
 
 
 @hookspec

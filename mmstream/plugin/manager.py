@@ -21,6 +21,7 @@ import pluggy
 
 from mmstream.errors import ConfigError, MMStreamError, PluginError
 from mmstream.plugin import hookspecs
+from mmstream.plugin.context import WorkerContext
 from mmstream.plugin.extractors import Extractor, text_views
 from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
@@ -127,9 +128,11 @@ def _explain_hook_error(pm: PluginManager, plugin: Any, exc: Exception) -> str:
         got = [p for p in inspect.signature(getattr(plugin, attr)).parameters if p != "self"]
         wrong = [a for a in got if a not in spec.argnames]
         if wrong:
+            hint = (" (the raw Faust app became 'context', a WorkerContext: context.mode, context.add_route, "
+                    "context.add_agent ...)" if "app" in wrong and "context" in spec.argnames else "")
             return (f"implements the hook {attr}({', '.join(got)}), but {attr} takes ({', '.join(spec.argnames)}): "
-                    f"{', '.join(map(repr, wrong))} {'is' if len(wrong) == 1 else 'are'} not among them; rename or "
-                    "drop it (docs/plugins.md lists every hook and its arguments)")
+                    f"{', '.join(map(repr, wrong))} {'is' if len(wrong) == 1 else 'are'} not among them{hint}; rename "
+                    "or drop it (docs/plugins.md lists every hook and its arguments)")
     return "could not be loaded: " + " ".join(str(exc).split())
 
 
@@ -211,24 +214,34 @@ def register_extractors(pm: pluggy.PluginManager, settings: Settings) -> dict[st
     return by_modality
 
 
-def register_enrichers(pm: pluggy.PluginManager, settings: Settings, model: Any, app: Any = None) -> list[Enricher]:
-    pairs = call_hook(pm, "register_enrichers", settings=settings, model=model, app=app)
+def register_enrichers(pm: pluggy.PluginManager, settings: Settings, model: Any,
+                       context: WorkerContext | None = None) -> list[Enricher]:
+    """``register_enrichers`` with ``context`` (an offline one when None: ``score``, ``eval``, ``bench``)."""
+    context = context if context is not None else WorkerContext(settings)
+    pairs = call_hook(pm, "register_enrichers", settings=settings, model=model, context=context)
     return _checked(pairs, "register_enrichers", Enricher)
 
 
-def register_sinks(pm: pluggy.PluginManager, settings: Settings, app: Any = None) -> list[Sink]:
-    return _checked(call_hook(pm, "register_sinks", settings=settings, app=app), "register_sinks", Sink)
+def register_sinks(pm: pluggy.PluginManager, settings: Settings, context: WorkerContext | None = None) -> list[Sink]:
+    context = context if context is not None else WorkerContext(settings)
+    return _checked(call_hook(pm, "register_sinks", settings=settings, context=context), "register_sinks", Sink)
 
 
-def extend_worker(pm: pluggy.PluginManager, app: Any, settings: Settings, pipeline: Any) -> None:
+def register_sink_kinds(pm: pluggy.PluginManager, settings: Settings) -> list[tuple[str, Any]]:
+    """``register_sink_kinds``: each kind with the name of the plugin that gave it (in load order,
+    built-ins first). :func:`mmstream.sinks.sink_kinds` checks and indexes them by DSN scheme."""
+    return call_hook(pm, "register_sink_kinds", settings=settings)
+
+
+def extend_worker(pm: pluggy.PluginManager, context: WorkerContext, settings: Settings, pipeline: Any) -> None:
     """A worker's plugin hooks, once, after its pipeline is built: ``register_routes``
-    (each ``(path, view)`` becomes a page of ``app``), then ``extend_worker``."""
-    for plugin, route in call_hook(pm, "register_routes", app=app, settings=settings, pipeline=pipeline):
+    (each ``(path, view)`` added with ``context.add_route``), then ``extend_worker``."""
+    for plugin, route in call_hook(pm, "register_routes", context=context, settings=settings, pipeline=pipeline):
         if not (isinstance(route, tuple) and len(route) == 2 and isinstance(route[0], str) and callable(route[1])):
             raise PluginError(f"plugin {plugin!r}: register_routes returned {route!r}, not a (path, view) pair")
         path, view = route
-        app.page(path, name=f"{plugin}{path}")(view)
-    call_hook(pm, "extend_worker", app=app, settings=settings, pipeline=pipeline)
+        context.add_route(path, view, name=f"{plugin}{path}")
+    call_hook(pm, "extend_worker", context=context, settings=settings, pipeline=pipeline)
 
 
 @dataclass

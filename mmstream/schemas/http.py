@@ -11,7 +11,9 @@ from mmstream.settings import Settings
 SCHEMA_TYPE = "application/schema+json"
 
 
-def register_schema_routes(app: Any, settings: Settings) -> None:
+def register_schema_routes(context: Any, settings: Settings) -> None:
+    """The pages, added through the worker's context (``context.add_route``)."""
+
     async def schemas_index(web: Any, request: Any) -> Any:
         return web.json({"schemas": [{"topic": t, "address": settings.topic(t), "version": version(t), "key": KEYS[t],
                                       "internal": t in INTERNAL, "url": f"/schemas/{t}"} for t in TOPICS]})
@@ -28,6 +30,6 @@ def register_schema_routes(app: Any, settings: Settings) -> None:
 
         return web.json(asyncapi(settings))
 
-    app.page("/schemas", name="schemas_index")(schemas_index)
-    app.page("/schemas/{topic}", name="schemas_topic")(schema)
-    app.page("/asyncapi", name="schemas_asyncapi")(asyncapi_document)
+    context.add_route("/schemas", schemas_index, name="schemas_index")
+    context.add_route("/schemas/{topic}", schema, name="schemas_topic")
+    context.add_route("/asyncapi", asyncapi_document, name="schemas_asyncapi")

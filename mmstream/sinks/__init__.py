@@ -20,17 +20,18 @@ __all__ = ["SinkKind", "SinkStore", "open_store", "sink_kinds"]
 
 def sink_kinds(pm: Any, settings: Settings) -> dict[str, SinkKind]:
     """Every registered sink kind by DSN scheme; PluginError for a non-SinkKind or a scheme claimed twice."""
+    from mmstream.plugin.manager import register_sink_kinds  # the hook is called by the plugin manager
+
     by_scheme: dict[str, SinkKind] = {}
-    for kinds in pm.hook.register_sink_kinds(settings=settings):
-        for kind in kinds or []:
-            if not isinstance(kind, SinkKind):
-                raise PluginError(f"register_sink_kinds returned {kind!r}, not an mmstream.sinks.SinkKind; "
-                                  "subclass SinkKind in the plugin")
-            for scheme in kind.schemes:
-                if scheme in by_scheme:
-                    raise PluginError(f"the DSN scheme {scheme!r} is claimed by both {by_scheme[scheme].name!r} and "
-                                      f"{kind.name!r}; uninstall one of the two plugins")
-                by_scheme[scheme] = kind
+    for plugin, kind in register_sink_kinds(pm, settings):
+        if not isinstance(kind, SinkKind):
+            raise PluginError(f"plugin {plugin!r}: register_sink_kinds returned {kind!r}, not an "
+                              "mmstream.sinks.SinkKind; subclass SinkKind in the plugin")
+        for scheme in kind.schemes:
+            if scheme in by_scheme:
+                raise PluginError(f"the DSN scheme {scheme!r} is claimed by both {by_scheme[scheme].name!r} and "
+                                  f"{kind.name!r}; uninstall one of the two plugins")
+            by_scheme[scheme] = kind
     return by_scheme
 
 

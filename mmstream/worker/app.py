@@ -25,6 +25,7 @@ from mmstream.lanes.observe import LaneStats, media_assignment_check, text_lag
 from mmstream.lanes.routing import ROUTE, MediaRouter
 from mmstream.web import install_dashboard
 from mmstream.observability import install_observability
+from mmstream.worker.context import FaustContext
 from mmstream.worker.overlap import InOrder, overlapped_batches
 from mmstream.worker.transactions import TransactionalDelivery, exactly_once, output_failed_record
 from mmstream.kafka.faust_patches import hand_commits_to_transactions, set_fetch_max_wait
@@ -62,8 +63,9 @@ def media_plugins(settings: Settings) -> frozenset[str]:
 
 
 def create_app(settings: Settings, pm: Any = None) -> faust.App:
-    """Build a Faust app and its pipeline (``build_pipeline`` with this app: the plugins'
-    worker-mode enrichers and sinks), then let plugins add agents and pages. Nothing
+    """Build a Faust app and its pipeline (``build_pipeline`` with the app's worker context: the
+    plugins' worker-mode enrichers and sinks), then let plugins add agents and pages through that
+    context (:class:`~mmstream.worker.context.FaustContext`, ``app.mmstream_context``). Nothing
     runs until a worker starts it; the pipeline is ``app.mmstream_pipeline``. The role
     (``settings.lanes``) says which lanes run: the text lane's agent, the media lane's consumer."""
     from mmstream.web.bind import check_exposure
@@ -109,14 +111,16 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
 
     pm = pm if pm is not None else get_plugin_manager(settings)
     routed_keys = leave_out_media_plugins(pm, settings) if role == "text" else frozenset()
-    pipeline = app.mmstream_pipeline = build_pipeline(settings, pm, app=app)
+    # the one way plugins and core's pages add routes, agents, tasks and timers to this worker
+    context = app.mmstream_context = FaustContext(app, settings)
+    pipeline = app.mmstream_pipeline = build_pipeline(settings, pm, context=context)
     if role == "all":
         routed_keys = media_modalities(pipeline.extractors, media_plugins(settings))
     router = MediaRouter(routed_keys, settings.max_payload_bytes) if routed_keys else None
     app.mmstream_role = role
     install_dashboard(app, settings)  # /, /events, /static; the JSON API reads app.mmstream_analytics
 
-    metrics = install_observability(app, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
+    metrics = install_observability(context, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
     lane_stats = app.mmstream_lanes = LaneStats(metrics.registry, role, sorted(lanes & {"text", "media"}) or ["text"])
     in_text_lane = [0]  # posts taken from the posts topic and not yet delivered
 
@@ -235,18 +239,18 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
         await (await dead_letters.send(key=outcome.key.encode() if outcome.key else None,
                                        value=json.dumps(record).encode()))
 
-    register_schema_routes(app, settings)  # GET /schemas, /schemas/<topic>, /asyncapi
+    register_schema_routes(context, settings)  # GET /schemas, /schemas/<topic>, /asyncapi
 
     if role == "media":  # no posts partitions here: ready once the media group gave this worker partitions
         metrics.readiness.replace_checks["assignment"] = media_assignment_check(app.mmstream_media_lane, [False])
 
-    @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
         assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == posts.get_topic_name())
         return web.json({"status": "ok", "model": pipeline.model.name, "assigned_partitions": assigned, "lanes": role,
                          **stats})
 
-    extend_worker(pm, app, settings, pipeline)  # the plugins' agents, tasks and pages (the analytics' too)
+    context.add_route("/health", health)
+    extend_worker(pm, context, settings, pipeline)  # the plugins' agents, tasks and pages (the analytics' too)
 
     return app
 
