@@ -9,7 +9,7 @@ from mmstream.errors import ConfigError
 from mmstream.inference.fused import FusedModel
 from mmstream.inference.onnx import use_settings
 from mmstream.pipeline.contentcache import ContentCache
-from mmstream.pipeline.core import Pipeline
+from mmstream.pipeline.batch import Pipeline
 from mmstream.plugin.extractors import Extractor
 from mmstream.plugin.manager import get_plugin_manager, register_enrichers, register_extractors, register_sinks
 from mmstream.settings import Settings
