@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
     from mmstream.inference.fused import FusedModel
-    from mmstream.pipeline.core import Pipeline
+    from mmstream.pipeline.batch import Pipeline
     from mmstream.plugin.context import WorkerContext
     from mmstream.plugin.extractors import Extractor
     from mmstream.plugin.stages import Enricher, Sink
