@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -149,6 +150,45 @@ def test_kill_9_of_either_kind_of_worker_loses_nothing_and_a_clip_never_holds_up
     finally:
         codes = [w.stop() for w in workers]
     assert alive and codes[-1] == 0, takeover.log()
+
+
+def test_sigterm_finishes_the_clip_in_flight_and_commits_it(settings, tmp_path, spoken_clip):
+    """A media worker asked to stop (SIGTERM: a scale-down, a rollout) mid-clip finishes that clip within
+    its shutdown bound, delivers and commits it, and exits 0: the next media worker does not transcribe it
+    again. (Before, the clip was dropped uncommitted and came out only from the next worker.)"""
+    from mmstream.commands.produce import produce_jsonl
+
+    port = free_port()
+    env = {"MMSTREAM_LANES": "media", "MMSTREAM_SHUTDOWN_TIMEOUT": "120", **AUDIO}
+    first = WorkerProcess(settings.replace(web_port=port), tmp_path / "media1.log", env)
+    workers = [first]
+    try:
+        wait_until(lambda: metric(port, "mmstream_ready", "") == 1.0, 180, "the media worker ready")
+        post = {"id": "clip-term", "created_at": CREATED, "text": "listen", "audio": [{"b64": spoken_clip}]}
+        produce_jsonl(settings, [json.dumps(post)], settings.topic("media"))  # as the text lane routes it
+        wait_until(lambda: metric(port, "mmstream_lane_queue_depth", 'lane="media"') == 1.0, 120,
+                   "the media worker mid-clip", every=0.1)
+        first.proc.send_signal(signal.SIGTERM)
+        assert not read_all(settings, "enriched", settle=0.2), "SIGTERM did not land mid-clip"
+        assert first.stop(timeout=150) == 0, first.log()
+        done = read_all(settings, ["enriched", "dead-letter"], settle=1.0)
+        assert [r.topic for r in done] == [settings.topic("enriched")], [r.value[:300] for r in done]
+        assert "delayed" in done[0].json()["modalities"]["audio"]["transcript"].lower(), done[0].json()
+        again, port2 = start(settings, tmp_path, "media2", "media")
+        workers.append(again)
+        wait_until(lambda: metric(port2, "mmstream_ready", "") == 1.0, 180, "the second media worker ready")
+        # its offset was committed: the next worker takes nothing (an uncommitted clip would be taken within
+        # a poll, and finished by the SIGTERM below: a second outcome)
+        taken = []
+        for _ in range(25):
+            taken.append(metric(port2, "mmstream_lane_queue_depth", 'lane="media"'))
+            time.sleep(0.2)
+        alive = again.alive()
+    finally:
+        codes = [w.stop(timeout=150) for w in workers]
+    assert alive and codes[-1] == 0, again.log()
+    assert set(taken) == {0.0}, taken
+    assert len(read_all(settings, ["enriched", "dead-letter"], settle=1.0)) == 1
 
 
 @pytest.mark.realkafka
