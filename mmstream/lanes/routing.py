@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from mmstream.pipeline.core import Outcome
+from mmstream.pipeline.outcomes import Outcome
 from mmstream.pipeline.post import usable_id
 
 ROUTE = "route"  # the Outcome kind of a record handed to the media lane
