@@ -1,7 +1,7 @@
 """Figure 1, the limit: raw ONNX inference of the whole model over the posts,
 batched as the worker batches, no Kafka.
 
-The posts go through the worker's own :class:`~mmstream.pipeline.core.Pipeline` in
+The posts go through the worker's own :class:`~mmstream.pipeline.batch.Pipeline` in
 micro-batches of ``batch_size`` (what ``take_events`` hands the worker at
 saturation) while every ``onnxruntime`` session call is recorded: the text
 encoder, the image encoder, the OCR detector and recogniser and the fused
