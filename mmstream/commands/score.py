@@ -17,6 +17,7 @@ from typing import IO, Iterator
 
 from mmstream.errors import PostError
 from mmstream.pipeline.build import build_pipeline
+from mmstream.pipeline.outcomes import dead_letter
 from mmstream.progress import Progress
 from mmstream.settings import Settings
 
@@ -72,7 +73,7 @@ def score_file(settings: Settings, input_path: str, output_path: str = "-") -> i
                     outcome = next(outcomes)
                     kind, record, data = outcome.kind, outcome.record, outcome.data.decode("utf-8")
                 else:
-                    kind, record, data = "dead_letter", pipeline.dead_letter(raw, _blank(number), None), None
+                    kind, record, data = "dead_letter", dead_letter(raw, _blank(number), None), None
                 counts[kind] += 1
                 if kind == "dead_letter":
                     reasons[record["reason"]] += 1
