@@ -13,7 +13,6 @@ producer: at-least-once, with identical results when a post is replayed.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
@@ -27,15 +26,15 @@ from mmstream.web import install_dashboard
 from mmstream.observability import install_observability
 from mmstream.worker.context import FaustContext
 from mmstream.worker.overlap import InOrder, overlapped_batches
-from mmstream.worker.transactions import TransactionalDelivery, exactly_once, output_failed_record
+from mmstream.worker.transactions import TransactionalDelivery, exactly_once
 from mmstream.kafka.faust_patches import hand_commits_to_transactions, set_fetch_max_wait
 from mmstream.kafka.security import faust_credentials
 from mmstream.pipeline.build import build_pipeline
-from mmstream.pipeline.core import Outcome, Source
+from mmstream.pipeline.outcomes import Outcome, output_failed
+from mmstream.pipeline.work import Source
 from mmstream.plugin.extractors import in_media_lane, media_modalities
 from mmstream.plugin.manager import extend_worker, get_plugin_manager, register_extractors
 from mmstream.schemas.http import register_schema_routes
-from mmstream.schemas.versions import DEAD_LETTER
 from mmstream.settings import Settings
 
 
@@ -150,7 +149,7 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     # MMSTREAM_PROCESSING_GUARANTEE=exactly_once: a batch's outcomes and offsets in one transaction
     transactional = TransactionalDelivery(
         settings, posts.get_topic_name(), settings.app_id, targets,
-        lambda outcome, error: output_failed_record(outcome, error, DEAD_LETTER),
+        lambda outcome, error: output_failed(outcome, error).data,
         owns=lambda p: any(tp.topic == posts.get_topic_name() and tp.partition == p
                            for tp in app.consumer.assignment())) if exactly_once(settings) else None
     app.mmstream_transactions = transactional
@@ -230,14 +229,10 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
     async def _output_failed(outcome: Outcome, error: BaseException) -> None:
         """An outcome Kafka refused (e.g. over the broker's record size): a small dead
         letter says so; if even that fails, the agent raises (the batch is retried)."""
-        record = {"schema": DEAD_LETTER, "id": outcome.key, "reason": "output_failed", "stage": "output",
-                  "detail": f"Kafka refused the {outcome.kind.replace('_', ' ')} ({error!r}); raise the broker's "
-                            "message.max.bytes or lower MMSTREAM_MAX_PAYLOAD_BYTES.",
-                  "payload": "", "payload_truncated": True}
         stats["output_failures"] = stats.get("output_failures", 0) + 1
         metrics.output_failed(outcome)
         await (await dead_letters.send(key=outcome.key.encode() if outcome.key else None,
-                                       value=json.dumps(record).encode()))
+                                       value=output_failed(outcome, error).data))
 
     register_schema_routes(context, settings)  # GET /schemas, /schemas/<topic>, /asyncapi
 
@@ -271,7 +266,7 @@ def install_lane(app: Any, settings: Settings, pipeline: Any, model_thread: Any,
         holder: dict[str, Any] = {}
         txn = TransactionalDelivery(
             settings, settings.topic("media"), media_group(settings.app_id), targets,
-            lambda outcome, error: output_failed_record(outcome, error, DEAD_LETTER),
+            lambda outcome, error: output_failed(outcome, error).data,
             owns=lambda p: any(tp.partition == p for tp in holder["lane"].consumer.assignment()))
 
         async def deliver_in_transaction(events: Any, outcomes: list[Outcome], encode: Any) -> None:
