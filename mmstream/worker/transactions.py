@@ -22,7 +22,6 @@ post id). Refused at start-up, with the fix, by a broker without transactions (t
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from typing import Any, Callable, Sequence
@@ -166,11 +165,3 @@ class _Refused(Exception):
     def __init__(self, failed: list[tuple[int, BaseException]]) -> None:
         super().__init__(f"{len(failed)} records refused")
         self.failed = failed
-
-
-def output_failed_record(outcome: Any, error: BaseException, schema: str) -> bytes:
-    """The small dead letter that replaces an outcome Kafka refused."""
-    return json.dumps({"schema": schema, "id": outcome.key, "reason": "output_failed", "stage": "output",
-                       "detail": f"Kafka refused the {outcome.kind.replace('_', ' ')} ({error!r}); raise the broker's "
-                                 "message.max.bytes or lower MMSTREAM_MAX_PAYLOAD_BYTES.",
-                       "payload": "", "payload_truncated": True}).encode()
