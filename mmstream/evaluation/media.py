@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mmstream.evaluation.spoken import BRANDS_FILE, SEED, Item, build
-from mmstream.pipeline.core import Pipeline
+from mmstream.pipeline.batch import Pipeline
 from mmstream.progress import Progress
 from mmstream.settings import Settings
 
