@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from mmstream.plugin import ConfigError, Enricher
+from mmstream.plugin import ConfigError, Enricher, Item
 
 #: emoji: pictographs, emoticons, transport and map symbols, dingbats, flags, and their modifiers
 EMOJI = re.compile("[\U0001F1E6-\U0001F1FF]{2}|[\U0001F300-\U0001FAFF\u2600-\u27BF][\U0001F3FB-\U0001F3FF\uFE0F]?")
@@ -35,14 +35,14 @@ class EmojiCounter(Enricher):
             raise ConfigError(f"MMSTREAM_PLUGIN_EMOJI_TOP={raw!r}: give a whole number of emoji, 0 or more") from None
         return cls(top)
 
-    def enrich_item(self, item) -> None:
+    def enrich_item(self, item: Item) -> None:
         found = [e for v in item.texts().values() for e in emoji_of(v)]  # the post's text, then its media's
         base = Counter(found)
         self.posts += 1
         self.emoji += len(found)
-        item.record["emoji"] = {
+        item.add("emoji", {
             "count": len(found),
             "top": [e for e, _ in sorted(base.items(), key=lambda ec: (-ec[1], ec[0]))[: self.top]],
             "positive": sum(n for e, n in base.items() if e in POSITIVE),
             "negative": sum(n for e, n in base.items() if e in NEGATIVE),
-        }
+        })
