@@ -35,7 +35,7 @@ from mmstream.plugin.stages import Enricher, Sink
 from mmstream.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mmstream.pipeline.core import WorkItem
+    from mmstream.plugin import Item
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def category_name(label: str) -> str:
     return CATEGORY_NAMES.get(label) or label.replace("_", " ").title()
 
 
-def post_embedding(item: WorkItem) -> np.ndarray | None:
+def post_embedding(item: Item) -> np.ndarray | None:
     """The post's text embedding: its text view's (the text's, the OCR text's, the transcript's ...), or their
     normalised sum."""
     vecs = [item.features[m] for m in item.text_views if m in item.features]
@@ -67,7 +67,7 @@ def post_embedding(item: WorkItem) -> np.ndarray | None:
     return vec / norm if norm > 0 else None
 
 
-def post_text(item: WorkItem) -> str:
+def post_text(item: Item) -> str:
     return "\n".join(item.texts().values())
 
 
@@ -89,18 +89,18 @@ class TopicAssigner(Enricher):
         topics written before this worker started."""
         self.snapshot, self._ready, self.miner = snapshot, ready, None
 
-    def enrich(self, items: list[WorkItem]) -> None:
+    def enrich(self, items: list[Item]) -> None:
         if self._ready is not None:
             if not self._ready.wait(self._wait):
                 log.warning("topic snapshot not caught up after %.0f s; assigning with what was read", self._wait)
             self._ready = None
         super().enrich(items)  # item by item, each marked done: a retry never mines a post twice
 
-    def enrich_item(self, item: WorkItem) -> None:
+    def enrich_item(self, item: Item) -> None:
         assert item.record is not None and item.post is not None
-        item.record["topics"] = self._categories(item) + self._mined(item)
+        item.add("topics", self._categories(item) + self._mined(item))
 
-    def _categories(self, item: WorkItem) -> list[dict]:
+    def _categories(self, item: Item) -> list[dict]:
         scores = item.prediction.topics if item.prediction is not None else None
         if scores is None or not self.topic_labels:
             return []
@@ -116,7 +116,7 @@ class TopicAssigner(Enricher):
             return threshold is not None and p >= threshold
         return p >= self.category_threshold
 
-    def _mined(self, item: WorkItem) -> list[dict]:
+    def _mined(self, item: Item) -> list[dict]:
         vec = post_embedding(item)
         if vec is None:
             return []
@@ -140,7 +140,7 @@ def _entry(tid: str, label: str, keywords: list[str], sim: float | None) -> dict
             "score": round(float(sim), 4) if sim is not None else None, "kind": "mined"}
 
 
-def mention_of(item: WorkItem, pt: float | None = None, exclude: str = "none") -> Mention:
+def mention_of(item: Item, pt: float | None = None, exclude: str = "none") -> Mention:
     """The mention for a result (after every other enricher ran), published at ``pt``; ``exclude``
     (MMSTREAM_CAMPAIGN_EXCLUDE): none, campaigns or duplicates (campaign posts included) are
     counted in brand windows as such only."""
@@ -180,7 +180,7 @@ class MentionPublisher(Sink):
         if self.wait is not None:
             await self.wait()
 
-    def write(self, items: list[WorkItem]) -> None:
+    def write(self, items: list[Item]) -> None:
         now = round(time.time(), 3)  # processing time, for the watermark's idle partitions
         mentions = [mention_of(item, now, self.exclude) for item in items if item.post is not None]
         if not mentions:

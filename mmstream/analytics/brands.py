@@ -34,7 +34,7 @@ from mmstream.errors import ConfigError
 from mmstream.plugin.stages import Enricher
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mmstream.pipeline.core import WorkItem
+    from mmstream.plugin import Item
 
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -230,7 +230,7 @@ class BrandMatcher(Enricher):
     def __init__(self, catalog: BrandCatalog) -> None:
         self.catalog = catalog
 
-    def enrich(self, items: list[WorkItem]) -> None:
+    def enrich(self, items: list[Item]) -> None:
         for item in items:
             assert item.record is not None
             texts = item.texts()  # the post's text, then text read or heard in its media
@@ -243,4 +243,4 @@ class BrandMatcher(Enricher):
                 if brand_id.casefold() not in known:
                     brands.append(brand_id)
                     known.add(brand_id.casefold())
-            item.record["brands"] = brands
+            item.add("brands", brands)

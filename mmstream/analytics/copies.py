@@ -45,7 +45,7 @@ from mmstream.errors import ConfigError
 from mmstream.plugin.stages import Enricher
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mmstream.pipeline.core import WorkItem
+    from mmstream.plugin import Item
 
 log = logging.getLogger(__name__)
 EXCLUDE = ("none", "campaigns", "duplicates")
@@ -153,11 +153,11 @@ class CopyFinder(Enricher):
         handle.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
         handle.flush()
 
-    def enrich_item(self, item: WorkItem) -> None:
+    def enrich_item(self, item: Item) -> None:
         with self.lock:
             self._enrich(item)
 
-    def _enrich(self, item: WorkItem) -> None:
+    def _enrich(self, item: Item) -> None:
         assert item.record is not None and item.post is not None
         partition = item.source.partition if item.source is not None else None
         topic = item.source.topic if item.source is not None else None
@@ -170,8 +170,8 @@ class CopyFinder(Enricher):
         hashes = [dhash(p) for p in pictures if hasattr(p, "convert")] if isinstance(pictures, list) else []
         t_ms = int(round(post.created_at.timestamp() * 1000))
         dup, campaign = state.observe(post.id, t_ms, text, post.author, hashes)
-        item.record["duplicate_of"] = dup
-        item.record["campaign"] = campaign
+        item.add("duplicate_of", dup)
+        item.add("campaign", campaign)
         if self.every and partition is not None:
             self._journal(partition, topic, [post.id, t_ms, text, post.author, hashes])
             if state.since_checkpoint >= self.every:
