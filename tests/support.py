@@ -298,8 +298,8 @@ def health(port: int) -> dict:
 
 def wait_for_assignment(ports: list[int], timeout: float = 60) -> None:
     def assigned():
-        health = [health(p).get("assigned_partitions") for p in ports]
-        return all(health) and health
+        found = [health(p).get("assigned_partitions") for p in ports]
+        return all(found) and found
     wait_until(assigned, timeout, f"partitions assigned to every worker on ports {ports}")
 
 
