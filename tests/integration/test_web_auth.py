@@ -11,15 +11,12 @@ from mmstream.plugin import hookimpl
 
 
 @hookimpl
-def extend_worker(app, settings, pipeline):
-    @app.page("/_test/routes", name="routelist_routes")
+def extend_worker(context, settings, pipeline):
     async def routes(web, request):
-        found = []
-        for route in app.web.web_app.router.routes():
-            info = route.resource.get_info() if route.resource is not None else {}
-            found.append({"method": route.method, "canonical": route.resource.canonical,
-                          "static": "directory" in info})
-        return web.json({"routes": found})
+        return web.json({"routes": [{"method": r["method"], "canonical": r["path"], "static": r["static"]}
+                                    for r in context.routes()]})
+
+    context.add_route("/_test/routes", routes, name="routelist_routes")
 '''
 
 

@@ -75,7 +75,7 @@ def test_the_check_catches_a_missing_section_and_a_changed_signature():
     text = DOCS.read_text(encoding="utf-8")
     without = re.sub(r"\n### register_sinks\n.*?(?=\n### )", "\n", text, flags=re.S)
     assert mismatches(specs, documented_signatures(without)) == ["register_sinks: not documented in docs/plugins.md"]
-    changed = text.replace("def register_enrichers(settings: Settings, model: FusedModel, app: Any)",
+    changed = text.replace("def register_enrichers(settings: Settings, model: FusedModel, context: WorkerContext)",
                            "def register_enrichers(settings: Settings, model: FusedModel)")
     assert [p.split(":")[0] for p in mismatches(specs, documented_signatures(changed))] == ["register_enrichers"]
     assert "docs/plugins.md" in (hookspecs.__doc__ or "")
