@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from mmstream.errors import ConfigError
 from mmstream.inference.fused import FusedModel
 from mmstream.inference.onnx import use_settings
+from mmstream.lanes.opening import load_or_defer
 from mmstream.pipeline.contentcache import ContentCache
 from mmstream.pipeline.batch import Pipeline
 from mmstream.plugin.extractors import Extractor
@@ -26,7 +27,7 @@ def build_pipeline(settings: Settings, pm: Any = None, *, context: Any = None,
     pm = pm if pm is not None else get_plugin_manager(settings, plugins)
     extractors = register_extractors(pm, settings)
     for extractor in {id(e): e for e in extractors.values()}.values():
-        extractor.load()
+        load_or_defer(extractor, settings)  # a --lanes text worker opens some at first use (mmstream/lanes/opening.py)
     model = FusedModel(settings.model_dir)
     check_model_inputs(model, extractors, pm)
     enrichers = register_enrichers(pm, settings, model, context)
