@@ -76,6 +76,34 @@ def test_the_audio_and_video_plugins_are_media_lane_and_roles_are_checked():
         media_modalities({"odd": Odd.__new__(Odd)})
 
 
+def test_a_text_role_worker_opens_the_image_plugin_at_its_first_image_with_the_same_results(mmstream_pipeline,
+                                                                                           tmp_path):
+    """--lanes text opens a text-lane plugin other than the text reader at its first post (memory: the image
+    plugin's ~116 MB stay out of a text worker whose stream has no images), with results identical to a
+    worker that opened everything at start-up (mmstream_pipeline: the default role)."""
+    from mmstream.pipeline.build import build_pipeline
+    from paths import TEST_DATA
+
+    text_role = build_pipeline(Settings.load(lanes="text", data_dir=str(tmp_path / "data")))
+    try:
+        image, text = text_role.extractors["images"], text_role.extractors["text"]
+        assert image.encoder is None and image.ocr is None and not image.opened()  # nothing of it in memory
+        assert text.lane == "text" and text.reads_text and not hasattr(text, "opened")  # opened at start-up
+        posts = [{"id": "t", "created_at": CREATED, "text": "the crew was lovely, thank you Acme Air"},
+                 {"id": "i", "created_at": CREATED, "text": "my coffee this morning",
+                  "images": [{"b64": base64.b64encode((TEST_DATA / "coffee.jpg").read_bytes()).decode()}]}]
+        raws = [(json.dumps(p).encode(), None) for p in posts]
+        first = [o.record for o in text_role.process(raws[:1])]
+        assert not image.opened() and image.encoder is None  # a text post does not open it
+        both = [o.record for o in text_role.process(raws)]
+        assert image.opened() and image.encoder is not None
+        expected = [o.record for o in mmstream_pipeline.process(raws)]
+        assert first == expected[:1] and both == expected, (both, expected)
+        assert both[1]["modalities"]["images"]["count"] == 1, both[1]
+    finally:
+        text_role.close()
+
+
 # -- real workers ------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
