@@ -2,7 +2,7 @@
 registered through the same hooks as any third-party plugin.
 
 * ``register_enrichers``: brand matching (when ``MMSTREAM_BRANDS_FILE`` is set), then topic
-  assignment, then duplicates and campaigns (:mod:`mmstream.analytics.copies`). In a worker the assigner reads the mined topics from the feed's snapshot; off
+  assignment, then duplicates and campaigns (:mod:`mmstream.analytics.pipeline.copies`). In a worker the assigner reads the mined topics from the feed's snapshot; off
   Kafka (``score``, ``eval``, ``bench``) it runs its own miner over the posts, in order.
 * ``register_sinks``: in a worker, the mention publisher (one mention per result to
   ``<prefix>mentions``, delivered before the batch is acknowledged).
@@ -20,14 +20,15 @@ from mmstream.plugin import hookimpl
 
 @hookimpl
 def register_enrichers(settings: Any, model: Any, context: Any) -> list:
-    from mmstream.analytics.assign import TopicAssigner
-    from mmstream.analytics.brands import BrandCatalog, BrandMatcher
-    from mmstream.analytics.copies import CopyFinder
+    from mmstream.analytics.engine.brands import BrandCatalog
+    from mmstream.analytics.pipeline.assign import TopicAssigner
+    from mmstream.analytics.pipeline.brands import BrandMatcher
+    from mmstream.analytics.pipeline.copies import CopyFinder
 
     app = context.faust_app if context.in_worker else None  # until the analytics run on the context itself
     assigner = TopicAssigner(settings, model.topic_labels, model.topic_threshold)
     if app is not None:
-        from mmstream.analytics.service import analytics_for
+        from mmstream.analytics.pipeline.service import analytics_for
 
         analytics = analytics_for(app, settings)
         assigner.use_snapshot(analytics.snapshot, analytics.feed.caught_up)
@@ -51,13 +52,13 @@ def register_enrichers(settings: Any, model: Any, context: Any) -> list:
 def register_sinks(settings: Any, context: Any) -> list:
     if not context.in_worker:
         return []
-    from mmstream.analytics.service import analytics_for
+    from mmstream.analytics.pipeline.service import analytics_for
 
     return [analytics_for(context.faust_app, settings).publisher]
 
 
 @hookimpl
 def extend_worker(context: Any, settings: Any) -> None:
-    from mmstream.analytics.service import install_engine
+    from mmstream.analytics.pipeline.agents import install_engine
 
     install_engine(context.faust_app, settings)

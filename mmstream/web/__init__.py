@@ -1,5 +1,5 @@
 """The dashboard a brand team keeps open: served by every worker's web server at
-``/`` (the JSON API of :mod:`mmstream.analytics.http` stays where it is).
+``/`` (the JSON API of :mod:`mmstream.analytics.serving.http` stays where it is).
 
 * :mod:`mmstream.web.live`: a thread tailing posts, results and dead letters
   into bounded rings (the live mentions feed);

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from mmstream.timefmt import TimeFormatError, to_ms
 
 if TYPE_CHECKING:
-    from mmstream.analytics.store import QueryStore
+    from mmstream.analytics.serving.store import QueryStore
 
 LABELS = ("negative", "neutral", "positive")
 

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from aiohttp import web
 
-from mmstream.web.index import WindowIndex
 from mmstream.errors import QueryError
+from mmstream.web.index import WindowIndex
 from mmstream.web.snapshot import View, build
 
 if TYPE_CHECKING:
-    from mmstream.analytics.service import Analytics
+    from mmstream.analytics.pipeline.service import Analytics
     from mmstream.web.live import LiveFeed
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from mmstream.errors import QueryError
 from mmstream.web.index import Series, Sums, WindowIndex, ms
 
 if TYPE_CHECKING:
-    from mmstream.analytics.service import Analytics
+    from mmstream.analytics.pipeline.service import Analytics
     from mmstream.web.live import LiveFeed
 
 RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}

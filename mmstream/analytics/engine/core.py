@@ -18,17 +18,17 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from mmstream.analytics.aggregator import WindowAggregator
-from mmstream.analytics.alerts import AlertConfig, SpikeDetector
-from mmstream.analytics.campaigns import coordinated_alert
-from mmstream.analytics.events import Mention
-from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
-from mmstream.analytics.windows import window_specs
+from mmstream.analytics.engine.aggregator import WindowAggregator
+from mmstream.analytics.engine.alerts import AlertConfig, SpikeDetector
+from mmstream.analytics.engine.campaigns import coordinated_alert
+from mmstream.analytics.engine.events import Mention
+from mmstream.analytics.engine.topics import MinerConfig, OnlineTopicMiner
+from mmstream.analytics.engine.windows import window_specs
 from mmstream.schemas.versions import VERSIONS
 from mmstream.settings import Settings
 
 #: the output topics (name after the prefix) the engine writes; its closed brand windows go to
-#: ``window-totals``, whence the share-of-voice stage (:mod:`mmstream.analytics.share`) writes ``brand-stats``
+#: ``window-totals``, whence the share-of-voice stage (:mod:`mmstream.analytics.engine.share`) writes ``brand-stats``
 OUTPUT_TOPICS = ("window-totals", "late", "topics", "alerts")
 CAMPAIGNS_KEPT = 10_000  # campaign ids already alerted on
 
@@ -72,7 +72,7 @@ class RecentIds:
 class AnalyticsEngine:
     def __init__(self, settings: Settings, partition: int = 0) -> None:
         self.settings = settings
-        #: this engine's partition of <prefix>mentions, of how many (mmstream.analytics.routing)
+        #: this engine's partition of <prefix>mentions, of how many (mmstream.analytics.engine.routing)
         self.partition, self.partitions = partition, max(1, settings.analytics_partitions)
         self._reported: int | None = None  # the tumbling step of the last watermark reported to the stage
         self.specs = window_specs(settings)
@@ -88,7 +88,7 @@ class AnalyticsEngine:
         self.stats = {"mentions": 0, "duplicates": 0, "late": 0, "windows_closed": 0, "alerts": 0, "topic_records": 0}
 
     def __getstate__(self) -> dict:
-        """For checkpoints (:mod:`mmstream.analytics.checkpoint`): everything but the lock
+        """For checkpoints (:mod:`mmstream.analytics.state.checkpoint`): everything but the lock
         and the settings (they hold credentials; whoever restores the engine sets its own)."""
         state = self.__dict__.copy()
         del state["lock"], state["settings"]
@@ -119,7 +119,7 @@ class AnalyticsEngine:
             return out + self._closing(added.closed)
 
     def advance(self, progress: dict) -> list[Output]:
-        """A batch's progress (:func:`mmstream.analytics.routing.progress_of`): every input
+        """A batch's progress (:func:`mmstream.analytics.engine.routing.progress_of`): every input
         partition it names is known to have reached that event time."""
         with self.lock:
             pt = progress.get("pt")

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmstream.analytics.events import decode_vector, encode_vector
-from mmstream.analytics.windows import ms_iso
+from mmstream.analytics.engine.events import decode_vector, encode_vector
+from mmstream.timefmt import ms_iso
 
 if TYPE_CHECKING:
-    from mmstream.analytics.topics import MinedTopic
+    from mmstream.analytics.engine.topics import MinedTopic
 
 #: the mean is frozen after this many vectors, so centroids stop moving under the assigners
 MEAN_OBSERVATIONS = 5000

@@ -34,10 +34,10 @@ from typing import Callable
 
 import numpy as np
 
-from mmstream.analytics.aggregator import ClosedWindow
-from mmstream.analytics.events import TopicRef
-from mmstream.analytics.windows import ms_iso
+from mmstream.analytics.engine.aggregator import ClosedWindow
+from mmstream.analytics.engine.events import TopicRef
 from mmstream.settings import Settings
+from mmstream.timefmt import ms_iso
 
 EXAMPLES = 5
 TOP = 5

@@ -1,16 +1,16 @@
 """Executing window definitions over a stream of mentions, in event time.
 
 One aggregator per engine partition of ``<prefix>mentions`` (``MMSTREAM_ANALYTICS_PARTITIONS``,
-default 4): it sees every mention of that partition's brands (:mod:`mmstream.analytics.routing`),
+default 4): it sees every mention of that partition's brands (:mod:`mmstream.analytics.engine.routing`),
 so each window holds those brands' every post; share of voice over all brands is made exact
-downstream, by :mod:`mmstream.analytics.share`. Per mention:
+downstream, by :mod:`mmstream.analytics.engine.share`. Per mention:
 
 1. for each spec and each window containing the post's ``created_at``: a
    window still open gets the post; a window already closed (watermark past
    ``end + grace``) does not, and the post is reported *late* with the windows
    it missed (it goes to ``<prefix>late``: never silently dropped);
 2. the watermark advances: the minimum over the active input partitions of the
-   largest event time seen from each (:mod:`mmstream.analytics.watermark`);
+   largest event time seen from each (:mod:`mmstream.analytics.engine.watermark`);
 3. windows whose ``end + grace`` the watermark reached close, oldest first,
    and are handed back for emission (``<prefix>brand-stats``) and for alerts.
 
@@ -28,9 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from mmstream.analytics.events import Mention
-from mmstream.analytics.watermark import Watermarks
-from mmstream.analytics.windows import WindowSpec, WindowState, ms_iso
+from mmstream.analytics.engine.events import Mention
+from mmstream.analytics.engine.watermark import Watermarks
+from mmstream.analytics.engine.windows import WindowSpec, WindowState
+from mmstream.timefmt import ms_iso
 
 
 @dataclass

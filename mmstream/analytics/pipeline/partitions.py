@@ -1,7 +1,7 @@
 """The engine partitions one worker holds, and one view over them.
 
 A worker holds the engines of the ``<prefix>mentions`` partitions the consumer
-group gave it (:mod:`mmstream.analytics.routing`): each with its own state, next
+group gave it (:mod:`mmstream.analytics.engine.routing`): each with its own state, next
 offset, checkpoints (``<data_dir>/<app_id>-analytics/p<k>/``) and replays. An
 engine stays in memory when its partition goes to another worker; if the
 partition comes back, the offset tells whether it can go on, must replay the
@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmstream.analytics.checkpoint import Checkpoints
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.routing import engine_partition
-from mmstream.analytics.windows import window_specs
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.routing import engine_partition
+from mmstream.analytics.engine.windows import window_specs
+from mmstream.analytics.state.checkpoint import Checkpoints
 from mmstream.settings import Settings
 
 _SUMMED = ("mentions", "duplicates", "late", "windows_closed", "alerts", "topic_records")

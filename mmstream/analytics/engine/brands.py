@@ -1,4 +1,4 @@
-"""Brand matching from a TOML file users write::
+"""Brand matching from a TOML file users write (the pipeline's enricher: :mod:`mmstream.analytics.pipeline.brands`)::
 
     [brands.united]
     aliases = ["@united", "united airlines", "#unitedairlines"]
@@ -28,13 +28,9 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from mmstream.errors import ConfigError
-from mmstream.plugin.stages import Enricher
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mmstream.plugin import Item
 
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -220,27 +216,3 @@ class BrandCatalog:
 
     def describe(self) -> list[dict]:
         return [{"brand": b.id, "name": b.name, "aliases": list(b.aliases)} for b in self.brands]
-
-
-class BrandMatcher(Enricher):
-    """Pipeline enricher: adds matched brands to ``record["brands"]``."""
-
-    name = "brands"
-
-    def __init__(self, catalog: BrandCatalog) -> None:
-        self.catalog = catalog
-
-    def enrich(self, items: list[Item]) -> None:
-        for item in items:
-            assert item.record is not None
-            texts = item.texts()  # the post's text, then text read or heard in its media
-            own = set(item.post.modalities) if item.post is not None else set(item.text_views[:1])
-            found = self.catalog.match([t for v, t in texts.items() if v in own],
-                                       [t for v, t in texts.items() if v not in own])
-            brands: list[str] = []
-            known: set[str] = set()
-            for brand_id in [self.catalog.canonical(b) for b in item.record.get("brands") or []] + found:
-                if brand_id.casefold() not in known:
-                    brands.append(brand_id)
-                    known.add(brand_id.casefold())
-            item.add("brands", brands)

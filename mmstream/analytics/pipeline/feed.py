@@ -17,8 +17,8 @@ import time
 import warnings
 from typing import Callable
 
-from mmstream.analytics.store import QueryStore
-from mmstream.analytics.topicspace import TopicSnapshot
+from mmstream.analytics.engine.topicspace import TopicSnapshot
+from mmstream.analytics.serving.store import QueryStore
 from mmstream.kafka.follow import TopicFollower
 from mmstream.settings import Settings
 

@@ -1,6 +1,6 @@
 """Which earlier post a post repeats: the state behind each result's ``duplicate_of``.
 
-:class:`DuplicateIndex` keeps the recent posts' signatures (:mod:`mmstream.analytics.signature`)
+:class:`DuplicateIndex` keeps the recent posts' signatures (:mod:`mmstream.analytics.engine.signature`)
 and answers, per post, the id of the earliest post seen with the same or nearly the same
 content, or None:
 
@@ -15,7 +15,7 @@ content, or None:
 
 The answer is the *root* of the post it matched (the earliest post of that chain), so the
 copies of one text all point at the same id, and that id names its cluster (campaigns,
-:mod:`mmstream.analytics.campaigns`). Texts shorter than ``min_chars`` once normalised ("lol",
+:mod:`mmstream.analytics.engine.campaigns`). Texts shorter than ``min_chars`` once normalised ("lol",
 "thank you") are never duplicates: such coincidences are not copies.
 
 **Bounded.** A post is kept ``ttl_ms`` of event time (the largest event time seen is the clock)
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from mmstream.analytics.signature import (HASHES, IMAGE_BITS, band_keys, content_key, image_band_keys,
-                                         image_signature, image_similarity, minhash, normalise, similarity)
+from mmstream.analytics.engine.signature import (HASHES, IMAGE_BITS, band_keys, content_key, image_band_keys,
+                                                 image_signature, image_similarity, minhash, normalise, similarity)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class DuplicateIndex:
         self.clock: int | None = None  # the largest event time seen, ms
         self.stats = {"posts": 0, "exact": 0, "near": 0, "short": 0, "evicted": 0}
 
-    # -- checkpoints (mmstream.analytics.stateformat): signatures as one array, buckets recomputed ----
+    # -- checkpoints (mmstream.analytics.state.codec): signatures as one array, buckets recomputed ----
     def __getstate__(self) -> dict:
         ids = list(self.entries)
         sigs = [self.signatures[i] for i in ids]
@@ -99,7 +99,7 @@ class DuplicateIndex:
                 images: list[int] | tuple[int, ...] = ()) -> Match:
         """The answer for one post, which is then kept (see the module's docstring); ``author`` is kept
         with it for the campaign tracker (None: a retweet, or no author). A post whose text is too short
-        to compare is compared by its ``images`` (difference hashes, :func:`~mmstream.analytics.signature.dhash`)
+        to compare is compared by its ``images`` (difference hashes, :func:`~mmstream.analytics.engine.signature.dhash`)
         instead: the same pictures (every hash within ``IMAGE_BITS`` bits of one of the other post's) are the
         same content."""
         kept = self.entries.get(post_id)

@@ -1,4 +1,4 @@
-"""What a post's text is compared by, for duplicates and campaigns (:mod:`mmstream.analytics.duplicates`).
+"""What a post's text is compared by, for duplicates and campaigns (:mod:`mmstream.analytics.engine.duplicates`).
 
 * :func:`normalise`: NFKC, case folded, every leading ``RT @user:`` prefix, URLs, @handles,
   emoji and punctuation removed (a hashtag keeps its word), whitespace collapsed. Two posts

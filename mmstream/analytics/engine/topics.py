@@ -1,7 +1,7 @@
 """Online topic mining over the posts' text embeddings.
 
 One miner runs in one place (the engine of ``<prefix>mentions``' partition 0, which every post's
-mining copy goes to: :mod:`mmstream.analytics.routing`), so topic ids never conflict between
+mining copy goes to: :mod:`mmstream.analytics.engine.routing`), so topic ids never conflict between
 workers or engine partitions; workers
 assign posts to topics with a read-only :class:`TopicSnapshot` rebuilt from the
 miner's records on ``<prefix>topics``.
@@ -16,7 +16,7 @@ miner's records on ``<prefix>topics``.
   member) post's id: deterministic, so a replay of the same stream gives the
   same ids.
 * Keywords are the topic's words ranked by c-TF-IDF, refreshed as it grows
-  (:mod:`mmstream.analytics.keywords`: never brand names, handles, URLs,
+  (:mod:`mmstream.analytics.engine.keywords`: never brand names, handles, URLs,
   markup, numbers or stop words). The label is the top three keywords, and
   it stays while those three remain among the top five: fewer label changes
   as a topic grows. A topic is published (its ``birth`` record, results
@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmstream.analytics.keywords import BrandTerms, brand_terms, ctfidf_keywords, terms
-from mmstream.analytics.topicspace import Rows, Space, centred, topic_record
+from mmstream.analytics.engine.keywords import BrandTerms, brand_terms, ctfidf_keywords, terms
+from mmstream.analytics.engine.topicspace import Rows, Space, centred, topic_record
 from mmstream.settings import Settings
 
 #: outliers kept while waiting for a topic to be born
@@ -78,7 +78,7 @@ def brand_spellings(brands_file: str) -> tuple[str, ...]:
     """Every id, name and alias of the brands in ``brands_file`` (none without one)."""
     if not brands_file:
         return ()
-    from mmstream.analytics.brands import BrandCatalog
+    from mmstream.analytics.engine.brands import BrandCatalog
 
     return tuple(sorted({s for b in BrandCatalog.load(brands_file).brands for s in (b.id, b.name, *b.aliases)}))
 

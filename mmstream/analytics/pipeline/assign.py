@@ -1,4 +1,4 @@
-"""Pipeline enrichers for topics and for the analytics feed.
+"""The topic assigner, a pipeline enricher (the mention publisher: :mod:`mmstream.analytics.pipeline.publish`).
 
 :class:`TopicAssigner` fills each result's ``topics`` with
 
@@ -11,27 +11,18 @@ In a worker, mined topics come from a read-only :class:`TopicSnapshot` of the
 miner's records on ``<prefix>topics`` (mining itself runs in one place, the
 analytics engine). Without Kafka (``mmstream score``) the assigner runs its own
 miner over the file, so births and assignments happen in line.
-
-:class:`MentionPublisher` (worker only) sends one mention per result to
-``<prefix>mentions`` and waits until the broker has them, before the results
-themselves are sent: a crash can duplicate mentions (the engine drops
-duplicates by post id), not lose them.
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from typing import TYPE_CHECKING, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from mmstream.analytics.events import Mention, TopicRef, encode_mentions
-from mmstream.analytics.routing import route
-from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
-from mmstream.analytics.topicspace import TopicSnapshot
-from mmstream.analytics.windows import complaint_of
-from mmstream.plugin.stages import Enricher, Sink
+from mmstream.analytics.engine.topics import MinerConfig, OnlineTopicMiner
+from mmstream.analytics.engine.topicspace import TopicSnapshot
+from mmstream.plugin.stages import Enricher
 from mmstream.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,56 +129,3 @@ class TopicAssigner(Enricher):
 def _entry(tid: str, label: str, keywords: list[str], sim: float | None) -> dict:
     return {"id": tid, "label": label, "keywords": list(keywords),
             "score": round(float(sim), 4) if sim is not None else None, "kind": "mined"}
-
-
-def mention_of(item: Item, pt: float | None = None, exclude: str = "none") -> Mention:
-    """The mention for a result (after every other enricher ran), published at ``pt``; ``exclude``
-    (MMSTREAM_CAMPAIGN_EXCLUDE): none, campaigns or duplicates (campaign posts included) are
-    counted in brand windows as such only."""
-    record, post = item.record, item.post
-    assert record is not None and post is not None
-    sentiment = record.get("sentiment")  # null: the model read nothing of the post
-    dup, campaign = record.get("duplicate_of"), record.get("campaign")
-    excluded = (exclude == "campaigns" and campaign is not None) or (
-        exclude == "duplicates" and (campaign is not None or dup is not None))
-    return Mention(
-        id=post.id, t=post.created_at.timestamp(), brands=list(record.get("brands") or []),
-        label=sentiment["label"] if sentiment else None, score=float(sentiment["score"]) if sentiment else None,
-        topics=[TopicRef(t["id"], t["kind"], t["label"]) for t in record.get("topics", [])],
-        vec=post_embedding(item), text=post_text(item),
-        src=item.source.partition if item.source is not None else None, pt=pt, complaint=complaint_of(record),
-        duplicate_of=dup, campaign=campaign, excluded=excluded)
-
-
-class MentionPublisher(Sink):
-    """A sink: hands the mentions of a batch's results to ``send``, as records (see
-    :func:`~mmstream.analytics.events.encode_mentions`); the worker's agent
-    awaits ``wait`` (their delivery) before it acks the batch."""
-
-    name = "mentions"
-
-    def __init__(self, send: Callable[[list], None], wait: Callable[[], Awaitable[None]] | None = None,
-                 partitions: int | None = None, exclude: str = "none") -> None:
-        self.send = send
-        self.exclude = exclude  # MMSTREAM_CAMPAIGN_EXCLUDE (mention_of)
-        self.wait = wait
-        #: engine partitions: ``send`` gets (partition, record) pairs routed by brand
-        #: (mmstream.analytics.routing); None: plain records, unrouted (a benchmark's list)
-        self.partitions = partitions
-        self.failed = 0
-
-    async def delivered(self) -> None:
-        if self.wait is not None:
-            await self.wait()
-
-    def write(self, items: list[Item]) -> None:
-        now = round(time.time(), 3)  # processing time, for the watermark's idle partitions
-        mentions = [mention_of(item, now, self.exclude) for item in items if item.post is not None]
-        if not mentions:
-            return
-        try:
-            self.send(encode_mentions(mentions) if self.partitions is None else route(mentions, self.partitions))
-        except Exception as exc:  # noqa: BLE001 - the results still go out; say loudly what analytics miss
-            self.failed += len(mentions)
-            log.error("could not publish %d mentions (%r): analytics miss these posts (%d so far)",
-                      len(mentions), exc, self.failed)

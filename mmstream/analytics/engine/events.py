@@ -1,7 +1,7 @@
 """The ``mention`` event: what the analytics need to know about one result.
 
 Workers publish one mention per result to ``<prefix>mentions`` (``MMSTREAM_ANALYTICS_PARTITIONS``
-partitions, default 4: routed by brand, :mod:`mmstream.analytics.routing`), a micro-batch's
+partitions, default 4: routed by brand, :mod:`mmstream.analytics.engine.routing`), a micro-batch's
 mentions of one partition in one record (one
 compact JSON object per line, see :func:`encode_mentions`: one record to
 send, fetch and acknowledge per batch instead of one per post); that log is
@@ -45,7 +45,7 @@ class Mention:
     text: str = ""
     src: int | None = None  # the partition of <prefix>posts the post came from (None: not from Kafka)
     pt: float | None = None  # processing time: when the worker published it, epoch seconds
-    #: the copy that mines topics and counts in topic windows (one per post: see mmstream.analytics.routing)
+    #: the copy that mines topics and counts in topic windows (one per post: see mmstream.analytics.engine.routing)
     mine: bool = True
     post_brands: list[str] | None = None  # every brand of the post, when ``brands`` holds only some of them
     complaint: bool | None = None  # the result's complaint label (None: no complaint head, or no text)
@@ -139,7 +139,7 @@ def encode_mentions(mentions: list[Mention]) -> list[bytes]:
     return records
 
 
-#: the key of a record's progress line (mmstream.analytics.routing), which is not a mention
+#: the key of a record's progress line (mmstream.analytics.engine.routing), which is not a mention
 PROGRESS_PREFIX = "$progress"
 _PROGRESS = b'{"' + PROGRESS_PREFIX.encode() + b'"'
 

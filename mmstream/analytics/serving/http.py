@@ -24,7 +24,7 @@ from mmstream.timefmt import TimeFormatError, to_ms
 if TYPE_CHECKING:
     import faust
 
-    from mmstream.analytics.service import Analytics
+    from mmstream.analytics.pipeline.service import Analytics
 
 DEFAULT_LIMIT = 100
 

@@ -1,4 +1,4 @@
-"""Coordinated campaigns: a cluster of near-duplicate posts (one root, :mod:`mmstream.analytics.duplicates`)
+"""Coordinated campaigns: a cluster of near-duplicate posts (one root, :mod:`mmstream.analytics.engine.duplicates`)
 posted by many distinct accounts within a short time.
 
 :class:`CampaignTracker` follows each cluster: the authors of its posts and when each last posted.
@@ -25,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from mmstream.analytics.windows import ms_iso
+from mmstream.timefmt import ms_iso
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def coordinated_alert(mention: Any, sensitivity: dict) -> dict:
     """The ``coordinated`` alert for a campaign's first post the analytics engine sees (its mining
     copy: every brand, the text). Evidence: the template (that post's text), the accounts and posts
     counted so far, the time span since the cluster's first post, the brands."""
-    from mmstream.analytics.store import to_ms
+    from mmstream.timefmt import to_ms
 
     camp = mention.campaign
     first_ms, now_ms = to_ms(camp["first_seen"]), mention.t_ms

@@ -10,8 +10,8 @@ import threading
 from collections import Counter
 from typing import Any
 
-from mmstream.analytics.brands import BrandCatalog
-from mmstream.analytics.topicspace import SPACE_ID
+from mmstream.analytics.engine.brands import BrandCatalog
+from mmstream.analytics.engine.topicspace import SPACE_ID
 from mmstream.timefmt import to_ms
 
 

@@ -1,11 +1,13 @@
-"""A data format for the analytics engine's state: JSON with a few tags, never pickle.
+"""A data format for the analytics' state: JSON with a few tags, never pickle.
 
 A checkpoint on a shared volume must never be a way to run code. Reading one
 here builds only plain values (numbers, strings, lists, dicts, sets, numpy
-arrays from raw bytes) and instances of the classes named in :data:`CLASSES`,
-made with ``object.__new__`` and filled with their saved attributes: no
-constructor, no import by name, no ``__reduce__``. Anything else in a file is an
-error (:class:`StateFormatError`), and the caller replays the log instead.
+arrays from raw bytes) and instances of the classes a codec is given, each under
+a public *type tag* (:mod:`mmstream.analytics.state.tags`: ``"windows.spec"``, not the
+class's module and name, so modules and classes can be moved and renamed without
+breaking the files), made with ``object.__new__`` and filled with their saved
+attributes: no constructor, no import by name, no ``__reduce__``. Anything else in
+a file is an error (:class:`StateFormatError`), and the caller replays the log instead.
 
 Tags (a JSON object whose only key, or first key, starts with ``$``):
 
@@ -13,20 +15,21 @@ Tags (a JSON object whose only key, or first key, starts with ``$``):
   ``{"$d": [[k, v], ...]}`` dict with keys that are not plain strings, ``{"$od": ...}``
   OrderedDict, ``{"$c": ...}`` Counter (their body an object when the keys are plain strings);
 * ``{"$nd": base64, "dt": dtype, "sh": shape}`` numpy array, ``{"$ns": value, "dt": dtype}`` numpy scalar;
-* ``{"$o": "module.Class", "n": k, "v": {attributes}}`` an instance of a listed class, the k-th
-  one written; ``{"$r": k}`` that same instance again (identity is kept: the engine tests
+* ``{"$o": "tag", "n": k, "v": {attributes}}`` an instance of the class of that tag, the k-th
+  one written (files of the format before tags name ``module.Class`` there: :meth:`StateCodec.loads`
+  takes a table from those names to tags); ``{"$r": k}`` that same instance again (identity is kept: the engine tests
   ``window.spec is self.specs[0]``).
 
 Floats are written with ``repr`` precision (``json`` does), so a state read back is
 equal, bit for bit, to the one written: a restored engine writes what one that never
-stopped writes (``tests/test_checkpoint.py``).
+stopped writes (``tests/unit/analytics/test_checkpoint.py``).
 """
 from __future__ import annotations
 
 import base64
 import json
 from collections import Counter, OrderedDict, deque
-from typing import Any, Iterable
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -42,9 +45,14 @@ class StateFormatError(MMStreamError):
 
 
 class StateCodec:
-    def __init__(self, classes: Iterable[type]) -> None:
-        self.classes = {f"{c.__module__}.{c.__qualname__}": c for c in classes}
-        self._names = {c: name for name, c in self.classes.items()}
+    """Writes and reads a state whose objects are of the classes of ``tags`` (tag -> class)."""
+
+    def __init__(self, tags: Mapping[str, type]) -> None:
+        self.classes = dict(tags)
+        self._names = {c: tag for tag, c in self.classes.items()}
+        if len(self._names) != len(self.classes):
+            raise ValueError("one tag per class")
+        self._aliases: Mapping[str, str] = {}
 
     # -- writing ------------------------------------------------------------
     def dumps(self, value: Any) -> bytes:
@@ -104,8 +112,10 @@ class StateCodec:
         return [[self.encode(k), self.encode(x)] for k, x in d.items()]
 
     # -- reading ------------------------------------------------------------
-    def loads(self, data: bytes) -> Any:
+    def loads(self, data: bytes, aliases: Mapping[str, str] | None = None) -> Any:
+        """The state in ``data``; ``aliases`` maps the names an older format wrote for objects to tags."""
         self._objects: dict[int, Any] = {}
+        self._aliases = aliases or {}
         try:
             return self.decode(json.loads(data))
         except StateFormatError:
@@ -113,7 +123,7 @@ class StateCodec:
         except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise StateFormatError(f"not a state document ({exc!r})") from None
         finally:
-            self._objects = {}
+            self._objects, self._aliases = {}, {}
 
     def decode(self, v: Any) -> Any:  # noqa: C901
         if isinstance(v, list):
@@ -146,9 +156,9 @@ class StateCodec:
                 raise StateFormatError(f"a reference to object {body!r} before it")
             return self._objects[body]
         if tag == "$o":
-            cls = self.classes.get(body)
+            cls = self.classes.get(self._aliases.get(body, body)) if isinstance(body, str) else None
             if cls is None:
-                raise StateFormatError(f"the file names a class {body!r} that is not a state class")
+                raise StateFormatError(f"the file names a type {body!r} that is not a state class")
             obj = cls.__new__(cls)
             self._objects[v["n"]] = obj
             state = self.decode(v["v"])

@@ -8,55 +8,51 @@ that runs the engine writes that state together with K to
 into place; the newest ``analytics_checkpoint_keep`` are kept). A worker that
 takes the engine over at committed offset C loads the newest checkpoint with
 K <= C and replays ``[K, C)``. The outputs are the same as after a full replay
-(``tests/test_checkpoint.py``).
+(``tests/unit/analytics/test_checkpoint.py``).
 
-Checkpoints are data, never pickle (:mod:`mmstream.analytics.stateformat`: a data
-dir on a shared volume must not be a way to run code). A file is one header line,
-``mmstream-analytics-checkpoint``, then one JSON line (format version, settings
-fingerprint, offset, SHA-256 and length of the body), then the body: the engine's
-state as tagged JSON, zlib-compressed. They hold no settings (so no credentials):
-the restoring worker's own are attached. A checkpoint that is damaged (checksum),
-foreign (not this format: an old pickled one, any other file), of another version or
-written under other engine settings (windows, topics, alerts, dedupe, topic prefix)
+Checkpoints are data, never pickle (:mod:`mmstream.analytics.state.codec`: a data
+dir on a shared volume must not be a way to run code). A file
+(:mod:`mmstream.analytics.state.files`) is one line, ``mmstream-analytics-checkpoint``,
+then one JSON line (format version, settings fingerprint, offset, SHA-256 and length
+of the body), then the body: the engine's state as JSON whose objects carry public
+type tags (:mod:`mmstream.analytics.state.tags`), zlib-compressed. They hold no
+settings (so no credentials): the restoring worker's own are attached.
+
+Versions: format 3 names types by tag; format 2 (mmstream before the tags) named
+classes by module, and is still read (its names are mapped to the tags), so an upgrade
+does not cost a replay of the whole log; format 1 was pickle, and is never read. A
+checkpoint that is damaged (checksum), foreign (an old pickled one, any other file),
+of a format this mmstream does not know (written by a newer one: the message says so)
+or written under other engine settings (windows, topics, alerts, dedupe, topic prefix)
 is skipped with a warning; a worker without a usable one (another host, a fresh data
 directory) replays the whole log, as before.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import pickle  # only to freeze a state in memory (snapshot); files are never pickles
 import re
 import time
-import zlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mmstream.analytics.stateformat import StateCodec, StateFormatError
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.state.codec import StateCodec, StateFormatError
+from mmstream.analytics.state.files import CheckpointError, pack, unpack, write_aside
+from mmstream.analytics.state.tags import ENGINE_NAMES_V2, engine_codec
 from mmstream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 1 was pickle: such files are skipped as foreign
+FORMAT = 3  # 3: types by public tag; 2: by class name (still read); 1 was pickle (skipped as foreign)
+#: formats read, and the table from the names each wrote to the tags (None: tags already)
+READS: dict[int, dict[str, str] | None] = {3: None, 2: ENGINE_NAMES_V2}
 MAGIC = b"mmstream-analytics-checkpoint\n"
 _NAME = re.compile(r"^engine-(\d{12})\.ckpt$")
 #: settings the engine's state depends on (the log itself: the topic prefix)
 _ENGINE_PREFIXES = ("window_", "topic_", "alert_", "analytics_dedupe", "category_threshold", "idle_partition", "partitions", "analytics_partitions")
-
-
-def state_codec() -> StateCodec:
-    """The codec of the engine's state: these classes, and plain data."""
-    from mmstream.analytics import aggregator, alerts, engine, events, topics, topicspace, watermark, windows
-
-    return StateCodec([
-        engine.AnalyticsEngine, engine.RecentIds, aggregator.WindowAggregator, watermark.Watermarks,
-        watermark._Source, windows.WindowSpec, windows.WindowState, windows.BrandAgg, windows.TopicAgg,
-        events.TopicRef, topics.OnlineTopicMiner, topics.MinerConfig, topics.MinedTopic, topics._Outlier,
-        topicspace.Space, topicspace.Rows, alerts.SpikeDetector, alerts.AlertConfig, alerts._Series, alerts._Bucket,
-    ])
 
 
 def fingerprint(settings: Settings) -> str:
@@ -75,7 +71,7 @@ class Checkpoints:
         self.fingerprint = fingerprint(settings)
         self.keep = max(1, settings.analytics_checkpoint_keep)
         self.saved: list[dict] = []  # the last few saves: offset, bytes, ms
-        self.codec = state_codec()
+        self.codec = engine_codec()
 
     def offsets(self) -> list[int]:
         """Offsets of the checkpoints on disk, oldest first."""
@@ -97,22 +93,14 @@ class Checkpoints:
 
     def encode(self, offset: int, frozen: bytes) -> bytes:
         """The checkpoint file for a :meth:`snapshot`: header line, JSON header, zlib'd state."""
-        body = zlib.compress(self.codec.dumps(pickle.loads(frozen)), 1)  # our own bytes, from this process
-        header = {"format": FORMAT, "fingerprint": self.fingerprint, "offset": offset,
-                  "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
-        return MAGIC + json.dumps(header).encode() + b"\n" + body
+        state = self.codec.dumps(pickle.loads(frozen))  # our own bytes, from this process
+        return pack(MAGIC, {"format": FORMAT, "fingerprint": self.fingerprint, "offset": offset}, state)
 
     def write(self, offset: int, frozen: bytes, began: float | None = None) -> Path:
         """Write a snapshot in the data format (aside, then renamed into place); drop all but the newest ``keep``."""
         data = self.encode(offset, frozen)
-        self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path(offset)
-        aside = target.with_suffix(f".{os.getpid()}.tmp")  # workers on one host may share the data dir
-        with open(aside, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(aside, target)
+        write_aside(target, data)
         for old in self.offsets()[:-self.keep]:
             self.path(old).unlink(missing_ok=True)
         ms = round(1000 * (time.monotonic() - began), 1) if began is not None else None
@@ -133,7 +121,7 @@ class Checkpoints:
                 return None
             try:
                 engine = self.read(offset)
-            except _Skipped as why:
+            except CheckpointError as why:
                 log.warning("analytics: checkpoint %s %s; ignored, trying an older one (or replaying the log)",
                             self.path(offset), why)
                 continue
@@ -145,35 +133,31 @@ class Checkpoints:
         return None
 
     def read(self, offset: int) -> Any:
-        """The engine saved at ``offset``; :class:`_Skipped` (foreign, damaged, other settings) or an error."""
-        from mmstream.analytics.engine import AnalyticsEngine
-
-        data = self.path(offset).read_bytes()
-        if not data.startswith(MAGIC):
-            raise _Skipped("is not an mmstream checkpoint (an old pickled one, or another file)")
-        line, _, body = data[len(MAGIC):].partition(b"\n")
-        try:
-            header = json.loads(line)
-        except ValueError:
-            raise _Skipped("has a damaged header") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise _Skipped(f"is of format {header.get('format') if isinstance(header, dict) else '?'}, not {FORMAT}")
+        """The engine saved at ``offset``; :class:`CheckpointError` (foreign, damaged, of an unknown format,
+        other settings) or an error."""
+        header, engine = read_checkpoint(self.path(offset).read_bytes(), self.codec)
         if header.get("fingerprint") != self.fingerprint:
-            raise _Skipped("was written under other settings")
-        if header.get("bytes") != len(body) or header.get("sha256") != hashlib.sha256(body).hexdigest():
-            raise _Skipped("is damaged (its checksum does not match)")
-        try:
-            engine = self.codec.loads(zlib.decompress(body))
-        except (StateFormatError, zlib.error) as exc:
-            raise _Skipped(f"cannot be read ({exc})") from None
-        if not isinstance(engine, AnalyticsEngine):
-            raise _Skipped("does not hold an engine")
+            raise CheckpointError("was written under other settings")
         if getattr(engine, "partition", 0) != self.partition:
-            raise _Skipped(f"holds the engine of partition {getattr(engine, 'partition', 0)}, not {self.partition}")
+            raise CheckpointError(f"holds the engine of partition {getattr(engine, 'partition', 0)}, not {self.partition}")
         if header.get("offset") != offset or engine.next_offset != offset:
-            raise _Skipped(f"says offset {header.get('offset')}, engine at {engine.next_offset}")
+            raise CheckpointError(f"says offset {header.get('offset')}, engine at {engine.next_offset}")
         return engine
 
 
-class _Skipped(Exception):
-    """Why a checkpoint file is not used (the message completes "checkpoint <path> ...")."""
+def read_checkpoint(data: bytes, codec: StateCodec | None = None) -> tuple[dict, AnalyticsEngine]:
+    """(header, engine) of a checkpoint file's bytes, of any format this mmstream reads (the
+    settings and offset checks are the caller's); :class:`CheckpointError` otherwise."""
+    header, state = unpack(data, MAGIC, "an mmstream checkpoint")
+    version = header.get("format")
+    if version not in READS:
+        newer = isinstance(version, int) and version > FORMAT
+        raise CheckpointError(f"is of format {version}, not {FORMAT}" + (
+            ": written by a newer mmstream; run that version, or delete the file to replay the log" if newer else ""))
+    try:
+        engine = (codec or engine_codec()).loads(state, READS[version])
+    except StateFormatError as exc:
+        raise CheckpointError(f"cannot be read ({exc})") from None
+    if not isinstance(engine, AnalyticsEngine):
+        raise CheckpointError("does not hold an engine")
+    return header, engine

@@ -1,5 +1,5 @@
 """Window definitions and the pure aggregation math, apart from their execution
-(which lives in :mod:`mmstream.analytics.aggregator`).
+(which lives in :mod:`mmstream.analytics.engine.aggregator`).
 
 Times are integer milliseconds since the epoch (event time: a post's
 ``created_at``). A window is ``[start, start + size)``; windows of one spec
@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from mmstream.analytics.events import Mention, TopicRef
+from mmstream.analytics.engine.events import Mention, TopicRef
 from mmstream.errors import ConfigError
 from mmstream.inference.fused import SENTIMENT_LABELS
 from mmstream.settings import Settings

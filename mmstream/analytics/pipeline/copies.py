@@ -2,8 +2,8 @@
 
 Per post: its text (its own, then text read or heard in its media) and, when that is too short,
 its images' difference hashes go through the
-:class:`~mmstream.analytics.duplicates.DuplicateIndex` (``duplicate_of``), then the
-:class:`~mmstream.analytics.campaigns.CampaignTracker` (``campaign``).
+:class:`~mmstream.analytics.engine.duplicates.DuplicateIndex` (``duplicate_of``), then the
+:class:`~mmstream.analytics.engine.campaigns.CampaignTracker` (``campaign``).
 
 **Partitioned.** Off Kafka (``mmstream score``) one state follows the whole input, in order.
 In a worker there is one state per partition of ``<prefix>posts`` (the unit a worker owns and
@@ -20,7 +20,8 @@ journal (``<topic>-p<k>.journal``, flushed per post), which a checkpoint empties
 reads the checkpoint, then observes the journal's posts again, so a post replayed after a kill -9
 gets the answer it got. A partition's state is written every
 ``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/<topic>-p<k>.ckpt``
-(the analytics' data format, :mod:`mmstream.analytics.stateformat`: never pickle), and every
+(the analytics' data format, :mod:`mmstream.analytics.state`: never pickle; format 2, with public
+type tags; a file of the format before them is still read), and every
 partition's when the worker stops; it is read back when the partition is first seen after a
 restart. Posts replayed from before the checkpoint get the answers they got (the index remembers
 posts by id, the tracker the campaign posts' answers); a post from after it and before a crash is
@@ -31,16 +32,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmstream.analytics.campaigns import CampaignConfig, CampaignTracker, Cluster
-from mmstream.analytics.duplicates import DuplicateConfig, DuplicateIndex
-from mmstream.analytics.signature import dhash, is_retweet
-from mmstream.analytics.stateformat import StateCodec, StateFormatError
+from mmstream.analytics.engine.campaigns import CampaignConfig
+from mmstream.analytics.engine.copystate import CopyState
+from mmstream.analytics.engine.duplicates import DuplicateConfig
+from mmstream.analytics.engine.signature import dhash
+from mmstream.analytics.state.codec import StateCodec, StateFormatError
+from mmstream.analytics.state.files import CheckpointError, pack, unpack, write_aside
+from mmstream.analytics.state.tags import COPIES_NAMES_V1, copies_codec
 from mmstream.errors import ConfigError
 from mmstream.plugin.stages import Enricher
 
@@ -52,6 +54,9 @@ EXCLUDE = ("none", "campaigns", "duplicates")
 SCOPES = ("partition", "worker")
 WHOLE = -1  # the partition number of a worker-scope state (MMSTREAM_DUPLICATE_SCOPE=worker)
 MAGIC = b"mmstream-duplicates-checkpoint\n"
+FORMAT = 2  # 2: types by public tag; 1 (no "format" in the header): by class name, still read
+#: formats read, and the table from the names each wrote to the tags (None: tags already)
+READS: dict[int, dict[str, str] | None] = {2: None, 1: COPIES_NAMES_V1}
 
 
 def exclude_mode(settings: Any) -> str:
@@ -60,35 +65,6 @@ def exclude_mode(settings: Any) -> str:
     if mode not in EXCLUDE:
         raise ConfigError(f"MMSTREAM_CAMPAIGN_EXCLUDE={settings.campaign_exclude!r} is not one of {', '.join(EXCLUDE)}")
     return mode
-
-
-class CopyState:
-    """One partition's duplicate index and campaign tracker."""
-
-    def __init__(self, duplicates: DuplicateConfig, campaigns: CampaignConfig) -> None:
-        self.index = DuplicateIndex(duplicates)
-        self.tracker = CampaignTracker(campaigns)
-        self.since_checkpoint = 0
-
-    def observe(self, post_id: str, t_ms: int, text: str, author: str | None,
-                images: list[int] | tuple[int, ...] = ()) -> tuple[str | None, dict | None]:
-        retweet = is_retweet(text)
-        replay = post_id in self.index.entries
-        match = self.index.observe(post_id, t_ms, text, None if retweet else author, images)
-        if replay:  # the answers it got the first time
-            return match.duplicate_of, self.tracker.answers.get(post_id)
-        self.since_checkpoint += 1
-        root = self.index.entries.get(match.root) if match.root is not None else None
-        campaign = self.tracker.observe(post_id, t_ms, match.root, author, retweet,
-                                        root[0] if root is not None else None, root[3] if root is not None else None)
-        return match.duplicate_of, campaign
-
-
-def codec() -> StateCodec:
-    from mmstream.analytics import campaigns, duplicates
-
-    return StateCodec([CopyState, duplicates.DuplicateIndex, duplicates.DuplicateConfig, campaigns.CampaignTracker,
-                       campaigns.CampaignConfig, Cluster])
 
 
 class CopyFinder(Enricher):
@@ -102,7 +78,7 @@ class CopyFinder(Enricher):
         self.every = max(0, settings.duplicate_checkpoint_every) if checkpoints else 0
         self.directory = Path(settings.data_dir) / f"{settings.app_id}-duplicates"
         self.fingerprint = hashlib.sha256(repr((self.duplicates, self.campaigns)).encode()).hexdigest()[:16]
-        self.codec = codec()
+        self.codec = copies_codec()
         #: per (topic, partition): the open journal of the posts enriched since its last checkpoint
         self.journals: dict[tuple[str | None, int], Any] = {}
         self.lock = threading.Lock()  # the model thread enriches; a shutdown saves from the event loop
@@ -204,13 +180,9 @@ class CopyFinder(Enricher):
     def _save(self, partition: int, topic: str | None = None) -> Path:
         state = self.states[(topic, partition)]
         state.since_checkpoint = 0
-        body = zlib.compress(self.codec.dumps(state), 1)
-        header = {"fingerprint": self.fingerprint, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
-        self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path(partition, topic)
-        aside = target.with_suffix(f".{os.getpid()}.tmp")
-        aside.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + body)
-        os.replace(aside, target)
+        write_aside(target, pack(MAGIC, {"format": FORMAT, "fingerprint": self.fingerprint}, self.codec.dumps(state)),
+                    sync=False)
         # the checkpoint holds the journal's posts now: start it again (a crash before this line only
         # replays them on the checkpoint, where they are known and change nothing)
         handle = self.journals.pop((topic, partition), None)
@@ -224,19 +196,28 @@ class CopyFinder(Enricher):
         if not path.is_file():
             return None
         try:
-            data = path.read_bytes()
-            if not data.startswith(MAGIC):
-                raise StateFormatError("not a duplicates checkpoint")
-            line, _, body = data[len(MAGIC):].partition(b"\n")
-            header = json.loads(line)
+            header, state = read_copies(path.read_bytes(), self.codec)
             if header.get("fingerprint") != self.fingerprint:
-                raise StateFormatError("written under other duplicate or campaign settings")
-            if header.get("sha256") != hashlib.sha256(body).hexdigest():
-                raise StateFormatError("damaged (its checksum does not match)")
-            state = self.codec.loads(zlib.decompress(body))
-            if not isinstance(state, CopyState):
-                raise StateFormatError("does not hold a duplicates state")
+                raise CheckpointError("was written under other duplicate or campaign settings")
             return state
-        except (OSError, ValueError, zlib.error, StateFormatError) as exc:
+        except (OSError, ValueError, StateFormatError) as exc:
             log.warning("duplicates: checkpoint %s ignored (%s); partition %s starts empty", path, exc, partition)
             return None
+
+
+def read_copies(data: bytes, codec: StateCodec | None = None) -> tuple[dict, CopyState]:
+    """(header, state) of a duplicates checkpoint's bytes, of any format this mmstream reads (the settings
+    check is the caller's); :class:`CheckpointError` otherwise."""
+    header, body = unpack(data, MAGIC, "a duplicates checkpoint")
+    version = header.get("format", 1)
+    if version not in READS:
+        raise CheckpointError(f"is of format {version}, not {FORMAT}" + (
+            ": written by a newer mmstream; run that version, or delete the file (the partition then starts empty)"
+            if isinstance(version, int) and version > FORMAT else ""))
+    try:
+        state = (codec or copies_codec()).loads(body, READS[version])
+    except StateFormatError as exc:
+        raise CheckpointError(f"cannot be read ({exc})") from None
+    if not isinstance(state, CopyState):
+        raise CheckpointError("does not hold a duplicates state")
+    return header, state

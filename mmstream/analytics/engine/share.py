@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from mmstream.analytics.engine import Output
-from mmstream.analytics.windows import WindowSpec
+from mmstream.analytics.engine.core import Output
+from mmstream.analytics.engine.windows import WindowSpec
 from mmstream.timefmt import to_ms
 
 

@@ -19,7 +19,7 @@ rate, BENCHMARKS.md). With N = 1 a post is one mention, as before partitioning.
 **Progress.** The last record of a batch for each engine partition ends with a
 progress line, ``{"$progress": {"src": {input partition: t}, "pt": ...}}``: the largest
 event time of the batch per input partition, and the batch's processing time
-(:func:`~mmstream.analytics.events.decode_mentions` leaves it out; it is in the
+(:func:`~mmstream.analytics.engine.events.decode_mentions` leaves it out; it is in the
 value, not a header, so every client and every replay sees it). Every engine
 partition gets a record per batch, a progress line alone when none of the batch's
 posts concern it. An engine's watermark so follows every input
@@ -32,7 +32,7 @@ import json
 import zlib
 from dataclasses import replace
 
-from mmstream.analytics.events import PROGRESS_PREFIX, Mention, encode_mentions
+from mmstream.analytics.engine.events import PROGRESS_PREFIX, Mention, encode_mentions
 
 TOPIC_PARTITION = 0
 
@@ -72,7 +72,7 @@ def progress_of(mentions: list[Mention]) -> dict:
 def route(mentions: list[Mention], partitions: int) -> list[tuple[int, bytes]]:
     """Records for a batch's ``mentions``: (engine partition, value), every partition at
     least once; a partition's mentions in as few records as
-    :func:`~mmstream.analytics.events.encode_mentions` allows, the progress line ending the last."""
+    :func:`~mmstream.analytics.engine.events.encode_mentions` allows, the progress line ending the last."""
     by_partition: dict[int, list[Mention]] = {p: [] for p in range(max(1, partitions))}
     for mention in mentions:
         for p, copy in split(mention, partitions).items():
