@@ -103,10 +103,7 @@ class Settings:
     # limits on one post
     max_payload_bytes: int = 8_000_000
     max_text_chars: int = 10_000
-    max_images: int = 4
-    max_image_bytes: int = 5_000_000
-    max_image_pixels: int = 40_000_000
-    max_image_frames: int = 100
+    # (the image plugin's limits are its own settings: MMSTREAM_PLUGIN_IMAGE_MAX_IMAGES ..., see MOVED)
     plugin_timeout: float = 30.0
     # texts whose extraction is kept for a repeat of the exact text (mmstream/pipeline/contentcache.py; 0: off)
     content_cache: int = 10_000
@@ -231,7 +228,10 @@ class Settings:
         environment variable (read when the settings were loaded) as ``{"<key>": value}``,
         keys in lower case, then ``Settings.load(plugin_options={name: {...}})``."""
         prefix = f"MMSTREAM_PLUGIN_{name.upper()}_"
-        env = os.environ if self.plugin_env is None else self.plugin_env
+        env = self.plugin_env
+        if env is None:  # settings made without load(): the environment now, old names of MOVED included
+            env = {k: v for k, v in os.environ.items() if k.startswith(prefix)}
+            env.update(moved_environment(env))
         found = {k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)}
         found.update({str(k).lower(): v for k, v in (self.plugin_options.get(name) or {}).items()})
         return MappingProxyType(found)
@@ -251,9 +251,14 @@ class Settings:
                 values[f.name] = _convert(f, env)
         own = {f"MMSTREAM_{f.name.upper()}" for f in fields(cls)}
         values["plugin_env"] = {k: v for k, v in os.environ.items() if k.startswith("MMSTREAM_PLUGIN_") and k not in own}
+        values["plugin_env"].update(moved_environment(values["plugin_env"]))
         for key, value in overrides.items():
             if value is None:
                 continue
+            if key in MOVED:
+                plugin, option = MOVED[key]
+                raise ConfigError(f"{key!r} is the {plugin} plugin's setting now: Settings.load(plugin_options="
+                                  f"{{{plugin!r}: {{{option!r}: {value!r}}}}}) or {_plugin_env(plugin, option)}")
             if key not in {f.name for f in fields(cls)}:
                 raise ConfigError(f"unknown setting {key!r}")
             values[key] = value
@@ -266,6 +271,39 @@ class Settings:
 
 
 _NOT_FROM_ENV = ("plugin_env", "plugin_options")
+
+#: settings that became a plugin's own (old field -> (plugin, key)): the old ``MMSTREAM_<FIELD>`` variable
+#: still works, with a warning naming the new one, until it is removed; in code the old name is an error
+MOVED: dict[str, tuple[str, str]] = {
+    "max_images": ("image", "max_images"),
+    "max_image_bytes": ("image", "max_bytes"),
+    "max_image_pixels": ("image", "max_pixels"),
+    "max_image_frames": ("image", "max_frames"),
+}
+
+
+def _plugin_env(plugin: str, key: str) -> str:
+    return f"MMSTREAM_PLUGIN_{plugin.upper()}_{key.upper()}"
+
+
+def moved_environment(plugin_env: Mapping[str, str]) -> dict[str, str]:
+    """The plugin variables the old names of :data:`MOVED` stand for (``MMSTREAM_MAX_IMAGES=2`` ->
+    ``MMSTREAM_PLUGIN_IMAGE_MAX_IMAGES=2``), each with a ``FutureWarning`` naming the new variable
+    (shown by default); a new variable that is set wins over its old name."""
+    import warnings
+
+    found = {}
+    for name, (plugin, key) in MOVED.items():
+        old, new = f"MMSTREAM_{name.upper()}", _plugin_env(plugin, key)
+        if old not in os.environ:
+            continue
+        if new in plugin_env:
+            warnings.warn(f"{old} is deprecated and ignored: {new} is set; remove {old}", FutureWarning, stacklevel=3)
+            continue
+        warnings.warn(f"{old} is deprecated: set {new} instead (the {plugin} plugin's own setting)", FutureWarning,
+                      stacklevel=3)
+        found[new] = os.environ[old]
+    return found
 
 
 def group_of(name: str) -> str:

@@ -146,13 +146,11 @@ class PeerScorer:
     @torch.inference_mode()
     def score(self, raw: bytes) -> tuple[bytes, bytes]:
         """One post in, ``(key, result JSON)`` out."""
-        from mmstream_image.decode import decode_images
-
         post: dict[str, Any] = json.loads(raw)
         texts = {"text": post.get("text") or None}
         inputs: dict[str, torch.Tensor] = {}
         if post.get("images") and self.images is not None:
-            extraction = self.images.extract("images", [decode_images("images", post["images"], self.settings)])[0]
+            extraction = self.images.extract("images", [self.images.validate("images", post["images"])])[0]
             if isinstance(extraction, Exception):
                 raise extraction
             inputs["images"] = torch.from_numpy(extraction.features)

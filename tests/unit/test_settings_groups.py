@@ -14,9 +14,9 @@ from mmstream.settings import GROUPS, Secret, Settings, group_of
 
 
 def test_every_setting_is_in_one_group_and_the_flat_names_still_work():
-    s = Settings.load(broker="127.0.0.1:1", max_images=2, window_grace=5.0, batch_size=8)
+    s = Settings.load(broker="127.0.0.1:1", max_text_chars=2, window_grace=5.0, batch_size=8)
     assert s.broker == "kafka://127.0.0.1:1" and s.connection["broker"] == s.broker
-    assert s.limits["max_images"] == 2 and s.analytics["window_grace"] == 5.0 and s.group("worker")["batch_size"] == 8
+    assert s.limits["max_text_chars"] == 2 and s.analytics["window_grace"] == 5.0 and s.group("worker")["batch_size"] == 8
     names = [f.name for f in fields(Settings) if f.name not in ("plugin_env", "plugin_options")]
     grouped = [n for g in [*GROUPS, "worker"] for n in s.group(g)]
     assert sorted(grouped) == sorted(names)  # each exactly once

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from mmstream.plugin import PostError, Settings, check_value_type
+from mmstream.plugin import PostError, check_value_type
+from mmstream_image.limits import ImageLimits, env_name
 
 #: formats a post may carry (Pillow names; Pillow opens many camera JPEGs as "MPO", through its JPEG opener)
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
@@ -33,40 +34,41 @@ def _fail(reason: str, detail: str) -> PostError:
     return PostError(reason, detail, "validate")
 
 
-def decode_images(modality: str, value: Any, settings: Settings) -> list[Image.Image]:
+def decode_images(modality: str, value: Any, limits: ImageLimits) -> list[Image.Image]:
     """Check a post's image list and decode every entry.
 
     Returns RGB images (the first frame of an animation), downscaled to at
     most ``MAX_SIDE`` pixels a side, each with its original size under
     ``img.info[ORIGINAL_SIZE]``. Raises :class:`PostError` (stage
-    ``validate``) naming the entry and the setting to change.
+    ``validate``) naming the entry and the setting to change (``limits``: the plugin's own,
+    :class:`~mmstream_image.limits.ImageLimits`).
     """
     check_value_type(modality, value, list, 'a list of {"b64": "<base64 image>"} objects')
     if not value:
         raise _fail("empty_images", f"'{modality}' is an empty list; send at least one image or leave the key out.")
-    if len(value) > settings.max_images:
+    if len(value) > limits.max_images:
         raise _fail("too_many_images", f"'{modality}' has {len(value)} images, more than the limit of "
-                    f"{settings.max_images}; send fewer or raise MMSTREAM_MAX_IMAGES.")
-    return [decode_image(f"{modality}[{i}]", entry, settings) for i, entry in enumerate(value)]
+                    f"{limits.max_images}; send fewer or raise {env_name('max_images')}.")
+    return [decode_image(f"{modality}[{i}]", entry, limits) for i, entry in enumerate(value)]
 
 
-def decode_image(where: str, entry: Any, settings: Settings) -> Image.Image:
+def decode_image(where: str, entry: Any, limits: ImageLimits) -> Image.Image:
     """Decode one ``{"b64": ...}`` entry; ``where`` (``images[0]``) prefixes the details."""
-    data = _entry_bytes(where, entry, settings)
+    data = _entry_bytes(where, entry, limits)
     # Pillow's own bomb check warns (or raises) past Image.MAX_IMAGE_PIXELS; make the warning an error
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = _open(where, data)
-            _check_header(where, img, settings)
+            _check_header(where, img, limits)
             return _pixels(where, img)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            limit = min(settings.max_image_pixels, Image.MAX_IMAGE_PIXELS or settings.max_image_pixels)
+            limit = min(limits.max_pixels, Image.MAX_IMAGE_PIXELS or limits.max_pixels)
             raise _fail("decompression_bomb", f"{where} declares more pixels than the image decoder will decode "
-                        f"({exc}); downscale it to at most {limit} pixels (MMSTREAM_MAX_IMAGE_PIXELS).") from None
+                        f"({exc}); downscale it to at most {limit} pixels ({env_name('max_pixels')}).") from None
 
 
-def _entry_bytes(where: str, entry: Any, settings: Settings) -> bytes:
+def _entry_bytes(where: str, entry: Any, limits: ImageLimits) -> bytes:
     # an entry naming a source elsewhere is refused even beside b64 (README: never fetched, never trusted)
     if isinstance(entry, dict) and any(k in entry for k in _SOURCE_KEYS):
         raise _fail("unsupported_image_source", f"{where} points to the image elsewhere; mmstream never fetches "
@@ -78,21 +80,21 @@ def _entry_bytes(where: str, entry: Any, settings: Settings) -> bytes:
     text = entry["b64"]
     # the size from the text length, before allocating the bytes (4 characters carry 3 bytes)
     size = len(text) // 4 * 3 - text[-2:].count("=")
-    if size > settings.max_image_bytes:
-        raise _too_large(where, size, settings)
+    if size > limits.max_bytes:
+        raise _too_large(where, size, limits)
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise _fail("invalid_base64", f"{where}.b64 is not valid base64 (standard alphabet, padded, no line "
                     "breaks or data: prefix); encode the raw image bytes with base64.") from None
-    if len(data) > settings.max_image_bytes:
-        raise _too_large(where, len(data), settings)
+    if len(data) > limits.max_bytes:
+        raise _too_large(where, len(data), limits)
     return data
 
 
-def _too_large(where: str, size: int, settings: Settings) -> PostError:
-    return _fail("image_too_large", f"{where} is {size} bytes, over the limit of {settings.max_image_bytes}; "
-                 "compress or downscale it, or raise MMSTREAM_MAX_IMAGE_BYTES.")
+def _too_large(where: str, size: int, limits: ImageLimits) -> PostError:
+    return _fail("image_too_large", f"{where} is {size} bytes, over the limit of {limits.max_bytes}; "
+                 f"compress or downscale it, or raise {env_name('max_bytes')}.")
 
 
 def _truncated(where: str, exc: Exception) -> PostError:
@@ -122,21 +124,21 @@ def _identify(data: bytes) -> str | None:
         return None
 
 
-def _check_header(where: str, img: ImageFile.ImageFile, settings: Settings) -> None:
+def _check_header(where: str, img: ImageFile.ImageFile, limits: ImageLimits) -> None:
     width, height = img.size
     if width < 1 or height < 1:
         raise _fail("not_an_image", f"{where} declares an empty {width}x{height} image; send a real image.")
-    if width * height > settings.max_image_pixels:
+    if width * height > limits.max_pixels:
         raise _fail("decompression_bomb", f"{where} declares {width}x{height} = {width * height} pixels, over the "
-                    f"limit of {settings.max_image_pixels}; downscale it or raise MMSTREAM_MAX_IMAGE_PIXELS.")
+                    f"limit of {limits.max_pixels}; downscale it or raise {env_name('max_pixels')}.")
     try:
         frames = getattr(img, "n_frames", 1)  # header count (PNG, WebP) or a skip over the frames (GIF), no decoding
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
         raise _truncated(where, exc) from None
-    if frames > settings.max_image_frames:
+    if frames > limits.max_frames:
         raise _fail("too_many_frames", f"{where} has {frames} frames, over the limit of "
-                    f"{settings.max_image_frames}; send a still or a shorter animation, or raise "
-                    "MMSTREAM_MAX_IMAGE_FRAMES.")
+                    f"{limits.max_frames}; send a still or a shorter animation, or raise "
+                    f"{env_name('max_frames')}.")
 
 
 def _pixels(where: str, img: ImageFile.ImageFile) -> Image.Image:

@@ -15,6 +15,7 @@ from mmstream_image.decode import ORIGINAL_SIZE, decode_images
 from mmstream_image.encoder import ImageEncoder, normalise
 from mmstream_image.faces import Face, FaceEmotion, mean_emotion
 from mmstream_image.frames import FRAMES, FramePhoto, frames_extraction, photo_extraction, refuse_posted
+from mmstream_image.limits import ImageLimits
 from mmstream_image.ocr import ImageOcr, OcrResult
 
 
@@ -48,6 +49,8 @@ class ImageExtractor(Extractor):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        #: what one post may carry (MMSTREAM_PLUGIN_IMAGE_MAX_IMAGES, _MAX_BYTES, _MAX_PIXELS, _MAX_FRAMES)
+        self.limits = ImageLimits.from_settings(settings)
         self.encoder: ImageEncoder | None = None
         self.ocr: ImageOcr | None = None
         self.faces: FaceEmotion | None = None
@@ -74,7 +77,7 @@ class ImageExtractor(Extractor):
         never sends ``video_frames`` itself (derived values skip this check)."""
         if modality == FRAMES:
             raise refuse_posted(modality)
-        return decode_images(modality, value, self.settings)
+        return decode_images(modality, value, self.limits)
 
     def extract(self, modality: str, values: Sequence[list[Image.Image]]) -> list[Extraction | Exception]:
         """Encode every image of the batch together, then pool per post. Meanwhile OCR

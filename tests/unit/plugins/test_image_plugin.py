@@ -237,10 +237,34 @@ def test_entries_must_be_embedded_base64(image):
 
 def test_limits_name_their_setting(image):
     tiny = {"b64": b64(encoded(Image.new("RGB", (8, 8)), "PNG"))}
-    err = rejects(image, [tiny] * 5, "too_many_images", Settings(max_images=4))
-    assert "MMSTREAM_MAX_IMAGES" in err.detail
-    err = rejects(image, [{"b64": image_to_b64(meme())}], "image_too_large", Settings(max_image_bytes=10_000))
-    assert "MMSTREAM_MAX_IMAGE_BYTES" in err.detail
+    err = rejects(image, [tiny] * 5, "too_many_images", limits(max_images=4))
+    assert "MMSTREAM_PLUGIN_IMAGE_MAX_IMAGES" in err.detail
+    err = rejects(image, [{"b64": image_to_b64(meme())}], "image_too_large", limits(max_bytes=10_000))
+    assert "MMSTREAM_PLUGIN_IMAGE_MAX_BYTES" in err.detail
+
+
+def limits(**given) -> Settings:
+    """Settings with the image plugin's own limits (``settings.plugin("image")``)."""
+    return Settings.load(plugin_options={"image": given})
+
+
+def test_the_limits_are_the_plugins_own_settings_and_the_old_names_warn(monkeypatch):
+    from mmstream_image.limits import ImageLimits
+
+    assert ImageLimits.from_settings(Settings.load()) == ImageLimits(4, 5_000_000, 40_000_000, 100)
+    monkeypatch.setenv("MMSTREAM_PLUGIN_IMAGE_MAX_FRAMES", "7")
+    assert ImageLimits.from_settings(Settings.load()).max_frames == 7
+    monkeypatch.setenv("MMSTREAM_MAX_IMAGES", "2")  # the old core name: still works, and says the new one
+    with pytest.warns(FutureWarning, match="set MMSTREAM_PLUGIN_IMAGE_MAX_IMAGES instead"):
+        assert ImageLimits.from_settings(Settings.load()).max_images == 2
+    monkeypatch.setenv("MMSTREAM_PLUGIN_IMAGE_MAX_IMAGES", "3")  # the new name wins
+    with pytest.warns(FutureWarning, match="MMSTREAM_MAX_IMAGES is deprecated and ignored"):
+        assert ImageLimits.from_settings(Settings.load()).max_images == 3
+    with pytest.raises(ConfigError, match=r"plugin_options=\{'image': \{'max_bytes': 10\}\}"):
+        Settings.load(max_image_bytes=10)  # in code the old name is an error naming the fix
+    monkeypatch.setenv("MMSTREAM_PLUGIN_IMAGE_MAX_PIXELS", "many")
+    with pytest.raises(ConfigError, match="MMSTREAM_PLUGIN_IMAGE_MAX_PIXELS='many'"):
+        ImageLimits.from_settings(Settings.load())
 
 
 def test_not_an_image_and_unsupported_format(image):
@@ -254,14 +278,14 @@ def test_decompression_bombs_are_refused_from_the_header(image):
     medium = encoded(Image.new("1", (8000, 8000)), "PNG", optimize=True)
     assert len(medium) < 100_000
     err = rejects(image, [{"b64": b64(medium)}], "decompression_bomb")
-    assert "MMSTREAM_MAX_IMAGE_PIXELS" in err.detail
+    assert "MMSTREAM_PLUGIN_IMAGE_MAX_PIXELS" in err.detail
     # 20000x20000 = 400 Mpx in a few tens of KB: Pillow's own DecompressionBombError maps to the same reason
     huge = encoded(Image.new("1", (20000, 20000)), "PNG", optimize=True)
     assert len(huge) < 200_000
-    rejects(image, [{"b64": b64(huge)}], "decompression_bomb", Settings(max_image_pixels=10**9))
+    rejects(image, [{"b64": b64(huge)}], "decompression_bomb", limits(max_pixels=10**9))
     # 10000x10000: Pillow only warns; the warning is refused too
     warned = encoded(Image.new("1", (10000, 10000)), "PNG", optimize=True)
-    rejects(image, [{"b64": b64(warned)}], "decompression_bomb", Settings(max_image_pixels=10**9))
+    rejects(image, [{"b64": b64(warned)}], "decompression_bomb", limits(max_pixels=10**9))
 
 
 def test_too_many_frames(image):
@@ -271,7 +295,7 @@ def test_too_many_frames(image):
     gif = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
     assert Image.open(io.BytesIO(gif)).n_frames == 1000
     err = rejects(image, [{"b64": b64(gif)}], "too_many_frames")
-    assert "MMSTREAM_MAX_IMAGE_FRAMES" in err.detail
+    assert "MMSTREAM_PLUGIN_IMAGE_MAX_FRAMES" in err.detail
 
 
 def test_truncated_files(image):
