@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mmstream.analytics.events import decode_mentions
-from mmstream.analytics.windows import WindowSpec, recompute
+from mmstream.analytics.engine.events import decode_mentions
+from mmstream.analytics.engine.windows import WindowSpec, recompute
 from mmstream.kafka.admin import create_topics
 from mmstream.testing import Record
 from support import on_partitions, produce, read_all, read_outcomes, theme_text, THEMES, wait_until, WorkerProcess

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mmstream.analytics.windows import WindowSpec, recompute
-from mmstream.kafka.broker import free_port
+from mmstream.analytics.engine.windows import WindowSpec, recompute
 from mmstream.kafka.admin import create_topics
+from mmstream.kafka.broker import free_port
 from support import WorkerProcess, outcomes, produce, wait_for, wait_until
 from support import on_partitions
 

@@ -28,12 +28,12 @@ from typing import Any, Iterator
 import pytest
 
 from mmstream import schemas
-from mmstream.analytics.events import decode_mentions
+from mmstream.analytics.engine.events import decode_mentions
 from mmstream.client import Reader, Result, parse
-from mmstream.errors import SchemaError
-from mmstream.kafka.broker import free_port
 from mmstream.commands.produce import produce_jsonl
+from mmstream.errors import SchemaError
 from mmstream.kafka.admin import create_topics
+from mmstream.kafka.broker import free_port
 from mmstream.schemas.asyncapi import asyncapi
 from mmstream.settings import Settings
 from mmstream.testing import Record

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from mmstream.analytics.alerts import binomial_tail, poisson_tail, z_of
+from mmstream.analytics.engine.alerts import binomial_tail, poisson_tail, z_of
 
 getcontext().prec = 400
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention, TopicRef
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.events import Mention, TopicRef
 from mmstream.settings import Settings
 
 T0 = 1_764_320_400.0

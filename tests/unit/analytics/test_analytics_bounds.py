@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention
-from mmstream.analytics.store import QueryStore
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.events import Mention
+from mmstream.analytics.serving.store import QueryStore
 from mmstream.settings import Settings
 
 T0 = 1_764_320_400.0

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mmstream.analytics.brands import BrandCatalog, BrandMatcher, spoken_forms
+from mmstream.analytics.engine.brands import BrandCatalog, spoken_forms
+from mmstream.analytics.pipeline.brands import BrandMatcher
 from mmstream.errors import ConfigError
 from mmstream.pipeline.core import WorkItem
 
@@ -166,7 +167,7 @@ def test_matcher_reads_spoken_forms_only_in_media_text(tmp_path):
 def test_a_transcript_s_punctuation_between_an_alias_words_still_names_the_brand():
     """Whisper writes "Acme, air lost my luggage" for "Acme Air lost my luggage": in text heard or read in
     media, the words of an alias may be apart by punctuation; in a post's own text they may not."""
-    from mmstream.analytics.brands import make_brand
+    from mmstream.analytics.engine.brands import make_brand
 
     acme = make_brand("acme", ["acme air", "@acmeair"], "Acme Air")
     assert acme.matches("Acme, air lost my luggage again", heard=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmstream.analytics.checkpoint import Checkpoints
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.events import Mention
+from mmstream.analytics.state.checkpoint import Checkpoints
 from mmstream.settings import Settings
 
 T0 = 1_764_320_400.0
@@ -125,7 +125,7 @@ def test_checkpoints_are_data_never_pickle(settings, tmp_path, caplog):
     checkpoints = Checkpoints(settings)
     path = checkpoints.save(engine)
     head, header, _ = path.read_bytes().split(b"\n", 2)
-    assert head == b"mmstream-analytics-checkpoint" and b'"format": 2' in header and b'"sha256"' in header
+    assert head == b"mmstream-analytics-checkpoint" and b'"format": 3' in header and b'"sha256"' in header
     marker = tmp_path / "pwned"
     checkpoints.path(150).write_bytes(pickle.dumps({"format": 1, "engine": _Boom(str(marker))}))
     assert checkpoints.load(at_most=150).next_offset == 100  # the pickled file is skipped, never loaded
@@ -143,7 +143,7 @@ def test_a_corrupt_checkpoint_is_skipped_by_its_checksum_and_the_engine_replays(
 
 
 def test_the_state_format_refuses_classes_it_does_not_list():
-    from mmstream.analytics.stateformat import StateCodec, StateFormatError
+    from mmstream.analytics.state.codec import StateCodec, StateFormatError
 
     codec = StateCodec([])
     with pytest.raises(StateFormatError, match="not a state class"):

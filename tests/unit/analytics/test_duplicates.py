@@ -9,12 +9,13 @@ import sqlite3
 import pytest
 
 from mmstream import schemas
-from mmstream.analytics.campaigns import CampaignConfig, CampaignTracker, campaign_id
-from mmstream.analytics.copies import CopyFinder, CopyState, exclude_mode
-from mmstream.analytics.duplicates import DuplicateConfig, DuplicateIndex
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention
-from mmstream.analytics.signature import is_retweet, normalise
+from mmstream.analytics.engine.campaigns import CampaignConfig, CampaignTracker, campaign_id
+from mmstream.analytics.engine.copystate import CopyState
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.duplicates import DuplicateConfig, DuplicateIndex
+from mmstream.analytics.engine.events import Mention
+from mmstream.analytics.engine.signature import is_retweet, normalise
+from mmstream.analytics.pipeline.copies import CopyFinder, exclude_mode
 from mmstream.errors import ConfigError
 from mmstream.settings import Settings
 
@@ -207,7 +208,7 @@ def test_posts_too_short_to_compare_by_text_are_compared_by_their_pictures():
 
     from PIL import Image
 
-    from mmstream.analytics.signature import dhash
+    from mmstream.analytics.engine.signature import dhash
     from mmstream.render import render_scene
 
     photo, other = render_scene(seed=1, width=480, height=360), render_scene(seed=2, width=480, height=360)
@@ -232,8 +233,8 @@ def test_a_campaign_through_the_pipeline_and_the_mentions_reaches_the_engines_al
     MMSTREAM_CAMPAIGN_EXCLUDE=campaigns the brand windows count the campaign posts apart."""
     import json
 
-    from mmstream.analytics.assign import MentionPublisher
-    from mmstream.analytics.events import decode_mentions
+    from mmstream.analytics.engine.events import decode_mentions
+    from mmstream.analytics.pipeline.publish import MentionPublisher
     from mmstream.pipeline.build import build_pipeline
 
     settings = Settings.load(onnx_threads=1, plugins_disabled="image,audio,video", analytics_partitions=2,

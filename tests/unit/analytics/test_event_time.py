@@ -5,10 +5,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mmstream.analytics.aggregator import WindowAggregator
-from mmstream.analytics.events import Mention
-from mmstream.analytics.watermark import Watermarks
-from mmstream.analytics.windows import WindowSpec
+from mmstream.analytics.engine.aggregator import WindowAggregator
+from mmstream.analytics.engine.events import Mention
+from mmstream.analytics.engine.watermark import Watermarks
+from mmstream.analytics.engine.windows import WindowSpec
 from mmstream.errors import PostError
 from mmstream.pipeline.post import check_event_time
 

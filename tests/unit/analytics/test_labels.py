@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmstream.analytics.keywords import BrandTerms, terms
-from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner, brand_spellings
+from mmstream.analytics.engine.keywords import BrandTerms, terms
+from mmstream.analytics.engine.topics import MinerConfig, OnlineTopicMiner, brand_spellings
 from mmstream.settings import Settings
 
 BRANDS = BrandTerms(["nimbus", "@nimbus", "nimbus x2", "acme air", "@acmeair", "#acmeair", "brewly", "Zenbank"])
@@ -85,7 +85,7 @@ def test_a_topic_without_a_label_is_never_published_nor_named():
 def test_score_mode_shows_no_topic_before_it_has_a_label():
     from datetime import datetime, timezone
 
-    from mmstream.analytics.assign import TopicAssigner
+    from mmstream.analytics.pipeline.assign import TopicAssigner
     from mmstream.pipeline.core import WorkItem
     from mmstream.pipeline.post import Post
 
@@ -156,7 +156,7 @@ def test_the_shipped_model_carries_its_calibration():
 def test_a_category_is_shown_at_its_own_threshold_and_never_when_it_has_none(monkeypatch):
     from datetime import datetime, timezone
 
-    from mmstream.analytics.assign import TopicAssigner
+    from mmstream.analytics.pipeline.assign import TopicAssigner
     from mmstream.pipeline.core import WorkItem
     from mmstream.pipeline.post import Post
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmstream.analytics import events
-from mmstream.analytics.events import Mention, TopicRef, decode_mentions, encode_mentions
+from mmstream.analytics.engine import events
+from mmstream.analytics.engine.events import Mention, TopicRef, decode_mentions, encode_mentions
 
 
 def mention(i: int, text: str = "plain") -> Mention:

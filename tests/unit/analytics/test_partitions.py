@@ -8,10 +8,10 @@ import random
 import numpy as np
 import pytest
 
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention, TopicRef, decode_mentions
-from mmstream.analytics.routing import TOPIC_PARTITION, engine_partition, read_progress, route, split
-from mmstream.analytics.share import ShareStage
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.events import Mention, TopicRef, decode_mentions
+from mmstream.analytics.engine.routing import TOPIC_PARTITION, engine_partition, read_progress, route, split
+from mmstream.analytics.engine.share import ShareStage
 from mmstream.settings import Settings
 
 T0 = 1_764_320_400.0

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmstream.analytics.keywords import terms
-from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner, topic_id
-from mmstream.analytics.topicspace import TopicSnapshot
+from mmstream.analytics.engine.keywords import terms
+from mmstream.analytics.engine.topics import MinerConfig, OnlineTopicMiner, topic_id
+from mmstream.analytics.engine.topicspace import TopicSnapshot
 
 DIM = 384
 WORDS = {0: "football goal striker", 1: "coffee espresso latte", 2: "luggage suitcase airport"}
@@ -119,7 +119,7 @@ def test_terms_drop_urls_handles_numbers_and_stop_words(text, expected):
 def test_fixed_categories_from_a_topic_head_come_first_thresholded():
     from datetime import datetime, timezone
 
-    from mmstream.analytics.assign import TopicAssigner
+    from mmstream.analytics.pipeline.assign import TopicAssigner
     from mmstream.inference.fused import Prediction
     from mmstream.pipeline.core import WorkItem
     from mmstream.pipeline.post import Post

@@ -5,10 +5,11 @@ import random
 
 import pytest
 
-from mmstream.analytics.aggregator import WindowAggregator
-from mmstream.analytics.events import Mention, TopicRef
-from mmstream.analytics.windows import WindowSpec, ms_iso, recompute
+from mmstream.analytics.engine.aggregator import WindowAggregator
+from mmstream.analytics.engine.events import Mention, TopicRef
+from mmstream.analytics.engine.windows import WindowSpec, recompute
 from mmstream.errors import ConfigError
+from mmstream.timefmt import ms_iso
 
 T0 = 1_764_320_400.0  # 2025-11-28T09:00:00Z
 

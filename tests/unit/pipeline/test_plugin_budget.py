@@ -90,7 +90,7 @@ def test_enricher_retry_runs_each_item_once():
 
 
 def test_the_topic_miner_counts_a_post_once_when_its_enricher_is_retried(monkeypatch):
-    from mmstream.analytics.assign import TopicAssigner
+    from mmstream.analytics.pipeline.assign import TopicAssigner
 
     pipeline = build_pipeline(Settings.load())
     assigner = next(e for e in pipeline.enrichers if isinstance(e, TopicAssigner))

@@ -111,8 +111,8 @@ def test_a_post_the_model_reads_nothing_of_has_sentiment_null(pipeline):
 
 
 def test_a_mention_without_sentiment_counts_as_a_mention_not_an_opinion():
-    from mmstream.analytics.events import Mention
-    from mmstream.analytics.windows import BrandAgg
+    from mmstream.analytics.engine.events import Mention
+    from mmstream.analytics.engine.windows import BrandAgg
 
     agg = BrandAgg()
     for i, (label, s) in enumerate([("negative", -0.8), (None, None), ("positive", 0.6)]):

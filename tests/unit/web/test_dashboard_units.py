@@ -7,14 +7,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mmstream.analytics.store import QueryStore
+from mmstream.analytics.serving.store import QueryStore
 from mmstream.commands.serve_demo import looped
+from mmstream.settings import Settings
 from mmstream.web import live as live_module
 from mmstream.web.auth import session_value
-from mmstream.web.live import LiveFeed, complaint_of
 from mmstream.web.index import WindowIndex
+from mmstream.web.live import LiveFeed, complaint_of
 from mmstream.web.snapshot import MAX_POINTS, BadView, View, _chart
-from mmstream.settings import Settings
 
 
 def _result(pid: str, label: str = "negative", **extra) -> dict:

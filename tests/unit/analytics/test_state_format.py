@@ -1,0 +1,140 @@
+"""The analytics' checkpoint format (mmstream.analytics.state): versioned, checksummed, types named by
+public tags. A state round-trips (sets aside, bit for bit); a damaged file, or one of a format this mmstream does not
+know, is refused with a message that says why (and, for a newer one, what to do); files of the format
+before the tags, written by mmstream at commit 0e7e19b (tests/data/checkpoints), still read into the
+state the current code builds from the same input, so an upgrade costs no replay."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from paths import TEST_DATA
+from test_checkpoint import feed, mentions
+
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.pipeline.copies import MAGIC as COPIES_MAGIC
+from mmstream.analytics.pipeline.copies import CopyFinder, read_copies
+from mmstream.analytics.state import tags
+from mmstream.analytics.state.checkpoint import FORMAT, MAGIC, Checkpoints, read_checkpoint
+from mmstream.analytics.state.files import CheckpointError, pack, unpack
+from mmstream.settings import Settings
+
+OLD = TEST_DATA / "checkpoints"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.load(data_dir=str(tmp_path / "data"), topic_warmup=20)
+
+
+def engine_of(settings: Settings, n: int = 400) -> AnalyticsEngine:
+    engine = AnalyticsEngine(settings)
+    feed(engine, mentions(n), 0)
+    return engine
+
+
+def copies_of(settings: Settings) -> CopyFinder:
+    """The posts tests/data/checkpoints/duplicates-format1.ckpt was written after: near copies, a campaign."""
+    finder = CopyFinder(settings, checkpoints=True)
+    state = finder.state(0, "posts")
+    for i in range(30):
+        text = ("Acme Air lost my luggage again, never flying with them" if i % 3
+                else f"an ordinary post number {i} about coffee")
+        state.observe(f"p{i}", 1_764_320_400_000 + 1000 * i, text, f"user{i % 12}", [])
+    return finder
+
+
+def test_an_engine_round_trips_into_the_same_state_with_types_named_by_tag(settings):
+    engine = engine_of(settings)
+    assert engine.stats["windows_closed"] > 0 and engine.stats["topic_records"] > 0  # windows, topics: every type
+    data = Checkpoints(settings).save(engine).read_bytes()
+    header, restored = read_checkpoint(data)
+    assert header["format"] == FORMAT == 3 and header["offset"] == 400 and len(header["sha256"]) == 64
+    codec = tags.engine_codec()
+    assert same(codec.dumps(restored), codec.dumps(engine))
+    _, body = unpack(data, MAGIC, "an mmstream checkpoint")
+    named = set(_types(json.loads(body)))
+    assert named <= set(tags.ENGINE) and {"engine", "windows.watermark_source", "alerts.series", "topics.topic"} <= named
+    assert b"mmstream.analytics" not in body and b"_Source" not in body  # no module nor class names
+
+
+def test_a_damaged_checkpoint_is_refused_by_its_checksum_with_a_clear_error(settings):
+    data = bytearray(Checkpoints(settings).save(engine_of(settings, 100)).read_bytes())
+    data[-10] ^= 0x01  # one bit of the compressed body
+    with pytest.raises(CheckpointError, match=r"is damaged \(its checksum does not match\)"):
+        read_checkpoint(bytes(data))
+    finder = copies_of(settings)
+    copies = bytearray(finder.save(0, "posts").read_bytes())
+    copies[-10] ^= 0x01
+    with pytest.raises(CheckpointError, match="checksum does not match"):
+        read_copies(bytes(copies))
+
+
+def test_the_format_version_is_checked(settings):
+    state = tags.engine_codec().dumps(engine_of(settings, 50))
+    newer = pack(MAGIC, {"format": FORMAT + 1, "fingerprint": "x", "offset": 50}, state)
+    with pytest.raises(CheckpointError, match="written by a newer mmstream; run that version, or delete the file"):
+        read_checkpoint(newer)
+    with pytest.raises(CheckpointError, match="is of format None"):
+        read_checkpoint(pack(MAGIC, {"offset": 50}, state))
+    # format 3 with the old class names: tags only
+    _, old = unpack((OLD / "engine-format2.ckpt").read_bytes(), MAGIC, "an mmstream checkpoint")
+    with pytest.raises(CheckpointError, match="not a state class"):
+        read_checkpoint(pack(MAGIC, {"format": 3, "offset": 400}, old))
+    copies_newer = pack(COPIES_MAGIC, {"format": 9}, tags.copies_codec().dumps(copies_of(settings).states[("posts", 0)]))
+    with pytest.raises(CheckpointError, match="is of format 9, not 2: written by a newer mmstream"):
+        read_copies(copies_newer)
+
+
+def test_an_engine_checkpoint_of_format_2_still_reads_into_the_same_state(settings):
+    header, old = read_checkpoint((OLD / "engine-format2.ckpt").read_bytes())
+    assert header["format"] == 2 and header["offset"] == 400 and old.next_offset == 400
+    codec = tags.engine_codec()
+    assert same(codec.dumps(old), codec.dumps(engine_of(settings)))
+    # and goes on as an engine that never stopped
+    old.settings = settings
+    stream = mentions(700)
+    again = engine_of(settings)
+    assert feed(old, stream[400:], 400) == feed(again, stream[400:], 400)
+
+
+def test_a_duplicates_checkpoint_without_a_format_still_reads_into_the_same_state(settings):
+    header, old = read_copies((OLD / "duplicates-format1.ckpt").read_bytes())
+    assert "format" not in header
+    codec = tags.copies_codec()
+    now = copies_of(settings).states[("posts", 0)]
+    now.since_checkpoint = 0  # the saved state's counter, reset by the save
+    assert same(codec.dumps(old), codec.dumps(now))
+    assert old.tracker.stats["campaigns"] == 1 and old.index.stats["near"] > 0
+
+
+def test_every_type_of_the_old_formats_has_its_tag():
+    assert set(tags.ENGINE_NAMES_V2.values()) == set(tags.ENGINE)
+    assert set(tags.COPIES_NAMES_V1.values()) == set(tags.COPIES)
+
+
+def same(a: bytes, b: bytes) -> bool:
+    """Two saved states are the same state: equal JSON once each set is in order (a set read back
+    iterates in another order than the one it was written from; it is the same set)."""
+    return _canonical(json.loads(a)) == _canonical(json.loads(b))
+
+
+def _canonical(v):
+    if isinstance(v, list):
+        return [_canonical(x) for x in v]
+    if isinstance(v, dict):
+        if set(v) == {"$s"}:
+            return {"$s": sorted((_canonical(x) for x in v["$s"]), key=json.dumps)}
+        return {k: _canonical(x) for k, x in v.items()}
+    return v
+
+
+def _types(v):
+    if isinstance(v, list):
+        for x in v:
+            yield from _types(x)
+    elif isinstance(v, dict):
+        if "$o" in v:
+            yield v["$o"]
+        for x in v.values():
+            yield from _types(x)
