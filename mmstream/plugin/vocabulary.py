@@ -16,7 +16,7 @@ def brand_names(settings: Settings, limit: int = 40) -> list[str]:
     Empty without a brands file (``MMSTREAM_BRANDS_FILE``); a ConfigError names a broken one."""
     if not settings.brands_file:
         return []
-    from mmstream.analytics.brands import BrandCatalog, spoken_forms, vocabulary  # only when a file is set
+    from mmstream.analytics.engine.brands import BrandCatalog, spoken_forms, vocabulary  # only when a file is set
 
     names: dict[str, str] = {}
     for brand in BrandCatalog.load(settings.brands_file).brands:
