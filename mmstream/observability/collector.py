@@ -115,7 +115,7 @@ class WorkerCollector(Collector):
                      "the mentions partition)", 1.0 if here else 0.0)
         next_offset = a.engine.next_offset
         yield _gauge("mmstream_analytics_engine_next_offset", "The next mention offset the engine expects", next_offset)
-        if here:  # summed over the engine partitions held here (mmstream.analytics.partitions)
+        if here:  # summed over the engine partitions held here (mmstream.analytics.pipeline.partitions)
             lags = []
             for tp in (tp for tp in assignment(self.app) if tp.topic == a.mentions_topic):
                 hw = highwater(getattr(self.app, "consumer", None), tp)

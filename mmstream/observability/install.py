@@ -29,7 +29,7 @@ def configured_brands(pipeline: Any) -> list[str]:
 
 def install_observability(context: Any, settings: Any, pipeline: Any, posts_topic: str,
                           analytics: Any = None) -> WorkerMetrics:
-    """``analytics``: the worker's :class:`mmstream.analytics.service.Analytics`, else
+    """``analytics``: the worker's :class:`mmstream.analytics.pipeline.service.Analytics`, else
     ``app.mmstream_analytics`` when asked (the analytics plugin sets it). The metrics read the
     consumer of the worker's Faust app (``context.faust_app``, core's own handle)."""
     app = context.faust_app
