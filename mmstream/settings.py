@@ -159,7 +159,7 @@ class Settings:
     alert_cooldown: float = 3600.0
     # analytics bookkeeping
     # partitions of <prefix>mentions: one analytics engine each (brands spread over them), owned by the
-    # workers the consumer group gives them (mmstream/analytics/routing.py)
+    # workers the consumer group gives them (mmstream/analytics/engine/routing.py)
     analytics_partitions: int = 4
     analytics_dedupe: int = 100_000
     analytics_keep: float = 7 * 86400.0
@@ -167,7 +167,7 @@ class Settings:
     # engine checkpoints in data_dir every N mentions (0: none; a restart then replays the whole log)
     analytics_checkpoint_every: int = 50_000
     analytics_checkpoint_keep: int = 2
-    # duplicates and campaigns (mmstream/analytics/duplicates.py, campaigns.py; thresholds measured by
+    # duplicates and campaigns (mmstream/analytics/engine/duplicates.py, campaigns.py; thresholds measured by
     # benchmarks/duplicates.py): near duplicates at this estimated Jaccard of character 4-grams or more
     duplicate_threshold: float = 0.5
     duplicate_min_chars: int = 16  # shorter normalised texts are never duplicates
