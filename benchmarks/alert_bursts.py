@@ -35,15 +35,16 @@ import threading
 import time
 from pathlib import Path
 
-from mmstream.analytics.assign import MentionPublisher, TopicAssigner
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention, decode_mentions
-from mmstream.analytics.topicspace import TopicSnapshot
-from mmstream.analytics.windows import ms_iso
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.events import Mention, decode_mentions
+from mmstream.analytics.engine.topicspace import TopicSnapshot
+from mmstream.analytics.pipeline.assign import TopicAssigner
+from mmstream.analytics.pipeline.publish import MentionPublisher
 from mmstream.pipeline.build import build_pipeline
-from mmstream.plugin import hookimpl
 from mmstream.pipeline.post import parse_created_at
+from mmstream.plugin import hookimpl
 from mmstream.settings import Settings
+from mmstream.timefmt import ms_iso
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tweeteval" / "sentiment"
 T0 = 1_764_288_000  # 2025-11-28T00:00:00Z

@@ -2,7 +2,7 @@
 
 A synthetic stream (``--brands`` brands with Zipf popularity, 1 in 10 posts naming two,
 ``--themes`` topics in a 384-d embedding space, the default windows, miner and detector) is
-routed the way workers route it (:func:`mmstream.analytics.routing.route`, batches of 32):
+routed the way workers route it (:func:`mmstream.analytics.engine.routing.route`, batches of 32):
 one mention per brand's partition, the mining copy to partition 0, a progress line to every
 partition. Each engine partition then runs in a process of its own, pinned to one core
 (``os.sched_setaffinity``; partitions share the cores round robin when there are more of
@@ -24,10 +24,10 @@ import os
 import sys
 import time
 
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention, decode_mentions
-from mmstream.analytics.routing import read_progress, route
-from mmstream.analytics.share import ShareStage
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.events import Mention, decode_mentions
+from mmstream.analytics.engine.routing import read_progress, route
+from mmstream.analytics.engine.share import ShareStage
 from mmstream.settings import Settings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

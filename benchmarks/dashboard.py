@@ -19,8 +19,8 @@ import time
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.store import QueryStore
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.serving.store import QueryStore
 from mmstream.settings import Settings
 from mmstream.web import live as live_module
 from mmstream.web.index import WindowIndex

@@ -18,7 +18,7 @@ Two generators, each with its own templates and variation rules:
   opener ("Honestly,", "wow"), a number changed, a letter stretched ("sooo"), other emoji,
   a trailing account tag.
 
-Each post goes through the state a worker's partition holds (:class:`mmstream.analytics.copies.CopyState`,
+Each post goes through the state a worker's partition holds (:class:`mmstream.analytics.pipeline.copies.CopyState`,
 the settings' defaults unless given), in event-time order. Figures:
 
 * campaign recall: campaign posts whose result has a ``campaign`` (the first ``min_authors - 1`` of a
@@ -39,9 +39,9 @@ import sys
 import time
 from pathlib import Path
 
-from mmstream.analytics.campaigns import CampaignConfig
-from mmstream.analytics.copies import CopyState
-from mmstream.analytics.duplicates import DuplicateConfig
+from mmstream.analytics.engine.campaigns import CampaignConfig
+from mmstream.analytics.engine.copystate import CopyState
+from mmstream.analytics.engine.duplicates import DuplicateConfig
 from mmstream.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tweeteval" / "sentiment"

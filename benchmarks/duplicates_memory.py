@@ -1,5 +1,5 @@
 """The duplicates/campaigns state stays bounded: RSS while one partition's state
-(:class:`mmstream.analytics.copies.CopyState`, the settings' defaults) takes ``--posts`` posts.
+(:class:`mmstream.analytics.pipeline.copies.CopyState`, the settings' defaults) takes ``--posts`` posts.
 
 Posts are real TweetEval tweets (train) in turn, each with a few random words appended so that
 most are new texts (the index's worst case: every post kept until evicted), one post a
@@ -18,9 +18,10 @@ import time
 import zlib
 from pathlib import Path
 
-from mmstream.analytics.campaigns import CampaignConfig
-from mmstream.analytics.copies import CopyState, codec
-from mmstream.analytics.duplicates import DuplicateConfig
+from mmstream.analytics.engine.campaigns import CampaignConfig
+from mmstream.analytics.engine.copystate import CopyState
+from mmstream.analytics.engine.duplicates import DuplicateConfig
+from mmstream.analytics.state.tags import copies_codec
 from mmstream.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tweeteval" / "sentiment" / "train_text.txt"
@@ -68,7 +69,7 @@ def main() -> None:
             print(f"{i:>9} posts: RSS {rss_mb():.0f} MB, kept {len(state.index)}, clusters "
                   f"{len(state.tracker.clusters)}, answers {len(state.tracker.answers)}, "
                   f"{(time.perf_counter() - began) / i * 1e6:.0f} us/post", flush=True)
-    body = zlib.compress(codec().dumps(state), 1)
+    body = zlib.compress(copies_codec().dumps(state), 1)
     print(f"checkpoint of the final state: {len(body) / 1e6:.1f} MB; stats {state.index.stats} {state.tracker.stats}")
 
 

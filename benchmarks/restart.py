@@ -10,7 +10,7 @@ At each mark (10k, 100k, 1M mentions) the script reports
   restart costs without checkpoints; measured, it is the replay itself);
 * **checkpoint**: the time to freeze the state (on the worker's event loop: the engine
   stands still meanwhile), to write it in the data format of
-  :mod:`mmstream.analytics.checkpoint` (not pickle; in a thread), its size, and the time to load it;
+  :mod:`mmstream.analytics.state.checkpoint` (not pickle; in a thread), its size, and the time to load it;
 * **restart with checkpoints**: load + replay of the mentions since the checkpoint,
   at worst ``MMSTREAM_ANALYTICS_CHECKPOINT_EVERY`` (50,000) of them at the measured rate.
 
@@ -27,9 +27,9 @@ import time
 
 import numpy as np
 
-from mmstream.analytics.checkpoint import Checkpoints
-from mmstream.analytics.engine import AnalyticsEngine
-from mmstream.analytics.events import Mention, TopicRef
+from mmstream.analytics.engine.core import AnalyticsEngine
+from mmstream.analytics.engine.events import Mention, TopicRef
+from mmstream.analytics.state.checkpoint import Checkpoints
 from mmstream.settings import Settings
 
 T0 = 1_764_320_400.0

@@ -6,7 +6,7 @@ Corpora (the miner's settings were chosen on TweetTopicXL train + validation,
 keyword rules): TweetTopicXL test per language (its single-label tweets, the
 label as class) and the complaints of ``../shared/data/complaints`` (1,232
 tweets, the brand's domain as class). Each corpus streams through
-:class:`~mmstream.analytics.topics.OnlineTopicMiner` with the default settings
+:class:`~mmstream.analytics.engine.topics.OnlineTopicMiner` with the default settings
 (a tumbling window closes every ten posts). Printed per corpus:
 
 * NMI of the miner, every post to its nearest final topic (``final``) and the
@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from topic_nmi import DEFAULT_DATA, embed, kmeans, nmi  # noqa: E402
 from topic_tuning import split  # noqa: E402
 
-from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner  # noqa: E402
-from mmstream.analytics.topicspace import centred  # noqa: E402
+from mmstream.analytics.engine.topics import MinerConfig, OnlineTopicMiner  # noqa: E402
+from mmstream.analytics.engine.topicspace import centred  # noqa: E402
 
 COMPLAINTS = DEFAULT_DATA.parent / "complaints" / "complaints-data.csv"
 #: brands the complaints corpus names most (its handles are taken out anyway); stand-ins for a brands file

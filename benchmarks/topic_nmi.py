@@ -3,7 +3,7 @@ plain k-means of the same embeddings, by normalised mutual information (NMI).
 
 For each language (en, es, gr, ja) the 1,000 tweets (train + validation + test,
 in file order) are embedded with the worker's text encoder and streamed through
-:class:`mmstream.analytics.topics.OnlineTopicMiner` with the default settings.
+:class:`mmstream.analytics.engine.topics.OnlineTopicMiner` with the default settings.
 Three assignments of the miner are scored:
 
 * ``arrival``: the topic each post got when it arrived, posts that fit no topic
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmstream.analytics.topics import MinerConfig, OnlineTopicMiner
-from mmstream.analytics.topicspace import centred
+from mmstream.analytics.engine.topics import MinerConfig, OnlineTopicMiner
+from mmstream.analytics.engine.topicspace import centred
 from mmstream.settings import Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tweet_topicxl"

@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from topic_nmi import DEFAULT_DATA, embed, kmeans, mine, nmi  # noqa: E402
 
-from mmstream.analytics.topics import MinerConfig  # noqa: E402
+from mmstream.analytics.engine.topics import MinerConfig  # noqa: E402
 
 COMPLAINTS = DEFAULT_DATA.parent / "complaints" / "complaints-data.csv"
 GRID = {"assign": (0.15, 0.2, 0.25, 0.3), "birth": (0.2, 0.25, 0.3, 0.35), "birth_min": (3, 5, 8), "merge": (0.7, 0.8)}
