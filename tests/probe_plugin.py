@@ -61,13 +61,10 @@ import time
 
 import numpy as np
 
-import mmstream.pipeline.core as _core
+import mmstream.pipeline.batch as _core
 from mmstream import Extraction, Extractor, PostError, hookimpl
 
-try:
-    from mmstream.plugin.stages import Enricher
-except ImportError:  # before the stage hooks
-    from mmstream.pipeline.core import Enricher
+from mmstream.plugin import Enricher
 
 
 class ProbeEnricher(Enricher):
@@ -78,7 +75,7 @@ class ProbeEnricher(Enricher):
             if item.post.id == "bad-enrich-raise":
                 raise RuntimeError("probe enricher told to raise")
             if item.post.id == "bad-enrich-nan":
-                item.record["probe_enriched"] = float("nan")
+                item.add("probe_enriched", float("nan"))
 
 
 if not getattr(_core, "_probe_faults_planted", False):

@@ -23,8 +23,9 @@ import pytest
 
 from corpus import MAX_AGE, PLUGIN_TIMEOUT, T0, WORKER_ENV, Case, _post, _raw, corpus, payload_of, plugin_cases
 from mmstream.kafka.admin import create_topics
+from mmstream.pipeline.batch import Pipeline
 from mmstream.pipeline.build import build_pipeline
-from mmstream.pipeline.core import Outcome, Pipeline
+from mmstream.pipeline.outcomes import Outcome
 from mmstream.settings import Settings
 from probe_plugin import install_probe, probe_model
 from support import WorkerProcess, produce, produce_values, read_all, read_outcomes, wait_for
@@ -129,7 +130,7 @@ def test_a_bug_on_one_post_dead_letters_that_post_only(pipeline, cases, monkeypa
 
 def test_a_bug_while_decoding_costs_only_its_post(pipeline, cases, monkeypatch):
     """The same net under the prepare stage (JSON and validation, run ahead of the model)."""
-    import mmstream.pipeline.core as pipeline_module
+    import mmstream.pipeline.batch as pipeline_module
 
     real = pipeline_module.validate_post
 

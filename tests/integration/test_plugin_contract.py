@@ -127,7 +127,7 @@ def test_enrichers_and_sinks_from_a_plugin_run_after_the_builtins():
         name = "shouty"
 
         def enrich_item(self, item):
-            item.record["shouty"] = item.values["text"].upper()
+            item.add("shouty", item.values["text"].upper())
 
     class Collect(Sink):
         name = "collect"
