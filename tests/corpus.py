@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from mmstream.pipeline.core import PAYLOAD_KEEP_CHARS
+from mmstream.pipeline.outcomes import PAYLOAD_KEEP_CHARS
 from mmstream.render import image_to_b64, render_meme, render_scene
 
 #: limits the corpus is built against (the worker must run with them)

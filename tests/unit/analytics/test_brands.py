@@ -8,7 +8,8 @@ import pytest
 from mmstream.analytics.engine.brands import BrandCatalog, spoken_forms
 from mmstream.analytics.pipeline.brands import BrandMatcher
 from mmstream.errors import ConfigError
-from mmstream.pipeline.core import WorkItem
+from mmstream.pipeline.work import WorkItem
+from mmstream.plugin import Item
 
 BRANDS = """
 [brands.united]
@@ -45,11 +46,11 @@ def test_aliases_match_case_insensitively_on_word_boundaries(catalog, text, expe
     assert catalog.match([text]) == expected
 
 
-def item(brands: list[str], **values: str) -> WorkItem:
+def item(brands: list[str], **values: str) -> Item:
     w = WorkItem(raw=b"{}", source=None, text_views=("text", "image_text"))
     w.record = {"brands": brands}
     w.values = dict(values)
-    return w
+    return Item(w)
 
 
 def test_matcher_reads_text_and_ocr_text_keeps_given_brands_and_counts_each_once(catalog):

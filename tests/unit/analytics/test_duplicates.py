@@ -262,13 +262,14 @@ def test_a_campaign_through_the_pipeline_and_the_mentions_reaches_the_engines_al
 def test_copies_on_two_partitions_are_linked_only_in_worker_scope(tmp_path):
     from datetime import datetime, timezone
 
-    from mmstream.pipeline.core import Source, WorkItem
     from mmstream.pipeline.post import Post
+    from mmstream.pipeline.work import Source, WorkItem
+    from mmstream.plugin import Item
 
-    def item(pid: str, partition: int, text: str) -> WorkItem:
+    def item(pid: str, partition: int, text: str) -> Item:
         post = Post(pid, datetime(2026, 12, 6, tzinfo=timezone.utc), {"text": text}, author="ann")
-        return WorkItem(b"", Source("mmstream.posts", partition, 0), post=post, record={}, values={"text": text},
-                        text_views=("text",))
+        return Item(WorkItem(b"", Source("mmstream.posts", partition, 0), post=post, record={}, values={"text": text},
+                             text_views=("text",)))
 
     for scope, linked in (("partition", None), ("worker", "a")):
         finder = CopyFinder(Settings.load(data_dir=str(tmp_path / scope), duplicate_scope=scope), checkpoints=True)
@@ -287,13 +288,14 @@ def test_a_worker_killed_without_saving_gives_replayed_posts_the_answers_they_go
     saw k167 lose its 'k7')."""
     from datetime import datetime, timezone
 
-    from mmstream.pipeline.core import Source, WorkItem
     from mmstream.pipeline.post import Post
+    from mmstream.pipeline.work import Source, WorkItem
+    from mmstream.plugin import Item
 
-    def item(pid: str, offset: int, text: str) -> WorkItem:
+    def item(pid: str, offset: int, text: str) -> Item:
         post = Post(pid, datetime(2026, 12, 6, tzinfo=timezone.utc), {"text": text}, author=f"u{pid}")
-        return WorkItem(b"", Source("mmstream.posts", 0, offset), post=post, record={}, values={"text": text},
-                        text_views=("text",))
+        return Item(WorkItem(b"", Source("mmstream.posts", 0, offset), post=post, record={}, values={"text": text},
+                             text_views=("text",)))
 
     settings = Settings.load(data_dir=str(tmp_path))
     first = CopyFinder(settings, checkpoints=True)

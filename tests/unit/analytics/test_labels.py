@@ -86,8 +86,9 @@ def test_score_mode_shows_no_topic_before_it_has_a_label():
     from datetime import datetime, timezone
 
     from mmstream.analytics.pipeline.assign import TopicAssigner
-    from mmstream.pipeline.core import WorkItem
     from mmstream.pipeline.post import Post
+    from mmstream.pipeline.work import WorkItem
+    from mmstream.plugin import Item
 
     assigner = TopicAssigner(Settings.load())
     shown = []
@@ -95,7 +96,7 @@ def test_score_mode_shows_no_topic_before_it_has_a_label():
         item = WorkItem(raw=b"{}", source=None, post=Post(pid, datetime.fromtimestamp(t / 1000, timezone.utc),
                                                           {"text": text}))
         item.record, item.features, item.text_views = {}, {"text": vec}, ["text"]
-        assigner.enrich_item(item)
+        assigner.enrich_item(Item(item))
         shown += item.record["topics"]
     assert any(t.status == "active" for t in assigner.miner.topics.values()) and shown == []
 
@@ -157,8 +158,9 @@ def test_a_category_is_shown_at_its_own_threshold_and_never_when_it_has_none(mon
     from datetime import datetime, timezone
 
     from mmstream.analytics.pipeline.assign import TopicAssigner
-    from mmstream.pipeline.core import WorkItem
     from mmstream.pipeline.post import Post
+    from mmstream.pipeline.work import WorkItem
+    from mmstream.plugin import Item
 
     labels = ["sports", "music", "film_tv_&_video"]
     thresholds = {"sports": None, "music": 0.55, "film_tv_&_video": 0.75}
@@ -167,7 +169,7 @@ def test_a_category_is_shown_at_its_own_threshold_and_never_when_it_has_none(mon
         item = WorkItem(raw=b"{}", source=None, post=Post("c", datetime.now(timezone.utc), {"text": "x"}),
                         prediction=_prediction([0.2, 0.6, 0.2], [0.25] * 4, thresholds))
         item.record, item.features, item.text_views = {}, {}, []
-        TopicAssigner(settings, labels, model_threshold=0.5).enrich_item(item)
+        TopicAssigner(settings, labels, model_threshold=0.5).enrich_item(Item(item))
         return [t["id"] for t in item.record["topics"] if t["kind"] == "category"]
 
     assert shown(Settings.load()) == ["music"]  # sports 0.9 hidden (no validated threshold), film 0.7 < 0.75

@@ -121,7 +121,8 @@ def test_fixed_categories_from_a_topic_head_come_first_thresholded():
 
     from mmstream.analytics.pipeline.assign import TopicAssigner
     from mmstream.inference.fused import Prediction
-    from mmstream.pipeline.core import WorkItem
+    from mmstream.pipeline.work import WorkItem
+    from mmstream.plugin import Item
     from mmstream.pipeline.post import Post
     from mmstream.settings import Settings
 
@@ -129,7 +130,7 @@ def test_fixed_categories_from_a_topic_head_come_first_thresholded():
     item = WorkItem(raw=b"{}", source=None, post=Post("c1", datetime.now(timezone.utc), {"text": "x"}),
                     prediction=Prediction(np.array([0.2, 0.3, 0.5]), topics=np.array([0.55, 0.1, 0.9])))
     item.record = {"topics": []}
-    assigner.enrich([item])
+    assigner.enrich([Item(item)])
     assert item.record["topics"] == [
         {"id": "film_tv_&_video", "label": "Film, TV & Video", "keywords": [], "score": 0.9, "kind": "category"},
         {"id": "sports", "label": "Sports", "keywords": [], "score": 0.55, "kind": "category"}]
