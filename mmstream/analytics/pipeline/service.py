@@ -113,15 +113,12 @@ class Analytics:
 
 def analytics_for(app: faust.App, settings: Settings) -> Analytics:
     """The analytics of ``app``, made on the first call: the mentions topic (its
-    ``MMSTREAM_ANALYTICS_PARTITIONS`` partitions) and ``window-totals`` (one), created and
-    checked, the engines, the snapshot, the feed, the publisher."""
+    ``MMSTREAM_ANALYTICS_PARTITIONS`` partitions) and ``window-totals`` (one) checked (the
+    worker created them at start, from the topic catalogue), the engines, the snapshot, the
+    feed, the publisher."""
     analytics = getattr(app, "mmstream_analytics", None)
     if analytics is None:
-        from mmstream.kafka.clients import ensure_topics
-
         partitions = max(1, settings.analytics_partitions)
-        ensure_topics(settings, [settings.topic("mentions")], partitions)
-        ensure_topics(settings, [settings.topic("window-totals")], 1)
         _check_partitions(settings, settings.topic("mentions"), partitions, "MMSTREAM_ANALYTICS_PARTITIONS")
         _check_partitions(settings, settings.topic("window-totals"), 1, None)
         catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
