@@ -46,8 +46,8 @@ def test_aliases_match_case_insensitively_on_word_boundaries(catalog, text, expe
     assert catalog.match([text]) == expected
 
 
-def item(brands: list[str], **values: str) -> Item:
-    w = WorkItem(raw=b"{}", source=None, text_views=("text", "image_text"))
+def item(brands: list[str], views: tuple[str, ...] = ("text", "image_text"), **values: str) -> Item:
+    w = WorkItem(raw=b"{}", source=None, text_views=views)
     w.record = {"brands": brands}
     w.values = dict(values)
     return Item(w)
@@ -155,12 +155,10 @@ def test_spoken_forms_match_in_text_heard_or_read_in_media(tmp_path, heard, expe
 def test_matcher_reads_spoken_forms_only_in_media_text(tmp_path):
     path = tmp_path / "brands.toml"
     path.write_text(SPOKEN, encoding="utf-8")
-    items = [item([], text="American Air again"),
-             item([], text="so slow", image_text="AMERICAN AIR LOST MY BAG")]
-    items[0].text_views = items[1].text_views = ("text", "image_text", "audio_text")
-    items.append(item([], text="hm"))
-    items[2].text_views = ("text", "audio_text")
-    items[2].values["audio_text"] = "what a united fail"
+    views = ("text", "image_text", "audio_text")
+    items = [item([], views, text="American Air again"),
+             item([], views, text="so slow", image_text="AMERICAN AIR LOST MY BAG"),
+             item([], ("text", "audio_text"), text="hm", audio_text="what a united fail")]
     BrandMatcher(BrandCatalog.load(path)).enrich(items)
     assert [i.record["brands"] for i in items] == [[], ["american"], ["united"]]
 
