@@ -10,7 +10,7 @@ import time
 import pytest
 
 from mmstream.pipeline.build import build_pipeline
-from mmstream.plugin import Enricher, Extraction, Extractor, hookimpl
+from mmstream.plugin import Enricher, Extraction, Extractor, WorkerContext, hookimpl
 from mmstream.settings import Settings
 
 
@@ -131,7 +131,7 @@ def test_the_per_event_path_never_calls_a_hook():
 
     pluggy.HookCaller.__call__ = spy
     try:
-        pipeline.plugin_manager.hook.register_sinks(settings=pipeline.settings, app=None)
+        pipeline.plugin_manager.hook.register_sinks(settings=pipeline.settings, context=WorkerContext(pipeline.settings))
         assert called == ["register_sinks"]  # the spy sees a hook call
         called.clear()
         outcomes = pipeline.process([(json.dumps({"id": "p", "created_at": 0, "text": "still fine"}).encode(), None),
