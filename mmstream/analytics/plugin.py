@@ -2,11 +2,13 @@
 registered through the same hooks as any third-party plugin.
 
 * ``register_enrichers``: brand matching (when ``MMSTREAM_BRANDS_FILE`` is set), then topic
-  assignment, then duplicates and campaigns (:mod:`mmstream.analytics.pipeline.copies`). In a worker the assigner reads the mined topics from the feed's snapshot; off
-  Kafka (``score``, ``eval``, ``bench``) it runs its own miner over the posts, in order.
+  assignment, then duplicates and campaigns (:mod:`mmstream.analytics.pipeline.copies`). In a
+  worker (``context.mode == "worker"``) the assigner reads the mined topics from the feed's
+  snapshot; offline (``score``, ``eval``, ``bench``) it runs its own miner over the posts, in order.
 * ``register_sinks``: in a worker, the mention publisher (one mention per result to
   ``<prefix>mentions``, delivered before the batch is acknowledged).
-* ``extend_worker``: the engine's agent, the feed and the HTTP pages.
+* ``extend_worker``: the engines' agents, the feed, the JSON API and the dashboard
+  (:mod:`mmstream.web`), all through the worker context: the analytics' UI comes with the analytics.
 
 Nothing here imports Faust or a Kafka client until a worker asks for it.
 """
@@ -25,18 +27,17 @@ def register_enrichers(settings: Any, model: Any, context: Any) -> list:
     from mmstream.analytics.pipeline.brands import BrandMatcher
     from mmstream.analytics.pipeline.copies import CopyFinder
 
-    app = context.faust_app if context.in_worker else None  # until the analytics run on the context itself
     assigner = TopicAssigner(settings, model.topic_labels, model.topic_threshold)
-    if app is not None:
+    if context.in_worker:
         from mmstream.analytics.pipeline.service import analytics_for
 
-        analytics = analytics_for(app, settings)
+        analytics = analytics_for(context, settings)
         assigner.use_snapshot(analytics.snapshot, analytics.feed.caught_up)
         catalog = analytics.catalog
     else:
         catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
     # duplicate_of and campaign: one state per partition of <prefix>posts in a worker (checkpointed), one off Kafka
-    finder = CopyFinder(settings, checkpoints=app is not None)
+    finder = CopyFinder(settings, checkpoints=context.in_worker)
     if context.in_worker and finder.every:
         async def save_duplicates() -> None:
             try:
@@ -54,11 +55,12 @@ def register_sinks(settings: Any, context: Any) -> list:
         return []
     from mmstream.analytics.pipeline.service import analytics_for
 
-    return [analytics_for(context.faust_app, settings).publisher]
+    return [analytics_for(context, settings).publisher]
 
 
 @hookimpl
 def extend_worker(context: Any, settings: Any) -> None:
     from mmstream.analytics.pipeline.agents import install_engine
+    from mmstream.web import install_dashboard
 
-    install_engine(context.faust_app, settings)
+    install_dashboard(context, settings, install_engine(context, settings))

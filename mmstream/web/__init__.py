@@ -1,46 +1,54 @@
-"""The dashboard a brand team keeps open: served by every worker's web server at
-``/`` (the JSON API of :mod:`mmstream.analytics.serving.http` stays where it is).
+"""The dashboard a brand team keeps open (``/``), the analytics' UI: installed by the analytics
+plugin (:mod:`mmstream.analytics.plugin`, ``extend_worker``) through the worker context, beside the
+JSON API of :mod:`mmstream.analytics.serving.http`; a worker without the analytics plugin has neither.
 
 * :mod:`mmstream.web.live`: a thread tailing posts, results and dead letters
   into bounded rings (the live mentions feed);
 * :mod:`mmstream.web.snapshot`: what one view (range, window, filters) shows;
 * :mod:`mmstream.web.routes`: ``/``, ``/static/...``, ``/events`` (SSE);
-* :mod:`mmstream.web.auth`: the optional token and the security headers;
+* :mod:`mmstream.web.auth`: the optional token and the security headers, and
+  :mod:`mmstream.web.bind`: the warning for an exposed address: the worker's web server's own
+  (every page, ``/metrics`` too), installed by the worker (:func:`secure_web_server`);
 * ``static/``: the page, hand-written JS/CSS and uPlot (vendored from npm,
   MIT, licence beside it). No build step, nothing fetched at run time.
 """
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mmstream.settings import Settings
 
 if TYPE_CHECKING:
-    import faust
+    from mmstream.analytics.pipeline.service import Analytics
 
 log = logging.getLogger(__name__)
 
 
-def install_dashboard(app: "faust.App", settings: Settings) -> None:
-    """Add the dashboard's routes, headers and optional token to ``app``'s web server.
-    The analytics are ``app.mmstream_analytics`` (set by the analytics plugin), looked up
-    when a page asks: without them the page shows the live feed and dead letters only."""
+def secure_web_server(web_app: Any, settings: Settings) -> None:
+    """The worker's web server (aiohttp ``web_app``): the security headers on every response, the
+    optional token (``MMSTREAM_WEB_TOKEN``) on every path but the probes, and a warning when it
+    listens beyond this host without one. Called by the worker, whatever plugins are loaded."""
     from mmstream.web import auth
     from mmstream.web.bind import check_exposure
-    from mmstream.web.live import LiveFeed
-    from mmstream.web.routes import Hub, add_routes
 
-    web_app = app.web.web_app
     auth.install(web_app, settings.web_token)
-    live = LiveFeed(settings)
-    hub = Hub(lambda: getattr(app, "mmstream_analytics", None), live)
-    add_routes(web_app, hub)
-
-    @app.on_before_shutdown.connect
-    async def stop_live(app: object, **kwargs: object) -> None:  # noqa: ARG001
-        live.stop()
-
     warning = check_exposure(settings.web_host, settings.web_token, settings.web_insecure)
     if warning:
         log.warning("%s (port %s)", warning, settings.web_port)
+
+
+def install_dashboard(context: Any, settings: Settings, analytics: "Analytics") -> None:
+    """Add the dashboard's routes (``/``, ``/events``, ``/static/``) to the worker of ``context``
+    (a :class:`~mmstream.plugin.context.WorkerContext`), showing ``analytics``."""
+    from mmstream.web.live import LiveFeed
+    from mmstream.web.routes import Hub, add_routes
+
+    live = LiveFeed(settings)
+    hub = Hub(lambda: analytics, live)
+    add_routes(context, hub)
+
+    async def stop_live() -> None:
+        live.stop()
+
+    context.on_shutdown(stop_live)

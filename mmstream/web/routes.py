@@ -167,13 +167,18 @@ def _event(name: str, data: str) -> bytes:
     return f"event: {name}\ndata: {data}\n\n".encode()
 
 
-def add_routes(web_app: web.Application, hub: Hub) -> None:
+def add_routes(context: Any, hub: Hub) -> None:
+    """``/``, ``/events`` and ``/static/`` through the worker context; the event streams end when the
+    worker begins to stop (so its web server stops at once)."""
     page = (STATIC / "index.html").read_bytes()
 
-    async def index(request: web.Request) -> web.Response:
+    async def index(web_: Any, request: web.Request) -> web.Response:  # noqa: ARG001
         return web.Response(body=page, content_type="text/html", charset="utf-8")
 
-    web_app.router.add_get("/", index, name="dashboard_index")
-    web_app.router.add_get("/events", hub.stream, name="dashboard_events")
-    web_app.router.add_static("/static/", STATIC, name="dashboard_static")
-    web_app.on_shutdown.append(hub.close)
+    async def events(web_: Any, request: web.Request) -> web.StreamResponse:  # noqa: ARG001
+        return await hub.stream(request)
+
+    context.add_route("/", index, name="dashboard_index")
+    context.add_route("/events", events, name="dashboard_events")
+    context.add_static("/static/", STATIC, name="dashboard_static")
+    context.on_shutdown(hub.close)

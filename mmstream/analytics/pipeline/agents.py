@@ -1,4 +1,4 @@
-"""The analytics' agents, task and pages in a worker: :func:`install_engine`.
+"""The analytics' agents, task and pages in a worker, through its context: :func:`install_engine`.
 
 * the agent ``analytics`` reads ``<prefix>mentions`` (each partition one engine, on the worker the
   consumer group gives it) and sends the engines' outputs: ``<prefix>late``, ``<prefix>topics``,
@@ -14,9 +14,7 @@ Per record the agents hand the work to :class:`~mmstream.analytics.pipeline.repl
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import faust
+from typing import Any, AsyncIterator
 
 from mmstream.analytics.engine.core import OUTPUT_TOPICS, Output
 from mmstream.analytics.pipeline.service import Analytics, analytics_for
@@ -24,38 +22,39 @@ from mmstream.analytics.serving.http import register_routes
 from mmstream.settings import Settings
 
 
-def install_engine(app: faust.App, settings: Settings) -> Analytics:
-    """Add the engine partitions' agent, the share-of-voice stage's agent, the feed's task and the pages."""
-    analytics = analytics_for(app, settings)
+def install_engine(context: Any, settings: Settings) -> Analytics:
+    """Add the engine partitions' agent, the share-of-voice stage's agent, the feed's task and the
+    JSON API's pages to the worker of ``context`` (a :class:`~mmstream.plugin.context.WorkerContext`)."""
+    analytics = analytics_for(context, settings)
     runner = analytics.runner
-    outputs = {name: app.topic(settings.topic(name), partitions=settings.partitions)
-               for name in (*OUTPUT_TOPICS, "brand-stats") if name != "window-totals"}
+    # the output topics as the context names them; a record is queued in order and not awaited here
+    # (``context.send`` would wait for each one's delivery): the agent's commit comes after, as before
+    outputs = {name: context.topic(name) for name in (*OUTPUT_TOPICS, "brand-stats") if name != "window-totals"}
     outputs["window-totals"] = analytics.totals
 
     async def send(produced: list[Output]) -> None:
         for out in produced:
             await outputs[out.topic].send(key=out.key.encode(), value=_dumps(out.value))
 
-    @app.agent(analytics.mentions, name="analytics")
-    async def run_engine(stream: faust.Stream) -> None:
-        async for event in stream.events():
-            message = event.message
-            await send(await runner.mentions_record(message.partition, message.offset, message.value))
+    async def run_engine(records: AsyncIterator[Any]) -> None:
+        async for record in records:
+            await send(await runner.mentions_record(record.partition, record.offset, record.value))
 
-    @app.agent(analytics.totals, name="share-of-voice")
-    async def run_stage(stream: faust.Stream) -> None:
-        async for event in stream.events():
-            await send(await runner.totals_record(event.message.offset, event.message.value))
+    async def run_stage(records: AsyncIterator[Any]) -> None:
+        async for record in records:
+            await send(await runner.totals_record(record.offset, record.value))
 
-    @app.task
     async def start_feed() -> None:
         analytics.feed.start()
 
-    @app.on_before_shutdown.connect
-    async def stop_feed(app: Any, **kwargs: Any) -> None:  # noqa: ARG001
+    async def stop_feed() -> None:
         analytics.feed.stop()
 
-    register_routes(app, analytics)
+    context.add_agent(analytics.mentions, run_engine, name="analytics")
+    context.add_agent(analytics.totals, run_stage, name="share-of-voice")
+    context.add_task(start_feed)
+    context.on_shutdown(stop_feed)
+    register_routes(context, analytics)
     return analytics
 
 

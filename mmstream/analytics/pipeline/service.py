@@ -1,4 +1,4 @@
-"""One worker's analytics, put together: :class:`Analytics` (one per app, :func:`analytics_for`),
+"""One worker's analytics, put together: :class:`Analytics` (one per worker context, :func:`analytics_for`),
 called by the built-in plugin :mod:`mmstream.analytics.plugin` from its hooks. Its parts, each
 with one job: the mention publisher and its outbox (:mod:`~mmstream.analytics.pipeline.publish`),
 the engines and their replays (:mod:`~mmstream.analytics.pipeline.replay`), the feed
@@ -29,9 +29,8 @@ needs a retention covering the analytics' history.
 """
 from __future__ import annotations
 
-import asyncio
-
-import faust
+import weakref
+from typing import Any, Awaitable, Callable
 
 from mmstream.analytics.engine.brands import BrandCatalog
 from mmstream.analytics.engine.topicspace import TopicSnapshot
@@ -49,8 +48,8 @@ class Analytics:
     """The analytics of one worker: its engine partitions, the share-of-voice stage
     (when it holds ``<prefix>window-totals``), feed, store, publisher, and their topics."""
 
-    def __init__(self, app: faust.App, settings: Settings, catalog: BrandCatalog | None = None) -> None:
-        self.app, self.settings = app, settings
+    def __init__(self, context: Any, settings: Settings, catalog: BrandCatalog | None = None) -> None:
+        self.context, self.settings = context, settings  # context: the worker's WorkerContext
         self.mentions_topic = settings.topic("mentions")
         self.totals_topic = settings.topic("window-totals")
         self.partitions = max(1, settings.analytics_partitions)
@@ -60,12 +59,11 @@ class Analytics:
         self.store = QueryStore(catalog, settings.analytics_keep)
         self.snapshot = TopicSnapshot(settings.topic_assign)
         self.feed = OutputFeed(settings, self.snapshot, self.store)
-        self.outbox = MentionOutbox(self.mentions_topic, lambda coro: asyncio.run_coroutine_threadsafe(coro, app.loop),
-                                    app.maybe_start_producer, self._publish_failed)
+        self.outbox = MentionOutbox(self.mentions_topic, context.submit, _producer(context), self._publish_failed)
         self.publisher = MentionPublisher(self.outbox.publish, self.outbox.delivered, self.partitions,
                                           exclude_mode(settings))
-        self.mentions = app.topic(self.mentions_topic, partitions=self.partitions)
-        self.totals = app.topic(self.totals_topic, partitions=1)
+        self.mentions = context.topic("mentions", partitions=self.partitions)
+        self.totals = context.topic("window-totals", partitions=1)
 
     def _publish_failed(self) -> None:
         self.publisher.failed += 1
@@ -93,10 +91,7 @@ class Analytics:
         return bool(self.partitions_here())
 
     def partitions_here(self) -> list[int]:
-        try:
-            return sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.mentions_topic)
-        except Exception:  # noqa: BLE001 - no consumer yet
-            return []
+        return self.context.assigned_partitions("mentions")
 
     def describe(self) -> dict:
         runner = self.runner
@@ -111,20 +106,33 @@ class Analytics:
                 "mentions_unreadable": runner.unreadable}
 
 
-def analytics_for(app: faust.App, settings: Settings) -> Analytics:
-    """The analytics of ``app``, made on the first call: the mentions topic (its
+#: one Analytics per worker context (the hooks ask for it in turn)
+_BY_CONTEXT: "weakref.WeakKeyDictionary[Any, Analytics]" = weakref.WeakKeyDictionary()
+
+
+def analytics_for(context: Any, settings: Settings) -> Analytics:
+    """The analytics of the worker of ``context``, made on the first call: the mentions topic (its
     ``MMSTREAM_ANALYTICS_PARTITIONS`` partitions) and ``window-totals`` (one) checked (the
     worker created them at start, from the topic catalogue), the engines, the snapshot, the
     feed, the publisher."""
-    analytics = getattr(app, "mmstream_analytics", None)
+    analytics = _BY_CONTEXT.get(context)
     if analytics is None:
         partitions = max(1, settings.analytics_partitions)
         _check_partitions(settings, settings.topic("mentions"), partitions, "MMSTREAM_ANALYTICS_PARTITIONS")
         _check_partitions(settings, settings.topic("window-totals"), 1, None)
         catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
-        analytics = Analytics(app, settings, catalog)
-        app.mmstream_analytics = analytics
+        analytics = _BY_CONTEXT[context] = Analytics(context, settings, catalog)
+        # the worker's metrics and /ready find the analytics there (mmstream.observability.ready)
+        context.faust_app.mmstream_analytics = analytics
     return analytics
+
+
+def _producer(context: Any) -> Callable[[], Awaitable[Any]]:
+    """The worker's producer, for the mention outbox. Not ``context.send``: that waits for each record's
+    delivery before the next, where a batch's mention records must be queued in order (the progress line
+    after the mentions it covers, on each partition) and then awaited together; one round trip per
+    partition and batch in a row would lengthen every batch. The context has no such send yet."""
+    return context.faust_app.maybe_start_producer
 
 
 def _check_partitions(settings: Settings, topic: str, want: int, setting: str | None) -> None:

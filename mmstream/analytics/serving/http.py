@@ -22,8 +22,6 @@ from mmstream.errors import QueryError
 from mmstream.timefmt import TimeFormatError, to_ms
 
 if TYPE_CHECKING:
-    import faust
-
     from mmstream.analytics.pipeline.service import Analytics
 
 DEFAULT_LIMIT = 100
@@ -46,7 +44,8 @@ def _limit(request: Any) -> int:
     return int(raw)
 
 
-def register_routes(app: "faust.App", analytics: "Analytics") -> None:
+def register_routes(context: Any, analytics: "Analytics") -> None:
+    """The pages, added with ``context.add_route`` (the worker's :class:`~mmstream.plugin.context.WorkerContext`)."""
     store = analytics.store
 
     def guarded(handler: Any) -> Any:
@@ -101,5 +100,5 @@ def register_routes(app: "faust.App", analytics: "Analytics") -> None:
 
     for path, handler in (("/brands", brands), ("/brands/{brand}/windows", windows), ("/topics", topics),
                           ("/topics/{topic_id}", topic), ("/alerts", alerts), ("/analytics/status", status)):
-        app.page(path, name=f"analytics_{handler.__name__}")(guarded(handler))
+        context.add_route(path, guarded(handler), name=f"analytics_{handler.__name__}")
 
