@@ -22,7 +22,7 @@ import faust
 from mmstream.lanes import ROLES, media_group, parse_role
 from mmstream.lanes.observe import LaneStats, media_assignment_check, text_lag
 from mmstream.lanes.routing import ROUTE, MediaRouter
-from mmstream.web import install_dashboard
+from mmstream.web import secure_web_server
 from mmstream.observability import install_observability
 from mmstream.worker.context import FaustContext
 from mmstream.worker.overlap import InOrder, overlapped_batches
@@ -117,7 +117,7 @@ def create_app(settings: Settings, pm: Any = None) -> faust.App:
         routed_keys = media_modalities(pipeline.extractors, media_plugins(settings))
     router = MediaRouter(routed_keys, settings.max_payload_bytes) if routed_keys else None
     app.mmstream_role = role
-    install_dashboard(app, settings)  # /, /events, /static; the JSON API reads app.mmstream_analytics
+    secure_web_server(app.web.web_app, settings)  # token and headers on every page (the dashboard: the analytics plugin)
 
     metrics = install_observability(context, settings, pipeline, posts.get_topic_name())  # /metrics, /ready
     lane_stats = app.mmstream_lanes = LaneStats(metrics.registry, role, sorted(lanes & {"text", "media"}) or ["text"])
