@@ -33,9 +33,6 @@ MAX_ALERTS = 30
 LABELS = ("negative", "neutral", "positive")
 
 
-BadView = QueryError  # a view parameter is wrong (answered 400); the name the tests knew
-
-
 @dataclass(frozen=True)
 class View:
     range: str = "1h"

@@ -9,12 +9,13 @@ import pytest
 
 from mmstream.analytics.serving.store import QueryStore
 from mmstream.commands.serve_demo import looped
+from mmstream.errors import QueryError
 from mmstream.settings import Settings
 from mmstream.web import live as live_module
 from mmstream.web.auth import session_value
 from mmstream.web.index import WindowIndex
 from mmstream.web.live import LiveFeed, complaint_of
-from mmstream.web.snapshot import MAX_POINTS, BadView, View, _chart
+from mmstream.web.snapshot import MAX_POINTS, View, _chart
 
 
 def _result(pid: str, label: str = "negative", **extra) -> dict:
@@ -125,7 +126,7 @@ def test_charts_hold_at_most_max_points_and_lose_no_post():
 def test_view_parameters_are_checked():
     assert View.from_query({"range": "24h", "brand": "acme"}, ["tumbling", "hopping"]).brand == "acme"
     for bad in ({"range": "1y"}, {"window": "sliding"}, {"label": "angry"}):
-        with pytest.raises(BadView):
+        with pytest.raises(QueryError):
             View.from_query(bad, ["tumbling", "hopping"])
     view = View(brand="acme", label="negative", topic="m-1")
     assert view.matches(live_module.mention_of(_result("x"), None))
