@@ -1,5 +1,8 @@
 """Shared fixtures: one embedded tansu broker per test session, and Settings
 with a unique topic prefix per test so tests never see each other's records.
+Both come from :mod:`mmstream.testing` (the fixtures mmstream ships to plugin
+authors, a pytest plugin active here too): this file keeps what is mmstream's
+own, the real-Kafka fixture, the broker kinds and the tiers.
 
 The folder sets the tier (tests/README.md): tests/unit/<package>/ (pure logic and
 real models in this process: no broker, no mmstream process), tests/integration/
@@ -8,14 +11,14 @@ real models in this process: no broker, no mmstream process), tests/integration/
 broker fails at collection, naming the folder it belongs in."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from mmstream.kafka.broker import EmbeddedBroker, free_port
+from mmstream.kafka.broker import EmbeddedBroker
 from mmstream.settings import Settings
+from mmstream.testing import unique_settings
 from realkafka import KafkaCluster, KafkaUnavailable
 from system_deps import check as check_system_deps
 
@@ -25,10 +28,10 @@ BROKER_KINDS = ("tansu", "kafka")
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    with EmbeddedBroker(free_port(), log_path=log) as running:
-        yield running
+def broker(mmstream_broker: EmbeddedBroker) -> EmbeddedBroker:
+    """The session's embedded broker: mmstream.testing's ``mmstream_broker`` (one tansu, whichever name
+    a test asks for)."""
+    return mmstream_broker
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +61,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def settings(broker: EmbeddedBroker, broker_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    unique = uuid.uuid4().hex[:12]
+    """mmstream.testing's ``unique_settings`` (a topic prefix, consumer group and web port of the test's
+    own) on the broker of ``broker_kind``, with a 6 s session timeout: a killed worker's partitions move
+    to the others within seconds."""
     url = broker.url if broker_kind == "tansu" else request.getfixturevalue("real_kafka").url
-    # a topic prefix and a consumer group of its own: no test sees another's records or group members
-    return Settings.load(broker=url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
-                         broker_session_timeout=6.0, web_port=free_port(),
-                         data_dir=str(tmp_path / "data"))
+    return unique_settings(tmp_path / "data", broker=url, broker_session_timeout=6.0)
 
 
 #: the tier of each folder under tests/, as markers (``pytest -m unit`` and so on select by them)
@@ -85,7 +87,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ``realkafka``, by ``pytest_generate_tests`` above, wherever it lives.)"""
     for item in items:
         tier = tier_of(Path(str(item.fspath)))
-        if tier == "unit" and "broker" in getattr(item, "fixturenames", ()):
+        if tier == "unit" and {"broker", "mmstream_broker"} & set(getattr(item, "fixturenames", ())):
             raise pytest.UsageError(f"{item.nodeid} uses the broker: move it to tests/integration/")
         for marker in TIERS[tier]:
             item.add_marker(getattr(pytest.mark, marker))
