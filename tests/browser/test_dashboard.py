@@ -97,7 +97,7 @@ def dash(broker, tmp_path_factory):
                              broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp / "data"))
     (tmp / "brands.toml").write_text(BRANDS_TOML)
     env = {**WORKER_ENV, "MMSTREAM_BRANDS_FILE": str(tmp / "brands.toml")}
-    worker = WorkerProcess(settings, tmp / "worker.log", extra_env=env)
+    worker = WorkerProcess(settings, tmp / "worker.log", env=env)
     browser = None
     ns = SimpleNamespace(worker=worker)  # a test may replace the worker (a restart): the last one is stopped
     try:
@@ -328,7 +328,7 @@ def test_page_reconnects_after_a_worker_restart(dash):
     print(f"worker stopped in {stopped:.1f} s with a dashboard connected")
     assert stopped < 15  # the open event stream does not hold the shutdown
     b.wait_for("document.querySelector('#status').className === 'status off'", 10)
-    dash.worker = WorkerProcess(dash.settings, dash.tmp / "worker2.log", extra_env=dash.env)
+    dash.worker = WorkerProcess(dash.settings, dash.tmp / "worker2.log", env=dash.env)
     _wait_health(dash.settings.web_port, dash.worker)
     b.wait_for("document.querySelector('#status').className === 'status on'", 30)
     pid = "after-restart-" + uuid.uuid4().hex[:6]
