@@ -71,6 +71,7 @@ def pipeline(probe) -> Iterator[Pipeline]:
         for key, value in WORKER_ENV.items():
             patch.setenv(key, value)
         patch.syspath_prepend(str(site))
+        # its own pipeline, not the session's: the probe plugin loaded and the probe's model (WORKER_ENV too)
         yield build_pipeline(Settings.load(model_dir=str(model)))
     sys.modules.pop("mmstream_probe", None)
 
@@ -161,7 +162,7 @@ def test_corpus_through_the_broker(settings, probe, cases, tmp_path):
     site, model = probe
     create_topics(settings, roles=("worker",))
     env = {**WORKER_ENV, "PYTHONPATH": str(site), "MMSTREAM_MODEL_DIR": str(model)}
-    worker = WorkerProcess(settings, tmp_path / "worker.log", extra_env=env)
+    worker = WorkerProcess(settings, tmp_path / "worker.log", env=env)
     try:
         produce(settings, [c.raw for c in cases])
         results, dead = read_outcomes(settings, expected=len(cases), timeout=240, context=worker)
