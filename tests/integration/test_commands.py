@@ -71,14 +71,13 @@ def test_eval_scores_are_the_standard_ones():
     assert _sentiment_scores(y, pred) == {"macro_recall": 66.67, "accuracy": 66.67, "macro_f1": 65.56}
 
 
-def test_eval_runs_the_real_pipeline_on_held_out_tweets():
+def test_eval_runs_the_real_pipeline_on_held_out_tweets(mmstream_pipeline):
     """``mmstream eval``'s sentiment step on the first 90 TweetEval test tweets (the whole command
-    takes minutes on 2 cores: ``mmstream eval`` itself is run by hand, its figures in the README)."""
+    takes minutes on 2 cores: ``mmstream eval`` itself is run by hand, its figures in the README),
+    through the session's pipeline (the one ``mmstream eval`` builds: ``Settings.load()``)."""
     from mmstream.commands.evaluate import eval_sentiment
-    from mmstream.pipeline.build import build_pipeline
-    from mmstream.settings import Settings
 
-    report = eval_sentiment(build_pipeline(Settings.load(onnx_threads=1)), limit=90)
+    report = eval_sentiment(mmstream_pipeline, limit=90)
     assert report["posts"] == 90 and report["posts_per_s"] > 0
     assert 45 < report["macro_recall"] <= 100 and 0 < report["macro_f1"] <= 100, report  # chance: 33.3
     proc = mmstream("eval", "--help", timeout=60)
