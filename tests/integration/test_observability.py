@@ -73,7 +73,7 @@ def test_metrics_ready_and_json_logs(settings: Settings, tmp_path: Path) -> None
     brands.write_text(BRANDS)
     log = tmp_path / "worker.log"
     # at info the worker logs its start-up (Faust's own lines among them): every line must be JSON
-    worker = WorkerProcess(settings, log, extra_env={"MMSTREAM_LOG_FORMAT": "json", "MMSTREAM_LOG_LEVEL": "info",
+    worker = WorkerProcess(settings, log, env={"MMSTREAM_LOG_FORMAT": "json", "MMSTREAM_LOG_LEVEL": "info",
                                                      "MMSTREAM_BRANDS_FILE": str(brands),
                                                      "MMSTREAM_WORKER_ID": "obs-test-worker"})
     port = settings.web_port
