@@ -146,7 +146,7 @@ def test_enrichers_and_sinks_from_a_plugin_run_after_the_builtins():
         def register_sinks(self):
             return [Collect()]
 
-    pipeline = build_pipeline(Settings.load(), plugins=[Plugin()])
+    pipeline = build_pipeline(Settings.load(), plugins=[Plugin()])  # its own: with the test's sink
     assert [e.name for e in pipeline.enrichers] == ["topics", "duplicates", "shouty"]
     outcomes = pipeline.process([(json.dumps({"id": f"p{i}", "created_at": 0, "text": f"post {i}"}).encode(), None)
                                  for i in range(3)] + [(b"not json", None)])
@@ -204,7 +204,7 @@ def test_a_disabled_plugin_is_not_loaded_and_its_modality_is_dead_lettered():
     settings = Settings.load(plugins_disabled="image")
     pm = get_plugin_manager(settings)
     assert pm.is_blocked("image") and pm.get_plugin("image") is None and pm.get_plugin("text") is not None
-    pipeline = build_pipeline(settings, pm=pm)
+    pipeline = build_pipeline(settings, pm=pm)  # its own: the image plugin disabled
     assert "images" not in pipeline.validators and "text" in pipeline.validators
     out = run(None, "score", "-", stdin=POST + '{"id": "p2", "created_at": 0, "images": [{"b64": "AAAA"}]}\n',
               env={"MMSTREAM_PLUGINS_DISABLED": "image"})
