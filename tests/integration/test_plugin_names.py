@@ -100,10 +100,7 @@ def test_a_plugin_disabled_on_purpose_is_not_an_error(impostor):
     assert json.loads(out.stdout)["reason"] == "unknown_modality"  # said so, per post: no text plugin
 
 
-def test_the_installed_plugins_give_every_model_input():
-    from mmstream.pipeline.build import build_pipeline
-    from mmstream.settings import Settings
-
-    pipeline = build_pipeline(Settings.load(onnx_threads=1))
+def test_the_installed_plugins_give_every_model_input(mmstream_pipeline):
+    pipeline = mmstream_pipeline
     given = {f for e in pipeline.extractors.values() for f in e.dims}
     assert set(pipeline.model.modalities) <= given
