@@ -62,7 +62,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_identical(pinned, tm
     settings = pinned
     posts = text_posts(3000, "k")
     ports = [free_port(), free_port()]
-    workers = [WorkerProcess(settings.replace(web_port=p), tmp_path / f"w{i}.log", extra_env=worker_env(settings))
+    workers = [WorkerProcess(settings.replace(web_port=p), tmp_path / f"w{i}.log", env=worker_env(settings))
                for i, p in enumerate(ports)]
     lines = [json.dumps(p) for p in posts]
     producer = threading.Thread(target=produce_jsonl, args=(settings, lines, settings.topic("posts")),
@@ -75,7 +75,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_are_identical(pinned, tm
         workers[0].proc.wait()
         assert workers[0].stop() == -signal.SIGKILL
         workers[0] = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w0-restarted.log",
-                                   extra_env=worker_env(settings))
+                                   env=worker_env(settings))
         producer.join(timeout=120)
         assert not producer.is_alive(), "the producer did not finish its 3,000 posts"
         # results and dead letters in one read: a post dead-lettered instead would be seen here
@@ -108,7 +108,7 @@ def test_sigterm_finishes_or_hands_back_the_batch_in_flight(pinned, tmp_path):
     env = worker_env(settings, PYTHONPATH=str(site), PROBE_MARK=str(mark))
     slow = {"id": "slow", "created_at": 0, "probe": "slow", "text": "a post a plugin takes its time over"}
     posts = text_posts(600, "s")
-    worker = WorkerProcess(settings, tmp_path / "w1.log", extra_env=env)
+    worker = WorkerProcess(settings, tmp_path / "w1.log", env=env)
     try:
         produce(settings, [slow])
         produce(settings, posts)  # queued behind the slow batch
@@ -130,7 +130,7 @@ def test_sigterm_finishes_or_hands_back_the_batch_in_flight(pinned, tmp_path):
     before = results_by_id(settings, {"slow"}, timeout=10)
     assert len(before["slow"]) == 1, before["slow"]
     assert stopped_in < 30, f"SIGTERM took {stopped_in:.1f} s"
-    restarted = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w2.log", extra_env=env)
+    restarted = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w2.log", env=env)
     try:
         found = results_by_id(settings, {p["id"] for p in posts} | {"slow"}, timeout=240)
     finally:
@@ -153,7 +153,7 @@ def test_a_graceful_restart_repeats_nothing(pinned, tmp_path):
     env = worker_env(settings)
     first, last = text_posts(60, "g"), text_posts(20, "h")
     markers = text_posts(40, "m")
-    worker = WorkerProcess(settings, tmp_path / "w1.log", extra_env=env)
+    worker = WorkerProcess(settings, tmp_path / "w1.log", env=env)
     try:
         produce(settings, first)
         assert len(results_by_id(settings, {p["id"] for p in first}, timeout=180)) == len(first), worker.log()
@@ -164,7 +164,7 @@ def test_a_graceful_restart_repeats_nothing(pinned, tmp_path):
     finally:
         code = worker.stop()
     assert code == 0, worker.log()
-    restarted = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w2.log", extra_env=env)
+    restarted = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w2.log", env=env)
     try:
         produce(settings, markers)
         # a partition's replays would come out before its markers: every partition has markers
@@ -186,7 +186,7 @@ def test_a_worker_asked_to_stop_with_its_broker_gone_exits_within_the_shutdown_t
     with EmbeddedBroker(free_port(), log_path=tmp_path / "tansu.log") as own:
         settings = Settings.load(broker=own.url, topic_prefix="gone.", app_id="mmstream-gone",
                                  broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp_path / "data"))
-        worker = WorkerProcess(settings, tmp_path / "worker.log", extra_env={"MMSTREAM_SHUTDOWN_TIMEOUT": "5"})
+        worker = WorkerProcess(settings, tmp_path / "worker.log", env={"MMSTREAM_SHUTDOWN_TIMEOUT": "5"})
         try:
             wait_for_assignment([settings.web_port], timeout=120)
             produce(settings, text_posts(5, "gone"))
