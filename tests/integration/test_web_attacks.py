@@ -54,7 +54,7 @@ def worker(broker, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("attacks")
     settings = Settings.load(broker=broker.url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
                              broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp / "data"))
-    w = WorkerProcess(settings, tmp / "worker.log", extra_env={"MMSTREAM_WEB_TOKEN": SECRET})
+    w = WorkerProcess(settings, tmp / "worker.log", env={"MMSTREAM_WEB_TOKEN": SECRET})
     wait_until(lambda: _status(_request(settings.web_port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")) == 200,
                120, "the worker's web server")
     yield w, settings
