@@ -20,7 +20,7 @@ import pytest
 
 from mmstream.kafka.broker import free_port
 from mmstream.web.bind import check_exposure, is_loopback
-from support import WorkerProcess, settings_env, wait_until
+from support import WorkerProcess, run_worker, settings_env, wait_until
 
 LISTEN = "0A"
 
@@ -70,15 +70,14 @@ def test_a_default_worker_listens_on_loopback_only(settings, tmp_path):
 
 
 def test_beyond_loopback_needs_a_token_and_then_listens_there(settings, tmp_path):
-    refused = subprocess.run([sys.executable, "-m", "mmstream", "worker"], capture_output=True, text=True, timeout=60,
-                             env={**settings_env(settings), "MMSTREAM_WEB_HOST": "0.0.0.0"})
+    refused = run_worker(settings, {"MMSTREAM_WEB_HOST": "0.0.0.0"}, timeout=60)
     assert refused.returncode == 2, refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "MMSTREAM_WEB_TOKEN" in lines[0] and "MMSTREAM_WEB_INSECURE" in lines[0], lines
     assert listening(settings.web_port) == []
 
     worker = WorkerProcess(settings, tmp_path / "worker.log",
-                           extra_env={"MMSTREAM_WEB_HOST": "0.0.0.0", "MMSTREAM_WEB_TOKEN": "t0ken-for-the-test"})
+                           env={"MMSTREAM_WEB_HOST": "0.0.0.0", "MMSTREAM_WEB_TOKEN": "t0ken-for-the-test"})
     try:
         addresses = wait_until(lambda: listening(settings.web_port), 120, "the worker's web server listening")
         assert addresses == ["0.0.0.0"], (addresses, worker.log())
@@ -91,8 +90,7 @@ def test_a_taken_web_port_is_one_line_and_status_73(settings):
         holder.bind(("127.0.0.1", settings.web_port))
         holder.listen()
         began = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "mmstream", "worker"], capture_output=True, text=True,
-                             timeout=60, env=settings_env(settings))
+        run = run_worker(settings, timeout=60)
     assert run.returncode == 73, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and str(settings.web_port) in lines[0] and "MMSTREAM_WEB_PORT" in lines[0], lines
