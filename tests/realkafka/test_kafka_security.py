@@ -30,7 +30,7 @@ from mmstream.settings import Settings
 from mmstream.testing import consume
 from mmstream.worker.run import OUTPUT_TOPICS, WORKER_READS, WORKER_WRITES
 from realkafka import KafkaCluster, make_other_ca
-from support import settings_env, synthetic_result
+from support import WorkerProcess, settings_env, synthetic_result
 
 with warnings.catch_warnings():  # kafka-python 3.x warns on import
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -112,20 +112,16 @@ def posts_file(tmp_path: Path, n: int) -> Path:
 def test_worker_and_producer_with_their_credentials_and_acls(secure, stage, tmp_path):
     settings, grant = stage
     grant()
-    log = open(tmp_path / "worker.log", "wb")
-    worker = subprocess.Popen([sys.executable, "-m", "mmstream", "worker"], stdout=log, stderr=subprocess.STDOUT,
-                              env=client_env(secure, settings, "worker"))
+    worker = WorkerProcess(settings, tmp_path / "worker.log", env=client_env(secure, settings, "worker"))
     try:
         code, out, _ = mmstream("produce", str(posts_file(tmp_path, 20)), env=client_env(secure, settings, "producer"))
         assert code == 0, out
         records = consume(settings, [settings.topic("enriched")], timeout=120,
                           until=lambda rs: len({r.key for r in rs}) >= 20)
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+        assert worker.alive(), worker.log()
     finally:
-        worker.terminate()
-        worker.wait(30)
-        log.close()
-    assert {r.json()["id"] for r in records} == {f"sec{i}" for i in range(20)}, (tmp_path / "worker.log").read_text()[-3000:]
+        worker.stop(timeout=30)
+    assert {r.json()["id"] for r in records} == {f"sec{i}" for i in range(20)}, worker.log()
 
 
 @pytest.mark.parametrize("command", ["produce", "worker"])
