@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -29,7 +27,7 @@ from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
 from mmstream.testing import Record, consume
 from realkafka import KafkaCluster
-from support import WorkerProcess, settings_env
+from support import WorkerProcess, run_worker
 from support import text_posts, without_mined
 from support import wait_for_assignment
 
@@ -52,8 +50,7 @@ def read_outcomes(settings: Settings, ids: set[str], timeout: float, isolation: 
 
 def test_exactly_once_is_refused_on_tansu_with_the_setting_named(settings, tmp_path):
     create_topics(settings, roles=("worker",))
-    run = subprocess.run([sys.executable, "-m", "mmstream", "worker"], env={**settings_env(settings), **EOS},
-                         capture_output=True, text=True, timeout=120)
+    run = run_worker(settings, EOS, timeout=120)
     assert run.returncode != 0, run.stdout + run.stderr
     assert "MMSTREAM_PROCESSING_GUARANTEE" in run.stderr and "at_least_once" in run.stderr, run.stderr[-2000:]
 
@@ -75,7 +72,7 @@ def test_exactly_once_kill_9_mid_stream_read_committed_sees_every_id_once(settin
     posts.append({"id": "x-bad", "text": "no created_at: a dead letter, also once"})
     ids = {p["id"] for p in posts}
     ports = [free_port(), free_port()]
-    workers = [WorkerProcess(settings.replace(web_port=p), tmp_path / f"w{i}.log", extra_env=EOS)
+    workers = [WorkerProcess(settings.replace(web_port=p), tmp_path / f"w{i}.log", env=EOS)
                for i, p in enumerate(ports)]
     lines = [json.dumps(p) for p in posts]
     producer = threading.Thread(target=produce_jsonl, args=(settings, lines, settings.topic("posts")),
@@ -91,7 +88,7 @@ def test_exactly_once_kill_9_mid_stream_read_committed_sees_every_id_once(settin
         assert workers[0].stop() == -signal.SIGKILL
         killed_at = time.monotonic()
         workers[0] = WorkerProcess(settings.replace(web_port=free_port()), tmp_path / "w0-restarted.log",
-                                   extra_env=EOS)
+                                   env=EOS)
         producer.join(timeout=120)
         assert not producer.is_alive(), "the producer did not finish"
         committed = read_outcomes(settings, ids, timeout=240, isolation="read_committed")
@@ -188,7 +185,7 @@ def test_a_broker_killed_mid_stream_loses_no_post_and_the_cluster_heals(cluster,
     posts = text_posts(2500, "b")
     ids = {p["id"] for p in posts}
     ports = [free_port(), free_port()]
-    workers = [WorkerProcess(settings.replace(web_port=p), tmp_path / f"w{i}.log", extra_env=env)
+    workers = [WorkerProcess(settings.replace(web_port=p), tmp_path / f"w{i}.log", env=env)
                for i, p in enumerate(ports)]
     failures: list[BaseException] = []
 
