@@ -170,6 +170,7 @@ def test_the_content_cache_serves_repeated_texts_and_changes_no_result():
 
     from mmstream.pipeline.build import build_pipeline
 
+    # its own pipeline, not the session's: a content cache of its own, counted from empty
     pipeline = build_pipeline(Settings.load(onnx_threads=1, plugins_disabled="image,audio,video", content_cache=50))
     texts = [BASE, "Loving the new phone, battery lasts all day", f"RT @ann: {BASE}", "café ☕ ok"]
     posts = [json.dumps({"id": f"p{i}", "created_at": i, "author": f"a{i}", "text": texts[i % 4]}).encode()
@@ -239,7 +240,7 @@ def test_a_campaign_through_the_pipeline_and_the_mentions_reaches_the_engines_al
 
     settings = Settings.load(onnx_threads=1, plugins_disabled="image,audio,video", analytics_partitions=2,
                              campaign_exclude="campaigns", content_cache=0)
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings)  # its own: 2 engine partitions, campaigns excluded, no content cache
     sent: list = []
     pipeline.sinks.append(MentionPublisher(sent.extend, partitions=2, exclude=exclude_mode(settings)))
     posts = [{"id": f"b{i}", "created_at": 1764320400 + i * 20, "author": f"bot{i}", "brands": ["zenbank"],
