@@ -38,6 +38,7 @@ class Plugin:
 
 @pytest.fixture(scope="module")
 def pipeline():
+    # its own pipeline (not the session's): a test plugin that hangs, and a budget of BUDGET seconds
     yield build_pipeline(Settings.load(plugin_timeout=BUDGET), plugins=[Plugin()])
     release.set()
 
@@ -81,7 +82,7 @@ def test_enricher_retry_runs_each_item_once():
         def register_enrichers(self):
             return [Counter()]
 
-    pipeline = build_pipeline(Settings.load(), plugins=[CounterPlugin()])
+    pipeline = build_pipeline(Settings.load(), plugins=[CounterPlugin()])  # its own: a test enricher that fails
     raws = [(json.dumps({"id": f"p{i}", "created_at": 0, "text": f"post number {i}"}).encode(), None) for i in range(5)]
     outcomes = pipeline.process(raws)
     assert sorted(seen) == ["p0", "p1", "p3", "p4"]  # p0 and p1 ran before the fault: not again
@@ -92,6 +93,7 @@ def test_enricher_retry_runs_each_item_once():
 def test_the_topic_miner_counts_a_post_once_when_its_enricher_is_retried(monkeypatch):
     from mmstream.analytics.pipeline.assign import TopicAssigner
 
+    # its own pipeline, not the session's: the test patches its topic assigner and feeds its miner
     pipeline = build_pipeline(Settings.load())
     assigner = next(e for e in pipeline.enrichers if isinstance(e, TopicAssigner))
     observed: list[str] = []
@@ -117,10 +119,10 @@ def test_the_topic_miner_counts_a_post_once_when_its_enricher_is_retried(monkeyp
     assert sorted(observed) == ["p0", "p1", "p2", "p4", "p5"]  # each once (the old retry observed p0-p2 twice)
 
 
-def test_the_per_event_path_never_calls_a_hook():
+def test_the_per_event_path_never_calls_a_hook(mmstream_pipeline):
     import pluggy
 
-    pipeline = build_pipeline(Settings.load())
+    pipeline = mmstream_pipeline
     called: list[str] = []
     original = pluggy.HookCaller.__call__
 
@@ -178,6 +180,7 @@ class PairPlugin:
 def test_extractors_of_one_round_run_at_once():
     """A post's modalities go to their extractors at the same time (its text is encoded
     while its images are read), each still held to its own budget."""
+    # its own pipeline: test extractors that wait for each other, a budget of 10 x BUDGET
     pipeline = build_pipeline(Settings.load(plugin_timeout=10 * BUDGET), plugins=[PairPlugin()])
     raw = json.dumps({"id": "p", "created_at": 0, "waits": "w", "signals": "s"}).encode()
     [outcome] = pipeline.process([(raw, None)])
@@ -186,6 +189,7 @@ def test_extractors_of_one_round_run_at_once():
 
 
 def test_a_hanging_extractor_does_not_hold_up_the_other_of_its_round(pipeline):
+    # its own pipeline: the hanging test plugin beside the pair, a budget of BUDGET
     both = build_pipeline(Settings.load(plugin_timeout=BUDGET), plugins=[Plugin(), PairPlugin()])
     handshake.clear()
     raw = json.dumps({"id": "p", "created_at": 0, "hangs": "hang", "signals": "s"}).encode()
