@@ -43,6 +43,7 @@ def pipeline():
     from mmstream.pipeline.build import build_pipeline
     from mmstream.settings import Settings
 
+    # its own pipeline, not the session's: the test's caption plugin, no brands file
     return build_pipeline(Settings.load(brands_file=""), plugins=[CaptionPlugin()])
 
 
@@ -78,6 +79,7 @@ def test_derived_text_is_matched_to_brands(pipeline, tmp_path):
 
     brands = tmp_path / "brands.toml"
     brands.write_text('[brands.acme]\naliases = ["acme air"]\n')
+    # its own: the caption plugin and a brands file of the test's
     with_brands = build_pipeline(Settings.load(brands_file=str(brands)), plugins=[CaptionPlugin()])
     assert score(with_brands, clip=CAPTION)["brands"] == ["acme"]
     assert score(with_brands, clip="a quiet afternoon at the lake")["brands"] == []
