@@ -46,7 +46,7 @@ def pipeline():
     from mmstream.pipeline.build import build_pipeline
     from mmstream.settings import Settings
 
-    return build_pipeline(Settings.load(), plugins=[BuggyPlugin()])
+    return build_pipeline(Settings.load(), plugins=[BuggyPlugin()])  # its own: with the buggy test plugin
 
 
 def dead_letter(pipeline, value: str) -> dict:
