@@ -6,14 +6,13 @@ import json
 
 import pytest
 
-from mmstream.pipeline.build import build_pipeline
-from mmstream.settings import Settings
 from mmstream_text import lang
 
 
 @pytest.fixture(scope="module")
-def pipeline():
-    return build_pipeline(Settings.load())
+def pipeline(mmstream_pipeline):
+    """The session's pipeline (mmstream.testing): these fields depend on the post alone."""
+    return mmstream_pipeline
 
 
 def score(pipeline, *posts: dict) -> list[dict]:
