@@ -23,14 +23,24 @@ import numpy as np
 
 from mmstream.errors import ConfigError
 
-#: the fused model's text modalities and the encoder file that makes each
-TEXT_VIEWS = {"text": "encoder.onnx", "text_sentiment": "sentiment.onnx"}
 
 
-def text_model_dir() -> Path:
-    from mmstream_text.extractor import MODEL_DIR
+def text_files(text_dir: Path | None = None) -> tuple[dict[str, Path], Path, Path]:
+    """The text reader's files (its ``model_files()``: no plugin import, no modality named here):
+    ({fused input: encoder file} for the post's own text through the two English encoders, the
+    tokenizer, the encoders' config). ``text_dir``: the same file names in another folder."""
+    from mmstream.plugin.extractors import text_reader
+    from mmstream.training.extractors import TEXT_VIEWS, FeatureNames, plugin_extractors
 
-    return MODEL_DIR
+    extractors = plugin_extractors()
+    names = FeatureNames.of(extractors)
+    reader = text_reader(extractors)
+    assert reader is not None  # FeatureNames.of refused a set without one
+    files = {k: Path(v) for k, v in reader.model_files().items()}
+    if text_dir is not None:
+        files = {k: Path(text_dir) / v.name for k, v in files.items()}
+    views = {names.text(names.own, view): files[names.text(names.own, view)] for view in TEXT_VIEWS}
+    return views, files["tokenizer"], files["config"]
 
 
 def build_one_graph(out: Path, fused_dir: str | Path, text_dir: Path | None = None) -> Path:
@@ -38,17 +48,17 @@ def build_one_graph(out: Path, fused_dir: str | Path, text_dir: Path | None = No
     import onnx
     from onnx import TensorProto, compose, helper, numpy_helper
 
-    text_dir = text_dir or text_model_dir()
+    text_views, _, _ = text_files(text_dir)
     fused_path = Path(fused_dir) / "model.onnx"
     fused = onnx.load(str(fused_path))
     fused_inputs = {i.name: i for i in fused.graph.input}
     nodes: list[Any] = []
     inits: list[Any] = []
     opsets: dict[str, int] = {}
-    for view, filename in TEXT_VIEWS.items():
+    for view, filename in text_views.items():
         if view not in fused_inputs:
             raise ConfigError(f"{fused_path} has no {view!r} input; the one-graph peer needs the text views")
-        enc = compose.add_prefix(onnx.load(str(text_dir / filename)), prefix=f"{view}/")
+        enc = compose.add_prefix(onnx.load(str(filename)), prefix=f"{view}/")
         nodes += [helper.make_node("Identity", [name], [f"{view}/{name}"]) for name in ("input_ids", "attention_mask")]
         nodes += list(enc.graph.node)
         inits += list(enc.graph.initializer)
@@ -58,10 +68,10 @@ def build_one_graph(out: Path, fused_dir: str | Path, text_dir: Path | None = No
             opsets[imp.domain] = max(opsets.get(imp.domain, 0), imp.version)
     head = compose.add_prefix(fused, prefix="fused/")
     for name, tensor in fused_inputs.items():
-        if name in TEXT_VIEWS:
+        if name in text_views:
             continue
         dims = [d.dim_value or 1 for d in tensor.type.tensor_type.shape.dim]  # batch 1
-        present = name.endswith("_mask") and name.removesuffix("_mask") in TEXT_VIEWS
+        present = name.endswith("_mask") and name.removesuffix("_mask") in text_views
         inits.append(numpy_helper.from_array(np.full(dims, 1.0 if present else 0.0, np.float32), f"fused/{name}"))
     nodes += list(head.graph.node)
     inits += list(head.graph.initializer)
@@ -88,9 +98,9 @@ class OneGraph:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        text_dir = text_dir or text_model_dir()
-        config = json.loads((text_dir / "config.json").read_text())
-        self.tokenizer = Tokenizer.from_file(str(text_dir / "tokenizer.json"))
+        _, tokenizer, config_file = text_files(text_dir)
+        config = json.loads(config_file.read_text())
+        self.tokenizer = Tokenizer.from_file(str(tokenizer))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=int(config["max_length"]))
         options = ort.SessionOptions()
@@ -111,8 +121,11 @@ def check_one_graph(graph: OneGraph, texts: Sequence[str], settings: Any) -> dic
     those, ``other_language`` the rest."""
     from mmstream.pipeline.build import build_pipeline
 
+    from mmstream.plugin.extractors import text_reader
+
     pipeline = build_pipeline(settings)
-    items = [(json.dumps({"id": f"c{i}", "created_at": 0, "text": t}).encode(), None) for i, t in enumerate(texts)]
+    key = text_reader(pipeline.extractors).modalities[0]  # the post key of its own text
+    items = [(json.dumps({"id": f"c{i}", "created_at": 0, key: t}).encode(), None) for i, t in enumerate(texts)]
     outcomes = pipeline.complete(pipeline.prepare(items))
     diff, same, english = 0.0, 0, 0
     for text, outcome in zip(texts, outcomes, strict=True):

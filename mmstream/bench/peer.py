@@ -111,10 +111,17 @@ class PeerScorer:
         from tokenizers import Tokenizer
 
         from mmstream.inference.onnx import onnx_threads
+        from mmstream.plugin.extractors import text_reader
         from mmstream.training.export_text import MAX_LENGTH, load_encoder, source_dir
-        from mmstream_image import ImageExtractor
+        from mmstream.training.extractors import FeatureNames, image_extractor, plugin_extractors
 
         self.settings = settings
+        # the plugins' extractors, never their packages: which feature is the post's text, the text read from
+        # images, the image features, and the post keys they come from, as the extractors declare them
+        extractors = plugin_extractors(settings)
+        self.names = FeatureNames.of(extractors)
+        self.reader = text_reader(extractors)
+        assert self.reader is not None  # FeatureNames.of refused a set without one
         torch.set_num_threads(onnx_threads())
         fused = FusedModel(settings.model_dir)
         self.modalities = fused.modalities
@@ -123,7 +130,7 @@ class PeerScorer:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_LENGTH)
         self.encoders: dict[str, torch.nn.Module] = {}
-        if any(not m.endswith(SUFFIX) and m != "images" for m in self.modalities):
+        if any(not m.endswith(SUFFIX) and m != self.names.image for m in self.modalities):
             self.encoders["general"] = load_encoder(source_dir()).eval()
         self.weights = fine_tuned_weights(weights)
         if any(m.endswith(SUFFIX) for m in self.modalities):
@@ -133,7 +140,7 @@ class PeerScorer:
             tuned = load_encoder(source_dir())
             tuned.load_state_dict(torch.load(self.weights, map_location="cpu", weights_only=True))
             self.encoders["sentiment"] = tuned.eval()
-        self.images = ImageExtractor(settings) if "images" in self.modalities else None
+        self.images = image_extractor(extractors) if self.names.image in self.modalities else None
         if self.images is not None:
             self.images.load()
 
@@ -146,18 +153,21 @@ class PeerScorer:
     @torch.inference_mode()
     def score(self, raw: bytes) -> tuple[bytes, bytes]:
         """One post in, ``(key, result JSON)`` out."""
+        names = self.names
         post: dict[str, Any] = json.loads(raw)
-        texts = {"text": post.get("text") or None}
+        texts = {names.own: post.get(self.reader.modalities[0]) or None}
         inputs: dict[str, torch.Tensor] = {}
-        if post.get("images") and self.images is not None:
-            extraction = self.images.extract("images", [self.images.validate("images", post["images"])])[0]
+        key = self.images.modalities[0] if self.images is not None else None  # the post key of the images
+        if key is not None and post.get(key) and names.image:
+            extraction = self.images.extract(key, [self.images.validate(key, post[key])])[0]
             if isinstance(extraction, Exception):
                 raise extraction
-            inputs["images"] = torch.from_numpy(extraction.features)
-            texts["image_text"] = extraction.derived.get("image_text") or None
+            inputs[names.image] = torch.from_numpy(extraction.features)
+            if names.derived:
+                texts[names.derived] = extraction.derived.get(names.derived) or None
         for modality in self.modalities:
             base = modality.removesuffix(SUFFIX)
-            if modality != "images" and texts.get(base):
+            if modality != names.image and texts.get(base):
                 inputs[modality] = self.embed(texts[base], "sentiment" if modality.endswith(SUFFIX) else "general")
         feeds: dict[str, torch.Tensor] = {}
         for modality, dim in self.modalities.items():
@@ -171,9 +181,7 @@ class PeerScorer:
 
     def check(self) -> dict:
         """Mean cosine of each torch encoder's fp32 embeddings vs the text plugin's int8 ones."""
-        from mmstream_text.extractor import TextExtractor
-
-        plugin = TextExtractor(self.settings)
+        plugin = self.reader
         plugin.load()
         out: dict[str, Any] = {"weights": str(self.weights) if "sentiment" in self.encoders else None,
                                "torch": torch.__version__, "torch_threads": torch.get_num_threads(),

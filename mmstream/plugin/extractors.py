@@ -7,6 +7,7 @@ the result under ``modalities.<name>``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -87,6 +88,13 @@ class Extractor:
         built-in plugins' features are handled by the trainer itself."""
         return None
 
+    def model_files(self) -> dict[str, Path]:
+        """The files this extractor's models load, by the feature each makes (``"text_sentiment"``) or
+        another role (``"tokenizer"``, ``"faces"``): how ``mmstream train``, the exporters that rewrite
+        them (``mmstream.training.export_*``) and the benchmarks reach a plugin's models without
+        importing the plugin. Callable before :meth:`load`; ``{}`` (the default): none to share."""
+        return {}
+
 
 #: the cost classes an extractor may declare in ``Extractor.lane``
 LANES = ("text", "media")
@@ -116,6 +124,11 @@ def text_views(extractors: "dict[str, Extractor]") -> tuple[str, ...]:
     unique = list({id(e): e for e in extractors.values()}.values())
     ordered = [e for e in unique if e.reads_text] + [e for e in unique if not e.reads_text]
     return tuple(dict.fromkeys(view for e in ordered for view in e.text_views))
+
+
+def text_reader(extractors: "dict[str, Extractor]") -> "Extractor | None":
+    """The extractor that ``reads_text`` (embeds every text view; the built-in text plugin), or None."""
+    return next((e for e in extractors.values() if e.reads_text), None)
 
 
 def check_value_type(modality: str, value: Any, expected: type | tuple[type, ...], what: str) -> None:

@@ -31,11 +31,14 @@ LANGS = ("en", "es", "gr", "ja")
 
 
 def _outputs(pipeline: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(emotion probs, sentiment probs, topic probs) of ``texts`` through the text plugin and the model."""
-    text, model = pipeline.extractors["text"], pipeline.model
+    """(emotion probs, sentiment probs, topic probs) of ``texts`` through the text reader and the model."""
+    from mmstream.plugin.extractors import text_reader
+
+    text, model = text_reader(pipeline.extractors), pipeline.model
+    own = text.text_views[0]  # the post's own text, as the reader declares it
     emo, sent, topics = [], [], []
     for start in range(0, len(texts), 64):
-        features = [e.features for e in text.extract("text", [t or "." for t in texts[start:start + 64]])]
+        features = [e.features for e in text.extract(own, [t or "." for t in texts[start:start + 64]])]
         for p in model.predict(features):
             emo.append(p.tasks["emotion"][1])
             sent.append(p.probs)

@@ -1,5 +1,5 @@
-"""The English word list of the text plugin's language detection
-(``plugins/text/mmstream_text/model/english_words.txt.gz``).
+"""The English word list of the text plugin's language detection (its extractor's
+``model_files()["english_words"]``: ``plugins/text/mmstream_text/model/english_words.txt.gz``).
 
 A word is listed when it is frequent in English tweets (TweetEval sentiment train, 3 times or more)
 and at least three times as frequent there, per word of text, as in each of UMSAB's Latin-script
@@ -14,9 +14,7 @@ import gzip
 import re
 import sys
 from collections import Counter
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[2] / "plugins" / "text" / "mmstream_text" / "model" / "english_words.txt.gz"
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 NOISE = re.compile(r"(?:https?://|www\.)\S+|@\w+|#\w+")
 COMPARED = {"french": "fr", "german": "de", "italian": "it", "portuguese": "pt", "spanish": "es"}
@@ -39,9 +37,12 @@ def english_words(min_count: int = 3, ratio: float = 3.0) -> list[str]:
 
 
 def main() -> int:
+    from mmstream.training.extractors import model_file, plugin_extractors
+
+    out = model_file(plugin_extractors(), "english_words")  # where the text plugin reads it from
     listed = english_words()
-    OUT.write_bytes(gzip.compress(("\n".join(listed) + "\n").encode("utf-8"), compresslevel=9, mtime=0))
-    print(f"{len(listed)} words -> {OUT}")
+    out.write_bytes(gzip.compress(("\n".join(listed) + "\n").encode("utf-8"), compresslevel=9, mtime=0))
+    print(f"{len(listed)} words -> {out}")
     return 0
 
 

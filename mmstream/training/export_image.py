@@ -28,16 +28,15 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from mmstream_image.encoder import MODEL_PATH, preprocess
 from onnx import numpy_helper
 
+from mmstream.errors import ConfigError
 from mmstream.render import render_meme, render_scene
+from mmstream.training.extractors import image_extractor, plugin_extractors
 
-#: where the plugin loads the model from (plugins/image/mmstream_image/model in a checkout)
-DEFAULT_OUT = MODEL_PATH.parent
 MODEL_NAME = "efficientnet-lite0"
 #: preprocessing the Lite models were trained with (TF-Lite convention); the
-#: plugin's ``mmstream_image.encoder.preprocess`` applies it
+#: image plugin's extractor applies it (its ``preprocess``)
 PREPROCESS: dict[str, Any] = {"resize": 256, "crop": 224, "mean": 127.0, "std": 128.0}
 MIN_COSINE = 0.98
 OPSET = 17
@@ -68,6 +67,22 @@ def build_model() -> torch.nn.Module:
     return net.eval()
 
 
+def image_encoder() -> Any:
+    """The extractor that encodes images (``embed_images``; the image plugin's), built, not loaded: it
+    preprocesses the samples and says where its encoder loads from (``model_files()``)."""
+    extractor = image_extractor(plugin_extractors())
+    if extractor is None or not callable(getattr(extractor, "preprocess", None)):
+        raise ConfigError("no installed plugin encodes images with a preprocess() to check the export against; "
+                          "install the image plugin (pip install -e plugins/image)")
+    return extractor
+
+
+def default_out() -> Path:
+    """Where the image plugin loads its encoder from (plugins/image/mmstream_image/model in a checkout)."""
+    extractor = image_encoder()
+    return Path(extractor.model_files()[next(iter(extractor.dims))]).parent
+
+
 def sample_batch(n: int = 12) -> np.ndarray:
     """Real-ish inputs for the accuracy checks, preprocessed as the plugin
     does: rendered memes of every background kind, with and without JPEG
@@ -76,6 +91,7 @@ def sample_batch(n: int = 12) -> np.ndarray:
              "when the battery dies at 3%", "best coffee in town", "ok"]
     images = [render_meme(texts[i % len(texts)], seed=i, width=320 + 16 * i) if i % 3 else render_scene(seed=i)
               for i in range(n)]
+    preprocess = image_encoder().preprocess
     return np.stack([preprocess(img, **PREPROCESS) for img in images])
 
 
@@ -194,8 +210,10 @@ def export_image_encoder(out_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: where the image plugin loads its encoder from)")
     args = parser.parse_args(argv)
+    args.out = args.out or default_out()
     config = export_image_encoder(args.out)
     size_mb = (args.out / "encoder.onnx").stat().st_size / 1e6
     print(f"wrote {args.out}/encoder.onnx ({size_mb:.1f} MB, {config['precision']}; "

@@ -36,9 +36,12 @@ def _english(pipeline: Any) -> dict[str, Any]:
     from mmstream.training.data import tweeteval_sentiment
 
     texts = [t for t in tweeteval_sentiment("test")[0] if sum(ch.isalpha() for ch in t) >= 3]
+    from mmstream.plugin.extractors import text_reader
+
+    reader = text_reader(pipeline.extractors)
     found = []
-    for start in range(0, len(texts), 256):  # the text plugin's own detection, in its reports
-        found += [e.report.get("lang") for e in pipeline.extractors["text"].extract("text", texts[start:start + 256])]
+    for start in range(0, len(texts), 256):  # the text reader's own detection, in its reports
+        found += [e.report.get("lang") for e in reader.extract(reader.text_views[0], texts[start:start + 256])]
     short = [f for t, f in zip(texts, found) if len(t.split()) <= 5]
     return {"all": round(100 * float(np.mean([f == "en" for f in found])), 2), "posts": len(found),
             "short": round(100 * float(np.mean([f == "en" for f in short])), 2), "short_posts": len(short)}

@@ -25,7 +25,6 @@ from mmstream.training.head import Head, HeadSpec
 
 EMOTION_LABELS = ("anger", "joy", "optimism", "sadness")
 COMPLAINT_LABELS = ("no", "yes")
-TASK_INPUTS = {"text": 384, "text_sentiment": 384}  # the mean of the text-like views, per encoder view
 SPLIT_SHARES = (0.70, 0.15, 0.15)
 
 

@@ -5,6 +5,7 @@ emotion of the faces in them; the same for the keyframes of a post's videos
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image
 
 from mmstream.plugin import ConfigError, Extraction, Extractor, Settings, usable_cpus
 from mmstream_image.decode import ORIGINAL_SIZE, decode_images
+from mmstream_image import encoder as image_encoder, faces as face_model
 from mmstream_image.encoder import ImageEncoder, normalise
 from mmstream_image.faces import Face, FaceEmotion, mean_emotion
 from mmstream_image.frames import FRAMES, FramePhoto, frames_extraction, photo_extraction, refuse_posted
@@ -112,6 +114,17 @@ class ImageExtractor(Extractor):
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Unit-norm features [n, 1280] of decoded images (training uses this)."""
         return self._models()[0].encode(list(images))
+
+    def model_files(self) -> dict[str, Path]:
+        """The image encoder (by its feature), the face model and its config (labels)."""
+        return {**{feature: image_encoder.MODEL_PATH for feature in self.dims}, "faces": face_model.MODEL_PATH,
+                "faces_config": face_model.MODEL_PATH.with_name(face_model.CONFIG_NAME)}
+
+    @staticmethod
+    def preprocess(image: Image.Image, *, resize: int, crop: int, mean: float, std: float) -> np.ndarray:
+        """The encoder's input for one image (CHW float32) with this preprocessing: what
+        ``mmstream.training.export_image`` feeds a re-exported encoder and its source alike."""
+        return image_encoder.preprocess(image, resize=resize, crop=crop, mean=mean, std=std)
 
     def _models(self) -> tuple[ImageEncoder, ImageOcr, FaceEmotion]:
         if self.encoder is None or self.ocr is None or self.faces is None:

@@ -25,12 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from mmstream import Extraction, Extractor, PostError
-from mmstream.errors import ConfigError
-from mmstream.plugin.extractors import check_value_type
-from mmstream.inference.onnx import OnnxModel
-from mmstream.pipeline.post import check_unicode
-from mmstream.settings import Settings
+from mmstream.plugin import (ConfigError, Extraction, Extractor, OnnxModel, PostError, Settings, check_unicode,
+                             check_value_type)
 from mmstream_text import lang
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
@@ -72,6 +68,18 @@ class TextExtractor(Extractor):
         if (model_dir / "multilingual.onnx").is_file():
             self.dims = {**self.dims, **self.MULTILINGUAL_DIMS}
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-text")
+
+    def model_files(self) -> dict[str, Path]:
+        """The encoder file of each feature of a post's own text (``text``: the general encoder, ``text_sentiment``,
+        ``text_multilingual`` when shipped; the other text views go through the same files), the
+        ``tokenizer``, the encoders' ``config`` (``max_length``) and the language detection's
+        ``english_words`` (written by ``mmstream.training.english_words``)."""
+        own = self.text_views[0]
+        files = {own: self.model_dir / "encoder.onnx", f"{own}_sentiment": self.model_dir / "sentiment.onnx"}
+        if f"{own}_multilingual" in self.dims:
+            files[f"{own}_multilingual"] = self.model_dir / "multilingual.onnx"
+        return {**files, "tokenizer": self.model_dir / "tokenizer.json", "config": self.model_dir / "config.json",
+                "english_words": lang.WORDS_FILE}
 
     def load(self) -> None:
         """Open the ONNX sessions and the tokenizers (truncating, not padding: see :meth:`_embed`).

@@ -151,7 +151,7 @@ SCRIPT_LANGUAGE = {"GREEK": "el", "HANGUL": "ko", "KANA": "ja", "THAI": "th", "H
 SCRIPT_LANGUAGES = {"CYRILLIC": ("ru", "uk", "bg", "sr", "mk", "be", "kk", "mn"), "ARABIC": ("ar", "fa", "ur", "ps"),
                     "DEVANAGARI": ("hi", "mr", "ne"), "HAN": ("zh", "ja")}
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_WORDS_FILE = Path(__file__).resolve().parent / "model" / "english_words.txt.gz"
+WORDS_FILE = Path(__file__).resolve().parent / "model" / "english_words.txt.gz"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -167,10 +167,10 @@ def _script(ch: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
-    if not _WORDS_FILE.is_file():
-        raise FileNotFoundError(f"{_WORDS_FILE} is missing; reinstall mmstream-text or run "
+    if not WORDS_FILE.is_file():
+        raise FileNotFoundError(f"{WORDS_FILE} is missing; reinstall mmstream-text or run "
                                 "`python -m mmstream.training.english_words`")
-    return frozenset(gzip.decompress(_WORDS_FILE.read_bytes()).decode("utf-8").split())
+    return frozenset(gzip.decompress(WORDS_FILE.read_bytes()).decode("utf-8").split())
 
 
 def _prior(code: str) -> float:
