@@ -36,7 +36,7 @@ def create_topics(settings: Settings, roles: Iterable[str] = (), topics: Iterabl
             by_count[entry.partition_count(settings)].append(entry.full_name(settings))
     for count, full in by_count.items():
         ensure_topics(settings, full, count, timeout)
-    return [name for full in by_count.values() for name in full]
+    return [entry.full_name(settings) for entry in catalogue.CATALOGUE if entry.name in wanted]
 
 
 def ensure_topics(settings: Settings, names: list[str], partitions: int,

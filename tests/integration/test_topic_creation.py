@@ -56,5 +56,6 @@ def test_the_catalogues_topics_with_their_partitions_and_configs(settings: Setti
 
 
 def test_only_the_roles_asked_for(settings: Settings) -> None:
-    create_topics(settings, roles=("analytics",), topics=("enriched",))
-    assert set(_prefixed(settings)) == {"mentions", "window-totals", "enriched"}
+    made = create_topics(settings.replace(partitions=1), roles=("analytics",), topics=("enriched",))
+    assert made == [settings.topic("enriched"), settings.topic("mentions"), settings.topic("window-totals")]
+    assert _prefixed(settings) == {"enriched": 1, "mentions": settings.analytics_partitions, "window-totals": 1}
