@@ -5,6 +5,10 @@
   the dominant reaction; the features (``dims = {"reactions": 7}``: six shares and the log of the
   total) are there for a fused model trained with them (the shipped model, trained on text, ignores
   them: ``training_features`` has no reactions to offer from tweets).
+* ``link``, a modality that produces text: a post may carry ``"link": {"url": ..., "title": ...,
+  "description": ...}`` (a shared link's preview card). Its words go on as the text view ``link_text``
+  (``text_views``), so they get sentiment, complaint, emotion, language and brands like the post's own
+  text, with no change in mmstream (``modalities.link`` reports the card's domain).
 * ``emoji``, an enricher: ``record["emoji"]`` counts the emoji of the post's text and of the text
   read from its images, with a small sentiment lexicon (``positive`` / ``negative`` counts).
 
@@ -17,15 +21,16 @@ from __future__ import annotations
 
 from mmstream.plugin import hookimpl
 from mmstream_emoji.emoji import EmojiCounter
+from mmstream_emoji.link import LinkCardExtractor
 from mmstream_emoji.reactions import REACTIONS, ReactionsExtractor
 
-__all__ = ["EmojiCounter", "REACTIONS", "ReactionsExtractor", "register_enrichers", "register_extractors",
-           "register_routes"]
+__all__ = ["EmojiCounter", "LinkCardExtractor", "REACTIONS", "ReactionsExtractor", "register_enrichers",
+           "register_extractors", "register_routes"]
 
 
 @hookimpl
 def register_extractors(settings):
-    return [ReactionsExtractor()]
+    return [ReactionsExtractor(), LinkCardExtractor()]
 
 
 @hookimpl

@@ -39,6 +39,29 @@ def test_bad_reactions_are_dead_lettered_with_their_reason(make_post, mmstream_s
     assert dead["reason"] == reason and dead["stage"] == "validate"
 
 
+CARD = {"url": "https://news.example.com/acme-air", "title": "Acme Air cancels 200 flights, strands thousands",
+        "description": "Passengers say the airline lost their bags and nobody answers the phone. Awful service."}
+
+
+def test_a_link_cards_words_are_read_like_the_posts_own_text(make_post, mmstream_score):
+    """No text of its own: the card's words (the text view link_text) give the sentiment, language and
+    complaint; the report names the card's domain."""
+    [result] = mmstream_score([make_post(link=CARD)])
+    assert result["modalities"]["link"] == {"domain": "news.example.com"}
+    assert result["modalities"]["link_text"]["lang"] == "en"
+    assert result["sentiment"]["label"] == "negative" and result["complaint"]["label"] is True
+    assert (result["lang"], result["lang_source"]) == ("en", "detected")
+
+
+@pytest.mark.parametrize("card, reason", [
+    ({"url": "ftp://x.example/a", "title": "t"}, "bad_url"), ({"url": "https://x.example/a"}, "empty_value"),
+    ({"url": "https://x.example/a", "title": "t", "image": "x"}, "unknown_field"),
+    ({"url": "https://x.example/a", "title": "t" * 1001}, "too_long"), ("https://x.example/a", "wrong_type")])
+def test_bad_link_cards_are_dead_lettered_with_their_reason(make_post, mmstream_score, card, reason):
+    [dead] = mmstream_score([make_post(text="hi", link=card)])
+    assert dead["reason"] == reason and dead["stage"] == "validate"
+
+
 def test_its_setting(monkeypatch):
     monkeypatch.setenv("MMSTREAM_PLUGIN_EMOJI_TOP", "1")
     assert EmojiCounter.from_settings(Settings.load()).top == 1
