@@ -112,7 +112,8 @@ class ExtractorCalls:
             else:  # the whole group timed out (or the task itself broke): each of its calls is retried
                 for i in indices:
                     firsts[i] = value
-        return [self._checked(extractor, modality, values, firsts[i]) for i, (extractor, modality, values) in enumerate(calls)]
+        return [self._checked(extractor, modality, values, firsts[i])
+                for i, (extractor, modality, values) in enumerate(calls)]
 
     def run_one(self, extractor: Extractor, modality: str, values: list[Any],
                 timeout: float | None = None) -> list[Extraction | Exception]:
@@ -120,7 +121,8 @@ class ExtractorCalls:
         [(_, value, _)] = call_all_with_timeout([lambda: extractor.extract(modality, values)], timeout)
         return self._checked(extractor, modality, values, value)
 
-    def _checked(self, extractor: Extractor, modality: str, values: list[Any], first: Any) -> list[Extraction | Exception]:
+    def _checked(self, extractor: Extractor, modality: str, values: list[Any],
+                 first: Any) -> list[Extraction | Exception]:
         """``first``, what one call over ``values`` returned or raised, when it is a result per
         value; else (a timeout, a fault, a wrong count) the values again one by one, so only
         the culprit fails."""
@@ -199,8 +201,8 @@ def as_post_error(exc: Exception, extractor: Extractor | None) -> PostError:
     if isinstance(exc, TimeoutError):
         return PostError("plugin_timeout", f"plugin {name!r} did not answer within its time budget ({exc}); "
                          "raise MMSTREAM_PLUGIN_TIMEOUT or fix the plugin.", f"extract:{name}")
-    return PostError("plugin_error", f"plugin {name!r} raised {exc!r}; the post was set aside, fix the plugin or the input.",
-                     f"extract:{name}", plugin_trace(exc))
+    return PostError("plugin_error", f"plugin {name!r} raised {exc!r}; the post was set aside, fix the plugin or the "
+                     "input.", f"extract:{name}", plugin_trace(exc))
 
 
 def predict(model: FusedModel, work: list[WorkItem], text_views: Sequence[str]) -> None:

@@ -70,7 +70,8 @@ class Item:
         object.__setattr__(self, "_features", None)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"an item is read-only (setting {name!r}): put a key in the result with item.add(key, value)")
+        raise AttributeError(f"an item is read-only (setting {name!r}): put a key in the result with "
+                             "item.add(key, value)")
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"an item is read-only (deleting {name!r})")
