@@ -27,15 +27,14 @@ from mmstream.analytics.engine.windows import window_specs
 from mmstream.schemas.versions import VERSIONS
 from mmstream.settings import Settings
 
-#: the output topics (name after the prefix) the engine writes; its closed brand windows go to
-#: ``window-totals``, whence the share-of-voice stage (:mod:`mmstream.analytics.engine.share`) writes ``brand-stats``
-OUTPUT_TOPICS = ("window-totals", "late", "topics", "alerts")
 CAMPAIGNS_KEPT = 10_000  # campaign ids already alerted on
 
 
 @dataclass(frozen=True)
 class Output:
-    topic: str  # one of OUTPUT_TOPICS
+    # a topic the engine writes (the catalogue's writers: mmstream.kafka.catalogue.ENGINE): late, topics, alerts
+    # and window-totals (its closed brand windows, whence the share stage writes brand-stats)
+    topic: str
     key: str
     value: dict  # stamped with its schema version: {"schema": "mmstream.<topic>/N", ...} (internal topics: none)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 from typing import Any, AsyncIterator
 
-from mmstream.analytics.engine.core import OUTPUT_TOPICS, Output
+from mmstream.analytics.engine.core import Output
 from mmstream.analytics.pipeline.service import Analytics, analytics_for
 from mmstream.analytics.serving.http import register_routes
+from mmstream.kafka import catalogue
 from mmstream.settings import Settings
 
 
@@ -27,10 +28,11 @@ def install_engine(context: Any, settings: Settings) -> Analytics:
     JSON API's pages to the worker of ``context`` (a :class:`~mmstream.plugin.context.WorkerContext`)."""
     analytics = analytics_for(context, settings)
     runner = analytics.runner
-    # the output topics as the context names them; a record is queued in order and not awaited here
-    # (``context.send`` would wait for each one's delivery): the agent's commit comes after, as before
-    outputs = {name: context.topic(name) for name in (*OUTPUT_TOPICS, "brand-stats") if name != "window-totals"}
-    outputs["window-totals"] = analytics.totals
+    # the topics the engines and the share stage write (the topic catalogue), as the context names them;
+    # a record is queued in order and not awaited here (``context.send`` would wait for each one's
+    # delivery): the agent's commit comes after, as before
+    outputs = {name: context.topic(name, partitions=catalogue.topic(name).partition_count(settings))
+               for name in catalogue.written_by(catalogue.ENGINE, catalogue.SHARE_STAGE)}
 
     async def send(produced: list[Output]) -> None:
         for out in produced:
