@@ -57,7 +57,12 @@ def parse_time(value: Any, name: str = "created_at") -> datetime:
 
 def to_ms(value: Any) -> int:
     """Epoch milliseconds of a time :func:`parse_time` reads (rounded); :class:`TimeFormatError` otherwise."""
-    return int(round(parse_time(value).timestamp() * 1000))
+    return moment_ms(parse_time(value))
+
+
+def moment_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (rounded)."""
+    return int(round(moment.timestamp() * 1000))
 
 
 def iso_utc(moment: datetime) -> str:

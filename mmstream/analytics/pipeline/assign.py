@@ -24,6 +24,7 @@ from mmstream.analytics.engine.topics import MinerConfig, OnlineTopicMiner
 from mmstream.analytics.engine.topicspace import TopicSnapshot
 from mmstream.plugin.stages import Enricher
 from mmstream.settings import Settings
+from mmstream.timefmt import moment_ms
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmstream.plugin import Item
@@ -118,7 +119,7 @@ class TopicAssigner(Enricher):
             topic, sim = found
             return [_entry(topic["id"], topic["label"], topic["keywords"], sim)]
         assert self.miner is not None and item.post is not None
-        t_ms = int(round(item.post.created_at.timestamp() * 1000))
+        t_ms = moment_ms(item.post.created_at)
         seen = self.miner.observe(item.post.id, t_ms, vec, post_text(item))
         if seen.topic is None:
             return []

@@ -45,6 +45,7 @@ from mmstream.analytics.state.files import CheckpointError, pack, unpack, write_
 from mmstream.analytics.state.tags import COPIES_NAMES_V1, copies_codec
 from mmstream.errors import ConfigError
 from mmstream.plugin.stages import Enricher
+from mmstream.timefmt import moment_ms
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmstream.plugin import Item
@@ -144,7 +145,7 @@ class CopyFinder(Enricher):
         text = "\n".join(item.texts().values())
         pictures = item.values.get("images")  # decoded images (the image plugin's validated value), if any
         hashes = [dhash(p) for p in pictures if hasattr(p, "convert")] if isinstance(pictures, list) else []
-        t_ms = int(round(post.created_at.timestamp() * 1000))
+        t_ms = moment_ms(post.created_at)
         dup, campaign = state.observe(post.id, t_ms, text, post.author, hashes)
         item.add("duplicate_of", dup)
         item.add("campaign", campaign)
