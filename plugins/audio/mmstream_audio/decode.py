@@ -18,12 +18,15 @@ import struct
 import time
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from mmstream.plugin import PostError
 from mmstream_audio.limits import AudioLimits, env
+
+if TYPE_CHECKING:  # the types the annotations name; PyAV itself is imported where a clip is read
+    import av
 
 #: Whisper's input rate
 RATE = 16_000
@@ -87,6 +90,7 @@ def check_bytes(where: str, data: object, limits: AudioLimits) -> bytes:
 
 def open_clip(where: str, data: bytes, limits: AudioLimits) -> tuple[av.container.InputContainer, av.AudioStream]:
     """Open ``data`` (header only) and check its audio stream: the first of the container's audio streams."""
+    import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
     for magic, what in _NOT_AUDIO:
         if data.startswith(magic):
             raise fail("not_audio", f"{where} is {what}, not audio; send {_FORMATS}.")
@@ -160,6 +164,7 @@ def probe(where: str, data: bytes, limits: AudioLimits) -> None:
 def decode(where: str, data: bytes, limits: AudioLimits) -> Clip:
     """Decode ``data`` to 16 kHz mono float32, at most ``max_seconds`` of it, within ``decode_seconds``.
     PostError naming the fix."""
+    import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
     container, stream = open_clip(where, data, limits)
     began = time.monotonic()
     keep = int(limits.max_seconds * RATE)
