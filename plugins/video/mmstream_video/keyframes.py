@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import av
 from PIL import Image
 
 from mmstream.plugin import PostError
@@ -63,6 +62,7 @@ def _demux(clip: Clip, c: Any, vs: Any, limits: VideoLimits, deadline: float,
            track: SoundTrack | None) -> tuple[list[Any], int, int, float]:
     """One pass over every packet: ``(kept keyframe packets, video frames, keyframes, end in seconds)``;
     the sound stream's packets are copied into ``track`` on the way."""
+    import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
     kept: list[Any] = []
     stride, frames, keys, end = 1, 0, 0, 0.0
     try:
@@ -107,6 +107,7 @@ def _spread(kept: list[Any], n: int) -> list[Any]:
 
 def _decode(clip: Clip, vs: Any, packets: list[Any], limits: VideoLimits,
             deadline: float) -> list[tuple[float, Image.Image]]:
+    import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
     ctx = vs.codec_context
     ctx.skip_frame = "NONKEY"
     ctx.thread_count = 1  # a keyframe at a time: one core, and a bounded frame pool

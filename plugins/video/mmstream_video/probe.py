@@ -12,7 +12,6 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
 
 from mmstream.plugin import PostError
 from mmstream_video.limits import VideoLimits, over
@@ -90,6 +89,7 @@ def open_clip(where: str, data: bytes, demuxer: str, limits: VideoLimits) -> Any
     """The clip's container, opened with ``demuxer`` only; ``corrupt_video`` when FFmpeg cannot read it.
     Opening decodes the first frame of each stream (FFmpeg's find_stream_info, for the pixel format):
     every decoder it opens refuses a frame over ``limits.max_pixels`` before allocating it."""
+    import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
     streams = max(OPEN_STREAMS, limits.max_streams + 1)
     try:
         return av.open(io.BytesIO(data), mode="r", format=demuxer,
@@ -165,6 +165,7 @@ def codec_name(stream: Any) -> str:
 
 
 def _duration(container: Any, vs: Any) -> float | None:
+    import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
     if container.duration:
         return round(container.duration / av.time_base, 3)
     if vs.duration and vs.time_base:
@@ -174,6 +175,7 @@ def _duration(container: Any, vs: Any) -> float | None:
 
 def _attached_picture(stream: Any) -> bool:
     """Cover art stored as a one-picture 'video' stream beside the sound."""
+    import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
     try:
         return bool(stream.disposition & av.stream.Disposition.attached_pic)
     except Exception:  # noqa: BLE001

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import av
 
 
 class SoundTrack:
@@ -16,6 +15,7 @@ class SoundTrack:
     whole clip goes to the audio plugin instead."""
 
     def __init__(self, stream: Any) -> None:
+        import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
         self.index = stream.index
         self._buf = io.BytesIO()
         self._out: Any = None
@@ -27,6 +27,7 @@ class SoundTrack:
             self._fail(exc)
 
     def add(self, packet: Any) -> None:
+        import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
         if self._out is None or packet.dts is None:
             return
         try:
@@ -38,6 +39,7 @@ class SoundTrack:
 
     def bytes(self) -> bytes | None:
         """The Matroska file; None when copying failed or the stream had no packet."""
+        import av  # PyAV at first use: a worker that never reads a clip (--lanes text) never loads it
         if self._out is None:
             return None
         try:

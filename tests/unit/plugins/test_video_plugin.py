@@ -292,6 +292,7 @@ from pathlib import Path
 from mmstream.plugin import PostError
 from mmstream.settings import Settings
 from mmstream_video.extractor import VideoExtractor
+import av  # the plugin imports PyAV at its first clip: here before measuring, so the figures are the clip's own
 
 def status(key):
     return int(re.search(key + r":\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
