@@ -1,7 +1,7 @@
 """One partition's copy state: the duplicate index and the campaign tracker, fed together.
 
 Pure (no I/O): the pipeline's :class:`~mmstream.analytics.pipeline.copies.CopyFinder` holds one per
-partition of ``<prefix>posts`` and checkpoints it (:mod:`mmstream.analytics.state`).
+partition of ``<prefix>posts`` and checkpoints it (:mod:`mmstream.analytics.state.copies`).
 """
 from __future__ import annotations
 

@@ -15,23 +15,17 @@ state for every partition the worker holds (checkpoint ``<topic>-all.ckpt``), wh
 one worker holds both, at the price of answers that depend on the assignment and on how batches of
 different partitions interleave.
 
-**Checkpointed, with a journal.** In a worker, every post's inputs are appended to its partition's
-journal (``<topic>-p<k>.journal``, flushed per post), which a checkpoint empties; a restarted worker
+**Checkpointed, with a journal** (:mod:`mmstream.analytics.state.copies`). In a worker, every post's
+inputs are appended to its partition's journal, which a checkpoint empties; a restarted worker
 reads the checkpoint, then observes the journal's posts again, so a post replayed after a kill -9
-gets the answer it got. A partition's state is written every
-``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY`` posts to ``<data_dir>/<app_id>-duplicates/<topic>-p<k>.ckpt``
-(the analytics' data format, :mod:`mmstream.analytics.state`: never pickle; format 2, with public
-type tags; a file of the format before them is still read), and every
-partition's when the worker stops; it is read back when the partition is first seen after a
-restart. Posts replayed from before the checkpoint get the answers they got (the index remembers
+gets the answer it got. A partition's state is written every ``MMSTREAM_DUPLICATE_CHECKPOINT_EVERY``
+posts, and every partition's when the worker stops; it is read back when the partition is first
+seen after a restart. Posts replayed from before the checkpoint get the answers they got (the index remembers
 posts by id, the tracker the campaign posts' answers); a post from after it and before a crash is
 compared against what the checkpoint held.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,9 +34,7 @@ from mmstream.analytics.engine.campaigns import CampaignConfig
 from mmstream.analytics.engine.copystate import CopyState
 from mmstream.analytics.engine.duplicates import DuplicateConfig
 from mmstream.analytics.engine.signature import dhash
-from mmstream.analytics.state.codec import StateCodec, StateFormatError
-from mmstream.analytics.state.files import CheckpointError, pack, unpack, write_aside
-from mmstream.analytics.state.tags import COPIES_NAMES_V1, copies_codec
+from mmstream.analytics.state.copies import WHOLE, CopyStore
 from mmstream.errors import ConfigError
 from mmstream.plugin.stages import Enricher
 from mmstream.timefmt import moment_ms
@@ -50,14 +42,8 @@ from mmstream.timefmt import moment_ms
 if TYPE_CHECKING:  # pragma: no cover
     from mmstream.plugin import Item
 
-log = logging.getLogger(__name__)
 EXCLUDE = ("none", "campaigns", "duplicates")
 SCOPES = ("partition", "worker")
-WHOLE = -1  # the partition number of a worker-scope state (MMSTREAM_DUPLICATE_SCOPE=worker)
-MAGIC = b"mmstream-duplicates-checkpoint\n"
-FORMAT = 2  # 2: types by public tag; 1 (no "format" in the header): by class name, still read
-#: formats read, and the table from the names each wrote to the tags (None: tags already)
-READS: dict[int, dict[str, str] | None] = {2: None, 1: COPIES_NAMES_V1}
 
 
 def exclude_mode(settings: Any) -> str:
@@ -77,11 +63,7 @@ class CopyFinder(Enricher):
         #: by (topic, partition) of the input record; (None, None) off Kafka
         self.states: dict[tuple[str | None, int | None], CopyState] = {}
         self.every = max(0, settings.duplicate_checkpoint_every) if checkpoints else 0
-        self.directory = Path(settings.data_dir) / f"{settings.app_id}-duplicates"
-        self.fingerprint = hashlib.sha256(repr((self.duplicates, self.campaigns)).encode()).hexdigest()[:16]
-        self.codec = copies_codec()
-        #: per (topic, partition): the open journal of the posts enriched since its last checkpoint
-        self.journals: dict[tuple[str | None, int], Any] = {}
+        self.store = CopyStore(settings, self.duplicates, self.campaigns)  # checkpoints and journals
         self.lock = threading.Lock()  # the model thread enriches; a shutdown saves from the event loop
         exclude_mode(settings)  # refused at start-up, not at the first post
         self.scope = str(settings.duplicate_scope or "partition").strip().lower()
@@ -93,42 +75,9 @@ class CopyFinder(Enricher):
         key = (topic, partition)
         state = self.states.get(key)
         if state is None:
-            state = self.states[key] = (self.restore(partition, topic) if self.every and partition is not None
+            state = self.states[key] = (self.store.restore(partition, topic) if self.every and partition is not None
                                         else CopyState(self.duplicates, self.campaigns))
         return state
-
-    def restore(self, partition: int, topic: str | None = None) -> CopyState:
-        """The partition's state as it was when its worker last wrote a result: the checkpoint, then the
-        posts its journal holds (every post enriched since, in order), observed again. A worker killed
-        with kill -9 leaves no last checkpoint; without the journal, the posts it read after the last one
-        were forgotten and a replayed copy lost its ``duplicate_of``."""
-        state = self.load(partition, topic) or CopyState(self.duplicates, self.campaigns)
-        path = self.journal_path(partition, topic)
-        replayed = 0
-        if path.is_file():
-            for line in path.read_bytes().splitlines():
-                try:
-                    post_id, t_ms, text, author, hashes = json.loads(line)
-                except (ValueError, TypeError):  # a line cut short by the kill
-                    continue
-                state.observe(str(post_id), int(t_ms), str(text), author, [int(h) for h in hashes])
-                replayed += 1
-        if replayed:
-            log.info("duplicates: partition %s of %s: %d posts read back from the journal", partition, topic, replayed)
-        return state
-
-    def journal_path(self, partition: int, topic: str | None = None) -> Path:
-        return self.path(partition, topic).with_suffix(".journal")
-
-    def _journal(self, partition: int, topic: str | None, entry: list) -> None:
-        """Append one post's inputs to its partition's journal (flushed: a kill -9 of the process loses
-        nothing written; a machine crash may lose the last writes, as the page cache does)."""
-        handle = self.journals.get((topic, partition))
-        if handle is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            handle = self.journals[(topic, partition)] = open(self.journal_path(partition, topic), "ab")
-        handle.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
-        handle.flush()
 
     def enrich_item(self, item: Item) -> None:
         with self.lock:
@@ -150,7 +99,7 @@ class CopyFinder(Enricher):
         item.add("duplicate_of", dup)
         item.add("campaign", campaign)
         if self.every and partition is not None:
-            self._journal(partition, topic, [post.id, t_ms, text, post.author, hashes])
+            self.store.journal(partition, topic, [post.id, t_ms, text, post.author, hashes])
             if state.since_checkpoint >= self.every:
                 self._save(partition, topic)
 
@@ -163,11 +112,7 @@ class CopyFinder(Enricher):
                 out[k] = out.get(k, 0) + v
         return out
 
-    # -- checkpoints ------------------------------------------------------------
-    def path(self, partition: int, topic: str | None = None) -> Path:
-        name = "all" if partition == WHOLE else f"p{partition}"
-        return self.directory / (f"{topic}-{name}.ckpt" if topic else f"{name}.ckpt")
-
+    # -- checkpoints (mmstream.analytics.state.copies) ----------------------------
     def save(self, partition: int, topic: str | None = None) -> Path:
         with self.lock:
             return self._save(partition, topic)
@@ -179,46 +124,4 @@ class CopyFinder(Enricher):
                     if p is not None and state.since_checkpoint]
 
     def _save(self, partition: int, topic: str | None = None) -> Path:
-        state = self.states[(topic, partition)]
-        state.since_checkpoint = 0
-        target = self.path(partition, topic)
-        write_aside(target, pack(MAGIC, {"format": FORMAT, "fingerprint": self.fingerprint}, self.codec.dumps(state)),
-                    sync=False)
-        # the checkpoint holds the journal's posts now: start it again (a crash before this line only
-        # replays them on the checkpoint, where they are known and change nothing)
-        handle = self.journals.pop((topic, partition), None)
-        if handle is not None:
-            handle.close()
-        self.journal_path(partition, topic).write_bytes(b"")
-        return target
-
-    def load(self, partition: int, topic: str | None = None) -> CopyState | None:
-        path = self.path(partition, topic)
-        if not path.is_file():
-            return None
-        try:
-            header, state = read_copies(path.read_bytes(), self.codec)
-            if header.get("fingerprint") != self.fingerprint:
-                raise CheckpointError("was written under other duplicate or campaign settings")
-            return state
-        except (OSError, ValueError, StateFormatError) as exc:
-            log.warning("duplicates: checkpoint %s ignored (%s); partition %s starts empty", path, exc, partition)
-            return None
-
-
-def read_copies(data: bytes, codec: StateCodec | None = None) -> tuple[dict, CopyState]:
-    """(header, state) of a duplicates checkpoint's bytes, of any format this mmstream reads (the settings
-    check is the caller's); :class:`CheckpointError` otherwise."""
-    header, body = unpack(data, MAGIC, "a duplicates checkpoint")
-    version = header.get("format", 1)
-    if version not in READS:
-        raise CheckpointError(f"is of format {version}, not {FORMAT}" + (
-            ": written by a newer mmstream; run that version, or delete the file (the partition then starts empty)"
-            if isinstance(version, int) and version > FORMAT else ""))
-    try:
-        state = (codec or copies_codec()).loads(body, READS[version])
-    except StateFormatError as exc:
-        raise CheckpointError(f"cannot be read ({exc})") from None
-    if not isinstance(state, CopyState):
-        raise CheckpointError("does not hold a duplicates state")
-    return header, state
+        return self.store.save(self.states[(topic, partition)], partition, topic)

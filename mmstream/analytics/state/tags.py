@@ -9,7 +9,7 @@ Two states are saved, each with its own codec:
 
 * the engine of one ``<prefix>mentions`` partition (:data:`ENGINE`, :mod:`~mmstream.analytics.state.checkpoint`);
 * the duplicate index and campaign tracker of one ``<prefix>posts`` partition (:data:`COPIES`,
-  :mod:`~mmstream.analytics.pipeline.copies`).
+  :mod:`~mmstream.analytics.state.copies`).
 
 Files written before the tags (engine checkpoints of format 2, duplicates checkpoints without a
 format) named ``module.Class`` as the classes then were: :data:`ENGINE_NAMES_V2` and

@@ -12,10 +12,11 @@ from paths import TEST_DATA
 from test_checkpoint import feed, mentions
 
 from mmstream.analytics.engine.core import AnalyticsEngine
-from mmstream.analytics.pipeline.copies import MAGIC as COPIES_MAGIC
-from mmstream.analytics.pipeline.copies import CopyFinder, read_copies
+from mmstream.analytics.pipeline.copies import CopyFinder
 from mmstream.analytics.state import tags
 from mmstream.analytics.state.checkpoint import FORMAT, MAGIC, Checkpoints, read_checkpoint
+from mmstream.analytics.state.copies import MAGIC as COPIES_MAGIC
+from mmstream.analytics.state.copies import read_copies
 from mmstream.analytics.state.files import CheckpointError, pack, unpack
 from mmstream.settings import Settings
 
