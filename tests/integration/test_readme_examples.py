@@ -35,7 +35,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -183,26 +182,31 @@ def scored(path: str) -> dict[str, dict]:
 
 
 class Worker:
-    """A real worker on the embedded broker that consumed a setup's posts."""
+    """A real worker on the embedded broker that consumes a setup's posts (:meth:`ready`: once it has)."""
 
     def __init__(self, broker: Any, root: Path, setup: str) -> None:
-        from mmstream.kafka.broker import free_port
         from mmstream.kafka.admin import create_topics
-        from mmstream.settings import Settings
+        from mmstream.testing import unique_settings
         from support import WorkerProcess, produce, read_all, wait_for, wait_until
 
         self.read_all, self.wait_until, self.wait_for = read_all, wait_until, wait_for
         spec = SETUPS[setup]
-        unique = uuid.uuid4().hex[:12]
         partitions = int(spec["env"].get("MMSTREAM_PARTITIONS", "4"))
-        self.settings = Settings.load(broker=broker.url, topic_prefix=f"x{unique}.", app_id=f"mmstream-{unique}",
-                                      broker_session_timeout=6.0, web_port=free_port(), data_dir=str(root / "data"),
-                                      partitions=partitions)
+        self.settings = unique_settings(root / "data", broker=broker.url, broker_session_timeout=6.0,
+                                        partitions=partitions)
         create_topics(self.settings, roles=("worker",))
         self.process = WorkerProcess(self.settings, root / "worker.log", spec["env"])
-        lines = (ROOT / spec["posts"]).read_text().splitlines()[:spec.get("first")]
-        produce(self.settings, lines)
-        wait_for(self.settings, ["enriched", "dead-letter"], len(lines), 300, "every post's outcome", self.process)
+        self.lines = (ROOT / spec["posts"]).read_text().splitlines()[:spec.get("first")]
+        produce(self.settings, self.lines)
+        self.consumed = False
+
+    def ready(self) -> "Worker":
+        """This worker, once every post of its setup has its outcome."""
+        if not self.consumed:
+            self.wait_for(self.settings, ["enriched", "dead-letter"], len(self.lines), 300, "every post's outcome",
+                          self.process)
+            self.consumed = True
+        return self
 
     def records(self, topic: str) -> dict[str, dict]:
         """The last record of each key on ``topic``; the test's own topic prefix reads as the default ``mmstream.``."""
@@ -242,9 +246,13 @@ def workers(request, tmp_path_factory) -> Iterator[dict[str, Worker]]:
     started: dict[str, Worker] = {}
 
     def get(setup: str) -> Worker:
-        if setup not in started:
-            started[setup] = Worker(request.getfixturevalue("broker"), tmp_path_factory.mktemp(setup), setup)
-        return started[setup]
+        if not started:
+            # every setup an example names, started at once: their model loads, group joins and streams
+            # overlap (one after another, each waited for the last to finish)
+            named = {e.spec.split()[1] for e in examples() if e.spec.split()[:1] in (["worker"], ["http"])}
+            for name in sorted(named | {setup}):
+                started[name] = Worker(request.getfixturevalue("broker"), tmp_path_factory.mktemp(name), name)
+        return started[setup].ready()
     try:
         yield get  # type: ignore[misc]
     finally:
