@@ -19,9 +19,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from mmstream.kafka.broker import free_port
 from mmstream.render import image_to_b64, render_meme
-from mmstream.settings import Settings
+from mmstream.testing import unique_settings
 from mmstream.web.live import complaint_of
 from browser import Browser, chromium_path
 from support import WorkerProcess, produce, read_outcomes, theme_text
@@ -92,9 +91,7 @@ def _wait_health(port: int, worker: WorkerProcess, timeout: float = 120) -> None
 @pytest.fixture(scope="module")
 def dash(broker, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dashboard")
-    unique = uuid.uuid4().hex[:12]
-    settings = Settings.load(broker=broker.url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
-                             broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp / "data"))
+    settings = unique_settings(tmp / "data", broker=broker.url, broker_session_timeout=6.0)
     (tmp / "brands.toml").write_text(BRANDS_TOML)
     env = {**WORKER_ENV, "MMSTREAM_BRANDS_FILE": str(tmp / "brands.toml")}
     worker = WorkerProcess(settings, tmp / "worker.log", env=env)
