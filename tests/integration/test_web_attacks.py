@@ -45,15 +45,10 @@ AUTH = f"Authorization: Bearer {SECRET}\r\n".encode()
 
 @pytest.fixture(scope="module")
 def worker(broker, tmp_path_factory):
-    import uuid
+    from mmstream.testing import unique_settings
 
-    from mmstream.kafka.broker import free_port
-    from mmstream.settings import Settings
-
-    unique = uuid.uuid4().hex[:12]
     tmp = tmp_path_factory.mktemp("attacks")
-    settings = Settings.load(broker=broker.url, topic_prefix=f"t{unique}.", app_id=f"mmstream-{unique}",
-                             broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp / "data"))
+    settings = unique_settings(tmp / "data", broker=broker.url, broker_session_timeout=6.0)
     w = WorkerProcess(settings, tmp / "worker.log", env={"MMSTREAM_WEB_TOKEN": SECRET})
     wait_until(lambda: _status(_request(settings.web_port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")) == 200,
                120, "the worker's web server")
