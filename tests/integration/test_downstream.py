@@ -33,10 +33,9 @@ from mmstream.client import Reader, Result, parse
 from mmstream.commands.produce import produce_jsonl
 from mmstream.errors import SchemaError
 from mmstream.kafka.admin import create_topics
-from mmstream.kafka.broker import free_port
 from mmstream.schemas.asyncapi import asyncapi
 from mmstream.settings import Settings
-from mmstream.testing import Record
+from mmstream.testing import Record, unique_settings
 from pgserver import PostgresServer, pg_bin
 from support import produce, read_all, settings_env, synthetic_result, wait_for, wait_until, WorkerProcess
 from paths import REPO
@@ -68,9 +67,7 @@ def post(pid: str, t: float, text: str) -> dict:
 def stream(broker, tmp_path_factory) -> Iterator[Settings]:
     """A worker that has put records on every output topic; yields its settings."""
     root = tmp_path_factory.mktemp("downstream")
-    unique = uuid.uuid4().hex[:12]
-    settings = Settings.load(broker=broker.url, topic_prefix=f"d{unique}.", app_id=f"mmstream-{unique}",
-                             broker_session_timeout=6.0, web_port=free_port(), data_dir=str(root / "data"))
+    settings = unique_settings(root / "data", broker=broker.url, broker_session_timeout=6.0)
     (root / "brands.toml").write_text(BRANDS)
     create_topics(settings, roles=("worker",))
     worker = WorkerProcess(settings, root / "worker.log", {**ENV, "MMSTREAM_BRANDS_FILE": str(root / "brands.toml")})
