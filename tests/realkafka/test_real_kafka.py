@@ -25,7 +25,7 @@ from mmstream.kafka.broker import free_port
 from mmstream.commands.produce import produce_jsonl
 from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
-from mmstream.testing import Record, consume
+from mmstream.testing import Record, consume, unique_settings
 from realkafka import KafkaCluster
 from support import WorkerProcess, run_worker
 from support import text_posts, without_mined
@@ -175,10 +175,7 @@ def wait_until(check, timeout: float, what: str) -> float:
 
 @pytest.mark.realkafka
 def test_a_broker_killed_mid_stream_loses_no_post_and_the_cluster_heals(cluster, tmp_path):
-    unique = f"c{time.time_ns() % 10**9}"
-    settings = Settings.load(broker=cluster.url, topic_prefix=f"{unique}.", app_id=f"mmstream-{unique}",
-                             broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp_path / "data"),
-                             replication_factor=3)
+    settings = unique_settings(tmp_path / "data", broker=cluster.url, broker_session_timeout=6.0, replication_factor=3)
     topics = create_topics(settings, roles=("worker",))
     assert all(len(isr) == 3 for *_, isr in partition_state(cluster, topics))
     env = {"MMSTREAM_REPLICATION_FACTOR": "3"}
