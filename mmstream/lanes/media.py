@@ -120,7 +120,7 @@ class MediaLane:
                 continue
             if len(records) > 1:
                 self.consumer.seek(tp, records[1].offset)
-            self.positions.setdefault(tp, records[0].offset)
+            self.positions[tp] = records[0].offset
             self.inflight[tp] = asyncio.ensure_future(self._one(tp, records[0]))
 
     async def _one(self, tp: Any, record: Any) -> None:
@@ -163,6 +163,19 @@ class MediaLane:
             log.info("media lane: commit of %s[%d]@%d refused after a rebalance (%r)", tp.topic, tp.partition,
                      offset, exc)
 
+    async def note_committed(self, partitions: Sequence[Any]) -> None:
+        """On assignment: each partition's committed offset as its position, so the lag metric counts its
+        backlog (0 when idle) before a record of it is taken. A partition never committed stays unknown."""
+        for tp in partitions:
+            if tp in self.inflight:
+                continue
+            try:
+                committed = await self.consumer.committed(tp)
+            except Exception:  # noqa: BLE001 - the metric only: known at the first record taken
+                continue
+            if committed is not None:
+                self.positions[tp] = committed
+
     async def drain(self, partitions: Sequence[Any], timeout: float) -> None:
         """Wait (up to ``timeout`` s) for the records in flight from ``partitions``: called when they are
         revoked, so their commits land before the next owner reads them."""
@@ -182,6 +195,8 @@ def revoke_listener(lane_ref: Callable[[], MediaLane | None], timeout: float) ->
                 await lane.drain(list(revoked), timeout)
 
         async def on_partitions_assigned(self, assigned: Any) -> None:
-            return None
+            lane = lane_ref()
+            if lane is not None:
+                await lane.note_committed(list(assigned))
 
     return Drain()

@@ -207,6 +207,9 @@ def test_sigterm_finishes_the_clip_in_flight_and_commits_it(settings, tmp_path, 
         wait_until(lambda: metric(port2, "mmstream_ready", "") == 1.0, 180, "the second media worker ready")
         # its offset was committed: the next worker takes nothing (an uncommitted clip would be taken within
         # a poll, and finished by the SIGTERM below: a second outcome)
+        # the committed offset, read on assignment, is past the clip
+        wait_until(lambda: metric(port2, "mmstream_lane_lag_records", 'lane="media"') == 0.0, 30,
+                   "the second media worker's lag to read 0")
         taken = []
         for _ in range(25):
             taken.append(metric(port2, "mmstream_lane_queue_depth", 'lane="media"'))
