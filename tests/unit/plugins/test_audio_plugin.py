@@ -498,5 +498,6 @@ def test_a_post_without_text_gets_its_lang_from_speech_through_the_pipeline(mmst
     assert note["modalities"]["audio"]["language"] == "de" and note["modalities"]["audio_text"]["lang"] == "de"
     assert (video["lang"], video["lang_source"]) == ("de", "detected"), video["modalities"]
     assert video["modalities"]["video_audio"]["language"] == "de" and "audio" not in video["modalities"]
-    assert "koffer" in video["modalities"]["video_audio"]["transcript"].lower()
+    # heard as German words (one misheard word, "Kroffer" for "Koffer" with Debian 12's espeak-ng, must not fail it)
+    assert overlap(GERMAN, video["modalities"]["video_audio"]["transcript"]) >= 0.5, video["modalities"]["video_audio"]
     assert (given["lang"], given["lang_source"]) == ("en", "given")
