@@ -65,7 +65,8 @@ class Extractor:
     lane: ClassVar[str] = "text"
 
     def load(self) -> None:
-        """Load models. Called once at startup, before the first event."""
+        """Load models. Called once at startup, before the first event (in a ``--lanes text`` worker, unless
+        ``reads_text``: before the extractor's first ``validate`` or ``extract``, mmstream/lanes/opening.py)."""
 
     def validate(self, modality: str, value: Any) -> Any:
         """Check (cheaply) and normalise one raw value; raise :class:`PostError`
