@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from mmstream.errors import ConfigError
 from mmstream.lanes import parse_role
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,11 @@ log = logging.getLogger(__name__)
 
 def load_or_defer(extractor: Any, settings: Any) -> None:
     """``extractor.load()`` now, or, in a text-role worker and unless it reads text, at its first value."""
-    if parse_role(getattr(settings, "lanes", None)) == "text" and not getattr(extractor, "reads_text", False):
+    try:
+        role = parse_role(getattr(settings, "lanes", None))
+    except ConfigError:  # the worker refuses it at start-up; score, eval and bench never read the setting
+        role = "all"
+    if role == "text" and not getattr(extractor, "reads_text", False):
         open_at_first_use(extractor)
     else:
         extractor.load()
