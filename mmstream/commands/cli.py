@@ -188,6 +188,20 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    from mmstream.commands import topics
+
+    settings = _settings(args)
+    if args.script:
+        print(topics.script(settings))
+    elif args.create:
+        for name in topics.create(settings):
+            print(name)
+    else:
+        print(topics.table(settings))
+    return 0
+
+
 def cmd_sink(args: argparse.Namespace) -> int:
     from mmstream.sinks.runner import run_sink
 
@@ -209,6 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("broker", cmd_broker, "Run the embedded Kafka-protocol broker (tansu, memory only) in the foreground.")
     p.add_argument("--port", type=int, default=9092, help="TCP port on 127.0.0.1 (default 9092)")
+
+    p = add("topics", cmd_topics, "Every topic mmstream writes or reads, from its catalogue: partitions, configs, "
+                                  "writers and readers under the current settings; --create makes the missing ones, "
+                                  "--script prints kafka-topics.sh commands for an admin.")
+    _kafka_options(p)
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--create", action="store_true", help="create every missing topic on the broker (existing ones "
+                      "are left as they are): MMSTREAM_PARTITIONS, MMSTREAM_ANALYTICS_PARTITIONS, "
+                      "MMSTREAM_REPLICATION_FACTOR")
+    what.add_argument("--script", action="store_true", help="print the kafka-topics.sh commands that create them")
 
     p = add("worker", cmd_worker, "Run a Faust worker: posts in, enriched results and dead letters out.")
     _kafka_options(p)

@@ -73,14 +73,12 @@ def test_compose_kafka_is_three_kraft_nodes(compose: dict) -> None:
 
 def test_compose_creates_every_topic_before_the_workers_start(compose: dict) -> None:
     services = compose["services"]
-    script = (COMPOSE.parent / "create-topics.sh").read_text()
-    created = set(re.findall(r"^create ([a-z-]+) ", script, re.M))
-    for loop in re.findall(r"^for name in ([a-z -]+); do\n  create \"\$name\"", script, re.M):
-        created |= set(loop.split())
-    assert created == set(OUTPUT_TOPICS) | {"mentions"}
-    assert re.search(r"^create mentions 1 ", script, re.M)  # the analytics need exactly one partition
     topics = services["topics"]
     assert all(topics["depends_on"][n]["condition"] == "service_healthy" for n in ("kafka-1", "kafka-2", "kafka-3"))
+    # every topic from the catalogue, by the command the workers' image carries, with the workers' settings
+    # (a hand-written script made mentions with one partition after the analytics were partitioned)
+    assert topics["image"] == "mmstream:local" and topics["command"] == ["mmstream", "topics", "--create"]
+    assert int(topics["environment"]["MMSTREAM_REPLICATION_FACTOR"]) == 3
     workers = {n: s for n, s in services.items() if n.startswith("worker-")}
     assert len(workers) == 2
     for name, w in workers.items():
@@ -91,7 +89,8 @@ def test_compose_creates_every_topic_before_the_workers_start(compose: dict) -> 
         assert sorted(env["MMSTREAM_BROKER"].removeprefix("kafka://").split(",")) == [
             f"kafka-{i}:9092" for i in (1, 2, 3)]
         assert env["MMSTREAM_WORKER_ID"] == name and env["MMSTREAM_WEB_HOST"] == "0.0.0.0"
-        assert int(env["MMSTREAM_PARTITIONS"]) == int(topics["environment"]["PARTITIONS"])
+        for key in ("MMSTREAM_PARTITIONS", "MMSTREAM_ANALYTICS_PARTITIONS", "MMSTREAM_TOPIC_PREFIX", "MMSTREAM_BROKER"):
+            assert env.get(key) == topics["environment"].get(key), key
         assert "/ready" in " ".join(w["healthcheck"]["test"])
         for volume in w["volumes"]:
             source = volume.split(":")[0]
@@ -366,3 +365,16 @@ def test_lanes_one_worker_of_each_in_compose_a_media_deployment_scaled_on_its_ow
                    "mmstream_lane_result_lag_seconds", "mmstream_lane_media_seconds_total"):
         assert metric in exprs, metric
     assert "by (le, lane)" in exprs and "by (lane)" in exprs
+
+
+def test_the_runbooks_acls_and_topics_are_the_catalogues() -> None:
+    """deploy/README.md's ACL loops grant exactly what a worker checks at start, and its topic commands are what
+    ``mmstream topics --script`` prints (a runbook written by hand had drifted: no media, no window-totals)."""
+    from mmstream.kafka.catalogue import CATALOGUE, WORKER_READS, WORKER_WRITES
+
+    readme = (DEPLOY / "README.md").read_text()
+    granted = {op: set(names.split()) for names, op in re.findall(r"^for t in ([a-z -]+); do \$T --operation (Read|Write) "
+                                                                  r"--topic mmstream\.\$t; done$", readme, re.M)}
+    assert granted == {"Read": set(WORKER_READS), "Write": set(WORKER_WRITES)}
+    created = re.findall(r"^kafka-topics\.sh .* --topic mmstream\.([a-z-]+) ", readme, re.M)
+    assert created == [t.name for t in CATALOGUE]

@@ -59,3 +59,31 @@ def test_only_the_roles_asked_for(settings: Settings) -> None:
     made = create_topics(settings.replace(partitions=1), roles=("analytics",), topics=("enriched",))
     assert made == [settings.topic("enriched"), settings.topic("mentions"), settings.topic("window-totals")]
     assert _prefixed(settings) == {"enriched": 1, "mentions": settings.analytics_partitions, "window-totals": 1}
+
+
+def test_the_topics_command_creates_and_prints_what_the_catalogue_says(settings: Settings, tmp_path) -> None:
+    """``mmstream topics --create`` (what the compose file's ``topics`` service runs) makes every topic with
+    the partition counts the settings give; ``--script`` prints the same as kafka-topics.sh commands."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MMSTREAM_BROKER": settings.broker, "MMSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+           "MMSTREAM_PARTITIONS": "3", "MMSTREAM_ANALYTICS_PARTITIONS": "2", "MMSTREAM_REPLICATION_FACTOR": "1"}
+
+    def mmstream(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "mmstream", "topics", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    expected = {t.name: t.partition_count(settings.replace(partitions=3, analytics_partitions=2))
+                for t in catalogue.CATALOGUE}
+    assert mmstream("--create").split() == [settings.topic(t.name) for t in catalogue.CATALOGUE]
+    assert _prefixed(settings) == expected and expected["mentions"] == 2 and expected["window-totals"] == 1
+    script = mmstream("--script").splitlines()[1:]
+    assert [line.split("--topic ")[1].split()[0] for line in script] == [settings.topic(n) for n in expected]
+    assert all(f"--partitions {expected[line.split('--topic ')[1].split()[0][len(settings.topic_prefix):]]} " in line
+               and "--replication-factor 1" in line for line in script)
+    listed = mmstream().splitlines()[1:]
+    assert [row.split()[0] for row in listed] == [settings.topic(n) for n in expected]
