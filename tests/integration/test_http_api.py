@@ -131,6 +131,8 @@ def test_alerts_windows_and_topics_over_http_from_two_workers(two_workers):
     assert ok(other_port, f"/alerts?limit={len(alerts) - 1}")["alerts"] == alerts[1:]
     assert ok(other_port, "/alerts?kind=volume")["alerts"] == [a for a in alerts if a["kind"] == "volume"]
     assert ok(other_port, "/alerts?kind=negative_share")["alerts"] == [a for a in alerts if a["kind"] == "negative_share"]
+    for kind in ("complaint_share", "coordinated"):  # listed in the README; answered 400 before
+        assert ok(other_port, f"/alerts?kind={kind}")["alerts"] == [a for a in alerts if a["kind"] == kind]
     assert ok(other_port, "/alerts?subject=acme")["alerts"] == [a for a in alerts if a["subject"]["id"] == "acme"]
     assert ok(other_port, "/alerts?subject=nobody")["alerts"] == []
     # (from, to]: an alert whose window ends at `to` is in, one ending at `from` is out

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 from mmstream.errors import QueryError
 from mmstream.timefmt import TimeFormatError, to_ms
 
+#: the alert kinds the engines raise (spikes of volume, negative and complaint share; coordinated campaigns)
+ALERT_KINDS = ("volume", "negative_share", "complaint_share", "coordinated")
+
 if TYPE_CHECKING:
     from mmstream.analytics.pipeline.service import Analytics
 
@@ -90,8 +93,8 @@ def register_routes(context: Any, analytics: "Analytics") -> None:
 
     def alerts(request: Any) -> dict:
         kind = request.query.get("kind") or None
-        if kind not in (None, "volume", "negative_share"):
-            raise QueryError(f"'kind' must be volume or negative_share, got {kind!r}")
+        if kind is not None and kind not in ALERT_KINDS:
+            raise QueryError(f"'kind' must be one of {', '.join(ALERT_KINDS)}, got {kind!r}")
         rows = store.alerts(kind, request.query.get("subject") or None, _time(request, "from"), _time(request, "to"))
         return {"alerts": rows[-_limit(request):]}
 
