@@ -94,12 +94,21 @@ class Settings:
     # needs web_token (or web_insecure, on purpose): the worker refuses to start otherwise
     web_host: str = "127.0.0.1"
     log_format: str = "text"  # "json": one JSON object per line (mmstream/observability/logs.py)
+    # the worker's log level (`mmstream worker --loglevel` wins)
+    log_level: str = "warning"
+    # this worker's name in logs and metrics (empty: <hostname>-<pid>, a pod's name in Kubernetes)
+    worker_id: str = ""
     # the dashboard and the JSON API need this token when set (bearer or the cookie /?token= sets); /health never
     web_token: str = ""
     # serve a non-loopback web_host without a token anyway (MMSTREAM_WEB_INSECURE=1): for a network that is
     # already closed to everyone else (a sidecar proxy that authenticates, a private test namespace)
     web_insecure: bool = False
     data_dir: str = ".mmstream-data"
+    # the datasets `mmstream train`, `eval` and `bench` read (MMSTREAM_DATA; empty: ../shared/data beside the
+    # checkout or the working directory)
+    data: str = ""
+    # `mmstream bench`'s torch peer: a fine-tuned SentenceEncoder state dict (`--peer-weights` wins)
+    bench_peer_weights: str = ""
     # limits on one post
     max_payload_bytes: int = 8_000_000
     max_text_chars: int = 10_000

@@ -205,7 +205,7 @@ def create_peer_app(settings: Settings, scorer: PeerScorer) -> faust.App:
 
 def main() -> int:
     settings = Settings.load()
-    scorer = PeerScorer(settings, os.environ.get(WEIGHTS_ENV) or None)
+    scorer = PeerScorer(settings, settings.bench_peer_weights or None)
     info_path = os.environ.get(INFO_ENV)
     if info_path:
         Path(info_path).write_text(json.dumps(scorer.check()))

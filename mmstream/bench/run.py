@@ -226,7 +226,7 @@ def measure_peers(mix: str, posts: list, args: argparse.Namespace, broker: str, 
             _say(f"{label}: per-event peer torch (Faust + PyTorch fp32, one process){said}")
             info = workdir / f"peer-{mix}.json"
             peer_env = {**env, "MMSTREAM_BENCH_PEER_INFO": str(info)}
-            weights = args.peer_weights or os.environ.get("MMSTREAM_BENCH_PEER_WEIGHTS")
+            weights = args.peer_weights or _bench_peer_weights()
             if weights:
                 peer_env["MMSTREAM_BENCH_PEER_WEIGHTS"] = str(Path(weights).resolve())
             peers[name] = measure_system(System("peer-torch", "mmstream.bench.peer", [], peer_env), broker, mix,
@@ -282,3 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
+
+
+def _bench_peer_weights() -> str:
+    """``MMSTREAM_BENCH_PEER_WEIGHTS`` (``Settings.bench_peer_weights``): the torch peer's fine-tuned weights."""
+    from mmstream.settings import Settings
+
+    return Settings.load().bench_peer_weights

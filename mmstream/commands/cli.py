@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Callable
 
@@ -42,7 +41,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings(args, web_port=args.web_port, batch_size=args.batch_size, app_id=args.app_id,
                          partitions=args.partitions, lanes=args.lanes)
-    return run_worker(settings, loglevel=args.loglevel)
+    return run_worker(settings, loglevel=args.loglevel or settings.log_level)
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -241,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="posts per micro-batch (default 32)")
     p.add_argument("--partitions", type=int, default=None, help="partitions of topics the worker creates (default 4)")
     p.add_argument("--app-id", default=None, help="consumer group / app id (default 'mmstream')")
-    p.add_argument("--loglevel", default=os.environ.get("MMSTREAM_LOG_LEVEL") or "warning",
+    p.add_argument("--loglevel", default=None,
                    help="worker log level (default: MMSTREAM_LOG_LEVEL, else warning)")
     p.add_argument("--lanes", default=None, choices=("all", "text", "media", "inline"),
                    help="the lanes this worker runs (default: MMSTREAM_LANES, else all): text (posts; a post with "

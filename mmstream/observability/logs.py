@@ -19,17 +19,22 @@ import os
 import socket
 import time
 from contextvars import ContextVar
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from mmstream.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mmstream.settings import Settings
 
 FORMATS = ("text", "json")
 _partition: ContextVar[int | None] = ContextVar("mmstream_log_partition", default=None)
 
 
-def worker_id() -> str:
-    """``MMSTREAM_WORKER_ID``, else ``<hostname>-<pid>`` (a pod's name in Kubernetes)."""
-    return os.environ.get("MMSTREAM_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}"
+def worker_id(settings: Settings | None = None) -> str:
+    """``MMSTREAM_WORKER_ID`` (``Settings.worker_id``), else ``<hostname>-<pid>`` (a pod's name in Kubernetes)."""
+    from mmstream.settings import Settings
+
+    return (settings or Settings.load()).worker_id or f"{socket.gethostname()}-{os.getpid()}"
 
 
 @contextlib.contextmanager

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from mmstream.errors import ConfigError
+from mmstream.settings import Settings
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 TOPIC_LABELS = (
@@ -18,11 +18,12 @@ TOPIC_LABELS = (
 )
 
 
-def data_dir() -> Path:
-    """``$MMSTREAM_DATA``, else ``../shared/data`` beside the checkout or the cwd."""
+def data_dir(settings: Settings | None = None) -> Path:
+    """``MMSTREAM_DATA`` (``Settings.data``), else ``../shared/data`` beside the checkout or the cwd."""
     candidates = []
-    if os.environ.get("MMSTREAM_DATA"):
-        candidates.append(Path(os.environ["MMSTREAM_DATA"]))
+    given = (settings or Settings.load()).data
+    if given:
+        candidates.append(Path(given))
     repo = Path(__file__).resolve().parents[2]
     candidates += [repo.parent / "shared" / "data", Path.cwd().parent / "shared" / "data", Path.cwd() / "shared" / "data"]
     for path in candidates:
