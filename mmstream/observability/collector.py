@@ -111,8 +111,8 @@ class WorkerCollector(Collector):
         if a is None:
             return
         here = a.owns_engine()
-        yield _gauge("mmstream_analytics_engine_here", "1 on the worker that runs the analytics engine (it holds "
-                     "the mentions partition)", 1.0 if here else 0.0)
+        yield _gauge("mmstream_analytics_engine_here", "1 on a worker that runs an analytics engine (it holds "
+                     "one or more of the mentions partitions)", 1.0 if here else 0.0)
         next_offset = a.engine.next_offset
         yield _gauge("mmstream_analytics_engine_next_offset", "The next mention offset the engine expects", next_offset)
         if here:  # summed over the engine partitions held here (mmstream.analytics.pipeline.partitions)

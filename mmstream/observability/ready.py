@@ -6,7 +6,7 @@ Ready means all of:
 * ``models``: the plugins' models and the fused model are loaded (the worker
   loads them before its web server starts, so this holds from the first answer);
 * ``assignment``: the consumer group was joined and gave this worker at least
-  one partition (posts or the analytics' mentions partition). A worker of a
+  one partition (of posts, or of the analytics' mentions: MMSTREAM_ANALYTICS_PARTITIONS of them). A worker of a
   group with more members than partitions stays unready: it has nothing to do.
   During a rebalance a worker that was ready stays ready (the group takes its
   partitions back for a moment only);
