@@ -14,10 +14,11 @@ Bounded whatever the data: charts hold at most :data:`CHART_BRANDS` brands and
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mmstream.errors import QueryError
+from mmstream.web import filtered
 from mmstream.web.index import Series, Sums, WindowIndex, ms
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ MAX_ALERTS = 30
 LABELS = ("negative", "neutral", "positive")
 
 
+FILTERS = ("brand", "topic", "label", "lang", "platform")
+
+
 @dataclass(frozen=True)
 class View:
     range: str = "1h"
@@ -40,10 +44,12 @@ class View:
     brand: str = ""
     topic: str = ""
     label: str = ""
+    lang: str = ""
+    platform: str = ""
 
     @classmethod
     def from_query(cls, query: Any, windows: list[str]) -> "View":
-        view = cls(**{k: str(query.get(k, getattr(cls, k)))[:256] for k in ("range", "window", "brand", "topic", "label")})
+        view = cls(**{k: str(query.get(k, getattr(cls, k)))[:256] for k in ("range", "window") + FILTERS})
         if view.range not in RANGES:
             raise QueryError(f"'range' must be one of {', '.join(RANGES)}, got {view.range!r}")
         if view.window not in windows:
@@ -55,7 +61,24 @@ class View:
     def matches(self, mention: dict) -> bool:
         return ((not self.brand or self.brand in mention["brands"])
                 and (not self.label or mention["label"] == self.label)
+                and (not self.lang or mention["lang"] == self.lang)
+                and (not self.platform or mention["platform"] == self.platform)
                 and (not self.topic or any(t["id"] == self.topic for t in mention["topics"])))
+
+    @property
+    def by_mentions(self) -> bool:
+        """A filter the windows cannot answer: every figure comes from the mentions (:mod:`.filtered`)."""
+        return bool(self.label or self.topic or self.lang or self.platform)
+
+    @property
+    def filtered(self) -> bool:
+        return any(getattr(self, k) for k in FILTERS)
+
+    def without_brand(self) -> "View":
+        return replace(self, brand="")
+
+    def without_topic(self) -> "View":
+        return replace(self, topic="")
 
 
 def _open_rows(analytics: "Analytics | None", engine_here: bool, brand: str, name: str, since: int | None,
@@ -99,6 +122,14 @@ def newest_event(analytics: "Analytics | None", ends: list[int], recent: list[di
     return newest
 
 
+def _edges(first: int, since: int | None, now: int, spec_step: int) -> tuple[list[int], int]:
+    """Bucket starts (ms) over ``[max(first, since), now]``, at most MAX_POINTS, each a whole number
+    of steps wide, and that width."""
+    lo = max(first, since or first)
+    width = max(spec_step, -(-(now - lo) // MAX_POINTS // spec_step) * spec_step)
+    return (list(range(lo - lo % width, now + 1, width)) if now else []), width
+
+
 def _chart(index: WindowIndex | None, rows_open: dict[str, list[dict]], charted: list[str], name: str,
            spec_step: int, hopping: bool, since: int | None, now: int) -> tuple[list[int], list[list], list[list]]:
     """Buckets of at most MAX_POINTS over ``[since, now]``, from the earliest window in range:
@@ -111,9 +142,7 @@ def _chart(index: WindowIndex | None, rows_open: dict[str, list[dict]], charted:
         if ser is not None and ser.since(since) < len(ser.starts):
             first = min(first, ser.starts[ser.since(since)])
         first = min([first] + [ms(r["window"]["start"]) for r in rows_open.get(b, [])])
-    lo = max(first, since or first)
-    width = max(spec_step, -(-(now - lo) // MAX_POINTS // spec_step) * spec_step)
-    edges = list(range(lo - lo % width, now + 1, width)) if now else []
+    edges, width = _edges(first, since, now, spec_step)
     posts_out, score_out = [], []
     for b in charted:
         ser, extra = series[b], rows_open.get(b, [])
@@ -144,23 +173,19 @@ def _chart(index: WindowIndex | None, rows_open: dict[str, list[dict]], charted:
     return [e // 1000 for e in edges], posts_out, score_out
 
 
-def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: WindowIndex | None = None) -> dict:
-    """The view's snapshot; ``analytics`` None (no analytics plugin): the live parts only."""
-    engine_here = analytics is not None and analytics.owns_engine()
-    if analytics is not None and index is None:
-        index = WindowIndex(analytics.store)
-    recent = live.recent()
-    brands, configured = _brand_ids(analytics, engine_here, recent)
-    specs = analytics.engine.specs if analytics is not None else []
-    spec = next((s for s in specs if s.name == view.window), None)
-    step = spec.step_ms if spec is not None else 60_000
-    tumbling = next((s.name for s in specs if s.size_ms == s.step_ms), view.window)
-    closed_of = {b["brand"]: index.series(b["brand"], tumbling) if index is not None else None for b in brands}
-    now = newest_event(analytics, [c.ends[-1] for c in closed_of.values() if c is not None and c.ends], recent,
-                       engine_here)
-    span = RANGES[view.range] * 1000
-    since = now - span if now else None
+def _open_from(xs: list[int], width_s: int, closed_until: int | None) -> int | None:
+    """The first bucket (s) still filling: one reaching past the newest closed window's end
+    (every bucket when none closed yet); None when all are closed."""
+    for x in xs:
+        if closed_until is None or (x + width_s) * 1000 > closed_until:
+            return x
+    return None
 
+
+def _window_table(analytics: "Analytics | None", engine_here: bool, brands: list[dict], configured: set[str],
+                  closed_of: dict[str, Series | None], tumbling: str, since: int | None,
+                  recent: list[dict]) -> list[dict]:
+    """The brand table from the windows (closed ones read back, open ones from the engine)."""
     table = []
     for entry in brands:
         brand = entry["brand"]
@@ -169,37 +194,97 @@ def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: Wi
         for row in _open_rows(analytics, engine_here, brand, tumbling, since, closed):
             total.add_row(row)
         posts = total.posts
+        known = posts if total.with_complaints else 0
         table.append({"brand": brand, "name": str(entry.get("name") or brand), "configured": brand in configured,
                       "posts": posts, "labels": total.labels, "mean_score": total.score / posts if posts else None,
                       "negative_share": total.labels["negative"] / posts if posts else None,
-                      "complaint_share": total.complaints / posts if posts and total.with_complaints else None})
+                      "complaints": total.complaints if known else 0, "complaint_known": known,
+                      "complaint_share": total.complaints / posts if known else None})
+    _live_complaints(table, recent)
+    return table
+
+
+def _chart_of(analytics: "Analytics | None", engine_here: bool, index: WindowIndex | None, view: View,
+              charted: list[str], spec: Any, mentions: list[dict], covered_from: int | None, since: int | None,
+              now: int) -> dict:
+    """The chart's payload: from the windows, or (a filter beyond the brand) from the mentions; with
+    the first bucket still open (``open_from``, s) so the page draws it as open, not as a drop."""
+    step = spec.step_ms if spec is not None else 60_000
+    size = spec.size_ms if spec is not None else step
+    hopping = size > step
+    if view.by_mentions:
+        chosen = [m for m in mentions if view.without_brand().matches(m) and set(m["brands"]) & set(charted)]
+        first = min([m["t"] for m in chosen], default=now)
+        edges, width = _edges(first, since, now, step)
+        posts, score = filtered.chart(mentions, view, charted, edges, width, size if hopping else width, covered_from)
+        xs = [e // 1000 for e in edges]
+        open_from = xs[-1] if xs else None  # the bucket holding the newest event: more may come
+    else:
+        rows_open = {b: _open_rows(analytics, engine_here, b, view.window, since,
+                                   index.series(b, view.window) if index is not None else None) for b in charted}
+        xs, posts, score = _chart(index, rows_open, charted, view.window, step, hopping, since, now)
+        ends = [index.series(b, view.window).ends[-1] for b in charted
+                if index is not None and index.series(b, view.window).ends]
+        width = (xs[1] - xs[0]) * 1000 if len(xs) > 1 else step
+        open_from = _open_from(xs, width // 1000, max(ends) if ends else None)
+    return {"t": xs, "brands": charted, "posts": posts, "score": score, "open_from": open_from,
+            "bucket": width / 1000, "source": "mentions" if view.by_mentions else "windows",
+            "covered_from": covered_from // 1000 if covered_from else None,
+            "window": {"name": view.window, "size": size / 1000, "step": step / 1000}}
+
+
+def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: WindowIndex | None = None) -> dict:
+    """The view's snapshot; ``analytics`` None (no analytics plugin): the live parts only. Every
+    figure follows every filter: from the windows when the brand is the only one, else from the
+    mentions (:mod:`mmstream.web.filtered`), the same source for the headline, table and charts."""
+    engine_here = analytics is not None and analytics.owns_engine()
+    if analytics is not None and index is None:
+        index = WindowIndex(analytics.store)
+    recent = live.recent()
+    brands, configured = _brand_ids(analytics, engine_here, recent)
+    specs = analytics.engine.specs if analytics is not None else []
+    spec = next((s for s in specs if s.name == view.window), None)
+    tumbling = next((s.name for s in specs if s.size_ms == s.step_ms), view.window)
+    closed_of = {b["brand"]: index.series(b["brand"], tumbling) if index is not None else None for b in brands}
+    now = newest_event(analytics, [c.ends[-1] for c in closed_of.values() if c is not None and c.ends], recent,
+                       engine_here)
+    span = RANGES[view.range] * 1000
+    since = now - span if now else None
+    mentions = filtered.in_range(recent, since)
+
+    covered_from = None
+    if view.by_mentions:
+        names = {b["brand"]: str(b.get("name") or b["brand"]) for b in brands}
+        table = filtered.brand_rows(mentions, view, names, configured)
+        covered_from = filtered.coverage(recent, since)
+    else:
+        table = _window_table(analytics, engine_here, brands, configured, closed_of, tumbling, since, recent)
     everyone = sum(b["posts"] for b in table)
     for b in table:
         b["share_of_voice"] = b["posts"] / everyone if everyone else None
     table.sort(key=lambda b: (-b["posts"], b["brand"]))
-    _live_complaints(table, recent)
-
+    scope = [b for b in table if b["brand"] == view.brand] if view.brand else table  # every figure follows the brand
     charted = [view.brand] if view.brand else [b["brand"] for b in table if b["posts"]][:CHART_BRANDS]
-    hopping = spec is not None and spec.size_ms > spec.step_ms
-    rows_open = {b: _open_rows(analytics, engine_here, b, view.window, since,
-                               index.series(b, view.window) if index is not None else None) for b in charted}
-    xs, posts_series, score_series = _chart(index, rows_open, charted, view.window, step, hopping, since, now)
-    chart = {"t": xs, "brands": charted, "posts": posts_series, "score": score_series,
-             "window": {"name": view.window, "size": (spec.size_ms if spec else step) / 1000, "step": step / 1000}}
+    chart = _chart_of(analytics, engine_here, index, view, charted, spec, mentions, covered_from, since, now)
 
     by_id = {m["id"]: m for m in recent}
-    scope = [b for b in table if b["brand"] == view.brand] if view.brand else table  # the KPIs follow the brand
     total = sum(b["posts"] for b in scope)
     negative = sum(b["labels"]["negative"] for b in scope)
+    known = sum(b["complaint_known"] for b in scope)
+    per_minute = sum(1 for m in mentions if now - 60_000 < m["t"] <= now and view.matches(m)) if view.filtered \
+        else live.per_minute(now)
     return {
         "view": view.__dict__, "now": now, "since": since, "engine_here": engine_here,
         "windows": analytics.spec_names if analytics is not None else [view.window], "ranges": list(RANGES),
         "kpis": {"brand_mentions": total, "negative_share": negative / total if total else None,
-                 "complaint_share": _share([m["complaint"] for m in recent if view.matches(m)]),
-                 "per_minute": live.per_minute(now), "brands": len(table),
-                 "dead_letters": live.dead_letter_summary()["total"]},
-        "brands": table[:MAX_BRANDS], "brands_total": len(table), "chart": chart,
-        "topics": _topics(analytics, recent, view), "alerts": _alerts(analytics, since, view, by_id),
+                 "complaint_share": sum(b["complaints"] for b in scope) / known if known else None,
+                 "per_minute": per_minute,
+                 "brands": sum(1 for b in scope if b["posts"]) if view.filtered else len(table),
+                 "dead_letters": live.dead_letter_summary()["total"],
+                 "source": chart["source"], "covered_from": chart["covered_from"]},
+        "brands": scope[:MAX_BRANDS], "brands_total": len(scope), "chart": chart,
+        "facets": filtered.facets(mentions),
+        "topics": _topics(analytics, mentions, view), "alerts": _alerts(analytics, since, view, by_id),
         "dead_letters": live.dead_letter_summary(),
     }
 
@@ -219,18 +304,20 @@ def _live_complaints(table: list[dict], recent: list[dict]) -> None:
                 counts[0] += m["complaint"]
                 counts[1] += 1
     for b in table:
-        if b["complaint_share"] is None and b["brand"] in flagged:
-            yes, known = flagged[b["brand"]]
-            b["complaint_share"] = yes / known
-    return None
+        if not b["complaint_known"] and b["brand"] in flagged:
+            b["complaints"], b["complaint_known"] = flagged[b["brand"]]
+            b["complaint_share"] = b["complaints"] / b["complaint_known"]
 
 
-def _topics(analytics: "Analytics | None", recent: list[dict], view: View) -> list[dict]:
+def _topics(analytics: "Analytics | None", mentions: list[dict], view: View) -> list[dict]:
+    """Active mined topics, with the sentiment of their mentions in range matching the view (but
+    its topic: the others stay to pick from)."""
     if analytics is None:
         return []
     stats: dict[str, list] = {}
-    for m in recent:
-        if view.brand and view.brand not in m["brands"]:
+    others = view.without_topic()
+    for m in mentions:
+        if not others.matches(m):
             continue
         for t in m["topics"]:
             if t["kind"] == "mined":
@@ -241,7 +328,7 @@ def _topics(analytics: "Analytics | None", recent: list[dict], view: View) -> li
     out = []
     for topic in analytics.store.topics("active"):
         n, score, neg = stats.get(topic["id"], (0, 0.0, 0))
-        if view.brand and not n and topic["id"] != view.topic:
+        if others.filtered and not n and topic["id"] != view.topic:
             continue
         out.append({"id": topic["id"], "label": str(topic.get("label", "")),
                     "keywords": [str(k) for k in topic.get("keywords") or []][:8], "posts": topic.get("posts", 0),

@@ -58,17 +58,22 @@ def _iso(t: datetime) -> str:
 
 
 def _posts(now: datetime) -> list[dict]:
-    """60 posts over the last 5 minutes on three themes and brands, a burst of 25 on one brand 80 to 60 s
-    ago, then one post carrying markup everywhere; in event-time order."""
+    """60 posts over the last 5 minutes on three themes and brands (on two platforms), two in German, a
+    burst of 25 on one brand 80 to 60 s ago, then one post carrying markup everywhere; in event-time order."""
     themes = [("acme", "luggage", "acme air"), ("zenbank", "phone", "zenbank"), ("acme", "coffee", "acme air")]
     posts = []
     for i in range(60):
         brand, theme, alias = themes[i % 3]
         posts.append({"id": f"p{i:03d}", "created_at": _iso(now - timedelta(seconds=300 - 5 * i)), "lang": "en",
-                      "author": f"user{i}", "text": f"{alias}: {theme_text(theme, i)}"})
+                      "author": f"user{i}", "text": f"{alias}: {theme_text(theme, i)}",
+                      "platform": "reddit" if i % 4 == 0 else "x"})
     for i in range(25):
         posts.append({"id": f"burst{i:02d}", "created_at": _iso(now - timedelta(seconds=80 - 0.8 * i)), "lang": "en",
                       "author": f"angry{i}", "text": f"@acmeair {theme_text('luggage', 60 + i)}!!"})
+    for i, text in enumerate(["zenbank: die App stürzt schon wieder ab, ich bin wirklich sehr genervt",
+                              "zenbank: endlich funktioniert die Überweisung wieder, vielen Dank an den Support"]):
+        posts.append({"id": f"de{i}", "created_at": _iso(now - timedelta(seconds=250 - 30 * i)), "lang": "de",
+                      "author": f"kunde{i}", "text": text, "platform": "x"})
     posts.sort(key=lambda p: p["created_at"])
     meme = image_to_b64(render_meme(XSS_OCR, seed=3, width=640, background="solid", jpeg_quality=0))
     posts.append({"id": "xss-1", "created_at": _iso(now - timedelta(seconds=2)), "author": XSS_AUTHOR,
@@ -195,6 +200,92 @@ def test_page_loads_and_fills_in(dash):
         assert row["label"] == result["sentiment"]["label"]
         assert row["lang"] == (result.get("lang") or None)
         assert row["complaint"] == (complaint_of(result) is True)
+    assert b.problems() == []
+
+
+FIGURES = """(() => ({
+  kpi: Object.fromEntries([...document.querySelectorAll('#kpis .kpi')].map(k => [k.dataset.kpi, k.dataset.value])),
+  table: Object.fromEntries([...document.querySelectorAll('#brands tbody tr[data-brand]')].map(tr =>
+    [tr.dataset.brand, +tr.children[1].textContent.replace(/,/g, '')])),
+  chart: JSON.parse(document.querySelector('#chart-posts').dataset.posts || '{}'),
+  hash: location.hash}))()"""
+SET_VIEW = """((v) => { for (const k of ['brand', 'label', 'topic', 'lang', 'platform']) {
+  const s = document.getElementById(k), want = v[k] || '';
+  if (want && ![...s.options].some(o => o.value === want)) return false;
+  if (s.value !== want) { s.value = want; s.dispatchEvent(new Event('change')); } } return true; })"""
+
+
+def _expected(results: dict, platforms: dict, view: dict) -> dict:
+    """The figures a view must show, counted here from the output topic's results (and the posts'
+    platforms), not through the dashboard."""
+    def keep(r: dict) -> bool:
+        return ((not view.get("brand") or view["brand"] in r["brands"])
+                and (not view.get("label") or r["sentiment"]["label"] == view["label"])
+                and (not view.get("lang") or (r.get("lang") or "") == view["lang"])
+                and (not view.get("platform") or platforms.get(r["id"]) == view["platform"])
+                and (not view.get("topic") or any(t["id"] == view["topic"] for t in r.get("topics", []))))
+    pairs = [(r, b) for r in results.values() if keep(r) for b in r["brands"]
+             if not view.get("brand") or b == view["brand"]]
+    table: dict[str, int] = {}
+    for _, b in pairs:
+        table[b] = table.get(b, 0) + 1
+    flags = [complaint_of(r) for r, _ in pairs if complaint_of(r) is not None]
+    return {"mentions": len(pairs), "table": table,
+            "negative": sum(r["sentiment"]["label"] == "negative" for r, _ in pairs) / len(pairs) if pairs else None,
+            "complaint": sum(flags) / len(flags) if flags else None}
+
+
+def _agrees(shown: dict, want: dict, charted_all: bool) -> bool:
+    kpi = shown["kpi"]
+    if kpi.get("brand mentions") != str(want["mentions"]) or shown["table"] != want["table"]:
+        return False
+    if want["negative"] is not None and abs(float(kpi["negative share"]) - want["negative"]) > 1e-9:
+        return False
+    if (want["complaint"] is None) != ("complaint share" not in kpi):
+        return False
+    if want["complaint"] is not None and abs(float(kpi["complaint share"]) - want["complaint"]) > 1e-9:
+        return False
+    top = sorted(want["table"], key=lambda b: (-want["table"][b], b))[:8]
+    return shown["chart"] == {b: want["table"][b] for b in (top if charted_all else want["table"])}
+
+
+def test_each_filter_changes_every_figure_consistently(dash):
+    """Headline, brand table and chart follow brand, sentiment, topic, language and platform, each
+    equal to a count from the output topic (issue 31: brand=acme, sentiment=negative used to leave the
+    headline at every acme post and the table at every brand)."""
+    b = _page(dash)
+    platforms = {p["id"]: p.get("platform") for p in _posts(datetime.now(timezone.utc))}
+    b.wait_for("document.querySelectorAll('#topic option').length > 1", 30)
+    options = set(b.eval("[...document.querySelectorAll('#topic option')].map(o => o.value)"))
+    counts: dict[str, int] = {}
+    for r in dash.results.values():
+        for t in r.get("topics", []):
+            if t["id"] in options:
+                counts[t["id"]] = counts.get(t["id"], 0) + 1
+    topic = max(counts, key=counts.get)
+    lang = min({r.get("lang") for r in dash.results.values() if r.get("lang")},
+               key=lambda code: sum(r.get("lang") == code for r in dash.results.values()))
+    views = [{"brand": "acme", "label": "negative"}, {"label": "negative"}, {"topic": topic}, {"lang": lang},
+             {"platform": "reddit"}, {"brand": "zenbank", "platform": "x"},
+             {"platform": "<i>x</i>"}]
+    headline = []
+    for view in views:
+        want = _expected(dash.results, platforms, view)
+        assert want["mentions"] > 0, view
+        b.wait_for(f"{SET_VIEW}({json.dumps(view)})", 20)
+        try:
+            deadline = time.monotonic() + 20
+            while not _agrees(b.eval(FIGURES), want, not view.get("brand")):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        except AssertionError:
+            raise AssertionError(f"{view}: the page shows {b.eval(FIGURES)}, the results say {want}") from None
+        headline.append(want["mentions"])
+    everything = _expected(dash.results, platforms, {})
+    assert all(n < everything["mentions"] for n in headline)  # each filter changed the headline
+    b.wait_for(f"{SET_VIEW}({{}})", 10)
+    b.wait_for("!document.querySelector('#filters button')")
+    assert b.eval("typeof window.__pwned") == "undefined"
     assert b.problems() == []
 
 

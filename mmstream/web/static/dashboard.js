@@ -5,7 +5,8 @@
 (() => {
   const MAX_FEED = 200;          // mention rows kept in the DOM
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"];
-  const state = {range: "1h", window: "tumbling", brand: "", topic: "", label: ""};
+  const FILTERS = ["brand", "label", "topic", "lang", "platform"];
+  const state = {range: "1h", window: "tumbling", brand: "", topic: "", label: "", lang: "", platform: ""};
   const charts = {};
   const names = new Map();       // brand id -> display name
   const topicNames = new Map();  // topic id -> label
@@ -87,9 +88,9 @@
     select.value = value;
   }
   function syncControls() {
-    for (const key of ["range", "window", "brand", "label", "topic"]) if ($(key).value !== state[key]) $(key).value = state[key];
+    for (const key of ["range", "window", ...FILTERS]) if ($(key).value !== state[key]) $(key).value = state[key];
     const chips = [];
-    for (const [key, value, text] of [["brand", state.brand, brandName(state.brand)], ["topic", state.topic, topicNames.get(state.topic) || state.topic], ["label", state.label, state.label]]) {
+    for (const [key, value, text] of [["brand", state.brand, brandName(state.brand)], ["topic", state.topic, topicNames.get(state.topic) || state.topic], ["label", state.label, state.label], ["lang", state.lang, state.lang], ["platform", state.platform, state.platform]]) {
       if (value) chips.push(el("button", {class: "chip active", title: "clear this filter", on: () => setFilter(key, value)}, key + ": " + text + " ×"));
     }
     $("filters").replaceChildren(...chips);
@@ -107,6 +108,11 @@
     const topicOptions = [["", "all topics"], ...snap.topics.map((t) => [t.id, t.label])];
     if (state.topic && !snap.topics.some((t) => t.id === state.topic)) topicOptions.push([state.topic, topicNames.get(state.topic) || state.topic]);
     fillSelect($("topic"), topicOptions, state.topic);
+    for (const [key, all] of [["lang", "all languages"], ["platform", "all platforms"]]) {
+      const options = [["", all], ...(snap.facets || {})[key].map(([v, n]) => [v, v + " (" + n + ")"])];
+      if (state[key] && !options.some(([v]) => v === state[key])) options.push([state[key], state[key]]);
+      fillSelect($(key), options, state[key]);
+    }
     syncControls();
     renderKpis(snap);
     renderCharts(snap);
@@ -119,18 +125,24 @@
 
   function renderKpis(snap) {
     const k = snap.kpis;
-    const tiles = [["brand mentions", k.brand_mentions.toLocaleString(), "in range, from closed and open windows"],
-                   ["negative share", pct(k.negative_share), "of brand mentions in range"]];
-    if (k.complaint_share !== null) tiles.push(["complaint share", pct(k.complaint_share), "of recent mentions in view"]);
-    tiles.push(["mentions / min", k.per_minute.toLocaleString(), "in the last minute of event time"],
-               ["brands", String(k.brands), "configured or seen"],
-               ["dead letters", k.dead_letters.toLocaleString(), "since the dashboard began reading"]);
-    $("kpis").replaceChildren(...tiles.map(([label, value, hint]) => el("div", {class: "kpi", title: hint}, el("span", {class: "value", text: value}), el("span", {class: "label", text: label}))));
+    const from = k.source === "mentions" ? "from the mentions in range that match the filters" + (k.covered_from ? " (read since " + clock(k.covered_from * 1000) + ")" : "") : "in range, from closed and open windows";
+    const filtered = FILTERS.some((f) => state[f]);
+    const tiles = [["brand mentions", k.brand_mentions, k.brand_mentions.toLocaleString(), from],
+                   ["negative share", k.negative_share, pct(k.negative_share), "of these brand mentions"]];
+    if (k.complaint_share !== null) tiles.push(["complaint share", k.complaint_share, pct(k.complaint_share), "of these brand mentions (those with a complaint flag)"]);
+    tiles.push(["mentions / min", k.per_minute, k.per_minute.toLocaleString(), "in the last minute of event time" + (filtered ? ", matching the filters" : "")],
+               ["brands", k.brands, String(k.brands), filtered ? "with mentions in view" : "configured or seen"]);
+    $("kpis").replaceChildren(...tiles.map(([label, raw, value, hint]) => el("div", {class: "kpi", title: hint, data: {kpi: label, value: raw === null ? "" : raw}}, el("span", {class: "value", text: value}), el("span", {class: "label", text: label}))));
+    $("kpis-note").textContent = from;
   }
 
   function renderCharts(snap) {
     const c = snap.chart;
     $("chart-note").textContent = c.window.name + " windows of " + c.window.size + " s" + (c.window.step !== c.window.size ? " every " + c.window.step + " s" : "") + (c.brands.length ? " · " + (state.brand ? "one brand" : "top " + c.brands.length + " brands") : " · waiting for posts");
+    // what each line adds up to, for screen readers (and the tests)
+    const sums = c.brands.map((b, i) => [b, c.posts[i].reduce((a, x) => a + (x || 0), 0)]);
+    $("chart-posts").dataset.posts = JSON.stringify(Object.fromEntries(sums));
+    $("chart-posts").setAttribute("aria-label", "posts in range: " + sums.map(([b, n]) => brandName(b) + " " + n).join(", "));
     plot("chart-posts", c, [c.t, ...c.posts], null);
     plot("chart-score", c, [c.t, ...c.score], [-1, 1]);
   }
@@ -225,7 +237,7 @@
         ...chips(m.brands, "brand", (b) => brandName(b)),
         m.complaint ? el("span", {class: "badge complaint", text: "complaint"}) : null,
         m.emotion ? el("span", {class: "tag", text: m.emotion}) : null,
-        m.lang ? el("span", {class: "tag lang", text: m.lang}) : null,
+        m.lang ? el("button", {class: "tag lang", on: () => setFilter("lang", m.lang), title: "filter on this language", text: m.lang}) : null,
         el("span", {class: "meta right"}, el("span", {class: "author", text: m.author}), m.author ? " · " : "", [m.platform, clock(m.t)].filter(Boolean).join(" · "))),
       m.text ? el("p", {class: "text", text: m.text}) : (m.has_post ? null : el("p", {class: "text missing", text: "(post " + m.id + " was not read back)"})),
       m.ocr_text ? el("p", {class: "ocr"}, el("span", {class: "tag", text: "image text"}), el("span", {class: "ocrtext", text: m.ocr_text})) : null,
@@ -235,7 +247,7 @@
   // -- start ---------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
     readHash();
-    for (const key of ["range", "window", "brand", "label", "topic"]) {
+    for (const key of ["range", "window", ...FILTERS]) {
       $(key).addEventListener("change", (event) => { state[key] = event.target.value; writeHash(); syncControls(); clearFeed(); connect(); });
     }
     syncControls();
