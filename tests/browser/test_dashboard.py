@@ -12,6 +12,7 @@ import json
 import os
 import re
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -287,6 +288,44 @@ def test_each_filter_changes_every_figure_consistently(dash):
     b.wait_for("!document.querySelector('#filters button')")
     assert b.eval("typeof window.__pwned") == "undefined"
     assert b.problems() == []
+
+
+def test_the_open_window_is_drawn_open_and_units_are_human(dash):
+    """The windows still filling are dashed and shaded, not a drop at the chart's end; the note reads
+    "1 min every 10 s", not "60 s every 10 s"."""
+    b = _page(dash)
+    b.wait_for("!document.querySelector('#filters button') && document.querySelectorAll('#chart-posts canvas').length", 20)
+    assert b.wait_for("document.querySelector('#chart-note').textContent", 10).startswith("tumbling windows of 10 s")
+    legend = b.eval("[...document.querySelectorAll('#chart-posts .u-series .u-label')].map(e => e.textContent)")
+    assert legend and not any("(open)" in label for label in legend)  # one legend row per brand
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    for _ in range(20):
+        shown = b.eval("(() => { const c = document.querySelector('#chart-posts'); return {from: c.dataset.openFrom, "
+                       "points: +c.dataset.openPoints, note: document.querySelector('#chart-open').textContent}; })()")
+        rows = []
+        for brand in json.loads(b.eval("document.querySelector('#chart-posts').dataset.posts")):
+            reply = _get(dash.settings.web_port, f"/brands/{urllib.parse.quote(brand, safe='')}/windows?window=tumbling", bearer)
+            rows += json.loads(reply.body)["windows"]
+        open_starts = [_ms(r["window"]["start"]) for r in rows if r.get("closed") is False]
+        closed_ends = [_ms(r["window"]["end"]) for r in rows if r.get("closed") is not False]
+        if shown["from"] and open_starts and closed_ends:
+            opened = int(shown["from"]) * 1000
+            if min(open_starts) >= opened and max(closed_ends) <= opened + 10_000:
+                break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"the page marks {shown} open; the API's open windows start at {open_starts}, "
+                             f"closed ones end by {max(closed_ends, default=None)}")
+    assert shown["points"] >= 1 and "still open" in shown["note"]
+    b.eval("(() => { const s = document.querySelector('#window'); s.value = 'hopping'; s.dispatchEvent(new Event('change')); })()")
+    b.wait_for("document.querySelector('#chart-note').textContent.startsWith('hopping windows of 1 min every 10 s')", 20)
+    b.eval("(() => { const s = document.querySelector('#window'); s.value = 'tumbling'; s.dispatchEvent(new Event('change')); })()")
+    b.wait_for("document.querySelector('#chart-note').textContent.startsWith('tumbling')", 20)
+    assert b.problems() == []
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def test_a_new_post_appears_live_without_reload(dash):

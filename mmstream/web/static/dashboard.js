@@ -136,32 +136,69 @@
     $("kpis-note").textContent = from;
   }
 
+  // 3600 -> "1 h", 300 -> "5 min", 90 -> "90 s": the units an analyst reads
+  function dur(seconds) {
+    const s = Math.round(Number(seconds) || 0);
+    for (const [unit, n] of [["d", 86400], ["h", 3600], ["min", 60]]) if (s >= n && s % n === 0) return s / n + " " + unit;
+    return s + " s";
+  }
   function renderCharts(snap) {
-    const c = snap.chart;
-    $("chart-note").textContent = c.window.name + " windows of " + c.window.size + " s" + (c.window.step !== c.window.size ? " every " + c.window.step + " s" : "") + (c.brands.length ? " · " + (state.brand ? "one brand" : "top " + c.brands.length + " brands") : " · waiting for posts");
+    const c = snap.chart, w = c.window;
+    const what = w.name + " windows of " + dur(w.size) + (w.step !== w.size ? " every " + dur(w.step) : "")
+      + (c.bucket && c.bucket > w.step ? " · a point every " + dur(c.bucket) : "");
+    const whose = c.brands.length ? (state.brand ? "one brand" : "top " + c.brands.length + " brands") : "waiting for posts";
+    $("chart-note").textContent = what + " · " + whose + (c.source === "mentions" ? " · from the mentions matching the filters" : "");
+    $("chart-open").textContent = c.open_from === null || !c.brands.length ? "" : "dashed and shaded from " + clock(c.open_from * 1000) + ": still open, more posts may come";
     // what each line adds up to, for screen readers (and the tests)
     const sums = c.brands.map((b, i) => [b, c.posts[i].reduce((a, x) => a + (x || 0), 0)]);
     $("chart-posts").dataset.posts = JSON.stringify(Object.fromEntries(sums));
     $("chart-posts").setAttribute("aria-label", "posts in range: " + sums.map(([b, n]) => brandName(b) + " " + n).join(", "));
-    plot("chart-posts", c, [c.t, ...c.posts], null);
-    plot("chart-score", c, [c.t, ...c.score], [-1, 1]);
+    plot("chart-posts", c, c.posts, null);
+    plot("chart-score", c, c.score, [-1, 1]);
   }
-  function plot(id, c, data, range) {
+  // each brand twice: closed windows as a solid line, the open ones (from the last closed point on) dashed
+  function split(c, rows) {
+    const k = c.open_from === null ? c.t.length : c.t.indexOf(c.open_from);
+    const cut = k < 0 ? c.t.length : k;
+    const closed = rows.map((row) => row.map((v, i) => (i < cut ? v : null)));
+    const open = rows.map((row) => row.map((v, i) => (i >= cut - 1 && cut < row.length ? v : null)));
+    return {cut, data: [c.t, ...closed, ...open]};
+  }
+  function plot(id, c, rows, range) {
     const box = $(id);
     const dark = matchMedia("(prefers-color-scheme: dark)").matches;
     const sig = c.brands.join("\u0000") + (dark ? "d" : "l");
+    const {cut, data} = split(c, rows);
+    box.dataset.openFrom = c.open_from === null ? "" : String(c.open_from);
+    box.dataset.openPoints = String(c.t.length - cut);
     let entry = charts[id];
     if (!entry || entry.sig !== sig) {
       if (entry) entry.plot.destroy();
       const css = getComputedStyle(document.body);
       const ink = css.getPropertyValue("--muted").trim(), grid = css.getPropertyValue("--line").trim();
+      const shade = css.getPropertyValue("--open").trim();
       const axis = {stroke: ink, grid: {stroke: grid, width: 1}, ticks: {stroke: grid, width: 1}};
+      const line = (b, i, open) => ({label: brandName(b) + (open ? " (open)" : ""), stroke: PALETTE[i % PALETTE.length], width: 2,
+                                     dash: open ? [5, 4] : undefined, points: {size: open ? 6 : 4, fill: open ? "transparent" : undefined}});
+      const shadeOpen = (u) => {
+        const from = charts[id] && charts[id].openFrom;
+        if (from === null || from === undefined) return;
+        const x = Math.max(u.bbox.left, u.valToPos(from, "x", true));
+        u.ctx.save();
+        u.ctx.fillStyle = shade;
+        u.ctx.fillRect(x, u.bbox.top, u.bbox.left + u.bbox.width - x, u.bbox.height);
+        u.ctx.restore();
+      };
       const opts = {width: Math.max(200, box.clientWidth), height: 200, cursor: {drag: {x: false, y: false}}, legend: {live: false},
         scales: {x: {time: true}, y: range ? {range: range} : {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]}},
-        axes: [{...axis, space: 90}, {...axis, size: 48}],
-        series: [{}, ...c.brands.map((b, i) => ({label: brandName(b), stroke: PALETTE[i % PALETTE.length], width: 2, points: {size: 4}}))]};
-      entry = charts[id] = {sig, plot: new uPlot(opts, data, box)};
+        axes: [{...axis, space: 90}, {...axis, size: 48}], hooks: {drawClear: [shadeOpen]},
+        series: [{}, ...c.brands.map((b, i) => line(b, i, false)), ...c.brands.map((b, i) => line(b, i, true))]};
+      entry = charts[id] = {sig, openFrom: c.open_from, plot: new uPlot(opts, data, box)};
+      // one legend row per brand: the open halves share their brand's colour
+      const legend = [...box.querySelectorAll(".u-legend .u-series")];
+      for (const row of legend.slice(legend.length - c.brands.length)) row.remove();
     } else {
+      entry.openFrom = c.open_from;
       entry.plot.setData(data);
     }
   }

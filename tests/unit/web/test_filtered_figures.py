@@ -101,3 +101,13 @@ def test_the_figures_say_from_when_the_mentions_count():
     day = build(None, live, View(range="24h", label="negative"))
     assert day["kpis"]["covered_from"] == T0  # the ring's oldest mention: the range reaches further back
     assert build(None, live, View(range="15m", label="negative"))["kpis"]["covered_from"] is None
+
+
+def test_the_first_bucket_past_the_newest_closed_window_is_open():
+    from mmstream.web.snapshot import _open_from
+
+    xs = [100, 110, 120, 130]
+    assert _open_from(xs, 10, 120_000) == 120  # [120, 130) reaches past the closed end: still filling
+    assert _open_from(xs, 10, 125_000) == 120  # half closed is open
+    assert _open_from(xs, 10, 140_000) is None  # all closed
+    assert _open_from(xs, 10, None) == 100  # nothing closed yet
