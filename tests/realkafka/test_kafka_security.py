@@ -23,11 +23,10 @@ from typing import Iterator
 
 import pytest
 
-from mmstream.kafka.broker import free_port
 from mmstream.commands.produce import produce_jsonl
 from mmstream.kafka.admin import create_topics
 from mmstream.settings import Settings
-from mmstream.testing import consume
+from mmstream.testing import consume, unique_settings
 from mmstream.worker.run import OUTPUT_TOPICS, WORKER_READS, WORKER_WRITES
 from realkafka import KafkaCluster, make_other_ca
 from support import WorkerProcess, settings_env, synthetic_result
@@ -54,9 +53,7 @@ def allow(principal: str, operation: ACLOperation, kind: ResourceType, name: str
 def stage(secure: KafkaCluster, tmp_path: Path):
     """Topics made by the admin (PLAINTEXT, the super user) under a fresh prefix, and
     ``grant(without=...)`` to give the worker and the producer their ACLs."""
-    unique = uuid.uuid4().hex[:10]
-    admin_settings = Settings.load(broker=secure.url, topic_prefix=f"s{unique}.", app_id=f"mmstream-{unique}",
-                                   broker_session_timeout=6.0, web_port=free_port(), data_dir=str(tmp_path / "data"))
+    admin_settings = unique_settings(tmp_path / "data", broker=secure.url, broker_session_timeout=6.0)
     # every topic a worker would create (its principal may not): the outputs, and the analytics' own
     create_topics(admin_settings, roles=("worker", "analytics"))
 
@@ -158,8 +155,7 @@ def test_refused_at_start_naming_the_setting_and_nothing_written(secure, stage, 
 def test_the_sink_reads_a_secured_kafka_with_the_workers_settings_and_an_unlisted_principal_is_refused(
         secure, tmp_path):
     unique = uuid.uuid4().hex[:10]
-    admin_settings = Settings.load(broker=secure.url, topic_prefix=f"ds{unique}.", app_id=f"ds-{unique}",
-                                   broker_session_timeout=6.0, web_port=free_port())
+    admin_settings = unique_settings(tmp_path / "data", broker=secure.url, broker_session_timeout=6.0)
     topic = admin_settings.topic("enriched")
     create_topics(admin_settings.replace(partitions=2), topics=("enriched",))
     produce_jsonl(admin_settings, [json.dumps(synthetic_result(i)) for i in range(120)], topic)
