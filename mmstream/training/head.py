@@ -119,11 +119,14 @@ class Head:
         return {"W2": hd.T @ d, "b2": d.sum(0), "W1": z.T @ dh, "b1": dh.sum(0)}, loss
 
     def to_onnx(self, path: Path, topics: "TopicHead | None" = None, tasks: Sequence[Any] = (),
-                multilingual: Any = None) -> None:
+                multilingual: Any = None, *, texts: tuple[str, str] = ("", "")) -> None:
         """Write the graph: per-modality inputs and masks -> ``sentiment``
         probabilities (and ``topics`` probabilities when a topic head is given;
         one softmax output per text-task head in ``tasks``, named after it, over
-        the means of the text-like views: see :mod:`mmstream.training.tasks`)."""
+        the means of the text-like views: see :mod:`mmstream.training.tasks`).
+        ``texts``: the inputs of the post's own text and of the text read in media (the
+        trainer's :class:`~mmstream.training.extractors.FeatureNames`), needed by the topic,
+        task and multilingual heads."""
         import onnx
         from onnx import TensorProto, helper, numpy_helper
 
@@ -146,10 +149,11 @@ class Head:
         inits = [numpy_helper.from_array(self.params[k].astype(np.float32), k) for k in ("W1", "b1", "W2", "b2")]
         out = [helper.make_tensor_value_info("sentiment", TensorProto.FLOAT, ["batch", self.spec.n_classes])]
         if topics is not None:
-            # mean of the text-like embeddings present: (text*m_t + image_text*m_o) / max(m_t + m_o, 1)
+            # mean of the text-like embeddings present: (own*m_o + derived*m_d) / max(m_o + m_d, 1)
+            own, derived = texts
             nodes += [
-                helper.make_node("Add", ["text_masked", "image_text_masked"], ["texts_sum"]),
-                helper.make_node("Add", ["text_mask", "image_text_mask"], ["texts_n"]),
+                helper.make_node("Add", [f"{own}_masked", f"{derived}_masked"], ["texts_sum"]),
+                helper.make_node("Add", [f"{own}_mask", f"{derived}_mask"], ["texts_n"]),
                 helper.make_node("Max", ["texts_n", "one"], ["texts_n1"]),
                 helper.make_node("Div", ["texts_sum", "texts_n1"], ["texts_mean"]),
                 helper.make_node("MatMul", ["texts_mean", "Wt"], ["tw"]),
@@ -163,7 +167,7 @@ class Head:
         if tasks:
             names = []
             for view in ("", "_sentiment"):
-                a, b = f"text{view}", f"image_text{view}"
+                a, b = f"{texts[0]}{view}", f"{texts[1]}{view}"
                 nodes += [
                     helper.make_node("Add", [f"{a}_masked", f"{b}_masked"], [f"task{view}_sum"]),
                     helper.make_node("Add", [f"{a}_mask", f"{b}_mask"], [f"task{view}_n"]),
@@ -195,7 +199,7 @@ class Head:
             from mmstream.training.multilingual_graph import add_to_graph
 
             add_to_graph(inputs, nodes, inits, out, multilingual, topic_threshold=topics.threshold if topics else None,
-                         task_thresholds={t.name: t.threshold for t in tasks})
+                         task_thresholds={t.name: t.threshold for t in tasks}, texts=texts)
         graph = helper.make_graph(nodes, "mmstream_fused", inputs, out, inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="mmstream")
         model.ir_version = 8

@@ -21,18 +21,18 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-ML_MODALITIES = ("text_multilingual", "image_text_multilingual")
-
-
 def add_to_graph(inputs: list, nodes: list, inits: list, outputs: list, ml: MultilingualHeads, *,
-                 topic_threshold: float | None, task_thresholds: dict[str, float | None], dim: int = 384) -> None:
+                 topic_threshold: float | None, task_thresholds: dict[str, float | None], dim: int = 384,
+                 texts: tuple[str, str] = ("", "")) -> None:
     """Blend the multilingual heads into the graph's outputs (see the module docstring).
 
     The English outputs already in ``nodes`` are renamed ``<name>_en``; new
-    nodes compute ``<name>`` from them and from the multilingual heads."""
+    nodes compute ``<name>`` from them and from the multilingual heads. ``texts``: the post's own
+    text input and the text read in media (their ``_multilingual`` and ``_sentiment`` views)."""
     from onnx import TensorProto, helper, numpy_helper
 
-    for m in ML_MODALITIES:  # inputs of their own: the English MLP never sees them
+    own, derived = texts
+    for m in (f"{own}_multilingual", f"{derived}_multilingual"):  # inputs of their own: the English MLP never sees them
         inputs.append(helper.make_tensor_value_info(m, TensorProto.FLOAT, ["batch", dim]))
         inputs.append(helper.make_tensor_value_info(f"{m}_mask", TensorProto.FLOAT, ["batch", 1]))
         nodes.append(helper.make_node("Mul", [m, f"{m}_mask"], [f"{m}_masked"]))
@@ -51,11 +51,11 @@ def add_to_graph(inputs: list, nodes: list, inits: list, outputs: list, ml: Mult
         return out
 
     init("ml_one", np.ones((1, 1)))
-    ml_n = add("Add", ["text_multilingual_mask", "image_text_multilingual_mask"], "ml_n")
+    ml_n = add("Add", [f"{own}_multilingual_mask", f"{derived}_multilingual_mask"], "ml_n")
     # text views the English heads read: the sentiment view is made for English-routed texts only (the
     # general MiniLM view comes with every text: mined topics and clustering need one space for all)
-    en_n = add("Add", ["text_sentiment_mask", "image_text_sentiment_mask"], "en_n")
-    ml_sum = add("Add", ["text_multilingual_masked", "image_text_multilingual_masked"], "ml_sum")
+    en_n = add("Add", [f"{own}_sentiment_mask", f"{derived}_sentiment_mask"], "en_n")
+    ml_sum = add("Add", [f"{own}_multilingual_masked", f"{derived}_multilingual_masked"], "ml_sum")
     x = add("Div", [ml_sum, add("Max", [ml_n, "ml_one"], "ml_n1")], "ml_mean")
     # the multilingual share: ml views / all text views (0 without text: the English graph's answer stands)
     w = add("Div", [ml_n, add("Max", [add("Add", [ml_n, en_n], "all_n"), "ml_one"], "all_n1")], "ml_w")

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mmstream.plugin.extractors import Extractor, text_views
+from mmstream.plugin.extractors import Extractor, text_reader, text_views
 from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
 from mmstream.training.data import (SENTIMENT_LABELS, TOPIC_LABELS, macro_f1, macro_recall, tweet_topics,
                                     tweeteval_sentiment)
 from mmstream.training.card import write_model_card
+from mmstream.training.extractors import TEXT_VIEWS, FeatureNames, image_extractor, plugin_extractors
 from mmstream.training.features import cached, embed_in_chunks, file_digest
 from mmstream.training.head import Head, HeadSpec, TopicHead, assemble, multilabel_macro_f1
 
@@ -49,7 +50,8 @@ class TrainConfig:
 
 
 def finetune_and_export(work_dir: Path, *, epochs: int, seed: int) -> Path:
-    """Fine-tune the text plugin's encoder (torch), export it int8 into the plugin's model folder."""
+    """Fine-tune the text reader's encoder (torch), export it int8 into the folder its sentiment
+    encoder loads from (``model_files()``: the text plugin's model folder)."""
     try:
         from mmstream.training.export_text import export_text_encoder
         from mmstream.training.finetune_text import finetune
@@ -57,11 +59,14 @@ def finetune_and_export(work_dir: Path, *, epochs: int, seed: int) -> Path:
         from mmstream.errors import ConfigError
 
         raise ConfigError(f"fine-tuning needs the training extra ({exc.name} is missing): pip install -e '.[train]'") from None
-    from mmstream_text.extractor import MODEL_DIR
-
+    extractors = plugin_extractors()
+    names = FeatureNames.of(extractors)  # ConfigError without a text reader
+    reader = text_reader(extractors)
+    assert reader is not None
+    model_dir = reader.model_files()[names.text(names.own, "sentiment")].parent
     finetune(work_dir, epochs=epochs, seed=seed)
-    export_text_encoder(MODEL_DIR, work_dir / "encoder_best.pt")
-    return MODEL_DIR
+    export_text_encoder(model_dir, work_dir / "encoder_best.pt")
+    return model_dir
 
 
 def _loaded_extractors(settings: Settings) -> dict[str, Extractor]:
@@ -69,13 +74,6 @@ def _loaded_extractors(settings: Settings) -> dict[str, Extractor]:
     for extractor in {id(e): e for e in extractors.values()}.values():
         extractor.load()
     return extractors
-
-
-TEXT_VIEWS = ("general", "sentiment")  # feature name suffix: "" and "_sentiment"
-
-
-def _suffix(view: str) -> str:
-    return "" if view == "general" else f"_{view}"
 
 
 def _sentiment_split(split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
@@ -96,18 +94,14 @@ def _text_features(text_ex: Extractor, digests: dict[str, str], limit: int | Non
     return splits
 
 
-BUILT_IN_FEATURES = ("text", "image_text", "text_sentiment", "image_text_sentiment", "images")
-#: multilingual-e5 features of non-English texts: heads of their own (mmstream.training.multilingual)
-MULTILINGUAL_FEATURES = ("text_multilingual", "image_text_multilingual")
-
-
-def _custom_features(extractors: dict[str, Extractor], limit: int | None) -> dict[str, dict[str, tuple]]:
+def _custom_features(extractors: dict[str, Extractor], limit: int | None,
+                     names: FeatureNames) -> dict[str, dict[str, tuple]]:
     """{feature: {split: (values [n, dim] with NaN as 0, present mask [n])}} for plugin features
     outside the built-ins whose extractor implements ``training_features``."""
     out: dict[str, dict[str, tuple]] = {}
     for ex in {id(e): e for e in extractors.values()}.values():
         for name, dim in ex.dims.items():
-            if not dim or name in BUILT_IN_FEATURES or name in MULTILINGUAL_FEATURES:
+            if not dim or name in names.built_in or name in names.multilingual:
                 continue
             per_split = {}
             for split in ("train", "val", "test"):
@@ -167,11 +161,11 @@ def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden) 
     return heads
 
 
-def _multilingual_heads(text_ex: Extractor, seed: int):
-    """Heads on the text plugin's multilingual-e5 features (:mod:`mmstream.training.multilingual`)."""
+def _multilingual_heads(text_ex: Extractor, seed: int, names: "FeatureNames"):
+    """Heads on the text reader's multilingual-e5 features (:mod:`mmstream.training.multilingual`)."""
     from mmstream.training.multilingual import train_multilingual
 
-    digest = file_digest(Path(text_ex.model_dir) / "multilingual.onnx")
+    digest = file_digest(text_ex.model_files()[names.text(names.own, "multilingual")])
 
     def feats(name: str, texts: list[str]) -> np.ndarray:
         return cached(f"ml-{name}", [digest, str(len(texts)), f"bs{text_ex.batch_size}"],
@@ -200,7 +194,7 @@ def _meme_image_features(image_ex: Extractor, texts: list[str], idx: np.ndarray,
     from mmstream.render import render_meme
 
     out = []
-    with Progress("rendering memes", total=len(idx), unit="images") as progress:
+    with Progress("rendering memes", total=len(idx), unit="memes") as progress:
         for start in range(0, len(idx), 32):
             part = idx[start:start + 32]
             images = [render_meme(texts[i], seed=seed * 100_003 + int(i), width=384) for i in part]
@@ -213,21 +207,26 @@ def train(cfg: TrainConfig) -> dict:
     started = time.time()
     settings = Settings.load()
     extractors = _loaded_extractors(settings)
-    text_ex, image_ex = extractors["text"], extractors.get("images")
+    names = FeatureNames.of(extractors)  # which features are text, read text, images: the extractors say
+    text_ex = text_reader(extractors)
+    assert text_ex is not None  # FeatureNames.of refused a set without one
+    image_ex = image_extractor(extractors)
+    own, derived, image = names.own, names.derived or "", names.image or ""
+    multilingual_features = names.multilingual
     # every feature any plugin declares joins fusion: the built-ins' here, custom ones through
     # Extractor.training_features (features of the training tweets as that plugin sees them)
-    custom = _custom_features(extractors, cfg.limit)
+    custom = _custom_features(extractors, cfg.limit, names)
     modalities = {name: dim for ex in {id(e): e for e in extractors.values()}.values()
                   for name, dim in ex.dims.items()
-                  if dim and (name in BUILT_IN_FEATURES or name in MULTILINGUAL_FEATURES or name in custom)}
-    if cfg.limit and set(MULTILINGUAL_FEATURES) <= modalities.keys():
+                  if dim and (name in names.built_in or name in multilingual_features or name in custom)}
+    if cfg.limit and set(multilingual_features) <= modalities.keys():
         # a quick run: no multilingual heads (their e5 features of ~60k texts take minutes); the model then
         # reads non-English texts through the general MiniLM view like any other
         print("--limit: the multilingual heads are left out of this model", flush=True)
-        modalities = {m: d for m, d in modalities.items() if m not in MULTILINGUAL_FEATURES}
-    spec = HeadSpec({m: d for m, d in modalities.items() if m not in MULTILINGUAL_FEATURES}, hidden=cfg.hidden)
-    digests = {view: file_digest(Path(text_ex.model_dir) / ("encoder.onnx" if view == "general" else f"{view}.onnx"))
-               for view in TEXT_VIEWS}
+        modalities = {m: d for m, d in modalities.items() if m not in multilingual_features}
+    spec = HeadSpec({m: d for m, d in modalities.items() if m not in multilingual_features}, hidden=cfg.hidden)
+    files = text_ex.model_files()
+    digests = {view: file_digest(files[names.text(own, view)]) for view in TEXT_VIEWS}
     digest = digests["general"]
     splits = _text_features(text_ex, digests, cfg.limit)
     X_tr, y_tr = splits["train"]
@@ -236,10 +235,10 @@ def train(cfg: TrainConfig) -> dict:
     captions = {view: text_ex.embed_texts(list(NEUTRAL_CAPTIONS), view) for view in TEXT_VIEWS}
 
     img_feats, img_rows = None, np.full(n, -1)
-    if image_ex is not None and "images" in modalities and cfg.meme_images:
+    if image_ex is not None and image in modalities and cfg.meme_images:
         texts_tr, _ = _sentiment_split("train", cfg.limit)
         chosen = np.sort(rng.choice(n, size=min(cfg.meme_images, n), replace=False))
-        img_feats = cached("meme-images", [file_digest(image_ex.encoder.model.path), str(cfg.seed), str(len(chosen))],
+        img_feats = cached("meme-images", [file_digest(image_ex.model_files()[image]), str(cfg.seed), str(len(chosen))],
                            lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
         img_rows[chosen] = np.arange(len(chosen))
 
@@ -254,14 +253,14 @@ def train(cfg: TrainConfig) -> dict:
         for tv in TEXT_VIEWS:
             text = X[tv].copy()
             text[cap] = captions[tv][which]
-            feats["text" + _suffix(tv)], feats["image_text" + _suffix(tv)] = text, X[tv]
-            masks["text" + _suffix(tv)], masks["image_text" + _suffix(tv)] = has(0, 1, 3), has(1, 2, 3)
-        if "images" in modalities:
-            img = np.zeros((m, modalities["images"]), np.float32)
+            feats[names.text(own, tv)], feats[names.text(derived, tv)] = text, X[tv]
+            masks[names.text(own, tv)], masks[names.text(derived, tv)] = has(0, 1, 3), has(1, 2, 3)
+        if image in modalities:
+            img = np.zeros((m, modalities[image]), np.float32)
             ok = (rows >= 0) & (view > 0)
             if img_feats is not None:
                 img[ok] = img_feats[rows[ok]]
-            feats["images"], masks["images"] = img, ok.astype(np.float32)
+            feats[image], masks[image] = img, ok.astype(np.float32)
         for name, per_split in custom.items():
             feats[name], masks[name] = per_split[split]
         return assemble(spec, feats, masks, m), y
@@ -270,7 +269,8 @@ def train(cfg: TrainConfig) -> dict:
 
     def brand_z(g: np.ndarray, s: np.ndarray) -> np.ndarray:
         one = np.ones(len(g), np.float32)
-        return assemble(spec, {"text": g, "text_sentiment": s}, {"text": one, "text_sentiment": one}, len(g))
+        return assemble(spec, {own: g, names.text(own, "sentiment"): s}, {own: one, names.text(own, "sentiment"): one},
+                        len(g))
 
     extra_z = brand_z(*brand["train"]) if cfg.complaint_negatives else None
 
@@ -316,27 +316,28 @@ def train(cfg: TrainConfig) -> dict:
         "test_meme_with_caption_proxy": evaluate(head, "test", 1),
     }
     topic_head = None
-    if {"text", "image_text"} <= modalities.keys():
+    if {own, derived} <= modalities.keys():
         topic_head, metrics["topics_test_macro_f1"] = _topic_head(text_ex, digest)
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
     tasks = []
-    if {"text", "image_text", "text_sentiment", "image_text_sentiment"} <= modalities.keys():
+    if {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys():
         def hidden(general: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
             """The sentiment head's hidden layer for text-only posts with these embeddings."""
             one = np.ones(len(general), np.float32)
-            z = assemble(spec, {"text": general, "text_sentiment": sentiment}, {"text": one, "text_sentiment": one}, len(general))
+            z = assemble(spec, {own: general, names.text(own, "sentiment"): sentiment},
+                         {own: one, names.text(own, "sentiment"): one}, len(general))
             return np.maximum(z @ head.params["W1"] + head.params["b1"], 0)
 
         tasks = _task_heads(text_ex, digests, cfg.seed, hidden)
         metrics.update({t.name: t.metrics for t in tasks})
     multilingual = None
-    if set(MULTILINGUAL_FEATURES) <= modalities.keys():
-        multilingual = _multilingual_heads(text_ex, cfg.seed)
+    if set(multilingual_features) <= modalities.keys():
+        multilingual = _multilingual_heads(text_ex, cfg.seed, names)
         metrics["multilingual"] = multilingual.metrics
         print(f"multilingual heads: UMSAB test avg macro-F1 {multilingual.metrics['test_avg_macro_f1']}, "
               f"topics {multilingual.metrics['topics_test_macro_f1']}", flush=True)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    head.to_onnx(cfg.out_dir / "model.onnx", topic_head, tasks, multilingual)
+    head.to_onnx(cfg.out_dir / "model.onnx", topic_head, tasks, multilingual, texts=(own, derived))
     config = {
         # the day, the seed and the graph's own digest: two models trained on one day never share a version
         "name": cfg.name, "version": time.strftime("%Y%m%d") + f"-s{cfg.seed}-{file_digest(cfg.out_dir / 'model.onnx')[:6]}",
@@ -350,7 +351,7 @@ def train(cfg: TrainConfig) -> dict:
         # the inputs that hold text (a post with one of them gets complaint and emotion), and the input that
         # text read or heard in media goes to when the model has no input of its own for it
         "text_inputs": [m for m in modalities if any(m == v or m.startswith(v + "_") for v in text_views(extractors))],
-        "derived_text_input": "image_text" if "image_text" in modalities else None,
+        "derived_text_input": derived if derived in modalities else None,
         "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "complaint_negatives": cfg.complaint_negatives,
