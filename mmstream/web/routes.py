@@ -1,8 +1,8 @@
-"""The dashboard's routes on the worker's web server: ``/`` (the page),
-``/static/...`` (its files) and ``/events`` (one Server-Sent Events stream per
-page).
+"""The dashboard's routes on the worker's web server: ``/`` (the analyst's page),
+``/static/...`` (its files), ``/events`` (one Server-Sent Events stream per
+page) and ``/operator`` (the operator's page: readiness, lanes, dead letters).
 
-``/events?range=&window=&brand=&topic=&label=`` sends, about every second,
+``/events?range=&window=&brand=&topic=&label=&lang=&platform=`` sends, about every second,
 ``snapshot`` (what :func:`mmstream.web.snapshot.build` gives for that view, only
 when it changed) and ``mentions`` (the new mentions that match the view, newest
 last, at most :data:`MENTIONS_PER_TICK`; ``skipped`` counts the others).
@@ -168,9 +168,11 @@ def _event(name: str, data: str) -> bytes:
 
 
 def add_routes(context: Any, hub: Hub) -> None:
-    """``/``, ``/events`` and ``/static/`` through the worker context; the event streams end when the
-    worker begins to stop (so its web server stops at once)."""
+    """``/``, ``/events``, ``/static/``, and the operator's view (``/operator``: readiness, lanes, dead
+    letters; ``/operator/state``: its dead letters as JSON) through the worker context, apart from the
+    analyst's screen; the event streams end when the worker begins to stop (so its web server stops at once)."""
     page = (STATIC / "index.html").read_bytes()
+    operator_page = (STATIC / "operator.html").read_bytes()
 
     async def index(web_: Any, request: web.Request) -> web.Response:  # noqa: ARG001
         return web.Response(body=page, content_type="text/html", charset="utf-8")
@@ -178,7 +180,17 @@ def add_routes(context: Any, hub: Hub) -> None:
     async def events(web_: Any, request: web.Request) -> web.StreamResponse:  # noqa: ARG001
         return await hub.stream(request)
 
+    async def operator(web_: Any, request: web.Request) -> web.Response:  # noqa: ARG001
+        return web.Response(body=operator_page, content_type="text/html", charset="utf-8")
+
+    async def operator_state(web_: Any, request: web.Request) -> web.Response:  # noqa: ARG001
+        hub.live.ensure_started()
+        return web.json_response({"dead_letters": hub.live.dead_letter_summary(), "dashboards": hub.streams,
+                                  "snapshot_builds": hub.builds, "snapshot_seconds": round(hub.build_seconds, 3)})
+
     context.add_route("/", index, name="dashboard_index")
     context.add_route("/events", events, name="dashboard_events")
+    context.add_route("/operator", operator, name="dashboard_operator")
+    context.add_route("/operator/state", operator_state, name="dashboard_operator_state")
     context.add_static("/static/", STATIC, name="dashboard_static")
     context.on_shutdown(hub.close)

@@ -131,7 +131,8 @@ def _get(port: int, path: str, headers: dict | None = None) -> http.client.HTTPR
 
 def test_token_guards_the_dashboard_and_the_json_api(dash):
     port = dash.settings.web_port
-    for path in ("/", "/static/dashboard.js", "/events", "/brands", "/topics", "/alerts", "/analytics/status"):
+    for path in ("/", "/static/dashboard.js", "/events", "/brands", "/topics", "/alerts", "/analytics/status",
+                 "/operator", "/operator/state"):
         response = _get(port, path)
         assert response.status == 401, path
         assert "MMSTREAM_WEB_TOKEN" in json.loads(response.body)["error"]
@@ -154,7 +155,7 @@ def test_token_guards_the_dashboard_and_the_json_api(dash):
 
 def test_security_headers_and_no_inline_code(dash):
     bearer = {"Authorization": f"Bearer {TOKEN}"}
-    for path in ("/", "/static/dashboard.js", "/brands", "/events"):
+    for path in ("/", "/static/dashboard.js", "/brands", "/events", "/operator", "/operator/state"):
         response = _get(dash.settings.web_port, path, bearer)
         assert response.status == 200, path
         csp = response.getheader("Content-Security-Policy")
@@ -162,12 +163,14 @@ def test_security_headers_and_no_inline_code(dash):
         assert "unsafe" not in csp
         assert response.getheader("X-Content-Type-Options") == "nosniff"
     static = REPO / "mmstream" / "web" / "static"
-    page = (static / "index.html").read_text()
-    assert "<style" not in page and not re.search(r"\s(style|on[a-z]+)=", page)
-    assert page.count("<script") == page.count("<script defer src=")
-    code = (static / "dashboard.js").read_text()
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
-        assert sink not in code, sink
+    for name in ("index.html", "operator.html"):
+        page = (static / name).read_text()
+        assert "<style" not in page and not re.search(r"\s(style|on[a-z]+)=", page), name
+        assert page.count("<script") == page.count("<script defer src="), name
+    for name in ("dashboard.js", "operator.js"):
+        code = (static / name).read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in code, (name, sink)
 
 
 def test_page_loads_and_fills_in(dash):
@@ -442,6 +445,44 @@ def test_markup_in_a_post_stays_text_and_runs_nothing(dash):
     assert b.eval("document.querySelectorAll('b, i, script:not([src])').length") == 0
     assert b.eval("document.scripts.length") == 2
     assert b.problems() == []
+
+
+def test_the_operator_view_is_apart_from_the_analysts(dash):
+    """Readiness, per-lane lag and queue depth, dead letters by reason: on /operator, not on the
+    analyst's screen; a dead letter's hostile detail stays text."""
+    b = _page(dash)
+    b.wait_for("document.querySelectorAll('#kpis .kpi').length > 0", 20)
+    assert b.eval("!document.querySelector('#dead') && !document.body.textContent.includes('Dead letters')")
+    assert b.eval("[...document.querySelectorAll('#kpis .kpi')].every(k => !k.dataset.kpi.includes('dead'))")
+    bad = '<img src=x onerror="window.__pwned=7">' + uuid.uuid4().hex[:6]
+    produce(dash.settings, [{"id": bad, "text": "acme air, no time on this one"}])  # no created_at: dead-lettered
+    b.eval("document.querySelector('a.navlink[href=\"/operator\"]').click()")
+    b.wait_for("location.pathname === '/operator' && document.readyState === 'complete'", 20)
+    b.wait_for("document.querySelector('#ready').textContent === 'ready'", 20)
+    row = "[...document.querySelectorAll('#dead tbody tr')].find(tr => tr.children[0].textContent === 'missing_created_at')"
+    b.wait_for(f"!!{row}", 30)
+    assert b.eval(f"{row}.children[3].title") == f"post {bad}"
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    state = json.loads(_get(dash.settings.web_port, "/operator/state", bearer).body)["dead_letters"]
+    counted = {r["reason"]: r["count"] for r in state["reasons"]}
+    b.wait_for(f"+{row}.children[2].textContent === {counted['missing_created_at']}", 10)
+    metrics = _get(dash.settings.web_port, "/metrics", bearer).body.decode()
+    lanes = {}
+    for line in metrics.splitlines():
+        found = re.match(r'mmstream_lane_(lag_records|queue_depth)\{.*lane="([^"]*)".*\} (\S+)$', line)
+        if found:
+            lanes.setdefault(found.group(2), {})[found.group(1)] = float(found.group(3))
+    shown = b.wait_for("(() => { const r = [...document.querySelectorAll('#lanes tbody tr')].map(tr => [...tr.children]"
+                       ".map(td => td.textContent)); return r.length && r; })()", 20)
+    print(f"lanes in /metrics: {lanes}")
+    if lanes:
+        assert sorted(r[0] for r in shown) == sorted(lanes)
+    else:
+        assert shown == [["no lane reports yet"]]
+    assert b.eval("typeof window.__pwned") == "undefined" and b.eval("document.images.length") == 0
+    assert b.problems() == []
+    b.eval("document.querySelector('a.navlink[href=\"/\"]').click()")
+    b.wait_for("location.pathname === '/' && document.readyState === 'complete'", 20)
 
 
 def test_page_reconnects_after_a_worker_restart(dash):

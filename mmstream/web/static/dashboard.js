@@ -119,7 +119,6 @@
     renderBrands(snap);
     renderTopics(snap);
     renderAlerts(snap);
-    renderDead(snap);
     setStatus("live");
   }
 
@@ -245,11 +244,6 @@
         el("div", {class: "keywords"}, ...((a.top_topics || a.top_brands || []).map((t) => el("span", {class: "kw", text: (t.label || t.id || t.brand) + " (" + t.posts + ")"})))));
     });
     $("alerts").replaceChildren(...(items.length ? items : [el("li", {class: "empty", text: "no alert in range"})]));
-  }
-
-  function renderDead(snap) {
-    const rows = snap.dead_letters.reasons.map((r) => el("tr", null, el("td", {text: r.reason}), el("td", {text: r.stage}), el("td", {class: "num", text: r.count.toLocaleString()}), el("td", {class: "detail", text: r.last.detail, title: r.last.id ? "post " + r.last.id : ""})));
-    $("dead").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", null, el("td", {colspan: 4, class: "empty", text: "none"}))]));
   }
 
   // -- live mentions -----------------------------------------------------------------
