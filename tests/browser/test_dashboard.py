@@ -451,9 +451,9 @@ def test_the_operator_view_is_apart_from_the_analysts(dash):
     """Readiness, per-lane lag and queue depth, dead letters by reason: on /operator, not on the
     analyst's screen; a dead letter's hostile detail stays text."""
     b = _page(dash)
-    b.wait_for("document.querySelectorAll('#kpis .kpi').length > 0", 20)
+    b.wait_for("document.querySelectorAll('#kpis .kpi[data-kpi]').length > 0", 20)
     assert b.eval("!document.querySelector('#dead') && !document.body.textContent.includes('Dead letters')")
-    assert b.eval("[...document.querySelectorAll('#kpis .kpi')].every(k => !k.dataset.kpi.includes('dead'))")
+    assert b.eval("[...document.querySelectorAll('#kpis .kpi')].every(k => !(k.dataset.kpi || '').includes('dead'))")
     bad = '<img src=x onerror="window.__pwned=7">' + uuid.uuid4().hex[:6]
     produce(dash.settings, [{"id": bad, "text": "acme air, no time on this one"}])  # no created_at: dead-lettered
     b.eval("document.querySelector('a.navlink[href=\"/operator\"]').click()")
@@ -483,6 +483,60 @@ def test_the_operator_view_is_apart_from_the_analysts(dash):
     assert b.problems() == []
     b.eval("document.querySelector('a.navlink[href=\"/\"]').click()")
     b.wait_for("location.pathname === '/' && document.readyState === 'complete'", 20)
+
+
+LAYOUT = """(() => {
+  const d = document.scrollingElement, box = (s) => document.querySelector(s).getBoundingClientRect();
+  const sideways = [...document.querySelectorAll('main, .card, .scroll, table, .kpis')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + '.' + e.className + '#' + e.id);
+  return {page: [d.scrollWidth, d.clientWidth], height: d.scrollHeight, sideways,
+          feed: box('.area-feed').height, stack: box('.area-stack').height,
+          list: [document.querySelector('#feed').scrollHeight, document.querySelector('#feed').clientHeight],
+          rows: document.querySelectorAll('#feed li.mention').length,
+          columns: [...document.querySelectorAll('#brands thead th')].map(th => th.getBoundingClientRect().right <= box('.area-brands').right + 1)};
+})()"""
+
+
+@pytest.mark.parametrize("width", [1024, 1440])
+def test_layout_fits_the_width_and_bounds_the_feed(dash, width):
+    """No horizontal scroll at 1024 and 1440 px (the brand table scrolled sideways at 1024), every brand
+    column in view, and the feed scrolls inside its card (it grew the page to 9,000 px with 88 rows)."""
+    b = _page(dash)
+    try:
+        b.send("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+        b.wait_for("document.querySelectorAll('#feed li.mention').length >= 30 && "
+                   "document.querySelectorAll('#brands tbody tr[data-brand]').length >= 3", 20)
+        time.sleep(0.5)  # a resize settles (the charts follow it)
+        shown = b.eval(LAYOUT)
+        print(f"{width} px: {shown}")
+        assert shown["page"][0] <= shown["page"][1] and shown["sideways"] == [], shown
+        assert all(shown["columns"]), shown
+        assert shown["feed"] <= max(shown["stack"], 480) + 1 and shown["height"] < 2500, shown
+        assert shown["list"][0] > shown["list"][1], shown  # the rows are there, scrolled inside
+    finally:
+        b.send("Emulation.setDeviceMetricsOverride", width=1440, height=1000, deviceScaleFactor=1, mobile=False)
+
+
+def test_loading_and_empty_states(dash):
+    """Before the first snapshot every panel says it is loading (the page as served); a view nothing
+    matches says so in every panel instead of showing empty boxes."""
+    page = _get(dash.settings.web_port, "/", {"Authorization": f"Bearer {TOKEN}"}).body.decode()
+    for panel in ('id="kpis"', 'id="chart-posts"', 'id="brands"', 'id="topics"', 'id="alerts"', 'id="feed"'):
+        after = page[page.index(panel):]
+        assert "loading" in after[:after.index("</section>")], panel
+    b = _page(dash)
+    b.goto("about:blank")
+    b.goto(f"{dash.url}/#platform=" + urllib.parse.quote("no such platform"))
+    b.wait_for("document.querySelector('#kpis .kpi[data-kpi=\"brand mentions\"]') && "
+               "document.querySelector('#kpis .kpi[data-kpi=\"brand mentions\"]').dataset.value === '0'", 20)
+    empty = b.wait_for("(() => { const t = (s) => (document.querySelector(s) || {}).textContent || ''; "
+                       "const e = {brands: t('#brands tbody .empty'), chart: t('#chart-posts .empty'), "
+                       "feed: t('#feed .empty'), topics: t('#topics .empty')}; "
+                       "return Object.values(e).every(v => v && !v.includes('loading')) && e; })()", 20)
+    assert "match" in empty["brands"] and "match" in empty["feed"], empty
+    b.eval("document.querySelector('#filters button').click()")
+    b.wait_for("!document.querySelector('#filters button') && document.querySelectorAll('#feed li.mention').length > 0", 20)
+    assert b.problems() == []
 
 
 def test_page_reconnects_after_a_worker_restart(dash):

@@ -119,6 +119,7 @@
     renderBrands(snap);
     renderTopics(snap);
     renderAlerts(snap);
+    feedEmpty();
     setStatus("live");
   }
 
@@ -133,6 +134,7 @@
                ["brands", k.brands, String(k.brands), filtered ? "with mentions in view" : "configured or seen"]);
     $("kpis").replaceChildren(...tiles.map(([label, raw, value, hint]) => el("div", {class: "kpi", title: hint, data: {kpi: label, value: raw === null ? "" : raw}}, el("span", {class: "value", text: value}), el("span", {class: "label", text: label}))));
     $("kpis-note").textContent = from;
+    $("kpis").removeAttribute("aria-busy");
   }
 
   // 3600 -> "1 h", 300 -> "5 min", 90 -> "90 s": the units an analyst reads
@@ -152,6 +154,13 @@
     const sums = c.brands.map((b, i) => [b, c.posts[i].reduce((a, x) => a + (x || 0), 0)]);
     $("chart-posts").dataset.posts = JSON.stringify(Object.fromEntries(sums));
     $("chart-posts").setAttribute("aria-label", "posts in range: " + sums.map(([b, n]) => brandName(b) + " " + n).join(", "));
+    if (!c.brands.length) {  // nothing to draw: say so instead of empty axes
+      for (const id of ["chart-posts", "chart-score"]) {
+        if (charts[id]) { charts[id].plot.destroy(); delete charts[id]; }
+        $(id).replaceChildren(el("p", {class: "empty", text: filteredView() ? "no mention matches the filters in this range" : "no brand mention in this range yet"}));
+      }
+      return;
+    }
     plot("chart-posts", c, c.posts, null);
     plot("chart-score", c, c.score, [-1, 1]);
   }
@@ -173,6 +182,7 @@
     let entry = charts[id];
     if (!entry || entry.sig !== sig) {
       if (entry) entry.plot.destroy();
+      box.replaceChildren();  // the loading or empty note
       const css = getComputedStyle(document.body);
       const ink = css.getPropertyValue("--muted").trim(), grid = css.getPropertyValue("--line").trim();
       const shade = css.getPropertyValue("--open").trim();
@@ -217,7 +227,7 @@
       el("td", null, bar(b.negative_share, "neg")),
       el("td", null, b.complaint_share === null ? "—" : bar(b.complaint_share, "cmp")),
       el("td", {class: "num " + tone(b.mean_score), text: signed(b.mean_score)})));
-    $("brands").tBodies[0].replaceChildren(...rows);
+    $("brands").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", null, el("td", {colspan: 6, class: "empty", text: filteredView() ? "no brand mention matches the filters in this range" : "no brand mention in this range yet"}))]));
     $("brands-note").textContent = snap.brands_total > snap.brands.length ? snap.brands.length + " of " + snap.brands_total : "";
   }
 
@@ -226,7 +236,7 @@
       el("div", {class: "row"}, el("strong", {text: t.label}), el("span", {class: "badge " + tone(t.mean_score), text: signed(t.mean_score)})),
       el("div", {class: "keywords"}, ...t.keywords.map((k) => el("span", {class: "kw", text: k}))),
       el("div", {class: "meta", text: t.posts.toLocaleString() + " posts · " + t.recent + " recent · " + pct(t.negative_share) + " negative"})));
-    $("topics").replaceChildren(...(items.length ? items : [el("li", {class: "empty", text: "no mined topic yet"})]));
+    $("topics").replaceChildren(...(items.length ? items : [el("li", {class: "empty", text: filteredView() ? "no mined topic among the matching mentions" : "no mined topic yet"})]));
   }
 
   function renderAlerts(snap) {
@@ -247,9 +257,16 @@
   }
 
   // -- live mentions -----------------------------------------------------------------
-  function clearFeed() { $("feed").replaceChildren(); shown.clear(); skipped = 0; }
+  const filteredView = () => FILTERS.some((f) => state[f]);
+  function clearFeed() { $("feed").replaceChildren(el("li", {class: "empty loading", text: "loading…"})); shown.clear(); skipped = 0; }
+  // after the first snapshot, a feed that got nothing says why
+  function feedEmpty() {
+    const feed = $("feed");
+    if (!feed.querySelector(".mention")) feed.replaceChildren(el("li", {class: "empty", text: filteredView() ? "no recent mention matches the filters" : "no mention yet"}));
+  }
   function addMentions(payload) {
     const feed = $("feed");
+    for (const note of feed.querySelectorAll(".empty")) note.remove();
     skipped += payload.skipped || 0;
     for (const m of payload.mentions) {
       if (shown.has(m.id)) continue;
