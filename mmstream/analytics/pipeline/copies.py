@@ -54,6 +54,16 @@ def exclude_mode(settings: Any) -> str:
     return mode
 
 
+def own_pictures(item: "Item") -> list:
+    """The decoded pictures the post itself carries: each of its own values (as its plugin's ``validate``
+    returned it) that is a list of images, whichever plugin reads it. Not ``item.values``: there a
+    derived value may stand in its key's place (a video's keyframes, already encoded), and a copy is
+    found from what the post sent."""
+    post = item.post
+    own = post.modalities.values() if post is not None else ()
+    return [p for value in own if isinstance(value, list) for p in value if hasattr(p, "convert")]
+
+
 class CopyFinder(Enricher):
     name = "duplicates"
 
@@ -92,8 +102,7 @@ class CopyFinder(Enricher):
         state = self.state(partition, topic)
         post = item.post
         text = "\n".join(item.texts().values())
-        pictures = item.values.get("images")  # decoded images (the image plugin's validated value), if any
-        hashes = [dhash(p) for p in pictures if hasattr(p, "convert")] if isinstance(pictures, list) else []
+        hashes = [dhash(p) for p in own_pictures(item)]
         t_ms = moment_ms(post.created_at)
         dup, campaign = state.observe(post.id, t_ms, text, post.author, hashes)
         item.add("duplicate_of", dup)
