@@ -27,7 +27,12 @@
     node.textContent = body.ready ? "ready" : "not ready (" + reply.status + ")";
     node.className = "ready " + (body.ready ? "on" : "off");
     const checks = Object.entries(body.checks || {});
-    $("checks").tBodies[0].replaceChildren(...(checks.length ? checks.map(([k, v]) => row(cell(k), cell(typeof v === "object" ? JSON.stringify(v) : String(v), v === true ? "positive" : v === false ? "negative" : ""))) : empty(2, "no check reported")));
+    // a check is {ok, detail, ...more}: "ok · joined, partitions assigned · posts_partitions 0,1,2,3"
+    const said = (v) => (v && typeof v === "object"
+      ? [v.ok ? "ok" : "not yet", v.detail, ...Object.entries(v).filter(([k]) => k !== "ok" && k !== "detail").map(([k, x]) => k + " " + x)].filter(Boolean).join(" · ")
+      : String(v));
+    const ok = (v) => (v && typeof v === "object" ? v.ok : v);
+    $("checks").tBodies[0].replaceChildren(...(checks.length ? checks.map(([k, v]) => row(cell(k), cell(said(v), ok(v) === true ? "positive" : ok(v) === false ? "negative" : ""))) : empty(2, "no check reported")));
   }
 
   async function lanes() {
