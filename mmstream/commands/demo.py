@@ -19,19 +19,35 @@ from mmstream.commands.produce import produce_jsonl
 from mmstream.kafka.admin import create_topics
 from mmstream.kafka.readback import Record, consume
 from mmstream.settings import Settings
+from mmstream.training.extractors import image_extractor, plugin_extractors
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "posts.jsonl"
+#: the post field (core's posts schema, mmstream/schemas/posts.json) whose text each result line shows
+TEXT = "text"
 
 
-def format_result(record: dict, text: str = "") -> str:
-    """One readable line: label, score, brands, topic, modalities, text excerpt."""
+def image_keys(extractors: dict) -> tuple[str | None, str | None]:
+    """(the modality whose report carries the OCR text of a post's images, the text view that text
+    becomes), from the declarations of the extractor that encodes images (its one feature, its first
+    text view); (None, None) without one: the demo then shows no image text."""
+    photos = image_extractor(extractors)
+    if photos is None:
+        return None, None
+    return next(iter(photos.dims)), (photos.text_views[0] if photos.text_views else None)
+
+
+def format_result(record: dict, text: str = "", images: tuple[str | None, str | None] = (None, None)) -> str:
+    """One readable line: label, score, brands, topic, modalities, text excerpt (``images``:
+    :func:`image_keys`)."""
     s = record["sentiment"] or {"label": "-", "score": 0.0}  # null: the model read nothing of the post
     brands = ",".join(record.get("brands") or []) or "-"
     topic = record["topics"][0]["label"] if record.get("topics") else "-"
     mods = record.get("modalities", {})
+    photos, read = images
+    report = (mods.get(photos) if photos else None) or {}
     excerpt = ""
-    if "image_text" in mods or (mods.get("images") or {}).get("ocr_text"):
-        excerpt = "[image text] " + (mods.get("images") or {}).get("ocr_text", "")
+    if (read is not None and read in mods) or report.get("ocr_text"):
+        excerpt = "[image text] " + report.get("ocr_text", "")
     excerpt = (text + " " + excerpt).strip() if text else excerpt
     excerpt = excerpt.replace("\n", " ")
     excerpt = excerpt[:70] + "..." if len(excerpt) > 73 else excerpt
@@ -49,13 +65,14 @@ def run_demo(rate: float = 20.0, timeout: float = 180.0, posts_file: str | None 
     for line in lines:
         try:
             post = json.loads(line)
-            texts[post["id"]] = post.get("text", "")
+            texts[post["id"]] = post.get(TEXT, "")
         except (ValueError, KeyError, TypeError):
             pass
     with tempfile.TemporaryDirectory(prefix="mmstream-demo-") as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
         settings = Settings.load(broker=broker.url, app_id="mmstream-demo", data_dir=str(Path(tmp) / "data"),
                                  web_port=free_port())
         print(f"broker  {broker.url} (embedded tansu)", flush=True)
+        images = image_keys(plugin_extractors(settings))
         create_topics(settings, roles=("worker",))
         worker_log = open(Path(tmp) / "worker.log", "wb")
         env = {**os.environ, "MMSTREAM_BROKER": broker.url, "MMSTREAM_APP_ID": settings.app_id,
@@ -76,7 +93,7 @@ def run_demo(rate: float = 20.0, timeout: float = 180.0, posts_file: str | None 
                 value = rec.json()
                 if rec.topic == settings.topic("enriched"):
                     ident = "id:" + value["id"]
-                    line = format_result(value, texts.get(value["id"], ""))
+                    line = format_result(value, texts.get(value["id"], ""), images)
                     kind = "results"
                 else:
                     ident = f"src:{value.get('partition')}:{value.get('offset')}"
