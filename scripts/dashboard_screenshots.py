@@ -3,7 +3,8 @@
 Runs the demo, waits until its history is scored and topics are mined, then
 opens the page in headless Chromium (Debian's `chromium`) and writes
 docs/dashboard-light.png, docs/dashboard-dark.png and docs/dashboard-filtered.png
-(one brand and negative posts only).
+(one brand and negative posts only) at 1440 px, docs/dashboard-1024.png at 1024 px
+and docs/dashboard-operator.png (the operator view).
 
 Run: python scripts/dashboard_screenshots.py [--wait 90]
 """
@@ -62,10 +63,22 @@ def main() -> int:
                              "s.dispatchEvent(new Event('change')); })()")
                 time.sleep(4)
                 browser.screenshot(out / "dashboard-filtered.png")
+                browser.send("Emulation.setDeviceMetricsOverride", width=1024, height=900, deviceScaleFactor=1,
+                             mobile=False)
+                browser.goto("about:blank")
+                browser.goto(url)
+                browser.wait_for("document.querySelectorAll('#feed li.mention').length > 20", 60)
+                time.sleep(3)
+                browser.screenshot(out / "dashboard-1024.png", full_page=True)
+                browser.goto(url.rstrip("/") + "/operator")
+                browser.wait_for("document.querySelector('#ready').textContent !== 'loading…'", 30)
+                time.sleep(2)
+                browser.screenshot(out / "dashboard-operator.png")
                 problems = browser.problems()
             finally:
                 browser.close()
-        print(f"wrote {out}/dashboard-light.png, dashboard-dark.png, dashboard-filtered.png"
+        print(f"wrote {out}/dashboard-light.png, dashboard-dark.png, dashboard-filtered.png (1440 px), "
+              "dashboard-1024.png, dashboard-operator.png"
               + (f"; page problems: {problems}" if problems else ""))
         return 0
     finally:
