@@ -14,11 +14,13 @@ leaves the buckets before it empty (null), never zero.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
+from itertools import accumulate
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from mmstream.web.snapshot import View
+    from mmstream.web.view import View
 
 LABELS = ("negative", "neutral", "positive")
 MAX_FACETS = 30
@@ -87,7 +89,11 @@ def chart(mentions: list[dict], view: "View", charted: list[str], edges: list[in
     chosen = [m for m in mentions if others.matches(m)]
     posts_out, score_out = [], []
     for brand in charted:
-        times = sorted((m["t"], m["score"]) for m in chosen if brand in m["brands"])
+        mine = sorted((m["t"], m["score"]) for m in chosen if brand in m["brands"])
+        times = [t for t, _ in mine]
+        # prefix sums: a bucket costs two binary searches, not a pass over the brand's mentions
+        scored = [0, *accumulate(s is not None for _, s in mine)]
+        total = [0.0, *accumulate(s or 0.0 for _, s in mine)]
         posts_row: list = []
         score_row: list = []
         for edge in edges:
@@ -95,11 +101,10 @@ def chart(mentions: list[dict], view: "View", charted: list[str], edges: list[in
                 posts_row.append(None)
                 score_row.append(None)
                 continue
-            lo, hi = edge + width - size, edge + width
-            inside = [s for t, s in times if lo <= t < hi]
-            scored = [s for s in inside if s is not None]
-            posts_row.append(len(inside))
-            score_row.append(round(sum(scored) / len(scored), 4) if scored else None)
+            lo, hi = bisect_left(times, edge + width - size), bisect_left(times, edge + width)
+            n = scored[hi] - scored[lo]
+            posts_row.append(hi - lo)
+            score_row.append(round((total[hi] - total[lo]) / n, 4) if n else None)
         posts_out.append(posts_row)
         score_out.append(score_row)
     return posts_out, score_out

@@ -7,96 +7,29 @@ from the output topics, so every worker has them), the engine's open windows
 ends at the newest event seen, not at the wall clock, so a replayed or delayed
 stream reads the same.
 
-Bounded whatever the data: charts hold at most :data:`CHART_BRANDS` brands and
-:data:`MAX_POINTS` points each (windows merged into buckets), the brand table
+Bounded whatever the data: charts (:mod:`mmstream.web.charts`) hold at most
+:data:`~mmstream.web.charts.CHART_BRANDS` brands and
+:data:`~mmstream.web.charts.MAX_POINTS` points each (windows merged into buckets), the brand table
 :data:`MAX_BRANDS` rows, topics and alerts a few dozen.
 """
 from __future__ import annotations
 
-from bisect import bisect_left
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mmstream.errors import QueryError
 from mmstream.web import filtered
-from mmstream.web.index import Series, Sums, WindowIndex, ms
+from mmstream.web.charts import CHART_BRANDS, chart_of, open_rows
+from mmstream.web.index import Series, Sums, WindowIndex
+from mmstream.web.view import RANGES, View
+
+__all__ = ["RANGES", "View", "build"]
 
 if TYPE_CHECKING:
     from mmstream.analytics.pipeline.service import Analytics
     from mmstream.web.live import LiveFeed
 
-RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
-MAX_POINTS = 120
-CHART_BRANDS = 8
 MAX_BRANDS = 200
 MAX_TOPICS = 20
 MAX_ALERTS = 30
-LABELS = ("negative", "neutral", "positive")
-
-
-FILTERS = ("brand", "topic", "label", "lang", "platform")
-
-
-@dataclass(frozen=True)
-class View:
-    range: str = "1h"
-    window: str = "tumbling"
-    brand: str = ""
-    topic: str = ""
-    label: str = ""
-    lang: str = ""
-    platform: str = ""
-
-    @classmethod
-    def from_query(cls, query: Any, windows: list[str]) -> "View":
-        view = cls(**{k: str(query.get(k, getattr(cls, k)))[:256] for k in ("range", "window") + FILTERS})
-        if view.range not in RANGES:
-            raise QueryError(f"'range' must be one of {', '.join(RANGES)}, got {view.range!r}")
-        if view.window not in windows:
-            raise QueryError(f"'window' must be one of {', '.join(windows)}, got {view.window!r}")
-        if view.label not in ("",) + LABELS:
-            raise QueryError(f"'label' must be one of {', '.join(LABELS)} or empty, got {view.label!r}")
-        return view
-
-    def matches(self, mention: dict) -> bool:
-        return ((not self.brand or self.brand in mention["brands"])
-                and (not self.label or mention["label"] == self.label)
-                and (not self.lang or mention["lang"] == self.lang)
-                and (not self.platform or mention["platform"] == self.platform)
-                and (not self.topic or any(t["id"] == self.topic for t in mention["topics"])))
-
-    @property
-    def by_mentions(self) -> bool:
-        """A filter the windows cannot answer: every figure comes from the mentions (:mod:`.filtered`)."""
-        return bool(self.label or self.topic or self.lang or self.platform)
-
-    @property
-    def filtered(self) -> bool:
-        return any(getattr(self, k) for k in FILTERS)
-
-    def without_brand(self) -> "View":
-        return replace(self, brand="")
-
-    def without_topic(self) -> "View":
-        return replace(self, topic="")
-
-
-def _open_rows(analytics: "Analytics | None", engine_here: bool, brand: str, name: str, since: int | None,
-               closed: Series | None) -> list[dict]:
-    """The engine's open windows of the brand that end after ``since`` and are not closed yet."""
-    if analytics is None or not engine_here:
-        return []
-    out = []
-    for row in analytics.engine.open_windows(brand, name):
-        start = ms(row["window"]["start"])
-        if since is not None and ms(row["window"]["end"]) <= since:
-            continue
-        if closed is not None:
-            i = bisect_left(closed.starts, start)
-            if i < len(closed.starts) and closed.starts[i] == start:
-                continue
-        out.append(row)
-    return out
 
 
 def _brand_ids(analytics: "Analytics | None", engine_here: bool, recent: list[dict]) -> tuple[list[dict], set[str]]:
@@ -122,66 +55,6 @@ def newest_event(analytics: "Analytics | None", ends: list[int], recent: list[di
     return newest
 
 
-def _edges(first: int, since: int | None, now: int, spec_step: int) -> tuple[list[int], int]:
-    """Bucket starts (ms) over ``[max(first, since), now]``, at most MAX_POINTS, each a whole number
-    of steps wide, and that width."""
-    lo = max(first, since or first)
-    width = max(spec_step, -(-(now - lo) // MAX_POINTS // spec_step) * spec_step)
-    return (list(range(lo - lo % width, now + 1, width)) if now else []), width
-
-
-def _chart(index: WindowIndex | None, rows_open: dict[str, list[dict]], charted: list[str], name: str,
-           spec_step: int, hopping: bool, since: int | None, now: int) -> tuple[list[int], list[list], list[list]]:
-    """Buckets of at most MAX_POINTS over ``[since, now]``, from the earliest window in range:
-    tumbling windows summed per bucket, hopping windows (they overlap) sampled, the last
-    ending in each bucket. Bucket times in seconds; posts 0 and score null where none."""
-    series = {b: index.series(b, name) if index is not None else None for b in charted}
-    first = now
-    for b in charted:
-        ser = series[b]
-        if ser is not None and ser.since(since) < len(ser.starts):
-            first = min(first, ser.starts[ser.since(since)])
-        first = min([first] + [ms(r["window"]["start"]) for r in rows_open.get(b, [])])
-    edges, width = _edges(first, since, now, spec_step)
-    posts_out, score_out = [], []
-    for b in charted:
-        ser, extra = series[b], rows_open.get(b, [])
-        posts_row, score_row = [], []
-        for edge in edges:
-            total = Sums()
-            if hopping:
-                best: tuple[int, dict] | None = None
-                i = ser.last_ending_in(edge, edge + width) if ser is not None else None
-                if i is not None:
-                    best = (ser.ends[i], ser.rows[i])
-                for row in extra:
-                    end = ms(row["window"]["end"])
-                    if edge <= end < edge + width and (best is None or end > best[0]):
-                        best = (end, row)
-                if best is not None:
-                    total.add_row(best[1])
-            else:
-                if ser is not None:
-                    total = ser.sums(*ser.starting(edge, edge + width))
-                for row in extra:
-                    if edge <= ms(row["window"]["start"]) < edge + width:
-                        total.add_row(row)
-            posts_row.append(total.posts)
-            score_row.append(round(total.score / total.posts, 4) if total.posts else None)
-        posts_out.append(posts_row)
-        score_out.append(score_row)
-    return [e // 1000 for e in edges], posts_out, score_out
-
-
-def _open_from(xs: list[int], width_s: int, closed_until: int | None) -> int | None:
-    """The first bucket (s) still filling: one reaching past the newest closed window's end
-    (every bucket when none closed yet); None when all are closed."""
-    for x in xs:
-        if closed_until is None or (x + width_s) * 1000 > closed_until:
-            return x
-    return None
-
-
 def _window_table(analytics: "Analytics | None", engine_here: bool, brands: list[dict], configured: set[str],
                   closed_of: dict[str, Series | None], tumbling: str, since: int | None,
                   recent: list[dict]) -> list[dict]:
@@ -191,7 +64,7 @@ def _window_table(analytics: "Analytics | None", engine_here: bool, brands: list
         brand = entry["brand"]
         closed = closed_of[brand]
         total = closed.sums(closed.since(since), len(closed.starts)) if closed is not None else Sums()
-        for row in _open_rows(analytics, engine_here, brand, tumbling, since, closed):
+        for row in open_rows(analytics, engine_here, brand, tumbling, since, closed):
             total.add_row(row)
         posts = total.posts
         known = posts if total.with_complaints else 0
@@ -202,35 +75,6 @@ def _window_table(analytics: "Analytics | None", engine_here: bool, brands: list
                       "complaint_share": total.complaints / posts if known else None})
     _live_complaints(table, recent)
     return table
-
-
-def _chart_of(analytics: "Analytics | None", engine_here: bool, index: WindowIndex | None, view: View,
-              charted: list[str], spec: Any, mentions: list[dict], covered_from: int | None, since: int | None,
-              now: int) -> dict:
-    """The chart's payload: from the windows, or (a filter beyond the brand) from the mentions; with
-    the first bucket still open (``open_from``, s) so the page draws it as open, not as a drop."""
-    step = spec.step_ms if spec is not None else 60_000
-    size = spec.size_ms if spec is not None else step
-    hopping = size > step
-    if view.by_mentions:
-        chosen = [m for m in mentions if view.without_brand().matches(m) and set(m["brands"]) & set(charted)]
-        first = min([m["t"] for m in chosen], default=now)
-        edges, width = _edges(first, since, now, step)
-        posts, score = filtered.chart(mentions, view, charted, edges, width, size if hopping else width, covered_from)
-        xs = [e // 1000 for e in edges]
-        open_from = xs[-1] if xs else None  # the bucket holding the newest event: more may come
-    else:
-        rows_open = {b: _open_rows(analytics, engine_here, b, view.window, since,
-                                   index.series(b, view.window) if index is not None else None) for b in charted}
-        xs, posts, score = _chart(index, rows_open, charted, view.window, step, hopping, since, now)
-        ends = [index.series(b, view.window).ends[-1] for b in charted
-                if index is not None and index.series(b, view.window).ends]
-        width = (xs[1] - xs[0]) * 1000 if len(xs) > 1 else step
-        open_from = _open_from(xs, width // 1000, max(ends) if ends else None)
-    return {"t": xs, "brands": charted, "posts": posts, "score": score, "open_from": open_from,
-            "bucket": width / 1000, "source": "mentions" if view.by_mentions else "windows",
-            "covered_from": covered_from // 1000 if covered_from else None,
-            "window": {"name": view.window, "size": size / 1000, "step": step / 1000}}
 
 
 def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: WindowIndex | None = None) -> dict:
@@ -265,7 +109,7 @@ def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: Wi
     table.sort(key=lambda b: (-b["posts"], b["brand"]))
     scope = [b for b in table if b["brand"] == view.brand] if view.brand else table  # every figure follows the brand
     charted = [view.brand] if view.brand else [b["brand"] for b in table if b["posts"]][:CHART_BRANDS]
-    chart = _chart_of(analytics, engine_here, index, view, charted, spec, mentions, covered_from, since, now)
+    chart = chart_of(analytics, engine_here, index, view, charted, spec, mentions, covered_from, since, now)
 
     by_id = {m["id"]: m for m in recent}
     total = sum(b["posts"] for b in scope)
@@ -287,11 +131,6 @@ def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: Wi
         "topics": _topics(analytics, mentions, view), "alerts": _alerts(analytics, since, view, by_id),
         "dead_letters": live.dead_letter_summary(),
     }
-
-
-def _share(flags: list[bool | None]) -> float | None:
-    known = [f for f in flags if f is not None]
-    return sum(known) / len(known) if known else None
 
 
 def _live_complaints(table: list[dict], recent: list[dict]) -> None:

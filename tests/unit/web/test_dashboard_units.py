@@ -15,7 +15,8 @@ from mmstream.web import live as live_module
 from mmstream.web.auth import session_value
 from mmstream.web.index import WindowIndex
 from mmstream.web.live import LiveFeed, complaint_of
-from mmstream.web.snapshot import MAX_POINTS, View, _chart
+from mmstream.web.charts import MAX_POINTS, window_chart as _chart
+from mmstream.web.view import View
 
 
 def _result(pid: str, label: str = "negative", **extra) -> dict:

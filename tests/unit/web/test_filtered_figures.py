@@ -104,7 +104,7 @@ def test_the_figures_say_from_when_the_mentions_count():
 
 
 def test_the_first_bucket_past_the_newest_closed_window_is_open():
-    from mmstream.web.snapshot import _open_from
+    from mmstream.web.charts import open_from as _open_from
 
     xs = [100, 110, 120, 130]
     assert _open_from(xs, 10, 120_000) == 120  # [120, 130) reaches past the closed end: still filling
