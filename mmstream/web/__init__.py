@@ -4,8 +4,11 @@ JSON API of :mod:`mmstream.analytics.serving.http`; a worker without the analyti
 
 * :mod:`mmstream.web.live`: a thread tailing posts, results and dead letters
   into bounded rings (the live mentions feed);
-* :mod:`mmstream.web.snapshot`: what one view (range, window, filters) shows;
-* :mod:`mmstream.web.routes`: ``/``, ``/static/...``, ``/events`` (SSE);
+* :mod:`mmstream.web.snapshot`: what one view (:mod:`mmstream.web.view`: range, window, filters)
+  shows, its charts (:mod:`mmstream.web.charts`) and, for a view filtered beyond its brand, the
+  figures counted from the mentions (:mod:`mmstream.web.filtered`);
+* :mod:`mmstream.web.routes`: ``/``, ``/static/...``, ``/events`` (SSE), ``/operator`` (readiness,
+  lanes, dead letters: the operator's page, apart from the analyst's);
 * :mod:`mmstream.web.auth`: the optional token and the security headers, and
   :mod:`mmstream.web.bind`: the warning for an exposed address: the worker's web server's own
   (every page, ``/metrics`` too), installed by the worker (:func:`secure_web_server`);
@@ -39,7 +42,7 @@ def secure_web_server(web_app: Any, settings: Settings) -> None:
 
 
 def install_dashboard(context: Any, settings: Settings, analytics: "Analytics") -> None:
-    """Add the dashboard's routes (``/``, ``/events``, ``/static/``) to the worker of ``context``
+    """Add the dashboard's routes (``/``, ``/events``, ``/static/``, ``/operator``) to the worker of ``context``
     (a :class:`~mmstream.plugin.context.WorkerContext`), showing ``analytics``."""
     from mmstream.web.live import LiveFeed
     from mmstream.web.routes import Hub, add_routes

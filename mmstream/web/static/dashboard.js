@@ -172,6 +172,8 @@
     const open = rows.map((row) => row.map((v, i) => (i >= cut - 1 && cut < row.length ? v : null)));
     return {cut, data: [c.t, ...closed, ...open]};
   }
+  // the band starts at the last closed point: it covers the dashed stretch even when one bucket is open
+  const shadeFrom = (c, cut) => (c.open_from === null || cut >= c.t.length ? null : c.t[Math.max(0, cut - 1)]);
   function plot(id, c, rows, range) {
     const box = $(id);
     const dark = matchMedia("(prefers-color-scheme: dark)").matches;
@@ -202,12 +204,12 @@
         scales: {x: {time: true}, y: range ? {range: range} : {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]}},
         axes: [{...axis, space: 90}, {...axis, size: 48}], hooks: {drawClear: [shadeOpen]},
         series: [{}, ...c.brands.map((b, i) => line(b, i, false)), ...c.brands.map((b, i) => line(b, i, true))]};
-      entry = charts[id] = {sig, openFrom: c.open_from, plot: new uPlot(opts, data, box)};
+      entry = charts[id] = {sig, openFrom: shadeFrom(c, cut), plot: new uPlot(opts, data, box)};
       // one legend row per brand: the open halves share their brand's colour
       const legend = [...box.querySelectorAll(".u-legend .u-series")];
       for (const row of legend.slice(legend.length - c.brands.length)) row.remove();
     } else {
-      entry.openFrom = c.open_from;
+      entry.openFrom = shadeFrom(c, cut);
       entry.plot.setData(data);
     }
   }
