@@ -285,6 +285,9 @@ def test_each_filter_changes_every_figure_consistently(dash):
         except AssertionError:
             raise AssertionError(f"{view}: the page shows {b.eval(FIGURES)}, the results say {want}") from None
         headline.append(want["mentions"])
+    # the last view: a platform of markup, shown literally in its option and its filter chip
+    assert "<i>x</i> (1)" in b.eval("[...document.querySelectorAll('#platform option')].map(o => o.textContent)")
+    assert b.eval("document.querySelector('#filters').textContent") == "platform: <i>x</i> ×"
     everything = _expected(dash.results, platforms, {})
     assert all(n < everything["mentions"] for n in headline)  # each filter changed the headline
     b.wait_for(f"{SET_VIEW}({{}})", 10)
