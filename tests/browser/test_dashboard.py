@@ -401,6 +401,25 @@ def test_filters(dash):
     assert b.problems() == []
 
 
+def _press_enter(b) -> None:
+    b.send("Input.dispatchKeyEvent", type="keyDown", key="Enter", code="Enter", windowsVirtualKeyCode=13, text="\r")
+    b.send("Input.dispatchKeyEvent", type="keyUp", key="Enter", code="Enter", windowsVirtualKeyCode=13)
+
+
+def test_filters_work_from_the_keyboard(dash):
+    """The brand rows and topics that filter on a click take the focus and answer Enter."""
+    b = _page(dash)
+    b.wait_for("!!document.querySelector('#brands tbody tr[data-brand=\"zenbank\"]')", 20)
+    assert b.eval("document.querySelector('#brands tbody tr[data-brand=\"zenbank\"]').tabIndex") == 0
+    b.eval("document.querySelector('#brands tbody tr[data-brand=\"zenbank\"]').focus()")
+    assert b.eval("document.activeElement.dataset.brand") == "zenbank"
+    _press_enter(b)
+    b.wait_for("location.hash.includes('brand=zenbank')", 10)
+    b.eval("document.querySelector('#filters button').focus()")
+    _press_enter(b)
+    b.wait_for("!document.querySelector('#filters button') && !location.hash.includes('brand=')", 10)
+
+
 def test_alerts_show_their_evidence_and_filter(dash):
     b = _page(dash)
     alerts = json.loads(_get(dash.settings.web_port, "/alerts", {"Authorization": f"Bearer {TOKEN}"}).body)["alerts"]

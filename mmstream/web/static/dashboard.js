@@ -22,7 +22,13 @@
       if (value === null || value === undefined || value === false) continue;
       if (key === "class") node.className = value;
       else if (key === "text") node.textContent = String(value);
-      else if (key === "on") node.addEventListener("click", value);
+      else if (key === "on") {
+        node.addEventListener("click", value);
+        if (tag !== "button" && tag !== "a") {  // rows and list items that filter: reachable and usable by keyboard
+          node.tabIndex = 0;
+          node.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); value(event); } });
+        }
+      }
       else if (key === "data") for (const [k, v] of Object.entries(value)) node.dataset[k] = String(v);
       else node.setAttribute(key, String(value));
     }
