@@ -17,6 +17,16 @@ through the same methods: ``context.add_route(path, view, name=...)`` for a view
 aiohttp request, and a view may return any aiohttp response, a prepared ``StreamResponse`` too) and
 ``context.add_static(prefix, folder, name=...)`` for a folder of files. The worker's implementation is
 :class:`mmstream.worker.context.FaustContext`.
+
+For the analytics and the dashboard (moving onto the context): ``Analytics`` takes the context, not the
+app (``context.topic("mentions", partitions=...)``, ``context.submit(coro)`` from the model thread instead
+of ``run_coroutine_threadsafe(..., app.loop)``, ``await context.send("mentions", value, partition=p)``,
+``context.assigned_partitions("mentions")``); the engine's agents are ``context.add_agent(topic, handle,
+name=...)`` over records (``.partition``, ``.offset``, ``.value``), the feed ``context.add_task``, its stop
+and the dashboard's ``context.on_shutdown``; ``/``, ``/events`` and the JSON API ``context.add_route`` (an
+aiohttp handler ``h(request)`` becomes ``async def view(web, request): return await h(request)``),
+``/static/`` ``context.add_static``. What applies to every route (the web token's middleware, the
+security headers) is the worker's own, not a plugin's: there is no context method for it.
 """
 from __future__ import annotations
 
