@@ -21,19 +21,24 @@ from typing import Any
 
 import numpy as np
 
+from mmstream.errors import ConfigError
 from mmstream.pipeline.build import build_pipeline
 from mmstream.pipeline.batch import Pipeline
+from mmstream.plugin.extractors import Extractor, text_reader
 from mmstream.progress import Progress
 from mmstream.settings import Settings
 
 LANGS = ("en", "es", "gr", "ja")
 MEME_SEED = 7_000_003  # apart from the training seeds
 CAPTIONS = ("look at this", "thoughts?", "saw this today", "no comment")
+#: the fields of core's posts schema (mmstream/schemas/posts.json) the eval's posts are written in: the
+#: tweets as text, the memes as images
+TEXT, IMAGES = "text", "images"
 
 
 def _posts(texts: list[str], prefix: str, lang: str | None = None) -> list[bytes]:
     extra = {"lang": lang} if lang else {}
-    return [json.dumps({"id": f"{prefix}-{i}", "created_at": 0, "text": t or ".", **extra}).encode()
+    return [json.dumps({"id": f"{prefix}-{i}", "created_at": 0, TEXT: t or ".", **extra}).encode()
             for i, t in enumerate(texts)]
 
 
@@ -70,16 +75,26 @@ def eval_sentiment(pipeline: Pipeline, limit: int | None) -> dict[str, Any]:
     return {**_sentiment_scores(y, _labels(records)), "posts": len(texts), "posts_per_s": round(len(texts) / seconds, 1)}
 
 
+def own_text(pipeline: Pipeline) -> tuple[Extractor, str]:
+    """The extractor that reads text (``reads_text``) and its first text view, a post's own text: what
+    the text measures call directly, by the plugins' declarations (issue 26)."""
+    reader = text_reader(pipeline.extractors)
+    if reader is None or not reader.text_views:
+        raise ConfigError("mmstream eval needs a plugin that reads text (reads_text, with a text view): "
+                          "install the text plugin (pip install -e plugins/text)")
+    return reader, reader.text_views[0]
+
+
 def eval_text_model_speed(pipeline: Pipeline, count: int = 3000) -> dict[str, float]:
     """The worker's text path, model only: the text extractor (tokenising, both
     encoders) and the fused model over micro-batches, no JSON, no Kafka."""
     from mmstream.training.data import tweeteval_sentiment
 
     texts = [t or "." for t in tweeteval_sentiment("test")[0][:count]]
-    text, size = pipeline.extractors["text"], pipeline.settings.batch_size
+    (text, own), size = own_text(pipeline), pipeline.settings.batch_size
     started = time.perf_counter()
     for start in range(0, len(texts), size):
-        extractions = text.extract("text", texts[start:start + size])
+        extractions = text.extract(own, texts[start:start + size])
         pipeline.model.predict([e.features for e in extractions])
     seconds = time.perf_counter() - started
     return {"posts": len(texts), "posts_per_s": round(len(texts) / seconds, 1), "ms_per_post": round(1000 * seconds / len(texts), 2)}
@@ -89,14 +104,14 @@ def eval_topics(pipeline: Pipeline) -> dict[str, float]:
     from mmstream.training.data import tweet_topics
     from mmstream.training.head import multilabel_macro_f1
 
-    model, text = pipeline.model, pipeline.extractors["text"]
+    model, (text, own) = pipeline.model, own_text(pipeline)
     if not model.topic_labels:
         return {}
     scores = {}
     for lang in LANGS:
         texts, Y = tweet_topics(lang, "test")
         # the text plugin's own path: a text it detects as non-English goes through its multilingual encoder
-        features = [e.features for e in text.extract("text", texts)]
+        features = [e.features for e in text.extract(own, texts)]
         probs = np.stack([p.topics for p in model.predict(features)])
         scores[lang] = round(100 * multilabel_macro_f1(Y, probs >= model.topic_threshold), 2)
     return scores
@@ -169,9 +184,9 @@ def eval_memes(pipeline: Pipeline, count: int) -> dict[str, Any]:
     raws = []
     for i, text in enumerate(texts):
         img = render_meme(text, seed=MEME_SEED + i, width=512)
-        post: dict[str, Any] = {"id": f"meme-{i}", "created_at": 0, "images": [{"b64": image_to_b64(img, "JPEG", 85)}]}
+        post: dict[str, Any] = {"id": f"meme-{i}", "created_at": 0, IMAGES: [{"b64": image_to_b64(img, "JPEG", 85)}]}
         if i % 2 == 0:
-            post["text"] = CAPTIONS[i % len(CAPTIONS)]
+            post[TEXT] = CAPTIONS[i % len(CAPTIONS)]
         raws.append(json.dumps(post).encode())
     memes, seconds = _run(pipeline, raws, "memes as images")
     return {"count": count, "as_text": _sentiment_scores(y, _labels(plain)), "as_meme": _sentiment_scores(y, _labels(memes)),
@@ -184,7 +199,7 @@ def eval_image_latency(pipeline: Pipeline, repeats: int = 15) -> dict[str, float
     def median_ms(make) -> float:
         times = []
         for i in range(repeats):
-            raw = json.dumps({"id": f"l{i}", "created_at": 0, "text": "new post", "images": [{"b64": make(i)}]}).encode()
+            raw = json.dumps({"id": f"l{i}", "created_at": 0, TEXT: "new post", IMAGES: [{"b64": make(i)}]}).encode()
             started = time.perf_counter()
             pipeline.process([(raw, None)])
             times.append(1000 * (time.perf_counter() - started))
@@ -221,7 +236,7 @@ def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300, 
     if pipeline.model.uses("text_multilingual"):
         report["umsab_test"] = eval_umsab(pipeline)
         report["mixed_speed"] = eval_mixed_speed(pipeline)
-    if "images" in pipeline.extractors and memes:
+    if IMAGES in pipeline.extractors and memes:  # a plugin reads the posts' images
         report["memes"] = eval_memes(pipeline, memes)
         report["image_latency"] = eval_image_latency(pipeline)
     return report
