@@ -74,13 +74,12 @@ def label(record: dict) -> int:
 
 
 def heard(record: dict, carrier: str) -> str:
-    """What the pipeline got out of the medium: the transcript, or the OCR text of the frames."""
-    mods = record.get("modalities") or {}
-    if carrier == "captions":
-        return (mods.get("video_frames") or {}).get("ocr_text") or ""
-    # a video's sound: its own derived modality (video_audio), or audio where the video plugin hands it on so
-    sound = mods.get("video_audio" if carrier == "video" else "audio") or mods.get("audio") or {}
-    return sound.get("transcript") or ""
+    """What the pipeline got out of the medium, from the plugins' reports whatever modality each sits under
+    (a carrier's post has one medium): the transcript (a voice note's, or the sound a video hands on), or,
+    for the silent captioned clip, the OCR text of its frames."""
+    field = "ocr_text" if carrier == "captions" else "transcript"
+    reports = (record.get("modalities") or {}).values()
+    return next((r[field] for r in reports if isinstance(r, dict) and isinstance(r.get(field), str) and r[field]), "")
 
 
 def post(item: Item, carrier: str, folder: Path) -> bytes:
