@@ -46,6 +46,10 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
     ("mmstream/inference/fused.py", "text"): (1, "the plugin name old `mmstream train` wrote in config.json "
                                              "'encoders' for the inputs the built-in text plugin made (a model "
                                              "without 'text_inputs'): a fixed value of old files, whatever is installed"),
+    ("mmstream/commands/evaluate.py", "text"): (1, "TEXT: the posts schema's field the eval's tweets (and the "
+                                               "memes' captions) are posted in"),
+    ("mmstream/commands/evaluate.py", "images"): (1, "IMAGES: the posts schema's field the eval's memes are posted "
+                                                 "in (they run when a plugin reads it)"),
     ("mmstream/commands/demo.py", "text"): (1, "TEXT: the posts schema's field (schemas/posts.json) whose text a "
                                            "result line shows, read from the sample posts"),
     ("mmstream/web/snapshot.py", "text"): (2, "the 'text' field of the feed's mentions (web/live.py: the post's "
@@ -55,10 +59,21 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
 #: files that still name built-in modalities as modalities (not in ALLOWED's sense), each with whose
 #: fix it is (issue 26): an entry fails once its file names none, so the list only shrinks
 PENDING: dict[str, str] = {
-    "mmstream/commands/evaluate.py": "the eval reads extractors['text'] and builds image posts",
-    "mmstream/evaluation/media.py": "the media eval reads the audio/video plugins' reports by name",
-    "mmstream/web/live.py": "the live feed reads post text and modalities.images",
-    "mmstream/lanes/observe.py": "the media lane's metrics read the audio and video keys by name",
+    "mmstream/evaluation/media.py": "the media eval writes its voice notes and clips under the audio and video "
+                                    "plugins' own post keys ('audio', 'videos'): their input format, which a "
+                                    "plugin should hand over (its carriers), not core name; what was heard is "
+                                    "read from the reports' transcript/ocr_text, whatever key. (Its carrier "
+                                    "labels 'text', 'audio' are report rows, not modalities: ALLOWED once it "
+                                    "leaves)",
+    "mmstream/web/live.py": "the feed's ocr_text reads modalities.images (the OCR of the post's own images, "
+                            "not of a video's frames, which no report field tells apart); the image extractor's "
+                            "declarations would do, but the feed shows results other workers made, whose "
+                            "plugins this process may not have (H7). Its 5 'text' are the post's and the "
+                            "mention's JSON field (ALLOWED once it leaves)",
+    "mmstream/lanes/observe.py": "media_seconds sums the top-level duration of the 'audio' and 'videos' "
+                                 "reports: reading every media-lane report's instead would add a video's sound "
+                                 "(video_audio), which is not counted now (the videos report has its durations "
+                                 "per clip only, so videos count 0 s): a change of the metric for H5 to decide",
 }
 
 
