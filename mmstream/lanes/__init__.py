@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from mmstream.errors import ConfigError
 
 #: what ``MMSTREAM_LANES`` / ``--lanes`` may say, and the lanes each runs
@@ -38,3 +40,8 @@ def parse_role(value: str | None) -> str:
 def media_group(app_id: str) -> str:
     """The media lane's consumer group: its own, so it is scaled (and lags) apart from the text lane."""
     return f"{app_id}-media"
+
+
+def media_plugins(settings: Any) -> frozenset[str]:
+    """``MMSTREAM_MEDIA_PLUGINS``: plugins whose modalities go to the media lane besides those declaring it."""
+    return frozenset(n.strip() for n in settings.media_plugins.split(",") if n.strip())

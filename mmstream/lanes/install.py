@@ -6,11 +6,12 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from mmstream.lanes import media_group
+from mmstream.lanes import media_group, media_plugins
 from mmstream.lanes.media import MediaLane, revoke_listener
 from mmstream.lanes.observe import LaneStats, media_lag
 from mmstream.lanes.routing import source_of
 from mmstream.pipeline.outcomes import Outcome
+from mmstream.plugin.extractors import media_modalities
 from mmstream.pipeline.work import Source
 from mmstream.settings import Settings
 
@@ -48,6 +49,7 @@ def install_media_lane(app: Any, settings: Settings, pipeline: Any, model_thread
     runs in ``MMSTREAM_MEDIA_CONCURRENCY`` threads of its own; the fused model, enrichers and sinks in the
     worker's one model thread (the text lane's too: they keep state across batches)."""
     holder: dict[str, MediaLane] = {}
+    stats.media_keys = media_modalities(pipeline.extractors, media_plugins(settings))
     pool = ThreadPoolExecutor(max_workers=max(1, settings.media_concurrency), thread_name_prefix="mmstream-media")
 
     async def process(record: Any) -> list[Outcome]:

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Callable, Iterator
 
@@ -41,6 +42,8 @@ class LaneStats:
         for lane in lanes:  # exported from the start (at 0): a rate() or a panel works at once
             self.processing.labels(lane)
             self.result_lag.labels(lane)
+        #: the post keys the media lane reads (mmstream.plugin.extractors.media_modalities), set when it is installed
+        self.media_keys: frozenset[str] = frozenset()
         self.queued: dict[str, Callable[[], int]] = {}  # lane -> posts taken and not yet delivered
         self.lag: dict[str, Callable[[], int | None]] = {}  # lane -> records waiting in Kafka
         registry.register(_Gauges(self))
@@ -50,17 +53,26 @@ class LaneStats:
         stamp = record.timestamp / 1000 if getattr(record, "timestamp", None) else None
         if stamp:
             self.result_lag.labels("media").observe(max(0.0, time.time() - stamp))
-        self.media_seconds.inc(sum(media_seconds(o.record) for o in outcomes if o.kind == "result"))
+        raw = getattr(record, "value", None) or b""
+        posted = [k for k in self.media_keys if isinstance(raw, (bytes, bytearray)) and json.dumps(k).encode() in raw]
+        self.media_seconds.inc(sum(media_seconds(o.record, posted) for o in outcomes if o.kind == "result"))
 
 
-def media_seconds(record: dict) -> float:
-    """Seconds of audio and video a result's report says were read."""
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def media_seconds(record: dict, keys: Any) -> float:
+    """Seconds of media a result's reports say were read, for the post's own media keys ``keys`` (a value
+    a plugin derived from them, such as a video's sound track, is the same seconds and is not counted
+    again): a report's ``duration``, or the sum of its ``clips``' durations."""
     total = 0.0
-    for key in ("audio", "videos"):
+    for key in keys:
         report = (record.get("modalities") or {}).get(key) or {}
-        value = report.get("duration")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            total += float(value)
+        if "duration" in report:
+            total += _number(report["duration"])
+        else:
+            total += sum(_number(clip.get("duration")) for clip in report.get("clips") or () if isinstance(clip, dict))
     return total
 
 

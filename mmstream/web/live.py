@@ -75,11 +75,23 @@ def _ms(value: Any) -> int | None:
         return None
 
 
+def media_text(result: dict) -> str | None:
+    """The text a plugin read or heard in the post's media, as its report gives it: the first report's
+    ``ocr_text`` (an image's, a video's captions), else the first ``transcript`` (a voice note's, a video's
+    sound). Read from the reports' fields, whatever plugin wrote them: the feed shows results other workers
+    made, with plugins this process may not have."""
+    reports = [r for r in (result.get("modalities") or {}).values() if isinstance(r, dict)]
+    for field in ("ocr_text", "transcript"):
+        found = next((r[field] for r in reports if isinstance(r.get(field), str) and r[field].strip()), None)
+        if found:
+            return found
+    return None
+
+
 def mention_of(result: dict, post: dict | None) -> dict:
     """What the feed shows of one result (and its post when known)."""
     post = post or {}
     sentiment = result.get("sentiment") or {}
-    images = (result.get("modalities") or {}).get("images") or {}
     emotion = result.get("emotion")
     topics = [{"id": str(t.get("id", "")), "label": str(t.get("label", "")), "kind": str(t.get("kind", ""))}
               for t in result.get("topics") or [] if isinstance(t, dict)]
@@ -93,7 +105,7 @@ def mention_of(result: dict, post: dict | None) -> dict:
         "topics": topics,
         "lang": str(result.get("lang") or post.get("lang") or ""),
         "text": _clip(post.get("text")),
-        "ocr_text": _clip(images.get("ocr_text")),
+        "ocr_text": _clip(media_text(result)),
         "author": _clip(post.get("author"), 100),
         "platform": _clip(post.get("platform"), 40),
         "complaint": complaint_of(result),

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import faust
 
-from mmstream.lanes import ROLES, media_group, parse_role
+from mmstream.lanes import ROLES, media_group, media_plugins, parse_role
 from mmstream.lanes.observe import LaneStats, media_assignment_check, text_lag
 from mmstream.lanes.routing import ROUTE, MediaRouter
 from mmstream.web import secure_web_server
@@ -54,11 +54,6 @@ def leave_out_media_plugins(pm: Any, settings: Settings) -> frozenset[str]:
         if in_media_lane(extractor, also):
             pm.set_blocked(plugin)
     return keys
-
-
-def media_plugins(settings: Settings) -> frozenset[str]:
-    """``MMSTREAM_MEDIA_PLUGINS``: plugins whose modalities go to the media lane besides those declaring it."""
-    return frozenset(n.strip() for n in settings.media_plugins.split(",") if n.strip())
 
 
 def create_app(settings: Settings, pm: Any = None) -> faust.App:

@@ -52,6 +52,8 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
                                                  "in (they run when a plugin reads it)"),
     ("mmstream/commands/demo.py", "text"): (1, "TEXT: the posts schema's field (schemas/posts.json) whose text a "
                                            "result line shows, read from the sample posts"),
+    ("mmstream/web/live.py", "text"): (5, "the post's 'text' field (posts schema) the feed keeps, and the feed "
+                                        "mention's 'text' field (dashboard JSON)"),
     ("mmstream/web/snapshot.py", "text"): (2, "the 'text' field of the feed's mentions (web/live.py: the post's "
                                            "text) and of an alert's examples (dashboard JSON)"),
 }
@@ -65,15 +67,6 @@ PENDING: dict[str, str] = {
                                     "read from the reports' transcript/ocr_text, whatever key. (Its carrier "
                                     "labels 'text', 'audio' are report rows, not modalities: ALLOWED once it "
                                     "leaves)",
-    "mmstream/web/live.py": "the feed's ocr_text reads modalities.images (the OCR of the post's own images, "
-                            "not of a video's frames, which no report field tells apart); the image extractor's "
-                            "declarations would do, but the feed shows results other workers made, whose "
-                            "plugins this process may not have (H7). Its 5 'text' are the post's and the "
-                            "mention's JSON field (ALLOWED once it leaves)",
-    "mmstream/lanes/observe.py": "media_seconds sums the top-level duration of the 'audio' and 'videos' "
-                                 "reports: reading every media-lane report's instead would add a video's sound "
-                                 "(video_audio), which is not counted now (the videos report has its durations "
-                                 "per clip only, so videos count 0 s): a change of the metric for H5 to decide",
 }
 
 
