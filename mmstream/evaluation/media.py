@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from mmstream.errors import ConfigError
 from mmstream.evaluation.spoken import BRANDS_FILE, SEED, Item, build
 from mmstream.pipeline.batch import Pipeline
+from mmstream.plugin.extractors import key_for_media
 from mmstream.progress import Progress
 from mmstream.settings import Settings
 
@@ -82,13 +84,24 @@ def heard(record: dict, carrier: str) -> str:
     return next((r[field] for r in reports if isinstance(r, dict) and isinstance(r.get(field), str) and r[field]), "")
 
 
-def post(item: Item, carrier: str, folder: Path) -> bytes:
+#: the posts schema's text field (schemas/posts.json)
+TEXT = "text"
+#: the media type of each carrier's file: its post key is the one whose extractor declares that type
+#: (``Extractor.media_types``), so the eval names no plugin's modality
+MEDIA_TYPES = {"audio": "audio/*", "video": "video/*", "captions": "video/*"}
+
+
+def post(item: Item, carrier: str, folder: Path, extractors: dict) -> bytes:
     obj: dict[str, Any] = {"id": f"media-{carrier}-{item.index}", "created_at": 0}
-    if carrier in ("text", "said"):
-        obj["text"] = (item.text if carrier == "text" else item.said) or "."
+    if carrier in (TEXT, "said"):
+        obj[TEXT] = (item.text if carrier == TEXT else item.said) or "."
     else:
+        key = key_for_media(extractors, MEDIA_TYPES[carrier])
+        if key is None:
+            raise ConfigError(f"no installed plugin reads {MEDIA_TYPES[carrier]} files (Extractor.media_types): "
+                              "install the audio and video plugins (pip install -e plugins/audio -e plugins/video)")
         data = base64.b64encode((folder / getattr(item, carrier)).read_bytes()).decode("ascii")
-        obj["audio" if carrier == "audio" else "videos"] = [{"b64": data}]
+        obj[key] = [{"b64": data}]
     return json.dumps(obj).encode()
 
 
@@ -100,7 +113,7 @@ def run(pipeline: Pipeline, items: list[Item], folder: Path, carrier: str) -> Ru
     records, walls, cpus = [], [], []
     with Progress(f"media eval [{carrier}]", total=len(items), unit="posts") as progress:
         for item in items:
-            raw = post(item, carrier, folder)
+            raw = post(item, carrier, folder, pipeline.extractors)
             wall, cpu = time.perf_counter(), time.process_time()
             records.append(pipeline.process([(raw, None)])[0].record)
             walls.append(time.perf_counter() - wall)
@@ -112,7 +125,7 @@ def run(pipeline: Pipeline, items: list[Item], folder: Path, carrier: str) -> Ru
 def warm_up(pipeline: Pipeline, item: Item, folder: Path) -> None:
     """Load what loads on first use (Whisper, OCR) before anything is timed."""
     for carrier in MEDIA:
-        pipeline.process([(post(item, carrier, folder), None)])
+        pipeline.process([(post(item, carrier, folder, pipeline.extractors), None)])
 
 
 def figures(items: list[Item], runs: dict[str, Run]) -> dict[str, Any]:

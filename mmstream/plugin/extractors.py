@@ -63,6 +63,10 @@ class Extractor:
     #: the media topic and read by the media lane (``mmstream worker --lanes media``), so a slow clip never
     #: holds up a tweet (docs/architecture.md, "Lanes")
     lane: ClassVar[str] = "text"
+    #: per post key, the media types its entries carry (MIME patterns: ``{"clips": ("video/*",)}``): how a
+    #: tool that writes posts of a kind of file (``mmstream eval --media``'s voice notes and clips) finds the
+    #: key to put them under, without naming a plugin's modality
+    media_types: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def load(self) -> None:
         """Load models. Called once at startup, before the first event (in a ``--lanes text`` worker, unless
@@ -155,3 +159,12 @@ def check_text(modality: str, value: Any, max_chars: int | None = None, *, allow
         raise PostError("too_long", f"'{modality}' has {len(value)} characters, more than {max_chars}; shorten it "
                         "or raise the plugin's limit.", "validate")
     return check_unicode(modality, value)
+
+
+def key_for_media(extractors: "dict[str, Extractor]", media_type: str) -> str | None:
+    """The post key whose extractor declares ``media_type`` (``"audio/*"``) in ``media_types``, or None."""
+    for extractor in {id(e): e for e in extractors.values()}.values():
+        for key, types in extractor.media_types.items():
+            if media_type in types and key in extractor.modalities:
+                return key
+    return None

@@ -41,6 +41,7 @@ class AudioExtractor(Extractor):
     modalities: ClassVar[tuple[str, ...]] = ("audio", VIDEO_AUDIO)
     dims: ClassVar[dict[str, int]] = {}
     lane: ClassVar[str] = "media"  # seconds a clip: read by the media lane
+    media_types: ClassVar[dict[str, tuple[str, ...]]] = {"audio": ("audio/*",)}  # what eval --media finds
     text_views: ClassVar[tuple[str, ...]] = ("audio_text", f"{VIDEO_AUDIO}_text")
 
     def __init__(self, settings: Settings) -> None:

@@ -48,6 +48,7 @@ class VideoExtractor(Extractor):
     modalities: ClassVar[tuple[str, ...]] = ("videos",)
     dims: ClassVar[dict[str, int]] = {}
     lane: ClassVar[str] = "media"  # seconds a clip: read by the media lane
+    media_types: ClassVar[dict[str, tuple[str, ...]]] = {"videos": ("video/*",)}  # what eval --media finds
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

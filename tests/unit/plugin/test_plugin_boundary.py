@@ -54,6 +54,11 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
                                            "result line shows, read from the sample posts"),
     ("mmstream/web/live.py", "text"): (5, "the post's 'text' field (posts schema) the feed keeps, and the feed "
                                         "mention's 'text' field (dashboard JSON)"),
+    ("mmstream/evaluation/media.py", "text"): (5, "the media eval's carrier rows ('text': the tweets as text, "
+                                                  "the report's reference row) and TEXT, the posts schema's field"),
+    ("mmstream/evaluation/media.py", "audio"): (3, "the media eval's carrier row 'audio' (voice notes: a report "
+                                                   "row and the spoken set's file field), not a post key: the key "
+                                                   "comes from Extractor.media_types"),
     ("mmstream/web/snapshot.py", "text"): (2, "the 'text' field of the feed's mentions (web/live.py: the post's "
                                            "text) and of an alert's examples (dashboard JSON)"),
 }
@@ -61,12 +66,6 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
 #: files that still name built-in modalities as modalities (not in ALLOWED's sense), each with whose
 #: fix it is (issue 26): an entry fails once its file names none, so the list only shrinks
 PENDING: dict[str, str] = {
-    "mmstream/evaluation/media.py": "the media eval writes its voice notes and clips under the audio and video "
-                                    "plugins' own post keys ('audio', 'videos'): their input format, which a "
-                                    "plugin should hand over (its carriers), not core name; what was heard is "
-                                    "read from the reports' transcript/ocr_text, whatever key. (Its carrier "
-                                    "labels 'text', 'audio' are report rows, not modalities: ALLOWED once it "
-                                    "leaves)",
 }
 
 
