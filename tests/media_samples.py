@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 CAPTION = "BREWLY COFFEE IS COLD"
@@ -133,3 +134,17 @@ def overlap(reference: str, heard: str) -> float:
     """The share of the reference's words that were heard."""
     ref, got = words(reference), set(words(heard))
     return sum(w in got for w in ref) / len(ref)
+
+
+# -- fixtures (imported by the modules that use them) ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    if ESPEAK is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    return speech_wav(SPEECH, tmp_path_factory.mktemp("speech"))
+
+
+@pytest.fixture(scope="module")
+def spoken(wav):
+    return make_clip(wav=wav, seconds=3.0)

@@ -130,3 +130,16 @@ def synthetic_result(i: int) -> dict:
             "brands": [["acme", "brewly"][i % 2]], "lang": "en", "lang_source": "given",
             "sentiment": {"label": label, "score": score, "probs": {"negative": 0.2, "neutral": 0.3, "positive": 0.5}},
             "topics": [], "modalities": {"text": {"chars": 20}}, "model": "synthetic"}
+
+
+#: a brands file for the brand-matching tests (handles, hashtags, a name with spaces, another script)
+BRANDS = """
+[brands.united]
+aliases = ["@united", "united airlines", "#unitedairlines"]
+
+[brands.delta]
+name = "Delta Air Lines"
+
+[brands.sony]
+aliases = ["ソニー", "sony"]
+"""

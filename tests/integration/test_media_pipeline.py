@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from media_samples import CAPTION, ESPEAK, SPEECH, frame, make_clip, overlap, sound_only, speak, speech_wav, timed_clip, tone
+from media_samples import CAPTION, frame, make_clip, overlap, sound_only, speak, speech_wav, timed_clip, tone
+from media_samples import spoken, wav  # noqa: F401 - the fixtures
 from paths import REPO
 
 SPANISH = "Mañana vamos a la playa con mis amigos si no llueve por la tarde."
@@ -24,18 +24,6 @@ SPANISH = "Mañana vamos a la playa con mis amigos si no llueve por la tarde."
 
 def b64(data: bytes) -> dict:
     return {"b64": base64.b64encode(data).decode("ascii")}
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    if ESPEAK is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    return speech_wav(SPEECH, tmp_path_factory.mktemp("speech"))
-
-
-@pytest.fixture(scope="module")
-def spoken(wav):
-    return make_clip(wav=wav, seconds=3.0)
 
 
 def test_voice_notes_through_mmstream_score_get_brand_sentiment_and_language(tmp_path):

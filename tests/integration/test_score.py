@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 from mmstream import schemas
-from support import THEMES, theme_text
+from support import BRANDS, THEMES, theme_text
 
 
 GOOD = json.dumps({"id": "ok-1", "created_at": 0, "text": "the crew was lovely"})
@@ -60,21 +60,9 @@ def test_a_file_of_only_bad_lines_is_not_a_success():
     assert [json.loads(line)["line"] for line in done.stdout.splitlines()] == [1, 2]
 
 
-SCORE_BRANDS = """
-[brands.united]
-aliases = ["@united", "united airlines", "#unitedairlines"]
-
-[brands.delta]
-name = "Delta Air Lines"
-
-[brands.sony]
-aliases = ["ソニー", "sony"]
-"""
-
-
 def test_score_takes_brands_and_fills_topics(tmp_path):
     brands = tmp_path / "brands.toml"
-    brands.write_text(SCORE_BRANDS, encoding="utf-8")
+    brands.write_text(BRANDS, encoding="utf-8")
     posts = tmp_path / "posts.jsonl"
     lines = [{"id": "b1", "created_at": 1764320400, "text": "@united lost my luggage again", "brands": ["acme"]},
              {"id": "b2", "created_at": 1764320401, "text": "a quiet day at home"}]

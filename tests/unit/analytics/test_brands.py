@@ -10,17 +10,7 @@ from mmstream.analytics.pipeline.brands import BrandMatcher
 from mmstream.errors import ConfigError
 from mmstream.pipeline.work import WorkItem
 from mmstream.plugin import Item
-
-BRANDS = """
-[brands.united]
-aliases = ["@united", "united airlines", "#unitedairlines"]
-
-[brands.delta]
-name = "Delta Air Lines"
-
-[brands.sony]
-aliases = ["ソニー", "sony"]
-"""
+from support import BRANDS
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from mmstream.plugin import Extraction, PostError
 from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
 
-from media_samples import CAPTION, ESPEAK, SPEECH, frame, make_clip, sound_only, speech_wav, timed_clip, tone
+from media_samples import CAPTION, frame, make_clip, sound_only, timed_clip, tone
+from media_samples import spoken, wav  # noqa: F401 - the fixtures
 
 
 # -- making media -------------------------------------------------------------------------------------------
@@ -47,18 +48,6 @@ def plugins():
 @pytest.fixture(scope="module")
 def video(plugins):
     return plugins["videos"]
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    if ESPEAK is None:
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    return speech_wav(SPEECH, tmp_path_factory.mktemp("speech"))
-
-
-@pytest.fixture(scope="module")
-def spoken(wav):
-    return make_clip(wav=wav, seconds=3.0)
 
 
 def read(video, *clips: bytes, extractor=None) -> Extraction:
