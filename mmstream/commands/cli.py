@@ -77,7 +77,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.finetune_epochs:
         finetune_and_export(Path(args.cache) / "finetune", epochs=args.finetune_epochs, seed=args.seed)
     config = train(TrainConfig(out_dir=Path(args.out), seed=args.seed, epochs=args.epochs, meme_images=args.meme_images,
-                               limit=args.limit, complaint_negatives=args.complaint_negatives))
+                               limit=args.limit, complaint_negatives=args.complaint_negatives,
+                               sentiment_only=args.sentiment_only))
     print(json.dumps(config["metrics"], indent=2))
     print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
     return 0
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first fine-tune the text encoder for N epochs and re-export it (needs the train extra: "
                         "pip install -e '.[train]'; ~20-40 min an epoch on 2 cores; resumable); 0 keeps the shipped encoder")
     p.add_argument("--limit", type=int, default=None, help="only the first N tweets of each split (a quick run)")
+    p.add_argument("--sentiment-only", action="store_true", help="the fused sentiment head only: no topic, "
+                   "complaint, emotion or multilingual heads (a quick check that a new modality joins fusion)")
     p.add_argument("--complaint-negatives", type=int, default=1,
                    help="complaint posts of the complaints train part join sentiment training as negatives, N times "
                         "per epoch (default 1; 0 turns it off)")

@@ -46,6 +46,9 @@ class TrainConfig:
     #: complaint posts of the complaints data's train part join sentiment training as negative, this many
     #: times per epoch (0: not at all): brand-directed complaints read as flat otherwise
     complaint_negatives: int = 1
+    #: the fused sentiment head only: no topic, complaint, emotion or multilingual heads (a quick run: a
+    #: plugin author checking that a new modality joins fusion, the tests)
+    sentiment_only: bool = False
     name: str = "mmstream-fused"
 
 
@@ -265,7 +268,10 @@ def train(cfg: TrainConfig) -> dict:
             feats[name], masks[name] = per_split[split]
         return assemble(spec, feats, masks, m), y
 
-    brand = _brand_sets(text_ex, digests, cfg.seed)
+    # the complaints corpus (about 6,900 texts to embed): sentiment training's extra negatives and a metric;
+    # a --sentiment-only run without those negatives leaves it out
+    skip_brand = cfg.sentiment_only and not cfg.complaint_negatives
+    brand = {} if skip_brand else _brand_sets(text_ex, digests, cfg.seed)
 
     def brand_z(g: np.ndarray, s: np.ndarray) -> np.ndarray:
         one = np.ones(len(g), np.float32)
@@ -311,16 +317,19 @@ def train(cfg: TrainConfig) -> dict:
     head.params["b2"] = head.params["b2"] + np.array([neg, 0.0, pos], np.float32)
     print(f"decision offsets (val): negative {neg:+.2f}, positive {pos:+.2f}", flush=True)
     metrics = {
-        "brand_complaints_read_as": {"val": neutral_share(head, "val"), "test": neutral_share(head, "test")},
+        **({} if skip_brand else {"brand_complaints_read_as": {"val": neutral_share(head, "val"),
+                                                                "test": neutral_share(head, "test")}}),
         "val_text": evaluate(head, "val", 0), "test_text": evaluate(head, "test", 0),
         "test_meme_with_caption_proxy": evaluate(head, "test", 1),
     }
     topic_head = None
-    if {own, derived} <= modalities.keys():
+    if cfg.sentiment_only:
+        print("--sentiment-only: no topic, complaint, emotion or multilingual heads in this model", flush=True)
+    if {own, derived} <= modalities.keys() and not cfg.sentiment_only:
         topic_head, metrics["topics_test_macro_f1"] = _topic_head(text_ex, digest)
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
     tasks = []
-    if {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys():
+    if {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys() and not cfg.sentiment_only:
         def hidden(general: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
             """The sentiment head's hidden layer for text-only posts with these embeddings."""
             one = np.ones(len(general), np.float32)
@@ -331,7 +340,7 @@ def train(cfg: TrainConfig) -> dict:
         tasks = _task_heads(text_ex, digests, cfg.seed, hidden)
         metrics.update({t.name: t.metrics for t in tasks})
     multilingual = None
-    if set(multilingual_features) <= modalities.keys():
+    if set(multilingual_features) <= modalities.keys() and not cfg.sentiment_only:
         multilingual = _multilingual_heads(text_ex, cfg.seed, names)
         metrics["multilingual"] = multilingual.metrics
         print(f"multilingual heads: UMSAB test avg macro-F1 {multilingual.metrics['test_avg_macro_f1']}, "
