@@ -55,8 +55,11 @@ class Command:
         self.tmp = tmp / "tmp"  # TMPDIR: where the demo makes its mmstream-demo-* folder
         self.tmp.mkdir()
         env = {**os.environ, "TMPDIR": str(self.tmp), "MMSTREAM_ONNX_THREADS": "1"}
+        # SIGHUP at its default in the child: under nohup (a CI started with it) the child would inherit
+        # SIGHUP ignored, and mmstream leaves an ignored SIGHUP ignored on purpose (commands/stopping.py)
         self.proc = subprocess.Popen([sys.executable, "-m", "mmstream", *args], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
         self.lines: list[str] = []
         threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
 

@@ -78,8 +78,12 @@ def test_task_fields_do_not_depend_on_batch_neighbours(pipeline):
     together = score(pipeline, *posts)
     for post, record in zip(posts, together):
         [alone] = score(pipeline, post)
-        for key in ("sentiment", "complaint", "emotion", "lang", "topics"):
+        for key in ("sentiment", "complaint", "emotion", "lang"):
             assert alone[key] == record[key], key
+        # categories are the post's alone; a mined topic is the miner's state when the post came, which the
+        # session pipeline's earlier posts (and this test's own) move on (README, Reliability)
+        categories = [[t for t in r["topics"] if t["kind"] != "mined"] for r in (alone, record)]
+        assert categories[0] == categories[1]
 
 
 @pytest.mark.parametrize("text, code", [
