@@ -19,6 +19,7 @@ from mmstream.settings import Settings
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # kafka-python 3.x on import
     from kafka import TopicPartition
+    from kafka.errors import KafkaError
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class Record:
         if self.value is None:
             raise ValueError("record has no value")
         return json.loads(self.value)
+
+
+def _partitions_for(consumer: Any, topic: str) -> set[int] | None:
+    """The topic's partitions, or None while the metadata cannot be had: a bootstrap server that is down
+    (a broker lost, the others still up) fails one refresh, and the next asks another."""
+    try:
+        return consumer.partitions_for_topic(topic)
+    except KafkaError:
+        return None
 
 
 def consume(settings: Settings, topics: list[str], *,
@@ -59,10 +69,10 @@ def consume(settings: Settings, topics: list[str], *,
         if group_id is None:
             partitions: list[TopicPartition] = []
             for topic in topics:
-                ids = consumer.partitions_for_topic(topic)
+                ids = _partitions_for(consumer, topic)
                 while not ids and time.monotonic() < deadline:
                     time.sleep(0.05)
-                    ids = consumer.partitions_for_topic(topic)
+                    ids = _partitions_for(consumer, topic)
                 partitions += [TopicPartition(topic, p) for p in sorted(ids or ())]
             consumer.assign(partitions)
             consumer.seek_to_beginning()
