@@ -30,7 +30,7 @@ from mmstream.timefmt import TimeFormatError, to_ms
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
 log = logging.getLogger(__name__)
 
