@@ -22,14 +22,15 @@ CHART_BRANDS = 8
 
 
 def open_rows(analytics: "Analytics | None", engine_here: bool, brand: str, name: str, since: int | None,
-              closed: Series | None) -> list[dict]:
-    """The engine's open windows of the brand that end after ``since`` and are not closed yet."""
+              closed: Series | None, until: int | None = None) -> list[dict]:
+    """The engine's open windows of the brand that end after ``since`` (and start before ``until``,
+    when given) and are not closed yet."""
     if analytics is None or not engine_here:
         return []
     out = []
     for row in analytics.engine.open_windows(brand, name):
         start = ms(row["window"]["start"])
-        if since is not None and ms(row["window"]["end"]) <= since:
+        if (since is not None and ms(row["window"]["end"]) <= since) or (until is not None and start >= until):
             continue
         if closed is not None:
             i = bisect_left(closed.starts, start)
@@ -99,30 +100,44 @@ def open_from(xs: list[int], width_s: int, closed_until: int | None) -> int | No
     return None
 
 
+def shares(rows: list[list], pool: list[list]) -> list[list]:
+    """Each of ``rows``' posts per bucket as a share of the bucket's posts over ``pool`` (every brand
+    in view, ``rows`` among them); None where the bucket has none (or is not covered)."""
+    totals = [None if all(r[i] is None for r in pool) else sum(r[i] or 0 for r in pool)
+              for i in range(len(pool[0]) if pool else 0)]
+    return [[round(v / t, 4) if v is not None and t else None for v, t in zip(row, totals)] for row in rows]
+
+
 def chart_of(analytics: "Analytics | None", engine_here: bool, index: WindowIndex | None, view: View,
              charted: list[str], spec: Any, mentions: list[dict], covered_from: int | None, since: int | None,
-             now: int) -> dict:
+             now: int, everyone: list[str] | None = None, live: bool = True) -> dict:
     """The chart's payload: from the windows, or (a filter beyond the brand) from the mentions; with
-    the first bucket still open (``open_from``, s) so the page draws it as open, not as a drop."""
+    the first bucket still open (``open_from``, s) so the page draws it as open, not as a drop
+    (none for a custom range that ended before the newest event: ``live`` False). ``share``: each
+    charted brand's share of the posts of ``everyone`` (every brand in view) per bucket."""
     step = spec.step_ms if spec is not None else 60_000
     size = spec.size_ms if spec is not None else step
     hopping = size > step
+    pool = charted + [b for b in everyone or [] if b not in charted]
+    until = now if view.range == "custom" else None
     if view.by_mentions:
-        chosen = [m for m in mentions if view.without_brand().matches(m) and set(m["brands"]) & set(charted)]
+        chosen = [m for m in mentions if view.without_brand().matches(m) and set(m["brands"]) & set(pool)]
         first = min([m["t"] for m in chosen], default=now)
         edges, width = bucket_edges(first, since, now, step)
-        posts, score = filtered.chart(mentions, view, charted, edges, width, size if hopping else width, covered_from)
+        posts, score = filtered.chart(mentions, view, pool, edges, width, size if hopping else width, covered_from)
         xs = [e // 1000 for e in edges]
-        opened = xs[-1] if xs else None  # the bucket holding the newest event: more may come
+        opened = xs[-1] if xs and live else None  # the bucket holding the newest event: more may come
     else:
         rows_open = {b: open_rows(analytics, engine_here, b, view.window, since,
-                                  index.series(b, view.window) if index is not None else None) for b in charted}
-        xs, posts, score = window_chart(index, rows_open, charted, view.window, step, hopping, since, now)
-        ends = [index.series(b, view.window).ends[-1] for b in charted
+                                  index.series(b, view.window) if index is not None else None, until) for b in pool}
+        xs, posts, score = window_chart(index, rows_open, pool, view.window, step, hopping, since, now)
+        ends = [index.series(b, view.window).ends[-1] for b in pool
                 if index is not None and index.series(b, view.window).ends]
         width = (xs[1] - xs[0]) * 1000 if len(xs) > 1 else step
-        opened = open_from(xs, width // 1000, max(ends) if ends else None)
-    return {"t": xs, "brands": charted, "posts": posts, "score": score, "open_from": opened,
+        opened = open_from(xs, width // 1000, max(ends) if ends else None) if live else None
+    n = len(charted)
+    return {"t": xs, "brands": charted, "posts": posts[:n], "score": score[:n], "share": shares(posts[:n], posts),
+            "share_brands": len(pool), "open_from": opened,
             "bucket": width / 1000, "source": "mentions" if view.by_mentions else "windows",
             "covered_from": covered_from // 1000 if covered_from else None,
             "window": {"name": view.window, "size": size / 1000, "step": step / 1000}}

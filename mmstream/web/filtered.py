@@ -26,9 +26,11 @@ LABELS = ("negative", "neutral", "positive")
 MAX_FACETS = 30
 
 
-def in_range(recent: list[dict], since: int | None) -> list[dict]:
-    """Mentions of the ring whose event time falls in the range (those without one are left out)."""
-    return [m for m in recent if m["t"] is not None and (since is None or m["t"] > since)]
+def in_range(recent: list[dict], since: int | None, until: int | None = None) -> list[dict]:
+    """Mentions of the ring whose event time falls in the range ``(since, until]`` (those without one
+    are left out; ``until`` None: no end)."""
+    return [m for m in recent if m["t"] is not None and (since is None or m["t"] > since)
+            and (until is None or m["t"] <= until)]
 
 
 def coverage(recent: list[dict], since: int | None) -> int | None:
@@ -56,8 +58,9 @@ def brand_rows(mentions: Iterable[dict], view: "View", names: dict[str, str],
             if row is None:
                 row = rows[brand] = {"brand": brand, "name": names.get(brand, brand), "configured": brand in configured,
                                      "posts": 0, "labels": dict.fromkeys(LABELS, 0), "_score": 0.0, "_scored": 0,
-                                     "complaints": 0, "complaint_known": 0}
+                                     "complaints": 0, "complaint_known": 0, "duplicates": 0}
             row["posts"] += 1
+            row["duplicates"] += bool(m.get("duplicate_of"))
             if m["label"] in row["labels"]:
                 row["labels"][m["label"]] += 1
             if m["score"] is not None:
@@ -74,6 +77,7 @@ def brand_rows(mentions: Iterable[dict], view: "View", names: dict[str, str],
         row["mean_score"] = score / scored if scored else None
         row["negative_share"] = row["labels"]["negative"] / posts if posts else None
         row["complaint_share"] = row["complaints"] / row["complaint_known"] if row["complaint_known"] else None
+        row["duplicate_share"] = row["duplicates"] / posts if posts else None
         out.append(row)
     return out
 

@@ -38,6 +38,8 @@ class Sums:
     labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
     complaints: int = 0
     with_complaints: int = 0  # windows that carried a complaint count
+    duplicates: int = 0  # posts with a duplicate_of (retweets, copies)
+    with_duplicates: int = 0  # windows that carried a duplicate count (older ones did not)
 
     def add_row(self, row: dict) -> None:
         posts = int(row.get("posts") or 0)
@@ -48,6 +50,9 @@ class Sums:
         if isinstance(row.get("complaints"), (int, float)):
             self.complaints += int(row["complaints"])
             self.with_complaints += 1
+        if isinstance(row.get("duplicates"), (int, float)):
+            self.duplicates += int(row["duplicates"])
+            self.with_duplicates += 1
 
 
 class Series:
@@ -66,16 +71,24 @@ class Series:
         complaints = [r.get("complaints") for r in rows]
         self.complaints = [0, *accumulate(int(c) if isinstance(c, (int, float)) else 0 for c in complaints)]
         self.with_complaints = [0, *accumulate(isinstance(c, (int, float)) for c in complaints)]
+        copies = [r.get("duplicates") for r in rows]
+        self.duplicates = [0, *accumulate(int(c) if isinstance(c, (int, float)) else 0 for c in copies)]
+        self.with_duplicates = [0, *accumulate(isinstance(c, (int, float)) for c in copies)]
 
     def sums(self, lo: int, hi: int) -> Sums:
         """Windows ``lo:hi`` (positions) summed."""
         return Sums(self.posts[hi] - self.posts[lo], self.score[hi] - self.score[lo],
                     {label: self.labels[label][hi] - self.labels[label][lo] for label in LABELS},
-                    self.complaints[hi] - self.complaints[lo], self.with_complaints[hi] - self.with_complaints[lo])
+                    self.complaints[hi] - self.complaints[lo], self.with_complaints[hi] - self.with_complaints[lo],
+                    self.duplicates[hi] - self.duplicates[lo], self.with_duplicates[hi] - self.with_duplicates[lo])
 
     def since(self, since: int | None) -> int:
         """Position of the first window ending after ``since``."""
         return 0 if since is None else bisect_right(self.ends, since)
+
+    def before(self, until: int | None) -> int:
+        """Position after the last window starting before ``until`` (all of them when None)."""
+        return len(self.starts) if until is None else bisect_left(self.starts, until)
 
     def starting(self, lo: int, hi: int) -> tuple[int, int]:
         """Positions of the windows starting in ``[lo, hi)``."""

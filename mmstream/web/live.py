@@ -88,6 +88,16 @@ def media_text(result: dict) -> str | None:
     return None
 
 
+def campaign_of(result: dict) -> dict | None:
+    """The result's ``campaign`` ({id, posts, authors, first_seen}) in the shape the page reads, or None."""
+    camp = result.get("campaign")
+    if not isinstance(camp, dict) or not isinstance(camp.get("id"), str):
+        return None
+    count = lambda key: camp[key] if isinstance(camp.get(key), int) and not isinstance(camp[key], bool) else None  # noqa: E731
+    return {"id": _clip(camp["id"], 100), "posts": count("posts"), "authors": count("authors"),
+            "first_seen": _ms(camp.get("first_seen"))}
+
+
 def mention_of(result: dict, post: dict | None) -> dict:
     """What the feed shows of one result (and its post when known)."""
     post = post or {}
@@ -111,6 +121,8 @@ def mention_of(result: dict, post: dict | None) -> dict:
         "complaint": complaint_of(result),
         "emotion": str(emotion.get("label", "")) if isinstance(emotion, dict) else (emotion if isinstance(emotion, str) else ""),
         "has_post": bool(post),
+        "duplicate_of": _clip(result["duplicate_of"], 256) if isinstance(result.get("duplicate_of"), str) else None,
+        "campaign": campaign_of(result),
     }
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mmstream.web import filtered
+from mmstream.web import copies, filtered, periods
+from mmstream.web.authors import top_authors
 from mmstream.web.charts import CHART_BRANDS, chart_of, open_rows
 from mmstream.web.index import Series, Sums, WindowIndex
-from mmstream.web.view import RANGES, View
+from mmstream.web.search import search
+from mmstream.web.view import CUSTOM, RANGES, View
 
 __all__ = ["RANGES", "View", "build"]
 
@@ -57,14 +59,19 @@ def newest_event(analytics: "Analytics | None", ends: list[int], recent: list[di
 
 def _window_table(analytics: "Analytics | None", engine_here: bool, brands: list[dict], configured: set[str],
                   closed_of: dict[str, Series | None], tumbling: str, since: int | None,
-                  recent: list[dict]) -> list[dict]:
-    """The brand table from the windows (closed ones read back, open ones from the engine)."""
+                  recent: list[dict], until: int | None = None) -> list[dict]:
+    """The brand table from the windows (closed ones read back, open ones from the engine) that end
+    after ``since`` and start before ``until`` (None: no end)."""
     table = []
     for entry in brands:
         brand = entry["brand"]
         closed = closed_of[brand]
-        total = closed.sums(closed.since(since), len(closed.starts)) if closed is not None else Sums()
-        for row in open_rows(analytics, engine_here, brand, tumbling, since, closed):
+        if closed is not None:
+            lo = closed.since(since)
+            total = closed.sums(lo, max(lo, closed.before(until)))
+        else:
+            total = Sums()
+        for row in open_rows(analytics, engine_here, brand, tumbling, since, closed, until):
             total.add_row(row)
         posts = total.posts
         known = posts if total.with_complaints else 0
@@ -72,7 +79,9 @@ def _window_table(analytics: "Analytics | None", engine_here: bool, brands: list
                       "posts": posts, "labels": total.labels, "mean_score": total.score / posts if posts else None,
                       "negative_share": total.labels["negative"] / posts if posts else None,
                       "complaints": total.complaints if known else 0, "complaint_known": known,
-                      "complaint_share": total.complaints / posts if known else None})
+                      "complaint_share": total.complaints / posts if known else None,
+                      "duplicates": total.duplicates if total.with_duplicates else None,
+                      "duplicate_share": total.duplicates / posts if total.with_duplicates and posts else None})
     _live_complaints(table, recent)
     return table
 
@@ -80,7 +89,8 @@ def _window_table(analytics: "Analytics | None", engine_here: bool, brands: list
 def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: WindowIndex | None = None) -> dict:
     """The view's snapshot; ``analytics`` None (no analytics plugin): the live parts only. Every
     figure follows every filter: from the windows when the brand is the only one, else from the
-    mentions (:mod:`mmstream.web.filtered`), the same source for the headline, table and charts."""
+    mentions (:mod:`mmstream.web.filtered`), the same source for the headline, table and charts,
+    and for the previous period's (:mod:`mmstream.web.periods`)."""
     engine_here = analytics is not None and analytics.owns_engine()
     if analytics is not None and index is None:
         index = WindowIndex(analytics.store)
@@ -90,47 +100,71 @@ def build(analytics: "Analytics | None", live: "LiveFeed", view: View, index: Wi
     spec = next((s for s in specs if s.name == view.window), None)
     tumbling = next((s.name for s in specs if s.size_ms == s.step_ms), view.window)
     closed_of = {b["brand"]: index.series(b["brand"], tumbling) if index is not None else None for b in brands}
-    now = newest_event(analytics, [c.ends[-1] for c in closed_of.values() if c is not None and c.ends], recent,
-                       engine_here)
-    span = RANGES[view.range] * 1000
-    since = now - span if now else None
-    mentions = filtered.in_range(recent, since)
+    newest = newest_event(analytics, [c.ends[-1] for c in closed_of.values() if c is not None and c.ends], recent,
+                          engine_here)
+    since, now = view.bounds(newest)
+    custom = view.range == CUSTOM
+    mentions = filtered.in_range(recent, since, now if custom else None)
+    names = {b["brand"]: str(b.get("name") or b["brand"]) for b in brands}
 
-    covered_from = None
-    if view.by_mentions:
-        names = {b["brand"]: str(b.get("name") or b["brand"]) for b in brands}
-        table = filtered.brand_rows(mentions, view, names, configured)
-        covered_from = filtered.coverage(recent, since)
-    else:
-        table = _window_table(analytics, engine_here, brands, configured, closed_of, tumbling, since, recent)
+    def table_of(lo: int | None, hi: int | None, ranged: list[dict]) -> list[dict]:
+        if view.by_mentions:
+            return filtered.brand_rows(ranged, view, names, configured)
+        return _window_table(analytics, engine_here, brands, configured, closed_of, tumbling, lo, ranged, hi)
+
+    covered_from = filtered.coverage(recent, since) if view.by_mentions else None
+    table = table_of(since, now if custom else None, recent if not view.by_mentions and not custom else mentions)
     everyone = sum(b["posts"] for b in table)
     for b in table:
         b["share_of_voice"] = b["posts"] / everyone if everyone else None
     table.sort(key=lambda b: (-b["posts"], b["brand"]))
     scope = [b for b in table if b["brand"] == view.brand] if view.brand else table  # every figure follows the brand
-    charted = [view.brand] if view.brand else [b["brand"] for b in table if b["posts"]][:CHART_BRANDS]
-    chart = chart_of(analytics, engine_here, index, view, charted, spec, mentions, covered_from, since, now)
+    with_posts = [b["brand"] for b in table if b["posts"]]
+    charted = [view.brand] if view.brand else with_posts[:CHART_BRANDS]
+    chart = chart_of(analytics, engine_here, index, view, charted, spec, mentions, covered_from, since, now,
+                     with_posts[:MAX_BRANDS], live=now >= newest)
 
     by_id = {m["id"]: m for m in recent}
-    total = sum(b["posts"] for b in scope)
-    negative = sum(b["labels"]["negative"] for b in scope)
-    known = sum(b["complaint_known"] for b in scope)
-    per_minute = sum(1 for m in mentions if now - 60_000 < m["t"] <= now and view.matches(m)) if view.filtered \
-        else live.per_minute(now)
+    headline = periods.headline(scope)
+    previous = _previous(view, table_of, recent, closed_of, since, now)
+    per_minute = sum(1 for m in mentions if now - 60_000 < m["t"] <= now and view.matches(m)) \
+        if view.filtered or custom else live.per_minute(now)
+    alerts = _alerts(analytics, since, view, by_id, now if custom else None)
     return {
-        "view": view.__dict__, "now": now, "since": since, "engine_here": engine_here,
+        "view": view.public(), "now": now, "since": since, "newest": newest, "engine_here": engine_here,
         "windows": analytics.spec_names if analytics is not None else [view.window], "ranges": list(RANGES),
-        "kpis": {"brand_mentions": total, "negative_share": negative / total if total else None,
-                 "complaint_share": sum(b["complaints"] for b in scope) / known if known else None,
-                 "per_minute": per_minute,
+        "kpis": {**headline, "per_minute": per_minute,
                  "brands": sum(1 for b in scope if b["posts"]) if view.filtered else len(table),
                  "dead_letters": live.dead_letter_summary()["total"],
-                 "source": chart["source"], "covered_from": chart["covered_from"]},
+                 "source": chart["source"], "covered_from": chart["covered_from"], "previous": previous,
+                 "change": periods.change(headline, previous["figures"] if previous["covered"] else None)},
         "brands": scope[:MAX_BRANDS], "brands_total": len(scope), "chart": chart,
         "facets": filtered.facets(mentions),
-        "topics": _topics(analytics, mentions, view), "alerts": _alerts(analytics, since, view, by_id),
+        "topics": _topics(analytics, mentions, view), "alerts": alerts,
+        "search": search(mentions, view, filtered.coverage(recent, since)),
+        "authors": top_authors(mentions, view, filtered.coverage(recent, since)),
+        "campaigns": copies.campaigns(mentions, view, alerts),
+        "duplicates": copies.duplicate_shares(scope),
         "dead_letters": live.dead_letter_summary(),
     }
+
+
+def _previous(view: View, table_of, recent: list[dict], closed_of: dict[str, Series | None],
+              since: int | None, until: int) -> dict:
+    """The headline of the period of the same length before the range, when the source reaches back
+    over it (the windows: the earliest closed window; the mentions: the ring's oldest)."""
+    if since is None:
+        return {"covered": False, "since": None, "until": None, "figures": None}
+    lo, hi = periods.previous(since, until)
+    if view.by_mentions:
+        oldest = min((m["t"] for m in recent if m["t"] is not None), default=None)
+    else:
+        oldest = min((c.starts[0] for c in closed_of.values() if c is not None and c.starts), default=None)
+    out = {"covered": periods.covered(oldest, lo), "since": lo // 1000, "until": hi // 1000, "figures": None}
+    if out["covered"]:
+        rows = table_of(lo, hi, filtered.in_range(recent, lo, hi))
+        out["figures"] = periods.headline([b for b in rows if b["brand"] == view.brand] if view.brand else rows)
+    return out
 
 
 def _live_complaints(table: list[dict], recent: list[dict]) -> None:
@@ -177,10 +211,11 @@ def _topics(analytics: "Analytics | None", mentions: list[dict], view: View) -> 
     return out[:MAX_TOPICS]
 
 
-def _alerts(analytics: "Analytics | None", since: int | None, view: View, by_id: dict[str, dict]) -> list[dict]:
+def _alerts(analytics: "Analytics | None", since: int | None, view: View, by_id: dict[str, dict],
+            until: int | None = None) -> list[dict]:
     if analytics is None:
         return []
-    rows = analytics.store.alerts(None, None, since, None)
+    rows = analytics.store.alerts(None, None, since, until)
     chosen = []
     for alert in reversed(rows):
         subject = (alert.get("subject") or {}).get("id")
