@@ -131,7 +131,7 @@ def add_routes(context: Any, hub: "Hub") -> None:
             return web.json_response({"error": str(exc)}, status=400)
         hub.live.ensure_started()
         snapshot = json.loads(await hub.snapshot(view))
-        since, until = view.bounds(int(snapshot.get("now") or 0))
+        since, until = view.bounds(int(snapshot.get("newest", snapshot.get("now")) or 0))  # the snapshot's range
         rows = [mention_row(m) for m in view_mentions(hub.live.recent(), view, since, until)]
         return _response("mentions", view, to_csv(MENTION_COLUMNS, rows))
 
