@@ -47,8 +47,10 @@ def image_extractor(extractors: dict[str, Extractor]) -> Extractor | None:
 class FeatureNames:
     """The features the trainer's own views fill, read from the extractors' declarations, never
     written here: ``own``, the post's own text (the first of the text reader's ``text_views``);
-    ``derived``, the text read or heard in media that the reader also embeds (its other ``dims``
-    base); ``image``, the one feature of the extractor that ``embed_images`` (the meme views). Each
+    ``derived``, the text read or heard in media that the reader also embeds (its first other ``dims``
+    base: where a text view without an input of its own is folded in); ``media``, the reader's further
+    ``dims`` bases (text heard in voice notes and videos, captions read in video frames: each an input
+    of its own, text features standing in for them in training); ``image``, the one feature of the extractor that ``embed_images`` (the meme views). Each
     text feature comes in the reader's encoder views: ``<base>``, ``<base>_sentiment`` and, with the
     multilingual encoder, ``<base>_multilingual`` (its ``model_files()``)."""
 
@@ -56,6 +58,7 @@ class FeatureNames:
     derived: str | None
     image: str | None
     suffixes: tuple[str, ...]  # of the reader's encoder views: "", "_sentiment", "_multilingual"
+    media: tuple[str, ...] = ()  # further derived text bases (``audio_text``, ``video_text`` ...)
 
     @classmethod
     def of(cls, extractors: dict[str, Extractor]) -> "FeatureNames":
@@ -66,9 +69,11 @@ class FeatureNames:
         own = reader.text_views[0]
         suffixes = tuple(k[len(own):] for k in reader.model_files() if k == own or k.startswith(own + "_"))
         bases = [k for k in reader.dims if not any(s and k.endswith(s) for s in suffixes)]
-        derived = next((b for b in bases if b != own), None)
+        others = [b for b in bases if b != own]
+        derived = others[0] if others else None
         imaging = image_extractor(extractors)
-        return cls(own, derived, next(iter(imaging.dims)) if imaging else None, suffixes or ("",))
+        return cls(own, derived, next(iter(imaging.dims)) if imaging else None, suffixes or ("",),
+                   tuple(others[1:]))
 
     def text(self, base: str, view: str) -> str:
         """The feature of text ``base`` through encoder view ``view`` (``general``, ``sentiment`` ...)."""
@@ -77,10 +82,14 @@ class FeatureNames:
     @property
     def built_in(self) -> tuple[str, ...]:
         """The features the trainer fills itself (text views, both English encoders; the image feature)."""
-        bases = [b for b in (self.own, self.derived) if b]
-        return (*[self.text(b, v) for b in bases for v in TEXT_VIEWS], *([self.image] if self.image else []))
+        return (*[self.text(b, v) for b in self.texts for v in TEXT_VIEWS], *([self.image] if self.image else []))
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every text base the reader embeds: the post's own, the derived one, the media ones."""
+        return tuple(b for b in (self.own, self.derived, *self.media) if b)
 
     @property
     def multilingual(self) -> tuple[str, ...]:
         """multilingual-e5 features of non-English texts: heads of their own (mmstream.training.multilingual)."""
-        return tuple(self.text(b, "multilingual") for b in (self.own, self.derived) if b)
+        return tuple(self.text(b, "multilingual") for b in self.texts)

@@ -119,14 +119,14 @@ class Head:
         return {"W2": hd.T @ d, "b2": d.sum(0), "W1": z.T @ dh, "b1": dh.sum(0)}, loss
 
     def to_onnx(self, path: Path, topics: "TopicHead | None" = None, tasks: Sequence[Any] = (),
-                multilingual: Any = None, *, texts: tuple[str, str] = ("", "")) -> None:
+                multilingual: Any = None, *, texts: tuple[str, ...] = ("", "")) -> None:
         """Write the graph: per-modality inputs and masks -> ``sentiment``
         probabilities (and ``topics`` probabilities when a topic head is given;
         one softmax output per text-task head in ``tasks``, named after it, over
         the means of the text-like views: see :mod:`mmstream.training.tasks`).
-        ``texts``: the inputs of the post's own text and of the text read in media (the
-        trainer's :class:`~mmstream.training.extractors.FeatureNames`), needed by the topic,
-        task and multilingual heads."""
+        ``texts``: the inputs of the post's own text and of the text read or heard in media (the
+        trainer's :class:`~mmstream.training.extractors.FeatureNames` ``texts``: two or more), needed by
+        the topic, task and multilingual heads, which read the mean of those present."""
         import onnx
         from onnx import TensorProto, helper, numpy_helper
 
@@ -150,10 +150,9 @@ class Head:
         out = [helper.make_tensor_value_info("sentiment", TensorProto.FLOAT, ["batch", self.spec.n_classes])]
         if topics is not None:
             # mean of the text-like embeddings present: (own*m_o + derived*m_d) / max(m_o + m_d, 1)
-            own, derived = texts
             nodes += [
-                helper.make_node("Add", [f"{own}_masked", f"{derived}_masked"], ["texts_sum"]),
-                helper.make_node("Add", [f"{own}_mask", f"{derived}_mask"], ["texts_n"]),
+                _sum_node([f"{b}_masked" for b in texts], "texts_sum"),
+                _sum_node([f"{b}_mask" for b in texts], "texts_n"),
                 helper.make_node("Max", ["texts_n", "one"], ["texts_n1"]),
                 helper.make_node("Div", ["texts_sum", "texts_n1"], ["texts_mean"]),
                 helper.make_node("MatMul", ["texts_mean", "Wt"], ["tw"]),
@@ -167,10 +166,9 @@ class Head:
         if tasks:
             names = []
             for view in ("", "_sentiment"):
-                a, b = f"{texts[0]}{view}", f"{texts[1]}{view}"
                 nodes += [
-                    helper.make_node("Add", [f"{a}_masked", f"{b}_masked"], [f"task{view}_sum"]),
-                    helper.make_node("Add", [f"{a}_mask", f"{b}_mask"], [f"task{view}_n"]),
+                    _sum_node([f"{b}{view}_masked" for b in texts], f"task{view}_sum"),
+                    _sum_node([f"{b}{view}_mask" for b in texts], f"task{view}_n"),
                     helper.make_node("Max", [f"task{view}_n", "task_one"], [f"task{view}_n1"]),
                     helper.make_node("Div", [f"task{view}_sum", f"task{view}_n1"], [f"task{view}_mean"]),
                 ]
@@ -206,6 +204,13 @@ class Head:
         onnx.checker.check_model(model)
         path.parent.mkdir(parents=True, exist_ok=True)
         onnx.save(model, str(path))
+
+
+def _sum_node(names: Sequence[str], out: str) -> Any:
+    """One ONNX node summing ``names`` (``Add`` for two, as graphs before more text inputs had; ``Sum`` else)."""
+    from onnx import helper
+
+    return helper.make_node("Add" if len(names) == 2 else "Sum", list(names), [out])
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

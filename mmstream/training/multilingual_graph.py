@@ -23,7 +23,7 @@ def _logit(p: float) -> float:
 
 def add_to_graph(inputs: list, nodes: list, inits: list, outputs: list, ml: MultilingualHeads, *,
                  topic_threshold: float | None, task_thresholds: dict[str, float | None], dim: int = 384,
-                 texts: tuple[str, str] = ("", "")) -> None:
+                 texts: tuple[str, ...] = ("", "")) -> None:
     """Blend the multilingual heads into the graph's outputs (see the module docstring).
 
     The English outputs already in ``nodes`` are renamed ``<name>_en``; new
@@ -31,8 +31,7 @@ def add_to_graph(inputs: list, nodes: list, inits: list, outputs: list, ml: Mult
     text input and the text read in media (their ``_multilingual`` and ``_sentiment`` views)."""
     from onnx import TensorProto, helper, numpy_helper
 
-    own, derived = texts
-    for m in (f"{own}_multilingual", f"{derived}_multilingual"):  # inputs of their own: the English MLP never sees them
+    for m in (f"{b}_multilingual" for b in texts):  # inputs of their own: the English MLP never sees them
         inputs.append(helper.make_tensor_value_info(m, TensorProto.FLOAT, ["batch", dim]))
         inputs.append(helper.make_tensor_value_info(f"{m}_mask", TensorProto.FLOAT, ["batch", 1]))
         nodes.append(helper.make_node("Mul", [m, f"{m}_mask"], [f"{m}_masked"]))
@@ -51,11 +50,14 @@ def add_to_graph(inputs: list, nodes: list, inits: list, outputs: list, ml: Mult
         return out
 
     init("ml_one", np.ones((1, 1)))
-    ml_n = add("Add", [f"{own}_multilingual_mask", f"{derived}_multilingual_mask"], "ml_n")
+    def total(names: list[str], out: str) -> str:  # Add for two inputs (the graphs before media texts), Sum else
+        return add("Add" if len(names) == 2 else "Sum", names, out)
+
+    ml_n = total([f"{b}_multilingual_mask" for b in texts], "ml_n")
     # text views the English heads read: the sentiment view is made for English-routed texts only (the
     # general MiniLM view comes with every text: mined topics and clustering need one space for all)
-    en_n = add("Add", [f"{own}_sentiment_mask", f"{derived}_sentiment_mask"], "en_n")
-    ml_sum = add("Add", [f"{own}_multilingual_masked", f"{derived}_multilingual_masked"], "ml_sum")
+    en_n = total([f"{b}_sentiment_mask" for b in texts], "en_n")
+    ml_sum = total([f"{b}_multilingual_masked" for b in texts], "ml_sum")
     x = add("Div", [ml_sum, add("Max", [ml_n, "ml_one"], "ml_n1")], "ml_mean")
     # the multilingual share: ml views / all text views (0 without text: the English graph's answer stands)
     w = add("Div", [ml_n, add("Max", [add("Add", [ml_n, en_n], "all_n"), "ml_one"], "all_n1")], "ml_w")

@@ -1,9 +1,12 @@
 """``mmstream train``: transfer learning on top of the plugins' pretrained
 encoders. Features come from the very extractor objects the worker uses;
 the fused head learns from several views of each labelled tweet (as text, as
-text read from a rendered meme with or without a neutral caption, both), is
-selected on TweetEval val and reported on test, then written as one ONNX file
-with its config and model card."""
+text read from a rendered meme with or without a neutral caption, both; as
+text heard in a voice note or a video, or read in a video's captions: text
+features standing in for transcripts and captions), is selected on TweetEval
+val and reported on test, then written as one ONNX file with its config and
+model card; the labels are then calibrated on validation
+(:mod:`mmstream.training.calibrate`), so the shipped calibration is the model's."""
 from __future__ import annotations
 
 import json
@@ -31,6 +34,17 @@ NEUTRAL_CAPTIONS = (
 )
 # share of each training view: text only, meme + neutral caption, meme alone, text + meme
 VIEW_SHARES = (0.5, 0.2, 0.15, 0.15)
+#: with media text inputs (the reader's further text bases: ``audio_text``, ``video_audio_text``, ``video_text``):
+#: the four views above, then the tweet as each media text alone (MEDIA_SHARE split between them)
+MEDIA_VIEW_SHARES = (0.41, 0.18, 0.14, 0.15)
+MEDIA_SHARE = 0.12
+
+
+def view_shares(media: int) -> tuple[float, ...]:
+    """Each training view's share with ``media`` media text inputs."""
+    if not media:
+        return VIEW_SHARES
+    return (*MEDIA_VIEW_SHARES, *[round(MEDIA_SHARE / media, 4)] * media)
 
 
 @dataclass
@@ -49,6 +63,12 @@ class TrainConfig:
     #: the fused sentiment head only: no topic, complaint, emotion or multilingual heads (a quick run: a
     #: plugin author checking that a new modality joins fusion, the tests)
     sentiment_only: bool = False
+    #: the text heard or read in media (the reader's further text bases a plugin declares as a text view:
+    #: ``audio_text``, ``video_audio_text``, ``video_text``) as inputs of their own; False folds them into the
+    #: derived-text input at run time (models before these inputs)
+    media_texts: bool = True
+    #: rerun the label calibration (mmstream.training.calibrate) on the written model
+    calibrate: bool = True
     name: str = "mmstream-fused"
 
 
@@ -215,13 +235,18 @@ def train(cfg: TrainConfig) -> dict:
     assert text_ex is not None  # FeatureNames.of refused a set without one
     image_ex = image_extractor(extractors)
     own, derived, image = names.own, names.derived or "", names.image or ""
-    multilingual_features = names.multilingual
+    # the media texts some plugin hands on as a text view (a reader's base no plugin derives stays out)
+    declared = set(text_views(extractors))
+    media = tuple(b for b in names.media if b in declared) if cfg.media_texts else ()
+    left_out = {names.text(b, v) for b in names.media if b not in media for v in (*TEXT_VIEWS, "multilingual")}
+    multilingual_features = tuple(m for m in names.multilingual if m not in left_out)
     # every feature any plugin declares joins fusion: the built-ins' here, custom ones through
     # Extractor.training_features (features of the training tweets as that plugin sees them)
     custom = _custom_features(extractors, cfg.limit, names)
     modalities = {name: dim for ex in {id(e): e for e in extractors.values()}.values()
                   for name, dim in ex.dims.items()
-                  if dim and (name in names.built_in or name in multilingual_features or name in custom)}
+                  if dim and name not in left_out
+                  and (name in names.built_in or name in multilingual_features or name in custom)}
     if cfg.limit and set(multilingual_features) <= modalities.keys():
         # a quick run: no multilingual heads (their e5 features of ~60k texts take minutes); the model then
         # reads non-English texts through the general MiniLM view like any other
@@ -245,6 +270,8 @@ def train(cfg: TrainConfig) -> dict:
                            lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
         img_rows[chosen] = np.arange(len(chosen))
 
+    shares = view_shares(len(media))
+
     def views(split: str, view: np.ndarray, rows: np.ndarray, r: np.random.Generator):
         """The fused head's input for a whole split, each tweet seen as ``view`` says."""
         X, y = splits[split]
@@ -258,6 +285,8 @@ def train(cfg: TrainConfig) -> dict:
             text[cap] = captions[tv][which]
             feats[names.text(own, tv)], feats[names.text(derived, tv)] = text, X[tv]
             masks[names.text(own, tv)], masks[names.text(derived, tv)] = has(0, 1, 3), has(1, 2, 3)
+            for i, base in enumerate(media):  # the tweet as a transcript or a caption alone: its text stands in
+                feats[names.text(base, tv)], masks[names.text(base, tv)] = X[tv], has(4 + i)
         if image in modalities:
             img = np.zeros((m, modalities[image]), np.float32)
             ok = (rows >= 0) & (view > 0)
@@ -282,7 +311,7 @@ def train(cfg: TrainConfig) -> dict:
 
     def epoch_data(epoch: int):
         r = np.random.default_rng(cfg.seed * 1000 + epoch)
-        view = r.choice(4, size=n, p=VIEW_SHARES)
+        view = r.choice(len(shares), size=n, p=np.array(shares) / sum(shares))
         z, y = views("train", view, img_rows, r)
         if extra_z is None:
             return z, y
@@ -321,6 +350,8 @@ def train(cfg: TrainConfig) -> dict:
                                                                 "test": neutral_share(head, "test")}}),
         "val_text": evaluate(head, "val", 0), "test_text": evaluate(head, "test", 0),
         "test_meme_with_caption_proxy": evaluate(head, "test", 1),
+        # a post with only a voice note, a video's sound, or a video's captions: read by that input alone
+        **{f"test_{base}_proxy": evaluate(head, "test", 4 + i) for i, base in enumerate(media)},
     }
     topic_head = None
     if cfg.sentiment_only:
@@ -346,7 +377,7 @@ def train(cfg: TrainConfig) -> dict:
         print(f"multilingual heads: UMSAB test avg macro-F1 {multilingual.metrics['test_avg_macro_f1']}, "
               f"topics {multilingual.metrics['topics_test_macro_f1']}", flush=True)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    head.to_onnx(cfg.out_dir / "model.onnx", topic_head, tasks, multilingual, texts=(own, derived))
+    head.to_onnx(cfg.out_dir / "model.onnx", topic_head, tasks, multilingual, texts=(own, derived, *media))
     config = {
         # the day, the seed and the graph's own digest: two models trained on one day never share a version
         "name": cfg.name, "version": time.strftime("%Y%m%d") + f"-s{cfg.seed}-{file_digest(cfg.out_dir / 'model.onnx')[:6]}",
@@ -361,13 +392,21 @@ def train(cfg: TrainConfig) -> dict:
         # text read or heard in media goes to when the model has no input of its own for it
         "text_inputs": [m for m in modalities if any(m == v or m.startswith(v + "_") for v in text_views(extractors))],
         "derived_text_input": derived if derived in modalities else None,
-        "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
+        "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": shares,
+                     "media_texts": list(media),
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "complaint_negatives": cfg.complaint_negatives,
                      "best_val_macro_recall": best, "decision_offsets": [round(float(neg), 2), 0.0, round(float(pos), 2)], "seconds": round(time.time() - started, 1)},
         "metrics": metrics,
     }
     (cfg.out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    if cfg.calibrate and "emotion" in config["tasks"]:
+        # the shipped calibration (emotion none, per-category thresholds) is the new model's, not the last one's
+        from mmstream.training.calibrate import main as calibrate
+
+        print("calibrating the labels on validation (python -m mmstream.training.calibrate)", flush=True)
+        calibrate(["--model-dir", str(cfg.out_dir)])
+        config = json.loads((cfg.out_dir / "config.json").read_text())
     encoders = {ex.name: _encoder_config(ex) for ex in {id(e): e for e in extractors.values()}.values()}
     write_model_card(cfg.out_dir, config, encoders)
     return config

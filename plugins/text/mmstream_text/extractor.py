@@ -48,10 +48,16 @@ class TextExtractor(Extractor):
     reads_text = True
     #: ``<modality>`` is the general-purpose embedding (topics, clustering); ``<modality>_sentiment``
     #: the same text through the encoder fine-tuned on tweet sentiment (``model/sentiment.onnx``)
-    dims = {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384}
+    #: ``image_text`` first: the fused model's derived-text input; then the text heard in voice notes and in
+    #: videos' sound and read in video frames (the audio and image plugins' text views), inputs of their own
+    #: in a model trained with them (``mmstream train``: text features stand in for them)
+    dims = {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384,
+            "audio_text": 384, "audio_text_sentiment": 384, "video_audio_text": 384,
+            "video_audio_text_sentiment": 384, "video_text": 384, "video_text_sentiment": 384}
     #: with ``model/multilingual.onnx`` (multilingual-e5-small int8, ``python -m mmstream.training.export_e5``):
     #: a text detected in another language than English gets ``<modality>_multilingual`` instead of the two above
-    MULTILINGUAL_DIMS = {"text_multilingual": 384, "image_text_multilingual": 384}
+    MULTILINGUAL_DIMS = {"text_multilingual": 384, "image_text_multilingual": 384, "audio_text_multilingual": 384,
+                         "video_audio_text_multilingual": 384, "video_text_multilingual": 384}
 
     def __init__(self, settings: Settings, model_dir: Path = MODEL_DIR, batch_size: int = BATCH_SIZE) -> None:
         self.settings = settings

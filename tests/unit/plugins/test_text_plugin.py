@@ -40,8 +40,11 @@ def embed(text, values: list[str], modality: str = "text", view: str = "") -> np
 def test_registered_for_text_and_reads_every_text_view(text):
     assert text.name == "text"
     assert set(text.modalities) == {"text"} and text.text_views == ("text",) and text.reads_text
-    assert text.dims == {"text": 384, "image_text": 384, "text_sentiment": 384, "image_text_sentiment": 384,
-                         "text_multilingual": 384, "image_text_multilingual": 384}  # non-English texts: e5
+    # the post's text, text read in images (the derived input), heard in voice notes and videos, read in video frames
+    bases = ("text", "image_text", "audio_text", "video_audio_text", "video_text")
+    assert list(text.dims)[:2] == ["text", "image_text"]
+    assert text.dims == {f"{b}{view}": 384 for b in bases
+                         for view in ("", "_sentiment", "_multilingual")}  # non-English texts: e5
 
 
 def test_each_value_gets_a_general_and_a_sentiment_view(text):

@@ -1,0 +1,83 @@
+"""Extra training texts of the complaint head (issue 29: complaint precision on praise, news,
+questions and announcements, without losing recall):
+
+* **OCR-style variants** (:func:`ocr_style`): a text as OCR reads it off a meme or a video caption: all
+  caps, no punctuation, line breaks every few words. Every training text gets one, complaints and
+  non-complaints alike, so capitals and missing punctuation say nothing about the label;
+* **hard negatives** (:func:`hard_negatives`): posts that are not complaints but read like them to a head
+  trained on the complaints data alone: praise, news headlines, questions and announcements, drawn from
+  TweetEval sentiment **train** only (its labels: praise is positive; the others are neutral or positive),
+  each with its OCR-style variant too.
+
+Measured on the brand-directed dev set of :mod:`mmstream.evaluation.brand_dev` (never trained on).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+#: hard negatives of each kind drawn from TweetEval sentiment train
+PER_KIND = 400
+KINDS = ("praise", "news", "question", "announcement")
+
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_URL = re.compile(r"https?://\S+")
+_FIRST_PERSON = re.compile(r"\b(i|i'm|im|my|me|we|our|us|you|your|u)\b", re.IGNORECASE)
+_ANNOUNCE = re.compile(r"\b(announc\w*|launch\w*|now (?:open|available|live)|coming soon|join us|tickets|"
+                       r"pre-?order\w*|releas\w*|grand opening|on sale|new season|premier\w*|unveil\w*)\b",
+                       re.IGNORECASE)
+
+
+def ocr_style(text: str, seed: int) -> str:
+    """``text`` as OCR of a caption gives it: upper case, punctuation, links and ``@``/``#`` marks gone,
+    a line break every 2-6 words (seeded by ``seed``)."""
+    words = _PUNCT.sub(" ", _URL.sub(" ", text)).upper().split()
+    if not words:
+        return text.upper() or "."
+    rng = np.random.default_rng(seed)
+    lines, start = [], 0
+    while start < len(words):
+        step = int(rng.integers(2, 7))
+        lines.append(" ".join(words[start:start + step]))
+        start += step
+    return "\n".join(lines)
+
+
+def ocr_variants(texts: list[str], seed: int) -> list[str]:
+    return [ocr_style(t, seed * 1_000_003 + i) for i, t in enumerate(texts)]
+
+
+def _kind(text: str, label: int) -> str | None:
+    """Which hard-negative kind a TweetEval train tweet is, or None (labels: 0 negative, 1 neutral, 2 positive)."""
+    if label == 0:
+        return None
+    if "?" in text:
+        return "question"
+    if _ANNOUNCE.search(text):
+        return "announcement"
+    if label == 1 and _URL.search(text) and not _FIRST_PERSON.search(text):
+        return "news"  # a neutral, impersonal post with a link: a headline
+    if label == 2:
+        return "praise"
+    return None
+
+
+def hard_negatives(seed: int = 13, per_kind: int = PER_KIND) -> tuple[list[str], list[str]]:
+    """(texts, kinds): up to ``per_kind`` TweetEval sentiment train tweets of each of :data:`KINDS`, seeded."""
+    from mmstream.training.data import tweeteval_sentiment
+
+    texts, y = tweeteval_sentiment("train")
+    by_kind: dict[str, list[int]] = {k: [] for k in KINDS}
+    for i, (t, label) in enumerate(zip(texts, y)):
+        kind = _kind(t, int(label))
+        if kind:
+            by_kind[kind].append(i)
+    rng = np.random.default_rng(seed + 29)
+    out_texts, out_kinds = [], []
+    for kind in KINDS:
+        rows = by_kind[kind]
+        for i in sorted(rng.choice(len(rows), size=min(per_kind, len(rows)), replace=False)):
+            out_texts.append(texts[rows[i]])
+            out_kinds.append(kind)
+    return out_texts, out_kinds
