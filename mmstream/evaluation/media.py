@@ -216,6 +216,20 @@ def format_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
 MEDIA_HEADING = "## Media: the spoken TweetEval set (`mmstream eval --media`)"
 
 
+def _inputs_sentence(config: Path) -> str:
+    """Which of the model's inputs transcripts and caption text reach (its config's ``training.media_texts``)."""
+    import json
+
+    try:
+        media = json.loads(config.read_text()).get("training", {}).get("media_texts") or []
+    except (OSError, ValueError):
+        media = []
+    if media:
+        return (f"Transcripts and caption text reach inputs of their own ({', '.join(f'`{b}`' for b in media)}, "
+                "trained with text features standing in).")
+    return "The model has no input of its own for transcripts or caption text: they are folded into `image_text`."
+
+
 def record_card(card: Path, m: dict[str, Any]) -> None:
     """Put the media figures into the model card as their own section, before the ``mmstream eval``
     section (which ``--update-card`` rewrites to the end of the file), replacing an earlier one."""
@@ -231,8 +245,8 @@ def record_card(card: Path, m: dict[str, Any]) -> None:
     table = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
     section = (f"{MEDIA_HEADING}\n\nHeld-out TweetEval test tweets, each as text, as the words said (text), as a "
                f"voice note, as a spoken video and as a silent captioned clip, through the whole pipeline "
-               f"(`mmstream eval --media {m['tweets']} --media-only --update-card`; `mmstream/evaluation/`). The model "
-               f"has no input of its own for transcripts or caption text: they are folded into `image_text`. Speech "
+               f"(`mmstream eval --media {m['tweets']} --media-only --update-card`; `mmstream/evaluation/`). "
+               f"{_inputs_sentence(card.parent / 'config.json')} Speech "
                f"loses what Whisper mishears, brand names first; what was found, and the timings' conditions: "
                f"BENCHMARKS.md, 'Media eval'.\n\n"
                f"```\n{table}\n```\n\n")

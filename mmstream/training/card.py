@@ -32,13 +32,18 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
         "never trained on val or test; TweetTopicXL train (en/es/gr/ja) for topics, threshold on validation.",
         f"- Views per epoch (shares {t['view_shares']}): text only; text read from a rendered meme with a neutral caption; "
         "meme alone; text and meme. Meme text features stand in for OCR of the rendered tweet (OCR reads rendered "
-        f"memes near exactly); {t['meme_images']} train tweets were really rendered for the image-encoder branch.",
+        f"memes near exactly); {t['meme_images']} train tweets were really rendered for the image-encoder branch."
+        + (f" Then the tweet as each of {', '.join(f'`{b}`' for b in t['media_texts'])} alone (text heard in a voice "
+           "note, in a video's sound, read in a video's frames): the tweet's text features stand in for the "
+           "transcript or the captions, so a post with only a voice note or only a video is read by its own "
+           "inputs." if t.get("media_texts") else ""),
         f"- Head: MLP hidden {t['hidden']}, Adam lr {t['lr']}, {t['epochs']} epochs, class-balanced loss, seed {t['seed']}; "
         f"took {t['seconds']} s.",
         "", "## Results (`mmstream train`; `mmstream eval` re-measures through the whole pipeline)", "",
         "| split | macro-recall | accuracy | macro-F1 |", "|---|---|---|---|",
     ]
-    for key in ("val_text", "test_text", "test_meme_with_caption_proxy"):
+    for key in ("val_text", "test_text", "test_meme_with_caption_proxy",
+                *(f"test_{b}_proxy" for b in t.get("media_texts", ()))):
         if key in m:
             lines.append(f"| {key} | {m[key]['macro_recall']} | {m[key]['accuracy']} | {m[key]['macro_f1']} |")
     if "topics_test_macro_f1" in m:
@@ -50,6 +55,11 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
                   f"{'the out-of-fold probabilities of train+val' if oof else 'val'} for complaint F1): test complaint-F1 "
                   f"{c['test']['complaint_f1']}, macro-F1 {c['test']['macro_f1']}, accuracy {c['test']['accuracy']} "
                   f"(n={c['test']['posts']}); {'out-of-fold' if oof else 'val'} complaint-F1 {c['val']['complaint_f1']}."]
+        if "extra_training" in c:
+            flagged = ", ".join(f"{k} {v} %" for k, v in c["val"]["hard_negatives_flagged"].items())
+            lines[-1] += (f" Also trained on {c['extra_training']}. Out of fold: OCR-style complaints recalled "
+                          f"{c['val']['ocr_style_complaint_recall']} %; hard negatives flagged: {flagged}. Test as OCR "
+                          f"reads it: complaint-F1 {c['test']['ocr_style']['complaint_f1']}.")
     if "emotion" in m:
         e = m["emotion"]
         lines += ["", f"Emotion head (TweetEval emotion train, selected on val): test macro-F1 {e['test']['macro_f1']}, "

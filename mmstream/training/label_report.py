@@ -1,7 +1,8 @@
 """``mmstream eval``'s labels section (issue 29), on test splits only: the emotion ``none``
 rate on neutral and on emotional tweets and the macro-F1 with none; each category's precision
 and recall as shown (thresholds from :mod:`mmstream.training.calibrate`); English detected on
-English tweets (all, and those of 5 words or fewer)."""
+English tweets (all, and those of 5 words or fewer); complaint flags on the generated brand-directed dev set
+(:mod:`mmstream.evaluation.brand_dev`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -29,6 +30,11 @@ def eval_labels(pipeline: Any) -> dict[str, Any]:
                                   "micro_precision": round(100 * tp / max(1, sum(v["shown"] for v in shown)), 1),
                                   "micro_recall": round(100 * tp / max(1, int(Y.sum())), 1)}
     out["english_detected"] = _english(pipeline)
+    from mmstream.evaluation.brand_dev import eval_brand_dev
+
+    dev = eval_brand_dev(pipeline)
+    if dev:
+        out["complaint_brand_dev"] = dev
     return out
 
 
@@ -67,4 +73,9 @@ def label_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         en = labels["english_detected"]
         rows.append(("English detected on English tweets", f"{en['all']:.2f} % (<= 5 words: {en['short']:.2f} %, "
                      f"n={en['short_posts']})"))
+    if "complaint_brand_dev" in labels:
+        d = labels["complaint_brand_dev"]
+        rows.append(("complaint flags on positive brand posts (dev set)", f"{d['flags_on_positive']:.1f} % (other "
+                     f"non-complaints {d['flags_on_other_non_complaints']:.1f} %; complaint recall "
+                     f"{d['complaint_recall']:.1f} %, n={d['posts']}, mmstream.evaluation.brand_dev)"))
     return rows

@@ -67,6 +67,9 @@ class TrainConfig:
     #: ``audio_text``, ``video_audio_text``, ``video_text``) as inputs of their own; False folds them into the
     #: derived-text input at run time (models before these inputs)
     media_texts: bool = True
+    #: a trained model's folder whose multilingual heads are written into the new graph unchanged, instead of
+    #: training them again (their ~46k multilingual-e5 embeddings take the longest on a cold cache)
+    multilingual_from: Path | None = None
     #: rerun the label calibration (mmstream.training.calibrate) on the written model
     calibrate: bool = True
     name: str = "mmstream-fused"
@@ -372,7 +375,13 @@ def train(cfg: TrainConfig) -> dict:
         metrics.update({t.name: t.metrics for t in tasks})
     multilingual = None
     if set(multilingual_features) <= modalities.keys() and not cfg.sentiment_only:
-        multilingual = _multilingual_heads(text_ex, cfg.seed, names)
+        if cfg.multilingual_from:
+            from mmstream.training.multilingual_graph import heads_from_model
+
+            multilingual = heads_from_model(cfg.multilingual_from)
+            print(f"multilingual heads: those of {cfg.multilingual_from} ({multilingual.metrics['reused_from']})", flush=True)
+        else:
+            multilingual = _multilingual_heads(text_ex, cfg.seed, names)
         metrics["multilingual"] = multilingual.metrics
         print(f"multilingual heads: UMSAB test avg macro-F1 {multilingual.metrics['test_avg_macro_f1']}, "
               f"topics {multilingual.metrics['topics_test_macro_f1']}", flush=True)
