@@ -78,7 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         finetune_and_export(Path(args.cache) / "finetune", epochs=args.finetune_epochs, seed=args.seed)
     config = train(TrainConfig(out_dir=Path(args.out), seed=args.seed, epochs=args.epochs, meme_images=args.meme_images,
                                limit=args.limit, complaint_negatives=args.complaint_negatives,
-                               sentiment_only=args.sentiment_only))
+                               sentiment_only=args.sentiment_only,
+                               multilingual_from=Path(args.multilingual_from) if args.multilingual_from else None))
     print(json.dumps(config["metrics"], indent=2))
     print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
     return 0
@@ -285,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--complaint-negatives", type=int, default=1,
                    help="complaint posts of the complaints train part join sentiment training as negatives, N times "
                         "per epoch (default 1; 0 turns it off)")
+    p.add_argument("--multilingual-from", default=None, metavar="DIR",
+                   help="write the multilingual heads of the model in DIR into the new one unchanged instead of "
+                        "training them (their ~46k multilingual-e5 embeddings take the longest on a cold cache)")
     p.add_argument("--cache", default=".cache", help="folder for features and checkpoints (default .cache)")
 
     p = add("eval", cmd_eval, "Evaluate the pipeline and model: sentiment, topics, memes, speed (table + JSON).")
