@@ -2,7 +2,7 @@
 ``/static/...`` (its files), ``/events`` (one Server-Sent Events stream per
 page) and ``/operator`` (the operator's page: readiness, lanes, dead letters).
 
-``/events?range=&window=&brand=&topic=&label=&lang=&platform=`` sends, about every second,
+``/events?range=&window=&brand=&topic=&label=&lang=&platform=&from=&to=&q=`` sends, about every second,
 ``snapshot`` (what :func:`mmstream.web.snapshot.build` gives for that view, only
 when it changed) and ``mentions`` (the new mentions that match the view, newest
 last, at most :data:`MENTIONS_PER_TICK`; ``skipped`` counts the others).
@@ -181,6 +181,16 @@ def add_routes(context: Any, hub: Hub) -> None:
     async def events(web_: Any, request: web.Request) -> web.StreamResponse:  # noqa: ARG001
         return await hub.stream(request)
 
+    async def check_view(web_: Any, request: web.Request) -> web.Response:  # noqa: ARG001
+        """``/view?...``: the view ``/events`` would show for that query, or a 400 naming the fix (the page
+        checks a custom range here first: an event stream's error cannot be read)."""
+        try:
+            analytics = hub.analytics()
+            view = View.from_query(request.query, analytics.spec_names if analytics else ["tumbling", "hopping"])
+        except QueryError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"view": view.public()})
+
     async def operator(web_: Any, request: web.Request) -> web.Response:  # noqa: ARG001
         return web.Response(body=operator_page, content_type="text/html", charset="utf-8")
 
@@ -191,6 +201,7 @@ def add_routes(context: Any, hub: Hub) -> None:
 
     context.add_route("/", index, name="dashboard_index")
     context.add_route("/events", events, name="dashboard_events")
+    context.add_route("/view", check_view, name="dashboard_view")
     context.add_route("/operator", operator, name="dashboard_operator")
     context.add_route("/operator/state", operator_state, name="dashboard_operator_state")
     export.add_routes(context, hub)  # /export/windows.csv, /export/mentions.csv: the view as CSV

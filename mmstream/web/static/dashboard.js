@@ -6,12 +6,12 @@
   const MAX_FEED = 200;          // mention rows kept in the DOM
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"];
   const FILTERS = ["brand", "label", "topic", "lang", "platform"];
-  const state = {range: "1h", window: "tumbling", brand: "", topic: "", label: "", lang: "", platform: ""};
+  const state = {range: "1h", window: "tumbling", brand: "", topic: "", label: "", lang: "", platform: "", from: "", to: "", q: ""};
   const charts = {};
   const names = new Map();       // brand id -> display name
   const topicNames = new Map();  // topic id -> label
   const shown = new Set();       // mention ids in the feed
-  let source = null, last = null, skipped = 0, retryTimer = null;
+  let source = null, last = null, skipped = 0, retryTimer = null, searchTimer = null;
 
   const $ = (id) => document.getElementById(id);
 
@@ -65,11 +65,24 @@
   }
 
   // -- the live connection -------------------------------------------------------
-  function connect() {
-    if (source) source.close();
+  const viewQuery = () => new URLSearchParams(Object.entries(state).filter(([, v]) => v)).toString();
+  // a custom range is checked by the server first: a bad one is answered 400 with the fix, shown beside the inputs
+  async function connect() {
+    if (source) { source.close(); source = null; }
     clearTimeout(retryTimer);
-    const query = new URLSearchParams(Object.entries(state).filter(([, v]) => v));
-    source = new EventSource("/events?" + query.toString());
+    $("range-error").textContent = "";
+    if (state.range === "custom") {
+      try {
+        const reply = await fetch("/view?" + viewQuery(), {credentials: "same-origin"});
+        if (reply.status === 400) {
+          $("range-error").textContent = (await reply.json()).error;
+          setStatus("check the range");
+          return;
+        }
+      } catch (error) { /* the worker is away: the event stream retries */ }
+    }
+    if (source) source.close();
+    source = new EventSource("/events?" + viewQuery());
     source.addEventListener("open", () => setStatus("live"));
     source.addEventListener("error", () => {
       setStatus("reconnecting…");
@@ -77,6 +90,11 @@
     });
     source.addEventListener("snapshot", (event) => render(JSON.parse(event.data)));
     source.addEventListener("mentions", (event) => addMentions(JSON.parse(event.data)));
+  }
+  // an ISO time as a datetime-local input's value (the browser's time zone), seconds kept
+  function localInput(iso) {
+    const d = new Date(iso);
+    return isNaN(d) ? "" : new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
   }
   function setStatus(text) {
     const node = $("status");
@@ -95,6 +113,9 @@
   }
   function syncControls() {
     for (const key of ["range", "window", ...FILTERS]) if ($(key).value !== state[key]) $(key).value = state[key];
+    if (document.activeElement !== $("q")) $("q").value = state.q;
+    $("custom-range").hidden = state.range !== "custom";
+    for (const key of ["from", "to"]) if (state[key] && document.activeElement !== $(key)) $(key).value = localInput(state[key]);
     const chips = [];
     for (const [key, value, text] of [["brand", state.brand, brandName(state.brand)], ["topic", state.topic, topicNames.get(state.topic) || state.topic], ["label", state.label, state.label], ["lang", state.lang, state.lang], ["platform", state.platform, state.platform]]) {
       if (value) chips.push(el("button", {class: "chip active", title: "clear this filter", on: () => setFilter(key, value)}, key + ": " + text + " ×"));
@@ -125,6 +146,7 @@
     renderBrands(snap);
     renderTopics(snap);
     renderAlerts(snap);
+    if (window.mmPanels) window.mmPanels.render(snap, {el, pct, signed, clock, stamp, tone, brandName, setFilter, plot, state, filteredView, dur});
     feedEmpty();
     setStatus("live");
   }
@@ -138,7 +160,19 @@
     if (k.complaint_share !== null) tiles.push(["complaint share", k.complaint_share, pct(k.complaint_share), "of these brand mentions (those with a complaint flag)"]);
     tiles.push(["mentions / min", k.per_minute, k.per_minute.toLocaleString(), "in the last minute of event time" + (filtered ? ", matching the filters" : "")],
                ["brands", k.brands, String(k.brands), filtered ? "with mentions in view" : "configured or seen"]);
-    $("kpis").replaceChildren(...tiles.map(([label, raw, value, hint]) => el("div", {class: "kpi", title: hint, data: {kpi: label, value: raw === null ? "" : raw}}, el("span", {class: "value", text: value}), el("span", {class: "label", text: label}))));
+    const change = k.change || {}, prev = k.previous || {};
+    const against = prev.since ? " vs " + (state.range === "custom" ? "the " + dur(prev.until - prev.since) + " before" : "the previous " + dur(prev.until - prev.since)) : "";
+    // the change against the period of the same length before: +x % on mentions, ±x pp on the shares
+    const delta = (label) => {
+      const key = {"brand mentions": "brand_mentions", "negative share": "negative_share", "complaint share": "complaint_share"}[label];
+      if (!key) return null;
+      if (!prev.covered) return el("span", {class: "delta none", data: {delta: "none"}, text: "no earlier data"});
+      const c = change[key] || {}, v = key === "brand_mentions" ? c.pct : c.pp;
+      if (v === null || v === undefined) return el("span", {class: "delta none", data: {delta: "none"}, text: key === "brand_mentions" ? "none before" + against : "—" + against});
+      const text = (v > 0 ? "+" : v < 0 ? "−" : "±") + Math.abs(v).toFixed(1) + (key === "brand_mentions" ? " %" : " pp") + against;
+      return el("span", {class: "delta " + (v > 0 ? "up" : v < 0 ? "down" : "flat"), data: {delta: String(v)}, text});
+    };
+    $("kpis").replaceChildren(...tiles.map(([label, raw, value, hint]) => el("div", {class: "kpi", title: hint, data: {kpi: label, value: raw === null ? "" : raw}}, el("span", {class: "value", text: value}), el("span", {class: "label", text: label}), delta(label))));
     $("kpis-note").textContent = from;
     $("kpis").removeAttribute("aria-busy");
   }
@@ -161,7 +195,7 @@
     $("chart-posts").dataset.posts = JSON.stringify(Object.fromEntries(sums));
     $("chart-posts").setAttribute("aria-label", "posts in range: " + sums.map(([b, n]) => brandName(b) + " " + n).join(", "));
     if (!c.brands.length) {  // nothing to draw: say so instead of empty axes
-      for (const id of ["chart-posts", "chart-score"]) {
+      for (const id of ["chart-posts", "chart-score", "chart-sov"]) {
         if (charts[id]) { charts[id].plot.destroy(); delete charts[id]; }
         $(id).replaceChildren(el("p", {class: "empty", text: filteredView() ? "no mention matches the filters in this range" : "no brand mention in this range yet"}));
       }
@@ -253,9 +287,10 @@
       const what = a.kind === "volume"
         ? f.posts + " posts vs " + Number(f.expected_posts).toFixed(1) + " expected (×" + Number(f.ratio).toFixed(1) + ", z " + Number(f.z).toFixed(1) + ")"
         : a.kind === "negative_share" ? pct(f.negative_share) + " negative vs " + pct(f.baseline_negative_share) + " before (z " + Number(f.negative_z).toFixed(1) + ")"
+        : a.kind === "coordinated" && a.evidence ? a.evidence.posts + " near-identical posts by " + a.evidence.accounts + " accounts within " + dur(Math.round(a.evidence.span_seconds)) + (a.evidence.brands.length ? " · " + a.evidence.brands.map(brandName).join(", ") : "")
         : Object.entries(f).map(([k, v]) => k + " " + v).join(", ");
-      const filterKey = subject.type === "topic" ? "topic" : "brand";
-      return el("li", {data: {alert: a.id, subject: subject.id || ""}, on: () => setFilter(filterKey, subject.id), title: "filter on " + filterKey},
+      const filterKey = subject.type === "topic" ? "topic" : subject.type === "brand" ? "brand" : null;
+      return el("li", {data: {alert: a.id, subject: subject.id || ""}, on: filterKey ? () => setFilter(filterKey, subject.id) : null, title: filterKey ? "filter on " + filterKey : null},
         el("div", {class: "row"}, el("span", {class: "badge alert", text: a.kind.replace("_", " ")}), el("strong", {text: subject.label || subject.id}), el("span", {class: "meta", text: subject.type + " · " + stamp((a.window || {}).end)})),
         el("div", {class: "meta", text: what}),
         el("ul", {class: "evidence"}, ...(a.examples || []).map((e) => el("li", {text: e.text ? e.text : e.id}))),
@@ -303,9 +338,31 @@
   // -- start ---------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
     readHash();
-    for (const key of ["range", "window", ...FILTERS]) {
+    for (const key of ["window", ...FILTERS]) {
       $(key).addEventListener("change", (event) => { state[key] = event.target.value; writeHash(); syncControls(); clearFeed(); connect(); });
     }
+    $("range").addEventListener("change", (event) => {
+      if (event.target.value === "custom") {  // the inputs open on the range shown now; Apply connects
+        $("custom-range").hidden = false;
+        if (last && last.since && !$("from").value) { $("from").value = localInput(new Date(last.since).toISOString()); $("to").value = localInput(new Date(last.now).toISOString()); }
+        $("from").focus();
+        return;
+      }
+      Object.assign(state, {range: event.target.value, from: "", to: ""});
+      writeHash(); syncControls(); clearFeed(); connect();
+    });
+    $("custom-range").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const iso = (v) => { const d = new Date(v); return v && !isNaN(d) ? d.toISOString() : v; };
+      Object.assign(state, {range: "custom", from: iso($("from").value), to: iso($("to").value)});
+      writeHash(); syncControls(); clearFeed(); connect();
+    });
+    // the state follows each key at once (a snapshot drawn meanwhile keeps the box as typed); the view waits for a pause
+    $("q").addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      state.q = $("q").value;
+      searchTimer = setTimeout(() => { writeHash(); connect(); }, 350);
+    });
     syncControls();
     connect();
   });
