@@ -47,6 +47,10 @@ def _chromium() -> bool:
     return chromium_path() is not None
 
 
+#: axe-core from npm, pinned in tests/browser/package-lock.json (tests/browser/test_accessibility.py loads it)
+AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+
+
 def _postgres() -> bool:
     from pgserver import pg_bin
 
@@ -60,6 +64,11 @@ class Requirement:
     what: str  # the tier, for the message
     present: Callable[[], bool]
     needed_by: Callable[[pytest.Item], bool]
+    fix: str = ""  # the command that installs it, when apt-get alone does not
+
+    @property
+    def install(self) -> str:
+        return self.fix or f"apt-get install -y {self.apt}"
 
 
 REQUIREMENTS = (
@@ -71,6 +80,9 @@ REQUIREMENTS = (
                 _java_and_jars, lambda item: item.get_closest_marker("realkafka") is not None),
     Requirement("espeak-ng", "espeak-ng", "the audio and video tests (speech made with espeak-ng)",
                 lambda: shutil.which("espeak-ng") is not None, _module_mentions('"espeak-ng"', "shutil.which(\"espeak")),
+    Requirement("axe-core", "npm", "the accessibility tests (axe-core from npm, in the browser)", AXE.is_file,
+                _module_mentions("system_deps import AXE"),
+                fix="apt-get install -y npm && npm ci --prefix tests/browser"),
 )
 
 
@@ -88,11 +100,11 @@ def check(items: list[pytest.Item]) -> None:
         if not needing or req.present():
             continue
         if req.name in without:
-            reason = f"{req.name} is not installed and {OPT_OUT} names it (apt-get install {req.apt})"
+            reason = f"{req.name} is not installed and {OPT_OUT} names it ({req.install})"
             for item in needing:
                 item.add_marker(pytest.mark.skip(reason=reason))
             continue
-        missing.append(f"{req.name} is missing: {len(needing)} tests need it, {req.what}; apt-get install -y "
-                       f"{req.apt} (.ci/run does), or {OPT_OUT}={req.name} to skip them on purpose")
+        missing.append(f"{req.name} is missing: {len(needing)} tests need it, {req.what}; {req.install} "
+                       f"(.ci/run does), or {OPT_OUT}={req.name} to skip them on purpose")
     if missing:
         pytest.exit("; ".join(missing), returncode=pytest.ExitCode.USAGE_ERROR)
