@@ -49,13 +49,17 @@ def bucket_edges(first: int, since: int | None, now: int, spec_step: int) -> tup
 
 
 def window_chart(index: WindowIndex | None, rows_open: dict[str, list[dict]], charted: list[str], name: str,
-           spec_step: int, hopping: bool, since: int | None, now: int) -> tuple[list[int], list[list], list[list]]:
-    """Buckets of at most MAX_POINTS over ``[since, now]``, from the earliest window in range:
-    tumbling windows summed per bucket, hopping windows (they overlap) sampled, the last
-    ending in each bucket. Bucket times in seconds; posts 0 and score null where none."""
-    series = {b: index.series(b, name) if index is not None else None for b in charted}
+                 spec_step: int, hopping: bool, since: int | None, now: int,
+                 pool: list[str] | None = None) -> tuple[list[int], list[list], list[list], list[int]]:
+    """Buckets of at most MAX_POINTS over ``[since, now]``, from the earliest window in range (of the
+    ``pool``'s brands, ``charted`` among them): tumbling windows summed per bucket, hopping windows
+    (they overlap) sampled, the last ending in each bucket. Bucket times in seconds; posts 0 and
+    score null where none; and the posts of the whole pool per bucket (posts only: two binary
+    searches a brand and bucket)."""
+    pool = pool or charted
+    series = {b: index.series(b, name) if index is not None else None for b in pool}
     first = now
-    for b in charted:
+    for b in pool:
         ser = series[b]
         if ser is not None and ser.since(since) < len(ser.starts):
             first = min(first, ser.starts[ser.since(since)])
@@ -88,7 +92,27 @@ def window_chart(index: WindowIndex | None, rows_open: dict[str, list[dict]], ch
             score_row.append(round(total.score / total.posts, 4) if total.posts else None)
         posts_out.append(posts_row)
         score_out.append(score_row)
-    return [e // 1000 for e in edges], posts_out, score_out
+    totals = [0] * len(edges)
+    for b in pool:
+        ser, extra = series[b], rows_open.get(b, [])
+        for k, edge in enumerate(edges):  # as above: hopping, the last window ending in the bucket; tumbling, all
+            if hopping:
+                i = ser.last_ending_in(edge, edge + width) if ser is not None else None
+                best = (ser.ends[i], ser.posts[i + 1] - ser.posts[i]) if i is not None else (-1, 0)
+                for row in extra:  # open windows: few, a brand's newest
+                    end = ms(row["window"]["end"])
+                    if edge <= end < edge + width and end > best[0]:
+                        best = (end, int(row.get("posts") or 0))
+                totals[k] += best[1]
+                continue
+            if extra:
+                totals[k] += sum(int(row.get("posts") or 0) for row in extra
+                                 if edge <= ms(row["window"]["start"]) < edge + width)
+        if not hopping and ser is not None and edges:  # consecutive buckets: one binary search per edge
+            at = [bisect_left(ser.starts, e) for e in edges] + [bisect_left(ser.starts, edges[-1] + width)]
+            for k in range(len(edges)):
+                totals[k] += ser.posts[at[k + 1]] - ser.posts[at[k]]
+    return [e // 1000 for e in edges], posts_out, score_out, totals
 
 
 def open_from(xs: list[int], width_s: int, closed_until: int | None) -> int | None:
@@ -100,11 +124,9 @@ def open_from(xs: list[int], width_s: int, closed_until: int | None) -> int | No
     return None
 
 
-def shares(rows: list[list], pool: list[list]) -> list[list]:
-    """Each of ``rows``' posts per bucket as a share of the bucket's posts over ``pool`` (every brand
-    in view, ``rows`` among them); None where the bucket has none (or is not covered)."""
-    totals = [None if all(r[i] is None for r in pool) else sum(r[i] or 0 for r in pool)
-              for i in range(len(pool[0]) if pool else 0)]
+def shares(rows: list[list], totals: list) -> list[list]:
+    """Each of ``rows``' posts per bucket as a share of the bucket's posts over every brand in view
+    (``totals``); None where the bucket has none (or is not covered)."""
     return [[round(v / t, 4) if v is not None and t else None for v, t in zip(row, totals)] for row in rows]
 
 
@@ -124,19 +146,19 @@ def chart_of(analytics: "Analytics | None", engine_here: bool, index: WindowInde
         chosen = [m for m in mentions if view.without_brand().matches(m) and set(m["brands"]) & set(pool)]
         first = min([m["t"] for m in chosen], default=now)
         edges, width = bucket_edges(first, since, now, step)
-        posts, score = filtered.chart(mentions, view, pool, edges, width, size if hopping else width, covered_from)
+        posts, score = filtered.chart(mentions, view, charted, edges, width, size if hopping else width, covered_from)
+        totals = filtered.totals(mentions, view, pool, edges, width, size if hopping else width, covered_from)
         xs = [e // 1000 for e in edges]
         opened = xs[-1] if xs and live else None  # the bucket holding the newest event: more may come
     else:
         rows_open = {b: open_rows(analytics, engine_here, b, view.window, since,
                                   index.series(b, view.window) if index is not None else None, until) for b in pool}
-        xs, posts, score = window_chart(index, rows_open, pool, view.window, step, hopping, since, now)
-        ends = [index.series(b, view.window).ends[-1] for b in pool
+        xs, posts, score, totals = window_chart(index, rows_open, charted, view.window, step, hopping, since, now, pool)
+        ends = [index.series(b, view.window).ends[-1] for b in charted
                 if index is not None and index.series(b, view.window).ends]
         width = (xs[1] - xs[0]) * 1000 if len(xs) > 1 else step
         opened = open_from(xs, width // 1000, max(ends) if ends else None) if live else None
-    n = len(charted)
-    return {"t": xs, "brands": charted, "posts": posts[:n], "score": score[:n], "share": shares(posts[:n], posts),
+    return {"t": xs, "brands": charted, "posts": posts, "score": score, "share": shares(posts, totals),
             "share_brands": len(pool), "open_from": opened,
             "bucket": width / 1000, "source": "mentions" if view.by_mentions else "windows",
             "covered_from": covered_from // 1000 if covered_from else None,

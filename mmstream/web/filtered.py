@@ -114,6 +114,24 @@ def chart(mentions: list[dict], view: "View", charted: list[str], edges: list[in
     return posts_out, score_out
 
 
+def totals(mentions: list[dict], view: "View", pool: list[str], edges: list[int], width: int, size: int,
+           covered_from: int | None) -> list[int | None]:
+    """Brand mentions of ``pool``'s brands per bucket (a post naming two counts twice, as in the brand
+    table), of the mentions matching the view but its brand, counted like :func:`chart`."""
+    others, wanted = view.without_brand(), set(pool)
+    mine = sorted((m["t"], len(wanted.intersection(m["brands"]))) for m in mentions if others.matches(m))
+    times = [t for t, _ in mine]
+    counts = [0, *accumulate(n for _, n in mine)]
+    out: list[int | None] = []
+    for edge in edges:
+        if covered_from is not None and edge + width <= covered_from:
+            out.append(None)
+            continue
+        lo, hi = bisect_left(times, edge + width - size), bisect_left(times, edge + width)
+        out.append(counts[hi] - counts[lo])
+    return out
+
+
 def facets(mentions: Iterable[dict]) -> dict[str, list[list]]:
     """The languages and platforms among the mentions in range, busiest first (the filters' options)."""
     langs: Counter = Counter()

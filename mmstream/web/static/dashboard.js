@@ -11,7 +11,7 @@
   const names = new Map();       // brand id -> display name
   const topicNames = new Map();  // topic id -> label
   const shown = new Set();       // mention ids in the feed
-  let source = null, last = null, skipped = 0, retryTimer = null, searchTimer = null;
+  let source = null, last = null, skipped = 0, retryTimer = null, searchTimer = null, generation = 0;
 
   const $ = (id) => document.getElementById(id);
 
@@ -68,18 +68,20 @@
   const viewQuery = () => new URLSearchParams(Object.entries(state).filter(([, v]) => v)).toString();
   // a custom range is checked by the server first: a bad one is answered 400 with the fix, shown beside the inputs
   async function connect() {
+    const mine = ++generation;  // a later call wins: one stream at a time, whatever the checks in flight
     if (source) { source.close(); source = null; }
     clearTimeout(retryTimer);
     $("range-error").textContent = "";
     if (state.range === "custom") {
       try {
         const reply = await fetch("/view?" + viewQuery(), {credentials: "same-origin"});
-        if (reply.status === 400) {
+        if (reply.status === 400 && mine === generation) {
           $("range-error").textContent = (await reply.json()).error;
           setStatus("check the range");
           return;
         }
       } catch (error) { /* the worker is away: the event stream retries */ }
+      if (mine !== generation) return;
     }
     if (source) source.close();
     source = new EventSource("/events?" + viewQuery());

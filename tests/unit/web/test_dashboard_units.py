@@ -115,13 +115,15 @@ def test_charts_hold_at_most_max_points_and_lose_no_post():
         store.add_window(_window("acme", "hopping", T0 + 60 * i, 600, 60, 10, 0.1))
     index = WindowIndex(store)
     now = (T0 + 86_400) * 1000
-    xs, posts, scores = _chart(index, {}, ["acme"], "tumbling", 60_000, False, now - 86_400_000, now)
+    xs, posts, scores, totals = _chart(index, {}, ["acme"], "tumbling", 60_000, False, now - 86_400_000, now)
     assert len(xs) <= MAX_POINTS + 1 and sum(posts[0]) == 2 * 1440
+    assert totals == posts[0]  # the pool's posts per bucket (the share of voice's denominator): one brand, its own
     assert all(s is None or -1 <= s <= 1 for s in scores[0])
-    xs, posts, _ = _chart(index, {}, ["acme"], "tumbling", 60_000, False, now - 600_000, now)
+    xs, posts, _, _ = _chart(index, {}, ["acme"], "tumbling", 60_000, False, now - 600_000, now)
     assert sum(posts[0]) == 2 * 10 and len(xs) == 11  # a bucket is never narrower than a window
-    xs, posts, _ = _chart(index, {}, ["acme"], "hopping", 60_000, True, now - 86_400_000, now)
+    xs, posts, _, totals = _chart(index, {}, ["acme"], "hopping", 60_000, True, now - 86_400_000, now)
     assert len(xs) <= MAX_POINTS + 1 and set(posts[0]) <= {10, 0}  # sampled, not summed
+    assert totals == posts[0]
 
 
 def test_view_parameters_are_checked():

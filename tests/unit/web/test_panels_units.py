@@ -93,8 +93,7 @@ def test_previous_period_and_change():
 
 
 def test_shares_per_bucket():
-    pool = [[2, 0, None], [6, 0, None], [2, 5, None]]
-    assert shares(pool[:1], pool) == [[0.2, 0.0, None]]
+    assert shares([[2, 0, None, 3]], [10, 5, None, 0]) == [[0.2, 0.0, None, None]]
     assert shares([], []) == []
 
 
