@@ -53,7 +53,7 @@ def _ms(iso: str) -> int:
 def _posts(now: datetime) -> list[dict]:
     """10 minutes of posts (each 370 ms past a whole second: never on a window's edge): 90 organic ones
     on two brands by 14 accounts (four of them hostile), some with the search needle in any case, on
-    three platforms (one a formula); a campaign of 10 accounts pasting one complaint 3 minutes ago;
+    three platforms (one a formula); a campaign of 24 accounts pasting one complaint 3 minutes ago;
     6 retweets of earlier posts; 3 posts with a hostile language code. In event-time order."""
     base = now.replace(microsecond=0) - timedelta(seconds=600)
     themes = [("acme", "luggage", "acme air"), ("zenbank", "phone", "zenbank"), ("acme", "coffee", "acme air")]
@@ -67,9 +67,9 @@ def _posts(now: datetime) -> list[dict]:
         posts.append({"id": f"o{i:03d}", "created_at": _iso(base + timedelta(seconds=6 * i + 0.37)), "lang": "en",
                       "author": authors[(i * i) % len(authors)] if i % 5 else authors[i % 4], "text": text,
                       "platform": ["x", "reddit", HOSTILE_PLATFORM][i % 3]})
-    for i in range(10):
+    for i in range(24):
         variant = CAMPAIGN.replace("again", ["again", "AGAIN", "again!!", "again."][i % 4]) + f" {i % 3 * '!'}"
-        posts.append({"id": f"camp{i:02d}", "created_at": _iso(base + timedelta(seconds=420 + 4 * i + 0.37)),
+        posts.append({"id": f"camp{i:02d}", "created_at": _iso(base + timedelta(seconds=420 + 2 * i + 0.37)),
                       "lang": "en", "author": f"bot_{i:02d}", "text": variant, "platform": "x"})
     for i in range(6):
         original = posts[10 + 7 * i]
@@ -341,7 +341,9 @@ def test_campaign_panel_and_duplicate_share(panels):
     authors = {panels.posts[r["id"]]["author"] for r in members}
     row = f"document.querySelector('#campaigns li[data-campaign=\"{camp_id}\"]')"
     b.wait_for(f"!!{row}", 30)
-    assert b.eval(f"{row}.querySelector('strong').textContent") == f"{len(members)} posts by {len(authors)} accounts"
+    reported = (max(r["campaign"]["posts"] for r in members), max(r["campaign"]["authors"] for r in members))
+    assert b.eval(f"{row}.querySelector('strong').textContent") == f"{reported[0]} posts by {reported[1]} accounts"
+    assert b.eval(f"{row}.dataset.flagged") == str(len(members)) and b.eval(f"{row}.dataset.accounts") == str(len(authors))
     first = min(members, key=lambda r: r["created_at"])
     assert b.eval(f"{row}.querySelector('.template').textContent") == panels.posts[first["id"]]["text"]
     alerts = json.loads(_get(panels.settings.web_port, "/alerts?kind=coordinated", BEARER).body)["alerts"]

@@ -67,10 +67,11 @@ window.mmPanels = (() => {
   }
 
   function copies(snap, h) {
-    const camps = snap.campaigns.map((c) => h.el("li", {data: {campaign: c.id}},
+    // the campaign as the worker counted it (its latest flagged post's counts), then what of it is in view
+    const camps = snap.campaigns.map((c) => h.el("li", {data: {campaign: c.id, flagged: c.posts, accounts: c.authors}},
       h.el("div", {class: "row"}, h.el("span", {class: "badge alert", text: c.alerted ? "coordinated · alerted" : "coordinated"}),
-        h.el("strong", {text: c.posts + " posts by " + c.authors + " accounts"}),
-        h.el("span", {class: "meta", text: "campaign " + c.id + " · since " + h.clock(c.first_seen) + (c.reported_posts > c.posts ? " · " + c.reported_posts + " in all" : "")})),
+        h.el("strong", {text: c.reported_posts + " posts by " + c.reported_authors + " accounts"}),
+        h.el("span", {class: "meta", text: c.posts + " flagged in view by " + c.authors + " · since " + h.clock(c.first_seen) + " · " + c.id})),
       h.el("p", {class: "template", text: c.template}),
       h.el("div", {class: "keywords"}, ...c.brands.map((b) => h.el("button", {class: "chip", title: "filter on this brand", on: () => h.setFilter("brand", b)}, h.brandName(b))))));
     $("campaigns").replaceChildren(...(camps.length ? camps : [h.el("li", {class: "empty", text: "no coordinated campaign among the recent mentions in view"})]));
