@@ -3,8 +3,9 @@
 Runs the demo, waits until its history is scored and topics are mined, then
 opens the page in headless Chromium (Debian's `chromium`) and writes
 docs/dashboard-light.png, docs/dashboard-dark.png and docs/dashboard-filtered.png
-(one brand and negative posts only) at 1440 px, docs/dashboard-1024.png at 1024 px
-and docs/dashboard-operator.png (the operator view).
+(one brand and negative posts only) at 1440 px, docs/dashboard-panels.png (a search for
+"flight": share of voice over time, search, top authors, campaigns and copies), docs/dashboard-1024.png
+at 1024 px and docs/dashboard-operator.png (the operator view).
 
 Run: python scripts/dashboard_screenshots.py [--wait 90]
 """
@@ -63,6 +64,14 @@ def main() -> int:
                              "s.dispatchEvent(new Event('change')); })()")
                 time.sleep(4)
                 browser.screenshot(out / "dashboard-filtered.png")
+                browser.goto("about:blank")
+                browser.goto(url.rstrip("/") + "/#q=flight")
+                browser.wait_for("document.querySelector('#search').dataset.q === 'flight'", 60)
+                browser.wait_for("document.querySelectorAll('#chart-sov canvas').length === 1", 30)
+                time.sleep(3)
+                browser.eval("document.querySelector('.area-sov').scrollIntoView()")
+                time.sleep(1)
+                browser.screenshot(out / "dashboard-panels.png")
                 browser.send("Emulation.setDeviceMetricsOverride", width=1024, height=900, deviceScaleFactor=1,
                              mobile=False)
                 browser.goto("about:blank")
@@ -77,7 +86,7 @@ def main() -> int:
                 problems = browser.problems()
             finally:
                 browser.close()
-        print(f"wrote {out}/dashboard-light.png, dashboard-dark.png, dashboard-filtered.png (1440 px), "
+        print(f"wrote {out}/dashboard-light.png, dashboard-dark.png, dashboard-filtered.png, dashboard-panels.png (1440 px), "
               "dashboard-1024.png, dashboard-operator.png"
               + (f"; page problems: {problems}" if problems else ""))
         return 0
