@@ -6,8 +6,10 @@ JSON API of :mod:`mmstream.analytics.serving.http`; a worker without the analyti
   into bounded rings (the live mentions feed);
 * :mod:`mmstream.web.snapshot`: what one view (:mod:`mmstream.web.view`: range, window, filters)
   shows, its charts (:mod:`mmstream.web.charts`) and, for a view filtered beyond its brand, the
-  figures counted from the mentions (:mod:`mmstream.web.filtered`);
-* :mod:`mmstream.web.routes`: ``/``, ``/static/...``, ``/events`` (SSE), ``/operator`` (readiness,
+  figures counted from the mentions (:mod:`mmstream.web.filtered`); the analyst's panels: the change
+  against the previous period (:mod:`mmstream.web.periods`), keyword search (:mod:`mmstream.web.search`),
+  top authors (:mod:`mmstream.web.authors`), campaigns and duplicate shares (:mod:`mmstream.web.copies`);
+* :mod:`mmstream.web.routes`: ``/``, ``/static/...``, ``/events`` (SSE), ``/view`` (a view's check), ``/operator`` (readiness,
   lanes, dead letters: the operator's page, apart from the analyst's);
 * :mod:`mmstream.web.auth`: the optional token and the security headers, and
   :mod:`mmstream.web.bind`: the warning for an exposed address: the worker's web server's own

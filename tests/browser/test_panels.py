@@ -162,6 +162,7 @@ def test_custom_range_is_validated_with_the_fix(panels):
             reply = _get(port, f"{path}?{urllib.parse.urlencode(query)}", BEARER)
             assert reply.status == 400, (path, query)
             assert fix in json.loads(reply.body)["error"], (path, query)
+    assert _get(port, f"/view?from={_z(lo)}&to={_z(hi)}").status == 401  # behind the token like the page
     good = json.loads(_get(port, f"/view?from={_z(lo)}&to={_z(hi)}", BEARER).body)["view"]
     assert (good["range"], good["from"], good["to"]) == ("custom", lo, hi)
     # in the page: a range that ends before it starts is refused beside the inputs, with the server's words
