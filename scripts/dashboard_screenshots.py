@@ -69,7 +69,8 @@ def main() -> int:
                 browser.wait_for("document.querySelector('#search').dataset.q === 'flight'", 60)
                 browser.wait_for("document.querySelectorAll('#chart-sov canvas').length === 1", 30)
                 time.sleep(3)
-                browser.eval("document.querySelector('.area-sov').scrollIntoView()")
+                browser.eval("window.scrollTo(0, document.querySelector('.area-sov').getBoundingClientRect().top + "
+                             "scrollY - document.querySelector('.topbar').offsetHeight - 12)")  # below the sticky bar
                 time.sleep(1)
                 browser.screenshot(out / "dashboard-panels.png")
                 browser.send("Emulation.setDeviceMetricsOverride", width=1024, height=900, deviceScaleFactor=1,
