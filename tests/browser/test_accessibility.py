@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from browser import Browser
 from system_deps import AXE
 from test_dashboard import _page, dash, pytestmark  # noqa: F401 - fixture, the chromium skip
 
@@ -17,7 +18,7 @@ RUN = f"""axe.run(document, {{runOnly: {{type: "tag", values: {json.dumps(TAGS)}
      nodes: v.nodes.slice(0, 5).map(n => ({{target: n.target.join(" "), summary: n.failureSummary}}))}})))"""
 
 
-def _axe(b) -> list[dict]:
+def _axe(b: Browser) -> list[dict]:
     if not b.eval("typeof window.axe === 'object'"):
         b.eval(AXE.read_text(encoding="utf-8") + "\n;true")
     return b.eval(RUN)
@@ -28,7 +29,7 @@ def _report(violations: list[dict]) -> str:
                                                                             for n in v["nodes"]) for v in violations)
 
 
-def _check(b, where: str) -> list[dict]:
+def _check(b: Browser, where: str) -> list[dict]:
     violations = _axe(b)
     bad = [v for v in violations if v["impact"] in ("serious", "critical") or v["id"] == "color-contrast"]
     assert not bad, f"{where}:\n{_report(bad)}"

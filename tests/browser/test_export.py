@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from browser import Browser
 from support import produce
 from test_dashboard import (FIGURES, SET_VIEW, TOKEN, XSS_AUTHOR, XSS_TEXT, _get, _page, dash,  # noqa: F401 - fixture
                             pytestmark)
@@ -25,7 +26,7 @@ def _rows(text: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def _download(b, kind: str, folder: Path) -> tuple[str, str]:
+def _download(b: Browser, kind: str, folder: Path) -> tuple[str, str]:
     """Click the export link of ``kind`` in the page and read the file Chromium saved (into a folder of
     its own): (its name, its text)."""
     into = folder / str(len(list(folder.iterdir())))
@@ -42,7 +43,7 @@ def _download(b, kind: str, folder: Path) -> tuple[str, str]:
     raise AssertionError(f"no {kind} CSV downloaded into {into}: {sorted(p.name for p in into.iterdir())}")
 
 
-def _hostile_post_shown(b, dash) -> None:
+def _hostile_post_shown(b: Browser, dash) -> None:
     """The post with a formula for its author and text, sent once, in the page's feed."""
     if not b.eval("!!document.querySelector('#feed li[data-id=\"csv-1\"]')"):
         produce(dash.settings, [{**HOSTILE, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}])
