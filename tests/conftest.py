@@ -47,6 +47,34 @@ def real_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluste
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def kafka_cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Three Apache Kafka nodes (replication factor 3, ``min.insync.replicas=2``), one cluster for the
+    session's broker-loss tests (tests/realkafka/): started once, not once per module. Tests take it
+    through ``three_brokers``, which makes it whole first."""
+    try:
+        cluster = KafkaCluster(tmp_path_factory.mktemp("cluster3"), nodes=3).start()
+    except KafkaUnavailable as exc:
+        pytest.fail(f"the real-Kafka tier cannot run: {exc}")
+    print(f"3-broker KRaft cluster ready in {cluster.started_in:.1f} s")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def three_brokers(kafka_cluster3: KafkaCluster) -> KafkaCluster:
+    """The session's 3-broker cluster whole, as a fresh one would be: a node an earlier test killed is
+    started again, and the test begins once every node is registered and every partition (the internal
+    topics' too) has all its replicas in sync. A test that kills a node starts it again in its finally."""
+    for node in kafka_cluster3.nodes:
+        node.start(kafka_cluster3.libs)
+    kafka_cluster3.wait_ready(120)
+    kafka_cluster3.wait_in_sync(120)
+    return kafka_cluster3
+
+
 @pytest.fixture
 def broker_kind(request: pytest.FixtureRequest) -> str:
     """``tansu`` unless the test is marked ``both_brokers`` (then each kind in turn)."""

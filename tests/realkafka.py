@@ -241,6 +241,27 @@ class KafkaCluster:
         tails = "\n".join(f"--- node {n.node_id}\n{n.log_tail(1500)}" for n in self.nodes)
         raise RuntimeError(f"kafka cluster not ready in {timeout:g} s (brokers seen: {sorted(seen)}):\n{tails}")
 
+    def wait_in_sync(self, timeout: float = 120.0) -> float:
+        """Until every partition of every topic (the internal ones too) has all its replicas in sync, as
+        on a cluster that lost no node; the seconds it took. RuntimeError naming the partitions if not."""
+        started = time.monotonic()
+        lagging: list = []
+        while time.monotonic() - started < timeout:
+            try:
+                admin = self.admin()
+                try:
+                    lagging = [(t["name"], p["partition_index"], sorted(p["isr_nodes"]), sorted(p["replica_nodes"]))
+                               for t in admin.describe_topics() for p in t["partitions"]
+                               if set(p["isr_nodes"]) != set(p["replica_nodes"]) or p["leader_id"] == -1]
+                finally:
+                    admin.close()
+                if not lagging:
+                    return time.monotonic() - started
+            except (KafkaError, OSError, KeyError) as exc:
+                lagging = [repr(exc)]
+            time.sleep(0.2)
+        raise RuntimeError(f"kafka partitions not all in sync in {timeout:g} s: {lagging[:10]}")
+
     def registered_brokers(self) -> set[int]:
         """Node ids of the brokers the cluster's metadata lists now (empty if none answers)."""
         live = [f"{HOST}:{n.port}" for n in self.nodes if n.alive()]

@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
-from typing import Iterator
 
 import pytest
 
@@ -31,10 +30,10 @@ SPEECH = "My flight was delayed for three hours and nobody at the gate told us a
 CREATED = "2026-12-06T20:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    with KafkaCluster(tmp_path_factory.mktemp("lanes-cluster"), nodes=3) as running:
-        yield running
+@pytest.fixture
+def cluster(three_brokers: KafkaCluster) -> KafkaCluster:
+    """The session's 3-broker cluster (tests/conftest.py, shared with the other broker-loss tests), whole."""
+    return three_brokers
 
 
 def leaders(cluster: KafkaCluster, topics: list[str]) -> list[int]:

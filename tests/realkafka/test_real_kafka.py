@@ -17,7 +17,6 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from typing import Iterator
 
 import pytest
 
@@ -144,11 +143,10 @@ def test_topics_mmstream_creates_carry_their_settings(settings):
 
 # -- a 3-broker cluster losing a broker ------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    with KafkaCluster(tmp_path_factory.mktemp("cluster"), nodes=3) as running:
-        print(f"3-broker KRaft cluster ready in {running.started_in:.1f} s")
-        yield running
+@pytest.fixture
+def cluster(three_brokers: KafkaCluster) -> KafkaCluster:
+    """The session's 3-broker cluster (tests/conftest.py, shared with the other broker-loss tests), whole."""
+    return three_brokers
 
 
 def partition_state(cluster: KafkaCluster, topics: list[str]) -> list[tuple[str, int, int, list[int]]]:
