@@ -103,6 +103,9 @@ class Settings:
     # serve a non-loopback web_host without a token anyway (MMSTREAM_WEB_INSECURE=1): for a network that is
     # already closed to everyone else (a sidecar proxy that authenticates, a private test namespace)
     web_insecure: bool = False
+    # small thumbnails of a post's first image and first keyframe in its result (the image plugin's report) and in
+    # the dashboard's live feed; MMSTREAM_FEED_THUMBNAILS=0: none made, none shown (privacy)
+    feed_thumbnails: bool = True
     data_dir: str = ".mmstream-data"
     # the datasets `mmstream train`, `eval` and `bench` read (MMSTREAM_DATA; empty: ../shared/data beside the
     # checkout or the working directory)
