@@ -1,4 +1,5 @@
-"""The CSV export's writer (mmstream/web/export.py; named apart from tests/browser/test_export.py: test modules share one namespace): formula cells neutralised, every text cell quoted,
+"""The CSV export's writer (mmstream/web/export.py; named apart from tests/browser/test_export.py, as
+test modules share one namespace): formula cells neutralised, every text cell quoted,
 markup literal, numbers as numbers; the chart's rows and the view's mentions."""
 from __future__ import annotations
 
