@@ -188,7 +188,9 @@ class Settings:
     duplicate_checkpoint_every: int = 10_000  # worker: a partition's state written every N posts (0: never)
     # "partition": one state per partition of <prefix>posts (deterministic; copies on two partitions are not linked);
     # "worker": one state for every partition a worker holds (copies linked across them; answers then depend on
-    # which worker holds what and on how batches of different partitions interleave)
+    # which worker holds what and on how batches of different partitions interleave); "cluster": one state per
+    # worker fed by every worker's posts through <prefix>copies (copies linked and campaigns counted across
+    # partitions and workers, up to the index's propagation delay; mmstream.analytics.pipeline.copyindex)
     duplicate_scope: str = "partition"
     # a campaign: a cluster of near duplicates by this many distinct accounts within campaign_window seconds
     campaign_min_authors: int = 8
