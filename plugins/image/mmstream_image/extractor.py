@@ -19,6 +19,7 @@ from mmstream_image.faces import Face, FaceEmotion, mean_emotion
 from mmstream_image.frames import FRAMES, FramePhoto, frames_extraction, photo_extraction, refuse_posted
 from mmstream_image.limits import ImageLimits
 from mmstream_image.ocr import ImageOcr, OcrResult
+from mmstream_image.thumbnail import make_thumbnail
 
 
 class ImageExtractor(Extractor):
@@ -32,14 +33,18 @@ class ImageExtractor(Extractor):
     skipped for that image), ``faces`` (per image a list of
     ``{"box": [x, y, w, h], "emotion", "scores"}``, boxes in pixels as sent,
     largest first) and ``face_emotion`` (the emotion of the mean scores over
-    all the post's faces; null without faces). Should reading faces fail,
+    all the post's faces; null without faces), ``thumbnail`` (a JPEG of at most 128 px a side
+    and 12 KB of the first image, for the dashboard's feed: ``{"type", "width", "height", "of", "b64"}``;
+    absent when ``MMSTREAM_FEED_THUMBNAILS=0`` or when none could be made, see
+    :mod:`mmstream_image.thumbnail`). Should reading faces fail,
     that image's list is empty and ``faces_error`` says why; the post goes on.
     Faces are reported only: the feature vector, and so the fused model,
     does not use them (it was trained without faces, and no face-labelled
     sentiment data exists to train it with).
 
     ``video_frames`` (keyframes the video plugin decoded) get the same report, their
-    text de-duplicated by line and handed on as ``video_text``, and their features
+    text de-duplicated by line and handed on as ``video_text``, their ``thumbnail`` of the first keyframe
+    that is not a blank fade, and their features
     handed on as the post's ``images`` feature when it has no images of its own.
     """
 
@@ -53,6 +58,8 @@ class ImageExtractor(Extractor):
         self.settings = settings
         #: what one post may carry (MMSTREAM_PLUGIN_IMAGE_MAX_IMAGES, _MAX_BYTES, _MAX_PIXELS, _MAX_FRAMES)
         self.limits = ImageLimits.from_settings(settings)
+        #: a small thumbnail in each report, for the dashboard's feed (MMSTREAM_FEED_THUMBNAILS, default on)
+        self.thumbnails = bool(getattr(settings, "feed_thumbnails", True))
         self.encoder: ImageEncoder | None = None
         self.ocr: ImageOcr | None = None
         self.faces: FaceEmotion | None = None
@@ -106,7 +113,7 @@ class ImageExtractor(Extractor):
             offset += len(post)
             try:
                 results.append(self._post(modality, faces.labels, post, rows, post_faces,
-                                          [r.result() for r in post_reads]))
+                                          [r.result() for r in post_reads], self.thumbnails))
             except Exception as exc:  # noqa: BLE001 - this post fails, the batch goes on
                 results.append(exc)
         return results
@@ -134,7 +141,7 @@ class ImageExtractor(Extractor):
 
     @staticmethod
     def _post(modality: str, labels: list[str], images: list[Image.Image], features: np.ndarray,
-              found: list[list[Face] | Exception], reads: list[OcrResult]) -> Extraction:
+              found: list[list[Face] | Exception], reads: list[OcrResult], thumbnails: bool = False) -> Extraction:
         errors = [f"{modality}[{i}]: {type(f).__name__}: {f}" for i, f in enumerate(found) if isinstance(f, Exception)]
         per_image = [[] if isinstance(f, Exception) else f for f in found]
         text = "\n".join(r.text for r in reads if r.text)
@@ -148,6 +155,9 @@ class ImageExtractor(Extractor):
         }
         if errors:
             report["faces_error"] = "; ".join(errors)
+        thumbnail = make_thumbnail(images, keyframes=modality == FRAMES) if thumbnails else None
+        if thumbnail is not None:
+            report["thumbnail"] = thumbnail
         pooled = normalise(features.mean(axis=0)).astype(np.float32)
         if modality == FRAMES:
             return frames_extraction(report, [r.text for r in reads], pooled)
