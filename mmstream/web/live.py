@@ -9,7 +9,9 @@ topics hold every worker's outcomes; any worker's dashboard shows them all.
 Results carry no post text (they are compact and idempotent), so the text,
 author and platform come from the post itself, joined by id: the post is always
 written before its result; a result whose post was not read (before the tail
-began) is shown without text after :data:`JOIN_WAIT` seconds.
+began) is shown without text after :data:`JOIN_WAIT` seconds. A result's thumbnails (a plugin report's
+``thumbnail``) go to a bounded store served at ``/thumb/<key>`` (:mod:`mmstream.web.thumbs`); the mention
+names them (``thumbs``), unless ``MMSTREAM_FEED_THUMBNAILS=0``.
 
 The thread starts with the first dashboard client (a worker nobody watches pays
 nothing) and begins :data:`TAIL` records before the end of each partition.
@@ -27,6 +29,7 @@ from typing import Any
 from mmstream.kafka.follow import TopicFollower
 from mmstream.settings import Settings
 from mmstream.timefmt import TimeFormatError, to_ms
+from mmstream.web.thumbs import ThumbStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -123,6 +126,7 @@ def mention_of(result: dict, post: dict | None) -> dict:
         "has_post": bool(post),
         "duplicate_of": _clip(result["duplicate_of"], 256) if isinstance(result.get("duplicate_of"), str) else None,
         "campaign": campaign_of(result),
+        "thumbs": [],  # set by LiveFeed from the result's thumbnails: [{src, width, height, what}]
     }
 
 
@@ -148,6 +152,8 @@ class LiveFeed(TopicFollower):
         self._recent_ids: OrderedDict[str, None] = OrderedDict()
         self._times: deque[int] = deque(maxlen=RATE_WINDOW)  # event times of the mentions read, for the rate
         self.records = 0
+        self.thumbnails = settings.feed_thumbnails  # MMSTREAM_FEED_THUMBNAILS=0: none kept, none shown
+        self.thumbs = ThumbStore()
 
     # -- lifecycle -----------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -237,6 +243,8 @@ class LiveFeed(TopicFollower):
 
     def _show(self, result: dict, post: dict | None) -> None:
         mention = mention_of(result, post)
+        if self.thumbnails:
+            mention["thumbs"] = self.thumbs.keep(result)
         with self._lock:
             if mention["id"] in self._recent_ids:  # at-least-once: a post processed twice is shown once
                 return

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from aiohttp import web
 
 from mmstream.errors import QueryError
-from mmstream.web import export
+from mmstream.web import export, thumbs
 from mmstream.web.index import WindowIndex
 from mmstream.web.snapshot import View, build
 
@@ -205,5 +205,6 @@ def add_routes(context: Any, hub: Hub) -> None:
     context.add_route("/operator", operator, name="dashboard_operator")
     context.add_route("/operator/state", operator_state, name="dashboard_operator_state")
     export.add_routes(context, hub)  # /export/windows.csv, /export/mentions.csv: the view as CSV
+    thumbs.add_routes(context, hub.live.thumbs)  # /thumb/<key>: the feed's thumbnails, same-origin under the CSP
     context.add_static("/static/", STATIC, name="dashboard_static")
     context.on_shutdown(hub.close)

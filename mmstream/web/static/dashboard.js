@@ -321,6 +321,24 @@
     while (feed.childElementCount > MAX_FEED) { shown.delete(feed.lastElementChild.dataset.id); feed.lastElementChild.remove(); }
     $("feed-note").textContent = "newest " + feed.childElementCount + (skipped ? " · " + skipped.toLocaleString() + " more passed in bursts" : "");
   }
+  // a post's image and keyframe thumbnails: same-origin URLs (/thumb/<key>, the CSP's img-src 'self'), drawn at
+  // most THUMB px a side with their width and height set (no jump as they load); one the worker no longer keeps
+  // (its store is bounded) is taken away, not shown broken
+  const THUMB = 64;
+  function thumbs(list) {
+    if (!list || !list.length) return null;
+    const box = el("div", {class: "thumbs"});
+    Object.assign(box.style, {display: "flex", gap: "6px", margin: "4px 0 0"});
+    for (const t of list) {
+      const scale = Math.min(1, THUMB / Math.max(t.width, t.height));
+      const img = el("img", {class: "thumb", src: t.src, alt: "thumbnail: " + t.what, title: t.what, loading: "lazy", decoding: "async",
+                             width: Math.max(1, Math.round(t.width * scale)), height: Math.max(1, Math.round(t.height * scale))});
+      Object.assign(img.style, {borderRadius: "4px", objectFit: "cover", flex: "none"});
+      img.addEventListener("error", () => { img.remove(); if (!box.childElementCount) box.remove(); });
+      box.append(img);
+    }
+    return box;
+  }
   function mentionRow(m) {
     const chips = (items, key, text) => items.map((x) => el("button", {class: "chip" + (state[key] === (x.id || x) ? " active" : ""), on: (e) => { e.stopPropagation(); setFilter(key, x.id || x); }, title: "filter on this " + key}, text(x)));
     return el("li", {class: "mention " + m.label, data: {id: m.id, label: m.label, brands: JSON.stringify(m.brands), topics: JSON.stringify(m.topics.map((t) => t.id))}},
@@ -332,6 +350,7 @@
         m.emotion ? el("span", {class: "tag", text: m.emotion}) : null,
         m.lang ? el("button", {class: "tag lang", on: () => setFilter("lang", m.lang), title: "filter on this language", text: m.lang}) : null,
         el("span", {class: "meta right"}, el("span", {class: "author", text: m.author}), m.author ? " · " : "", [m.platform, clock(m.t)].filter(Boolean).join(" · "))),
+      thumbs(m.thumbs),
       m.text ? el("p", {class: "text", text: m.text}) : (m.has_post ? null : el("p", {class: "text missing", text: "(post " + m.id + " was not read back)"})),
       m.ocr_text ? el("p", {class: "ocr"}, el("span", {class: "tag", text: "image text"}), el("span", {class: "ocrtext", text: m.ocr_text})) : null,
       m.topics.length ? el("div", {class: "keywords"}, ...chips(m.topics.filter((t) => t.kind === "mined"), "topic", (t) => t.label), ...m.topics.filter((t) => t.kind !== "mined").map((t) => el("span", {class: "kw", text: t.label}))) : null);
