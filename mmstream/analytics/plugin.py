@@ -46,6 +46,10 @@ def register_enrichers(settings: Any, model: Any, context: Any) -> list:
                 logging.getLogger(__name__).warning("duplicates: could not save the state at shutdown (%r)", exc)
 
         context.on_shutdown(save_duplicates)
+    if context.in_worker and finder.scope == "cluster":
+        from mmstream.analytics.pipeline.copyindex import install_copy_index
+
+        install_copy_index(context, settings, finder)  # <prefix>copies: written and read back by every worker
     return ([BrandMatcher(catalog)] if catalog is not None else []) + [assigner, finder]
 
 
@@ -55,7 +59,9 @@ def register_sinks(settings: Any, context: Any) -> list:
         return []
     from mmstream.analytics.pipeline.service import analytics_for
 
-    return [analytics_for(context, settings).publisher]
+    from mmstream.analytics.pipeline.copyindex import copies_sink
+
+    return [analytics_for(context, settings).publisher, *copies_sink(context)]
 
 
 @hookimpl

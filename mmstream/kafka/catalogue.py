@@ -117,6 +117,10 @@ CATALOGUE: tuple[Topic, ...] = (
     Topic("mentions", "none", writers=(MENTION_PUBLISHER,), readers=(ENGINE,), created_by=("analytics",),
           partitions="analytics_partitions", retention="mentions_retention", schema="mentions",
           contract="internal"),
+    # MMSTREAM_DUPLICATE_SCOPE=cluster: every worker's entry per post it answered (its duplicates signature,
+    # author, answers), read back whole by every worker (mmstream.analytics.pipeline.copyindex)
+    Topic("copies", _POST_ID, writers=(TEXT_LANE, MEDIA_LANE), readers=(TEXT_LANE, MEDIA_LANE),
+          created_by=("analytics",), retention="duplicate_ttl"),
     # the engines' closed windows, to the one share-of-voice stage: one partition, one reader
     Topic("window-totals", "the engine's partition", writers=(ENGINE,), readers=(SHARE_STAGE,),
           created_by=("analytics",), partitions="1"),

@@ -85,7 +85,46 @@ class CampaignTracker:
         self._evict()
         return answer
 
-    def _count(self, root: str, t_ms: int, author: str, root_ms: int, root_author: str | None) -> dict | None:
+    # -- cluster scope: posts answered by other workers (mmstream.analytics.engine.copystate) --------
+    def count(self, post_id: str, t_ms: int, root: str, author: str | None, retweet: bool, answer: dict | None,
+              root_ms: int | None = None, root_author: str | None = None) -> None:
+        """Count another worker's post in its cluster (its authors count here too) and remember the answer
+        it got there (``answer``: a replay of it here, after a rebalance, gets that answer)."""
+        self.clock = t_ms if self.clock is None else max(self.clock, t_ms)
+        if root != post_id and author and not retweet:
+            self._count(root, t_ms, author, t_ms if root_ms is None else root_ms, root_author, counted=False)
+        if answer is not None:
+            self.answers[post_id] = answer
+            if len(self.answers) > self.config.answers:
+                self.answers.popitem(last=False)
+        self._evict()
+
+    def merge(self, later: str, earlier: str) -> None:
+        """Two roots found to be one cluster: ``later``'s authors and posts join ``earlier``'s, and its
+        campaign, if either is one, is named after ``earlier`` from now on."""
+        gone = self.clusters.pop(later, None)
+        if gone is None or later == earlier:
+            return
+        kept = self.clusters.get(earlier)
+        if kept is None:
+            gone.root = earlier
+            self.clusters[earlier] = gone
+            kept = gone
+        else:
+            kept.first_ms, kept.last_ms = min(kept.first_ms, gone.first_ms), max(kept.last_ms, gone.last_ms)
+            kept.posts += gone.posts
+            for author, seen in sorted({**gone.authors, **{a: max(s, gone.authors.get(a, s))
+                                                           for a, s in kept.authors.items()}}.items(),
+                                       key=lambda a: (a[1], a[0])):
+                kept.authors.pop(author, None)
+                kept.authors[author] = seen
+            while len(kept.authors) > self.config.max_authors:
+                kept.authors.popitem(last=False)
+        if kept.campaign is not None or gone.campaign is not None:
+            kept.campaign = campaign_id(earlier)
+
+    def _count(self, root: str, t_ms: int, author: str, root_ms: int, root_author: str | None,
+               counted: bool = True) -> dict | None:
         cfg = self.config
         cluster = self.clusters.get(root)
         if cluster is None:
@@ -105,8 +144,8 @@ class CampaignTracker:
             return None
         if cluster.campaign is None:
             cluster.campaign = campaign_id(root)
-            self.stats["campaigns"] += 1
-        self.stats["campaign_posts"] += 1
+            self.stats["campaigns"] += counted
+        self.stats["campaign_posts"] += counted
         return {"id": cluster.campaign, "posts": cluster.posts, "authors": len(cluster.authors),
                 "first_seen": ms_iso(cluster.first_ms)}
 

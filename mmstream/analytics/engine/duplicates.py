@@ -27,6 +27,12 @@ never stopped.
 **Deterministic and idempotent.** No wall clock, no salted hash: the same posts in the same order
 give the same answers. A post id seen again (at-least-once delivery replays a batch) gets the
 answer it got the first time, and changes nothing.
+
+**Posts answered elsewhere** (``MMSTREAM_DUPLICATE_SCOPE=cluster``, :mod:`mmstream.analytics.engine.copystate`):
+:meth:`DuplicateIndex.ingest` keeps another worker's post with the root it was given there. When it
+matches a kept post of another root, the two roots are one cluster: :meth:`DuplicateIndex.alias` sends
+the later root to the earlier (event time, then id) for every later answer (``aliases``, bounded
+like the entries), so every worker converges on the cluster's first post.
 """
 from __future__ import annotations
 
@@ -72,6 +78,8 @@ class DuplicateIndex:
         self.bands: dict[int, str] = {}  # band key -> the latest kept post with it
         self.clock: int | None = None  # the largest event time seen, ms
         self.stats = {"posts": 0, "exact": 0, "near": 0, "short": 0, "evicted": 0}
+        #: cluster scope: root -> the earlier root of the same cluster (answers follow it); oldest first
+        self.aliases: OrderedDict[str, str] = OrderedDict()
 
     # -- checkpoints (mmstream.analytics.state.codec): signatures as one array, buckets recomputed ----
     def __getstate__(self) -> dict:
@@ -80,11 +88,13 @@ class DuplicateIndex:
         # one flat array (text signatures: 64 values, images': 2 a picture), as int64 (the data format's dtypes)
         flat = np.concatenate(sigs).astype(np.int64) if sigs else np.zeros(0, np.int64)
         return {"config": self.config, "ids": ids, "rows": [list(self.entries[i]) for i in ids], "sigs": flat,
-                "lens": [len(x) for x in sigs], "clock": self.clock, "stats": dict(self.stats)}
+                "lens": [len(x) for x in sigs], "clock": self.clock, "stats": dict(self.stats),
+                **({"aliases": OrderedDict(self.aliases)} if self.aliases else {})}
 
     def __setstate__(self, state: dict) -> None:
         self.config, self.clock, self.stats = state["config"], state["clock"], dict(state["stats"])
         self.entries, self.signatures, self.exact, self.bands = OrderedDict(), {}, {}, {}
+        self.aliases = OrderedDict(state.get("aliases") or {})
         ends = np.cumsum(state["lens"]).tolist()
         for post_id, row, end, n in zip(state["ids"], state["rows"], ends, state["lens"]):
             t, root, key, author = row
@@ -107,26 +117,63 @@ class DuplicateIndex:
             return Match(None if kept[1] == post_id else kept[1], kept[1])
         self.stats["posts"] += 1
         self.clock = t_ms if self.clock is None else max(self.clock, t_ms)
-        norm = normalise(text)
-        if len(norm) >= self.config.min_chars:
-            key, sig = content_key(norm), minhash(norm)
-        elif images:
-            key, sig = "img:" + ",".join(f"{h:016x}" for h in sorted(set(images))), image_signature(sorted(set(images)))
-        else:
+        compared = self.signature(text, images)
+        if compared is None:
             self.stats["short"] += 1
             self._evict()
             return Match(None, None)
+        key, sig = compared
         bands = _bands(sig)
         root, sim = self._match(key, sig, bands)
         self._keep(post_id, t_ms, root or post_id, key, sig, author, bands)
         self._evict()
         return Match(root, root or post_id, sim)
 
+    def signature(self, text: str, images: list[int] | tuple[int, ...] = ()) -> tuple[str, np.ndarray] | None:
+        """(content key, signature) a post is compared by: its text's, or its images' when the text is too
+        short; None when neither can be compared."""
+        norm = normalise(text)
+        if len(norm) >= self.config.min_chars:
+            return content_key(norm), minhash(norm)
+        if images:
+            return "img:" + ",".join(f"{h:016x}" for h in sorted(set(images))), image_signature(sorted(set(images)))
+        return None
+
+    # -- cluster scope: posts answered by other workers -------------------------
+    def root(self, root: str) -> str:
+        """The root a cluster's answers name now (``root`` itself, unless it was merged into an earlier one)."""
+        seen = 0
+        while root in self.aliases and seen < 64:  # a chain, never a cycle (always to an earlier root)
+            root, seen = self.aliases[root], seen + 1
+        return root
+
+    def alias(self, later: str, earlier: str) -> None:
+        if later != earlier:
+            self.aliases[later] = earlier
+            self.aliases.move_to_end(later)
+            while len(self.aliases) > self.config.max_entries:
+                self.aliases.popitem(last=False)
+
+    def ingest(self, post_id: str, t_ms: int, key: str, sig: np.ndarray, root: str,
+               author: str | None) -> tuple[bool, str | None]:
+        """Keep a post another worker answered, with the root it got there: (kept, the root its content
+        matches here, or None). Not kept: known already, or older than the time-to-live."""
+        if post_id in self.entries or (self.clock is not None and t_ms < self.clock - self.config.ttl_ms):
+            return False, None
+        self.clock = t_ms if self.clock is None else max(self.clock, t_ms)
+        bands = _bands(sig)
+        stats = dict(self.stats)
+        local, _ = self._match(key, sig, bands)
+        self.stats = stats  # the counters count this worker's answers
+        self._keep(post_id, t_ms, root, key, sig, author, bands)  # the answer it got
+        self._evict()
+        return True, local
+
     def _match(self, key: str, sig: np.ndarray, bands: list[int]) -> tuple[str | None, float | None]:
         same = self.exact.get(key)
         if same is not None:
             self.stats["exact"] += 1
-            return self.entries[same][1], 1.0
+            return self.root(self.entries[same][1]), 1.0
         best: tuple[float, int, str] | None = None  # (similarity, event time, id): most similar, then latest
         text = len(sig) == HASHES
         for band in bands:
@@ -141,7 +188,7 @@ class DuplicateIndex:
         if best is None:
             return None, None
         self.stats["near"] += 1
-        return self.entries[best[2]][1], best[0]
+        return self.root(self.entries[best[2]][1]), best[0]
 
     def _keep(self, post_id: str, t_ms: int, root: str, key: str, sig: np.ndarray, author: str | None,
               bands: list[int] | None = None) -> None:

@@ -13,7 +13,12 @@ conversation, thread or brand keeps copies together.
 Copies on two different partitions are not linked, unless ``MMSTREAM_DUPLICATE_SCOPE=worker``: one
 state for every partition the worker holds (checkpoint ``<topic>-all.ckpt``), which links them when
 one worker holds both, at the price of answers that depend on the assignment and on how batches of
-different partitions interleave.
+different partitions interleave; or ``MMSTREAM_DUPLICATE_SCOPE=cluster``
+(:mod:`mmstream.analytics.pipeline.copyindex`): one state per worker, fed with the posts it answers
+and with every worker's entries, read back from ``<prefix>copies``, so copies are linked and
+campaigns counted across partitions and workers, up to the index's propagation delay (two copies
+answered within it on different workers may both be originals; their clusters are merged under the
+earlier root when the entries meet, and later posts get that root and its campaign id everywhere).
 
 **Checkpointed, with a journal** (:mod:`mmstream.analytics.state.copies`). In a worker, every post's
 inputs are appended to its partition's journal, which a checkpoint empties; a restarted worker
@@ -34,7 +39,8 @@ from mmstream.analytics.engine.campaigns import CampaignConfig
 from mmstream.analytics.engine.copystate import CopyState
 from mmstream.analytics.engine.duplicates import DuplicateConfig
 from mmstream.analytics.engine.signature import dhash
-from mmstream.analytics.state.copies import WHOLE, CopyStore
+from mmstream.analytics.engine.signature import is_retweet
+from mmstream.analytics.state.copies import CLUSTER, WHOLE, CopyStore
 from mmstream.errors import ConfigError
 from mmstream.plugin.stages import Enricher
 from mmstream.timefmt import moment_ms
@@ -43,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mmstream.plugin import Item
 
 EXCLUDE = ("none", "campaigns", "duplicates")
-SCOPES = ("partition", "worker")
+SCOPES = ("partition", "worker", "cluster")
 
 
 def exclude_mode(settings: Any) -> str:
@@ -80,6 +86,10 @@ class CopyFinder(Enricher):
         if self.scope not in SCOPES:
             raise ConfigError(f"MMSTREAM_DUPLICATE_SCOPE={settings.duplicate_scope!r} is not one of "
                               f"{', '.join(SCOPES)}")
+        #: cluster scope: the entries of posts answered here, not yet handed to the copies outbox
+        self.outgoing: list[tuple[int, dict]] = []
+        self.ingested = 0  # entries of other workers (and echoes of its own) kept
+        self.tail: Any = None  # cluster scope in a worker: its CopyTail (mmstream.analytics.pipeline.copyindex)
 
     def state(self, partition: int | None, topic: str | None = None) -> CopyState:
         key = (topic, partition)
@@ -97,8 +107,11 @@ class CopyFinder(Enricher):
         assert item.record is not None and item.post is not None
         partition = item.source.partition if item.source is not None else None
         topic = item.source.topic if item.source is not None else None
+        source = partition
         if partition is not None and self.scope == "worker":
             partition = WHOLE
+        elif partition is not None and self.scope == "cluster":
+            partition, topic = CLUSTER, None
         state = self.state(partition, topic)
         post = item.post
         text = "\n".join(item.texts().values())
@@ -107,15 +120,43 @@ class CopyFinder(Enricher):
         dup, campaign = state.observe(post.id, t_ms, text, post.author, hashes)
         item.add("duplicate_of", dup)
         item.add("campaign", campaign)
+        if partition == CLUSTER:
+            entry = state.entry(post.id, post.author, is_retweet(text))
+            if entry is not None:
+                entry["brands"] = list(item.record.get("brands") or [])
+                self.outgoing.append((source or 0, entry))
+                if self.every:
+                    self.store.journal(partition, topic, entry)
+                    if state.since_checkpoint >= self.every:
+                        self._save(partition, topic)
+            return
         if self.every and partition is not None:
             self.store.journal(partition, topic, [post.id, t_ms, text, post.author, hashes])
             if state.since_checkpoint >= self.every:
                 self._save(partition, topic)
 
+    # -- cluster scope (mmstream.analytics.pipeline.copyindex) ---------------------
+    def take_outgoing(self) -> list[tuple[int, dict]]:
+        """The entries answered since the last call, with their source partition (the copies sink sends them)."""
+        with self.lock:
+            out, self.outgoing = self.outgoing, []
+            return out
+
+    def ingest(self, entries: list[dict]) -> int:
+        """Keep entries read from ``<prefix>copies`` (any worker's); how many were new here."""
+        with self.lock:
+            state = self.state(CLUSTER)
+            new = sum(1 for e in entries if state.ingest(e))
+            self.ingested += new
+            if self.every and state.since_checkpoint >= self.every:
+                self._save(CLUSTER)
+            return new
+
     def describe(self) -> dict:
         """Summed counters of the states here (for /metrics and tests)."""
         out = {"states": len(self.states), "kept": sum(len(s.index) for s in self.states.values()),
-               "clusters": sum(len(s.tracker.clusters) for s in self.states.values())}
+               "clusters": sum(len(s.tracker.clusters) for s in self.states.values()), "ingested": self.ingested,
+               **({"index": self.tail.describe()} if self.tail is not None else {})}
         for s in self.states.values():
             for k, v in {**s.index.stats, **s.tracker.stats}.items():
                 out[k] = out.get(k, 0) + v

@@ -1,12 +1,12 @@
 """The duplicates' saved state: per partition of ``<prefix>posts`` (``(topic, partition)``), a checkpoint
 and a journal in ``<data_dir>/<app_id>-duplicates/`` (:class:`CopyStore`).
 
-* the checkpoint ``<topic>-p<k>.ckpt`` (``<topic>-all.ckpt`` in worker scope): the partition's
+* the checkpoint ``<topic>-p<k>.ckpt`` (``<topic>-all.ckpt`` in worker scope, ``cluster.ckpt`` in cluster scope): the partition's
   :class:`~mmstream.analytics.engine.copystate.CopyState` in the analytics' file format
   (:mod:`mmstream.analytics.state.files`, types by tag: :data:`~mmstream.analytics.state.tags.COPIES`),
   format 2; a file of the format before the tags (no ``format`` in its header) is still read;
 * the journal ``<topic>-p<k>.journal``: one JSON line per post enriched since that checkpoint (its
-  inputs, flushed per post), emptied by the next checkpoint. :meth:`CopyStore.restore` reads the
+  inputs, flushed per post; in cluster scope its entry, answers included), emptied by the next checkpoint. :meth:`CopyStore.restore` reads the
   checkpoint, then observes the journal's posts again, so a post replayed after a kill -9 gets the
   answer it got.
 
@@ -30,6 +30,7 @@ from mmstream.analytics.state.tags import COPIES_NAMES_V1, copies_codec
 
 log = logging.getLogger(__name__)
 WHOLE = -1  # the partition number of a worker-scope state (MMSTREAM_DUPLICATE_SCOPE=worker)
+CLUSTER = -2  # of the cluster-scope state (MMSTREAM_DUPLICATE_SCOPE=cluster; its journal holds entries)
 MAGIC = b"mmstream-duplicates-checkpoint\n"
 FORMAT = 2  # 2: types by public tag; 1 (no "format" in the header): by class name, still read
 #: formats read, and the table from the names each wrote to the tags (None: tags already)
@@ -48,7 +49,7 @@ class CopyStore:
         self.journals: dict[tuple[str | None, int], Any] = {}
 
     def path(self, partition: int, topic: str | None = None) -> Path:
-        name = "all" if partition == WHOLE else f"p{partition}"
+        name = {WHOLE: "all", CLUSTER: "cluster"}.get(partition, f"p{partition}")
         return self.directory / (f"{topic}-{name}.ckpt" if topic else f"{name}.ckpt")
 
     def journal_path(self, partition: int, topic: str | None = None) -> Path:
@@ -65,10 +66,13 @@ class CopyStore:
         if path.is_file():
             for line in path.read_bytes().splitlines():
                 try:
-                    post_id, t_ms, text, author, hashes = json.loads(line)
-                except (ValueError, TypeError):  # a line cut short by the kill
+                    if partition == CLUSTER:  # the entries it answered (CopyState.entry), with their answers
+                        state.ingest(json.loads(line))
+                    else:
+                        post_id, t_ms, text, author, hashes = json.loads(line)
+                        state.observe(str(post_id), int(t_ms), str(text), author, [int(h) for h in hashes])
+                except (ValueError, TypeError, KeyError):  # a line cut short by the kill
                     continue
-                state.observe(str(post_id), int(t_ms), str(text), author, [int(h) for h in hashes])
                 replayed += 1
         if replayed:
             log.info("duplicates: partition %s of %s: %d posts read back from the journal", partition, topic, replayed)

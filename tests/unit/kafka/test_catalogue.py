@@ -38,10 +38,11 @@ def test_every_topic_has_its_fields() -> None:
 def test_what_derives_from_it_is_what_was_written_out_before() -> None:
     """The lists six modules held, now derived (the sets; the order of creation does not matter)."""
     assert set(OUTPUT_TOPICS) == {"posts", "media", "enriched", "dead-letter", "late", "brand-stats", "topics", "alerts"}
-    assert set(WORKER_READS) == {"posts", "media", "mentions", "window-totals", "topics", "brand-stats", "alerts"}
+    assert set(WORKER_READS) == {"posts", "media", "mentions", "window-totals", "topics", "brand-stats", "alerts",
+                                 "copies"}
     assert set(WORKER_WRITES) == {"media", "enriched", "dead-letter", "mentions", "window-totals", "late",
-                                  "brand-stats", "topics", "alerts"}
-    assert catalogue.names(roles=("analytics",)) == ("mentions", "window-totals")
+                                  "brand-stats", "topics", "alerts", "copies"}
+    assert catalogue.names(roles=("analytics",)) == ("mentions", "copies", "window-totals")
     assert catalogue.names(roles=("input",)) == ("posts",)
     # the order GET /schemas, `mmstream schemas` and the AsyncAPI document list them in
     assert schemas.TOPICS == ("posts", "enriched", "dead-letter", "brand-stats", "late", "topics", "alerts", "mentions")
@@ -56,13 +57,13 @@ def test_partitions_and_configs_per_topic() -> None:
                              max_payload_bytes=3_000_000)
     counts = {t.name: t.partition_count(settings) for t in CATALOGUE}
     assert counts == {"posts": 6, "media": 6, "enriched": 6, "dead-letter": 6, "brand-stats": 6, "late": 6,
-                      "topics": 6, "alerts": 6, "mentions": 1, "window-totals": 1}  # 0 engines read as one
+                      "topics": 6, "alerts": 6, "mentions": 1, "copies": 6, "window-totals": 1}  # 0 engines read as one
     big = str(3_000_000 + 64 * 1024)
     compact = {"cleanup.policy": "compact"}
     assert {t.name: topic_configs(settings, settings.topic(t.name)) for t in CATALOGUE} == {
         "posts": {"max.message.bytes": big}, "media": {"max.message.bytes": big}, "enriched": compact,
         "dead-letter": {}, "brand-stats": compact, "late": {}, "topics": compact, "alerts": compact,
-        "mentions": {"retention.ms": "-1"}, "window-totals": {}}
+        "mentions": {"retention.ms": "-1"}, "copies": {"retention.ms": "86400000"}, "window-totals": {}}
     kept = settings.replace(mentions_retention=7 * 86400.0, max_payload_bytes=10)
     assert topic_configs(kept, "mentions") == {"retention.ms": str(7 * 86400 * 1000)}  # a short name works too
     assert topic_configs(kept, "acme.posts") == {"max.message.bytes": "1048588"}  # never under Kafka's default
