@@ -124,3 +124,22 @@ def test_feed_thumbnails_off_makes_none(image, monkeypatch):
     off.encoder, off.ocr, off.faces = image.encoder, image.ocr, image.faces  # the loaded models, shared
     [result] = off.extract("images", [[Image.new("RGB", (300, 200), "blue")]])
     assert "thumbnail" not in result.report and result.report["count"] == 1
+
+
+def test_the_thumbnail_is_the_field_enriched_json_documents():
+    import json
+
+    import jsonschema
+
+    from mmstream.schemas import versions
+    from paths import REPO
+
+    schema = json.loads((REPO / "mmstream" / "schemas" / "enriched.json").read_text())
+    record = {"schema": versions.RESULT, "id": "p", "created_at": "2026-11-28T09:00:00Z", "brands": [], "lang": None,
+              "sentiment": None, "topics": [], "model": "m", "modalities": {
+                  "images": {"count": 1, "thumbnail": make_thumbnail([Image.new("RGB", (4000, 10), "red")])},
+                  "video_frames": {"thumbnail": make_thumbnail([Image.new("RGB", (64, 64))], keyframes=True)}}}
+    jsonschema.Draft202012Validator(schema).validate(record)
+    record["modalities"]["images"]["thumbnail"]["type"] = "image/svg+xml"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema).validate(record)
