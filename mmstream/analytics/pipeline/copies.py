@@ -27,10 +27,15 @@ gets the answer it got. A partition's state is written every ``MMSTREAM_DUPLICAT
 posts, and every partition's when the worker stops; it is read back when the partition is first
 seen after a restart. Posts replayed from before the checkpoint get the answers they got (the index remembers
 posts by id, the tracker the campaign posts' answers); a post from after it and before a crash is
-compared against what the checkpoint held.
+compared against what the checkpoint held. In cluster scope the worker's one state is ``cluster.ckpt``
+and its journal holds the entries of the posts it answered, answers included (read back with
+:meth:`~mmstream.analytics.engine.copystate.CopyState.ingest`, so a replay gets them whatever the index
+holds now); every worker needs a data directory of its own (deploy/k8s gives each pod a volume). Its
+first post waits (at most ``CATCH_UP_WAIT``) until ``<prefix>copies`` was read back.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +53,9 @@ from mmstream.timefmt import moment_ms
 if TYPE_CHECKING:  # pragma: no cover
     from mmstream.plugin import Item
 
+log = logging.getLogger(__name__)
 EXCLUDE = ("none", "campaigns", "duplicates")
+CATCH_UP_WAIT = 60.0  # cluster scope: how long a worker's first post waits for <prefix>copies to be read back
 SCOPES = ("partition", "worker", "cluster")
 
 
@@ -90,6 +97,7 @@ class CopyFinder(Enricher):
         self.outgoing: list[tuple[int, dict]] = []
         self.ingested = 0  # entries of other workers (and echoes of its own) kept
         self.tail: Any = None  # cluster scope in a worker: its CopyTail (mmstream.analytics.pipeline.copyindex)
+        self.waited = False
 
     def state(self, partition: int | None, topic: str | None = None) -> CopyState:
         key = (topic, partition)
@@ -100,6 +108,12 @@ class CopyFinder(Enricher):
         return state
 
     def enrich_item(self, item: Item) -> None:
+        tail = self.tail
+        if tail is not None and not self.waited:  # cluster scope: the first post waits for the index's read-back
+            self.waited = True
+            if not tail.caught_up.wait(CATCH_UP_WAIT):
+                log.warning("duplicates: the copy index has not read <prefix>copies back within %.0f s; posts are "
+                            "compared against what it read so far", CATCH_UP_WAIT)
         with self.lock:
             self._enrich(item)
 
