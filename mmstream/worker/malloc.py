@@ -7,6 +7,17 @@ ONNX Runtime's, aiokafka's, the analytics feed), so freed memory scattered
 over many arenas piles up: measured, the resident size of a worker crept up by
 56 MB over 18,000 posts after warm-up, and kept creeping. With two arenas it
 stayed flat (+1 MB), at no cost in throughput we could measure.
+
+glibc also moves its mmap threshold: a block of at least the threshold gets its own mapping, returned to
+the system when freed, and freeing such a block raises the threshold to its size (up to 32 MB). Loading
+the models frees large blocks, so afterwards every buffer of up to 32 MB came from the heap: the text
+encoders' per-run tensors (ONNX Runtime runs without an arena, ``mmstream/inference/onnx.py``) left
+20-30 MB of free but resident heap behind them, interleaved with what the worker keeps. A fixed
+threshold (:func:`fix_mmap_threshold`) keeps large buffers in their own mappings. Measured on the
+multilingual bench mix, the text extractor alone in one process (the models, then 1,500 texts in batches
+of 32): peak 403-404 MB -> 383-384 at 512 KiB (380-383 at 128 KiB, 389-390 at 1-4 MiB), the CPU time the
+same within the noise; 73 page faults a post instead of 3.6 (155 at 128 KiB): mapping fresh pages for
+the larger tensors costs well under 1 % of a post's CPU. A ``--lanes text`` worker: BENCHMARKS.md, "Lanes".
 """
 from __future__ import annotations
 
@@ -18,6 +29,10 @@ import sys
 #: glibc's mallopt parameter number for the arena limit (malloc.h)
 M_ARENA_MAX = -8
 DEFAULT_ARENAS = 2
+#: glibc's mallopt parameter number for the mmap threshold (malloc.h)
+M_MMAP_THRESHOLD = -3
+#: blocks of this many bytes or more get their own mapping (glibc's start value is 128 KiB, then it moves)
+DEFAULT_MMAP_THRESHOLD = 512 * 1024
 
 
 def limit_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
@@ -29,6 +44,17 @@ def limit_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
     return _glibc_call("mallopt", ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas))
+
+
+def fix_mmap_threshold(size: int = DEFAULT_MMAP_THRESHOLD) -> bool:
+    """Keep glibc's mmap threshold at ``size`` bytes for this process (no dynamic threshold, which also
+    keeps the heap's trim threshold at its 128 KiB default); True when it was applied.
+
+    ``MALLOC_MMAP_THRESHOLD_`` or a ``glibc.malloc.mmap_threshold`` tunable in the environment wins;
+    elsewhere than Linux/glibc this does nothing."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or "mmap_threshold" in os.environ.get("GLIBC_TUNABLES", ""):
+        return False
+    return _glibc_call("mallopt", ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(size))
 
 
 def _glibc_call(function: str, *args: object) -> bool:

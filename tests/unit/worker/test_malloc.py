@@ -1,11 +1,14 @@
-"""The worker's glibc settings: arena cap and handing freed heap pages back (pure process logic)."""
+"""The worker's glibc settings: arena cap, a fixed mmap threshold and handing freed heap pages back (pure
+process logic)."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import sys
 
 import pytest
 
-from mmstream.worker.malloc import release_free_memory
+from mmstream.worker.malloc import fix_mmap_threshold, release_free_memory
 
 
 def _rss_kb() -> int:
@@ -28,3 +31,44 @@ def test_release_free_memory_returns_freed_heap_pages():
     after = _rss_kb()
     assert before - after > 50 * 1024, (before, after)
     del keep
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _libc():
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if not hasattr(libc, "mallinfo2"):
+        pytest.skip("glibc without mallinfo2 (< 2.33)")
+    libc.mallinfo2.restype = _MallInfo2
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    return libc
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_fixed_mmap_threshold_keeps_large_blocks_out_of_the_heap(monkeypatch):
+    # glibc's own rule: freeing a mapped block raises the threshold to its size, so the next block of
+    # that size comes from the heap and stays resident there once freed. With the threshold fixed,
+    # the second block is mapped too (mallinfo2's hblkhd: bytes in mapped blocks)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    libc = _libc()
+    assert fix_mmap_threshold()
+    size = 8 * 1024 * 1024
+    first = libc.malloc(size)
+    libc.free(first)
+    mapped = libc.mallinfo2().hblkhd
+    second = libc.malloc(size)
+    try:
+        assert libc.mallinfo2().hblkhd - mapped >= size
+    finally:
+        libc.free(second)
+
+
+def test_the_environment_wins(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert not fix_mmap_threshold()
