@@ -13,7 +13,7 @@ the system when freed, and freeing such a block raises the threshold to its size
 the models frees large blocks, so afterwards every buffer of up to 32 MB came from the heap: the text
 encoders' per-run tensors (ONNX Runtime runs without an arena, ``mmstream/inference/onnx.py``) left
 20-30 MB of free but resident heap behind them, interleaved with what the worker keeps. A fixed
-threshold (:func:`fix_mmap_threshold`) keeps large buffers in their own mappings. Measured on the
+threshold (:func:`fix_mmap_threshold`, text-role workers) keeps large buffers in their own mappings. Measured on the
 multilingual bench mix, the text extractor alone in one process (the models, then 1,500 texts in batches
 of 32): peak 403-404 MB -> 383-384 at 512 KiB (380-383 at 128 KiB, 389-390 at 1-4 MiB), the CPU time the
 same within the noise; 73 page faults a post instead of 3.6 (155 at 128 KiB): mapping fresh pages for
@@ -46,12 +46,17 @@ def limit_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     return _glibc_call("mallopt", ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas))
 
 
-def fix_mmap_threshold(size: int = DEFAULT_MMAP_THRESHOLD) -> bool:
+def fix_mmap_threshold(size: int = DEFAULT_MMAP_THRESHOLD, *, role: str | None = "text") -> bool:
     """Keep glibc's mmap threshold at ``size`` bytes for this process (no dynamic threshold, which also
     keeps the heap's trim threshold at its 128 KiB default); True when it was applied.
 
-    ``MALLOC_MMAP_THRESHOLD_`` or a ``glibc.malloc.mmap_threshold`` tunable in the environment wins;
-    elsewhere than Linux/glibc this does nothing."""
+    Only for a ``--lanes text`` worker (``role``: the ``lanes`` setting): Whisper (the media lane, and
+    the ``all`` and ``inline`` roles that run it) allocates megabytes per step, and each mapped anew cost
+    141,000 page faults and +35 % CPU on a 10 s clip (0.75 -> 1.04 s). ``MALLOC_MMAP_THRESHOLD_`` or a
+    ``glibc.malloc.mmap_threshold`` tunable in the environment wins; elsewhere than Linux/glibc this does
+    nothing."""
+    if (role or "all").strip().lower() != "text":
+        return False
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") or "mmap_threshold" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     return _glibc_call("mallopt", ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(size))

@@ -78,7 +78,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     from mmstream.worker.malloc import fix_mmap_threshold, limit_arenas
 
     limit_arenas()  # first, before threads start: keeps the resident size flat
-    fix_mmap_threshold()  # before the models load: large buffers in their own mappings, not the heap
+    fix_mmap_threshold(role=settings.lanes)  # --lanes text: large buffers in their own mappings, not the heap
     from mmstream.web.bind import check_exposure, check_port_free
 
     check_exposure(settings.web_host, settings.web_token, settings.web_insecure)  # one line, exit 2

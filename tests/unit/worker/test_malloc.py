@@ -72,3 +72,10 @@ def test_fixed_mmap_threshold_keeps_large_blocks_out_of_the_heap(monkeypatch):
 def test_the_environment_wins(monkeypatch):
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
     assert not fix_mmap_threshold()
+
+
+@pytest.mark.parametrize("role", ["all", "media", "inline", None])
+def test_only_a_text_role_worker_fixes_it(monkeypatch, role):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert not fix_mmap_threshold(role=role)
