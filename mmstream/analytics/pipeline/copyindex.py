@@ -73,8 +73,8 @@ class CopyPublisher(Sink):
 
     async def _send(self, batch: list[tuple[int, bytes, bytes]]) -> None:
         producer = await self.producer()
-        now = int(time.time() * 1000)
-        pending = [await producer.send(self.topic, key, value, partition, now, None) for partition, key, value in batch]
+        # timestamp None: the producer stamps each record when it sends it (the index's delay is measured from it)
+        pending = [await producer.send(self.topic, key, value, partition, None, None) for partition, key, value in batch]
         await asyncio.gather(*pending)
         self.sent += len(batch)
 
