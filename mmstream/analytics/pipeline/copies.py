@@ -160,7 +160,12 @@ class CopyFinder(Enricher):
         """Keep entries read from ``<prefix>copies`` (any worker's); how many were new here."""
         with self.lock:
             state = self.state(CLUSTER)
-            new = sum(1 for e in entries if state.ingest(e))
+            new = 0
+            for entry in entries:
+                try:
+                    new += state.ingest(entry)
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not an entry of this format
+                    log.warning("duplicates: skipped a copies entry it cannot read (%r): %.200s", exc, entry)
             self.ingested += new
             if self.every and state.since_checkpoint >= self.every:
                 self._save(CLUSTER)

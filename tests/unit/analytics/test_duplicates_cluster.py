@@ -109,3 +109,11 @@ def test_finder_journals_entries_and_a_restarted_finder_gives_the_same_answers(t
     again = CopyFinder(settings, checkpoints=True).state(CLUSTER)  # checkpoint (3 posts), then the journal (2)
     assert [again.observe(f"p{i}", T0 + i, BASE, f"acct{i}") for i in range(5)] == given
     assert given[1][1] is not None  # a campaign from the second account (min_authors=2)
+
+
+def test_an_entry_it_cannot_read_is_skipped_with_a_warning_and_the_rest_are_kept(tmp_path, caplog):
+    finder = CopyFinder(Settings(data_dir=str(tmp_path), duplicate_scope="cluster"), checkpoints=False)
+    a, _ = pair()
+    _, _, good = answer(a, "orig", T0, BASE, "ann")
+    assert finder.ingest([{**good, "id": "bad", "sig": "not numbers"}, {**good, "t": None}, good]) == 1
+    assert finder.describe()["ingested"] == 1 and "skipped a copies entry" in caplog.text
