@@ -64,14 +64,20 @@ def kafka_cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCl
 
 
 @pytest.fixture
-def three_brokers(kafka_cluster3: KafkaCluster) -> KafkaCluster:
+def three_brokers(kafka_cluster3: KafkaCluster, request: pytest.FixtureRequest) -> KafkaCluster:
     """The session's 3-broker cluster whole, as a fresh one would be: a node an earlier test killed is
     started again, and the test begins once every node is registered and every partition (the internal
-    topics' too) has all its replicas in sync. A test that kills a node starts it again in its finally."""
+    topics' too) has all its replicas in sync. A test that kills a node starts it again in its finally.
+    After the last test of the run that uses it, the cluster stops (its three idle JVMs cost ~7 % of a
+    core, and the unit tier runs after tests/realkafka/)."""
     for node in kafka_cluster3.nodes:
         node.start(kafka_cluster3.libs)
     kafka_cluster3.wait_ready(120)
     kafka_cluster3.wait_in_sync(120)
+    items = request.session.items
+    later = items[items.index(request.node) + 1:] if request.node in items else []
+    if not any("three_brokers" in getattr(item, "fixturenames", ()) for item in later):
+        request.addfinalizer(kafka_cluster3.stop)
     return kafka_cluster3
 
 
