@@ -141,7 +141,9 @@ def test_topics_mmstream_creates_carry_their_settings(settings):
         "media": {"max.message.bytes": str(3_000_000 + 64 * 1024)},  # the media lane's: the same posts, routed
         "enriched": {"cleanup.policy": "compact"}, "topics": {"cleanup.policy": "compact"},
         "brand-stats": {"cleanup.policy": "compact"}, "alerts": {"cleanup.policy": "compact"},
-        "dead-letter": {}, "late": {}, "mentions": {"retention.ms": str(7 * 86400 * 1000)}, "window-totals": {}}, dynamic
+        "dead-letter": {}, "late": {}, "mentions": {"retention.ms": str(7 * 86400 * 1000)}, "window-totals": {},
+        # MMSTREAM_DUPLICATE_SCOPE=cluster's entries, kept as long as a post is compared against (duplicate_ttl)
+        "copies": {"retention.ms": str(int(settings.duplicate_ttl * 1000))}}, dynamic
 
 
 # -- a 3-broker cluster losing a broker ------------------------------------------------------
