@@ -96,8 +96,10 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     create_topics(settings, roles=topic_roles(settings))
 
     # a refused login, an untrusted certificate or a missing ACL stops the worker here, naming the setting
-    check_access(settings, read=[settings.topic(t) for t in WORKER_READS],
-                 write=[settings.topic(t) for t in WORKER_WRITES])
+    # <prefix>copies only in MMSTREAM_DUPLICATE_SCOPE=cluster: a partition-scope worker neither reads nor writes it
+    unused = () if str(settings.duplicate_scope).strip().lower() == "cluster" else ("copies",)
+    check_access(settings, read=[settings.topic(t) for t in WORKER_READS if t not in unused],
+                 write=[settings.topic(t) for t in WORKER_WRITES if t not in unused])
     from mmstream.worker.transactions import check_transactions, exactly_once
 
     if exactly_once(settings):  # refused here, with the fix, by a broker without transactions
