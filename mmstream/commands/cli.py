@@ -79,7 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = train(TrainConfig(out_dir=Path(args.out), seed=args.seed, epochs=args.epochs, meme_images=args.meme_images,
                                limit=args.limit, complaint_negatives=args.complaint_negatives,
                                sentiment_only=args.sentiment_only,
-                               multilingual_from=Path(args.multilingual_from) if args.multilingual_from else None))
+                               multilingual_from=Path(args.multilingual_from) if args.multilingual_from else None,
+                               media_texts=args.media_texts, complaint_extra=args.complaint_extra))
     print(json.dumps(config["metrics"], indent=2))
     print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
     return 0
@@ -286,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--complaint-negatives", type=int, default=1,
                    help="complaint posts of the complaints train part join sentiment training as negatives, N times "
                         "per epoch (default 1; 0 turns it off)")
+    p.add_argument("--media-texts", action="store_true",
+                   help="inputs of their own for text heard in voice notes and videos and read in video frames "
+                        "(audio_text, video_audio_text, video_text), text features standing in; without it they are "
+                        "folded into image_text at run time, as in the shipped model")
+    p.add_argument("--complaint-extra", action="store_true",
+                   help="the complaint head also fits on OCR-style variants and on hard negatives (praise, news, "
+                        "questions, announcements) from TweetEval sentiment train (mmstream.training.complaint_data)")
     p.add_argument("--multilingual-from", default=None, metavar="DIR",
                    help="write the multilingual heads of the model in DIR into the new one unchanged instead of "
                         "training them (their ~46k multilingual-e5 embeddings take the longest on a cold cache)")
