@@ -87,7 +87,7 @@ KINDS = {"praise": (PRAISE, 0), "complaint": (COMPLAINTS, 1), "news": (NEWS, 0),
 
 def brand_dev_set(seed: int = SEED) -> list[dict[str, Any]]:
     """Every template with three brands each (seeded), as written and as OCR reads it:
-    ``{"text", "kind", "complaint": 0/1, "ocr": bool}``."""
+    ``{"words", "kind", "complaint": 0/1, "ocr": bool}``."""
     from mmstream.training.complaint_data import ocr_style
 
     rng = np.random.default_rng(seed)
@@ -97,8 +97,8 @@ def brand_dev_set(seed: int = SEED) -> list[dict[str, Any]]:
             for b in rng.choice(len(BRANDS), size=3, replace=False):
                 brand, handle, thing = BRANDS[int(b)]
                 text = template.format(brand=brand, handle=handle, thing=thing)
-                out.append({"text": text, "kind": kind, "complaint": label, "ocr": False})
-                out.append({"text": ocr_style(text, seed + len(out)), "kind": kind, "complaint": label, "ocr": True})
+                out.append({"words": text, "kind": kind, "complaint": label, "ocr": False})
+                out.append({"words": ocr_style(text, seed + len(out)), "kind": kind, "complaint": label, "ocr": True})
     return out
 
 
@@ -122,7 +122,7 @@ def eval_brand_dev(pipeline: Any) -> dict[str, Any]:
     if "complaint" not in pipeline.model.tasks:
         return {}
     posts = brand_dev_set()
-    flags = complaint_flags(pipeline, [p["text"] for p in posts])
+    flags = complaint_flags(pipeline, [p["words"] for p in posts])
 
     def rate(select) -> float:
         rows = [f for p, f in zip(posts, flags) if select(p)]

@@ -388,7 +388,7 @@ def train(cfg: TrainConfig) -> dict:
     multilingual = None
     if set(multilingual_features) <= modalities.keys() and not cfg.sentiment_only:
         if cfg.multilingual_from:
-            from mmstream.training.multilingual_graph import heads_from_model
+            from mmstream.training.reuse import heads_from_model
 
             multilingual = heads_from_model(cfg.multilingual_from)
             print(f"multilingual heads: those of {cfg.multilingual_from} ({multilingual.metrics['reused_from']})", flush=True)

@@ -31,11 +31,9 @@ COUNT = 2000
 STORE_BYTES = 8 * 1024 * 1024
 #: the types kept, each with how its bytes begin
 MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/webp": (b"RIFF",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
-#: the report keys in the order their thumbnail is shown; other reports come after
-ORDER = ("images", "video_frames")
 KEY = re.compile(r"^[0-9a-f]{24}$")
-#: what a thumbnail shows, for its alt text
-WHAT = {"images": "image", "video_frames": "video keyframe"}
+#: the longest alt text a thumbnail's ``shows`` gives
+MAX_SHOWS = 40
 
 
 def key_of(post_id: str, modality: str) -> str:
@@ -66,18 +64,21 @@ def checked(thumb: Any) -> tuple[str, bytes, int, int] | None:
 
 
 def thumbnails_of(result: dict) -> list[tuple[str, str, bytes, int, int]]:
-    """``(modality, type, bytes, width, height)`` of the result's thumbnails worth showing, images first,
-    at most :data:`PER_POST`."""
+    """``(modality, type, bytes, width, height, shows)`` of the result's thumbnails worth showing, in the
+    order of its reports (the plugins' order), at most :data:`PER_POST`; ``shows``: the thumbnail's own
+    words for what it shows (the feed's alt text), else the modality's name."""
     reports = result.get("modalities")
     if not isinstance(reports, dict):
         return []
-    names = [n for n in ORDER if n in reports] + [n for n in reports if n not in ORDER]
     found = []
-    for name in names:
-        report = reports[name]
-        good = checked(report.get("thumbnail")) if isinstance(report, dict) else None
+    for name, report in reports.items():
+        thumb = report.get("thumbnail") if isinstance(report, dict) else None
+        good = checked(thumb)
         if good is not None:
-            found.append((str(name), *good))
+            shows = thumb.get("shows")
+            if not isinstance(shows, str) or not shows.strip() or len(shows) > MAX_SHOWS:
+                shows = str(name).replace("_", " ")[:MAX_SHOWS]
+            found.append((str(name), *good, shows))
             if len(found) == PER_POST:
                 break
     return found
@@ -113,14 +114,14 @@ class ThumbStore:
 
     def keep(self, result: dict) -> list[dict]:
         """Keep the result's thumbnails; what the feed row shows of each: ``{"src", "width", "height",
-        "what"}`` (``what``: image or video keyframe)."""
+        "what"}`` (``what``: the thumbnail's ``shows``, e.g. image or video keyframe)."""
         pid = str(result.get("id", ""))
         shown = []
-        for modality, kind, data, width, height in thumbnails_of(result):
+        for modality, kind, data, width, height, shows in thumbnails_of(result):
             key = key_of(pid, modality)
             self.put(key, kind, data)
             shown.append({"src": f"/thumb/{key}", "width": width, "height": height,
-                          "what": WHAT.get(modality, modality[:40])})
+                          "what": shows})
         return shown
 
 

@@ -53,8 +53,8 @@ def encode(small: Image.Image) -> bytes | None:
 
 
 def make_thumbnail(images: Sequence[Image.Image], *, keyframes: bool = False) -> dict[str, Any] | None:
-    """The report's ``thumbnail``: ``{"type": "image/jpeg", "width", "height", "of", "b64"}`` (``of``: which
-    of ``images`` it shows) of the first image, or with ``keyframes`` of the first of the first
+    """The report's ``thumbnail``: ``{"type": "image/jpeg", "width", "height", "of", "shows", "b64"}`` (``of``:
+    which of ``images`` it shows; ``shows``: "image" or "video keyframe", the feed's alt text) of the first image, or with ``keyframes`` of the first of the first
     :data:`TRIES` that is not blank (else the first). None without images, or when none could be made."""
     try:
         chosen: tuple[int, Image.Image] | None = None
@@ -74,4 +74,5 @@ def make_thumbnail(images: Sequence[Image.Image], *, keyframes: bool = False) ->
         return None
     width, height = chosen[1].size
     return {"type": "image/jpeg", "width": width, "height": height, "of": chosen[0],
+            "shows": "video keyframe" if keyframes else "image",
             "b64": base64.b64encode(data).decode("ascii")}

@@ -59,6 +59,10 @@ ALLOWED: dict[tuple[str, str], tuple[int, str]] = {
     ("mmstream/evaluation/media.py", "audio"): (3, "the media eval's carrier row 'audio' (voice notes: a report "
                                                    "row and the spoken set's file field), not a post key: the key "
                                                    "comes from Extractor.media_types"),
+    ("mmstream/web/copies.py", "text"): (1, "the 'text' field of the feed's mentions (a campaign's template)"),
+    ("mmstream/web/export.py", "text"): (2, "the 'text' column and field of the exported mentions"),
+    ("mmstream/web/search.py", "text"): (1, "the 'text' field of the feed's mentions, searched"),
+    ("mmstream/worker/malloc.py", "text"): (2, "the worker role 'text' (MMSTREAM_LANES) the mmap threshold is fixed for"),
     ("mmstream/web/snapshot.py", "text"): (2, "the 'text' field of the feed's mentions (web/live.py: the post's "
                                            "text) and of an alert's examples (dashboard JSON)"),
 }

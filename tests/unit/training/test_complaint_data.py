@@ -28,5 +28,5 @@ def test_the_dev_set_has_every_kind_as_written_and_as_ocr_reads_it():
     assert sum(p["ocr"] for p in posts) * 2 == len(posts)
     assert {p["complaint"] for p in posts if p["kind"] == "complaint"} == {1}
     assert {p["complaint"] for p in posts if p["kind"] != "complaint"} == {0}
-    assert not any("{" in p["text"] for p in posts)
+    assert not any("{" in p["words"] for p in posts)
     assert posts == brand_dev_set()

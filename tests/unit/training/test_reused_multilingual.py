@@ -1,4 +1,4 @@
-"""heads_from_model (mmstream.training.multilingual_graph): a trained model's multilingual heads written into a
+"""heads_from_model (mmstream.training.reuse): a trained model's multilingual heads written into a
 new graph with other English thresholds keep their own decisions."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from mmstream.training.head import Head, HeadSpec, TopicHead
 from mmstream.training.multilingual import MultilingualHeads
-from mmstream.training.multilingual_graph import heads_from_model
+from mmstream.training.reuse import heads_from_model
 from mmstream.training.tasks import TaskHead
 
 D = 384

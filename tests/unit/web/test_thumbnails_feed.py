@@ -1,5 +1,5 @@
 """The live feed's thumbnails (no browser, no broker): what a result's reports carry is checked before it is
-kept (type, magic bytes, byte and side bounds), at most two a post, images first; the store is bounded by
+kept (type, magic bytes, byte and side bounds), at most two a post, in the result's report order; the store is bounded by
 count and bytes; the mention names them by an opaque same-origin URL; MMSTREAM_FEED_THUMBNAILS=0 keeps none;
 the route answers the bytes with their type, and 404 for an unknown or malformed key."""
 from __future__ import annotations
@@ -51,11 +51,12 @@ def test_only_a_well_formed_small_picture_is_kept():
         assert checked(thumb) is None, thumb
 
 
-def test_at_most_two_a_post_images_first_and_bad_reports_skipped():
+def test_at_most_two_a_post_in_report_order_and_bad_reports_skipped():
     result = _result("p1", video_frames={"thumbnail": _thumb(_jpeg(colour="blue"))}, audio={"thumbnail": _thumb()},
                      images={"thumbnail": _thumb()}, broken={"thumbnail": "x"}, odd="not a report")
     found = thumbnails_of(result)
-    assert [f[0] for f in found] == ["images", "video_frames"] and found[1][2] == _jpeg(colour="blue")
+    assert [f[0] for f in found] == ["video_frames", "audio"] and found[0][2] == _jpeg(colour="blue")
+    assert [f[-1] for f in found] == ["video frames", "audio"]  # no words of its own: the modality's name
     assert thumbnails_of({"modalities": "nope"}) == [] and thumbnails_of({}) == []
 
 
@@ -74,8 +75,10 @@ def test_the_feed_names_each_thumbnail_by_an_opaque_same_origin_url():
     feed = LiveFeed(Settings())
     hostile = '../"><img src=x onerror=alert(1)>'
     feed.add_post({"id": hostile, "text": "look"})
-    feed.add_result(_result(hostile, images={"count": 1, "thumbnail": _thumb()},
-                            video_frames={"thumbnail": _thumb(_jpeg((64, 128)), width=64, height=128)}))
+    feed.add_result(_result(hostile, images={"count": 1, "thumbnail": _thumb(shows="image")},
+                            video_frames={"thumbnail": _thumb(_jpeg((64, 128)), width=64, height=128,
+                                                              shows="video keyframe")},
+                            pages={"thumbnail": _thumb(), "count": 1}))  # a third: over the two a post
     feed.add_post({"id": "plain", "text": "no picture"})
     feed.add_result(_result("plain"))
     shown = {m["id"]: m for m in feed.recent()}
