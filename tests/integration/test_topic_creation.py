@@ -57,8 +57,10 @@ def test_the_catalogues_topics_with_their_partitions_and_configs(settings: Setti
 
 def test_only_the_roles_asked_for(settings: Settings) -> None:
     made = create_topics(settings.replace(partitions=1), roles=("analytics",), topics=("enriched",))
-    assert made == [settings.topic("enriched"), settings.topic("mentions"), settings.topic("window-totals")]
-    assert _prefixed(settings) == {"enriched": 1, "mentions": settings.analytics_partitions, "window-totals": 1}
+    assert made == [settings.topic("enriched"), settings.topic("mentions"), settings.topic("copies"),
+                    settings.topic("window-totals")]
+    assert _prefixed(settings) == {"enriched": 1, "mentions": settings.analytics_partitions, "copies": 1,
+                                   "window-totals": 1}  # copies: the posts partitions (1 here)
 
 
 def test_the_topics_command_creates_and_prints_what_the_catalogue_says(settings: Settings, tmp_path) -> None:

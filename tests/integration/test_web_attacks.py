@@ -125,10 +125,13 @@ def test_a_symlink_in_static_is_not_followed():
     from aiohttp import web
 
     from mmstream.settings import Settings
+    from mmstream.web.live import LiveFeed
     from mmstream.web.routes import STATIC, add_routes
     from mmstream.worker.context import FaustContext
 
     class Hub:
+        live = LiveFeed(Settings.load())  # its thumbnails' store serves /thumb/ (nothing started)
+
         async def stream(self, request):  # noqa: ARG002
             return web.Response()
 
