@@ -13,7 +13,8 @@ minute, 7-8 minutes before the start. Under the demo's alert spans (the last
 minute against the six before, :data:`ALERT_SPANS`: the defaults, an hour
 against twelve, need hours of history) it raises an alert of each kind once
 its window closes, 40 % through the history: volume, negative share,
-complaint share (Acme Air) and coordinated (the campaign).
+complaint share (Acme Air) and coordinated (the campaign: one, as the demo's
+worker links copies across the posts partitions, ``MMSTREAM_DUPLICATE_SCOPE=cluster``).
 """
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ BURST_FILE = SAMPLES_DIR / "burst.jsonl"
 #: seconds before the start within whose minute the burst falls (a tumbling window of its own, closed while
 #: the history is read)
 BURST_AT = 420
-#: the demo's alert spans, for its ten minutes of history (the worker's environment wins)
-ALERT_SPANS = {"MMSTREAM_ALERT_RECENT": "60", "MMSTREAM_ALERT_BASELINE": "360"}
+#: the demo's alert spans, for its ten minutes of history, and copies linked across the posts partitions, so
+#: the burst's sixty accounts are one campaign, not one per partition (the worker's environment wins)
+ALERT_SPANS = {"MMSTREAM_ALERT_RECENT": "60", "MMSTREAM_ALERT_BASELINE": "360", "MMSTREAM_DUPLICATE_SCOPE": "cluster"}
 
 
 def _iso(t: float) -> str:
