@@ -34,7 +34,7 @@ class ImageExtractor(Extractor):
     ``{"box": [x, y, w, h], "emotion", "scores"}``, boxes in pixels as sent,
     largest first) and ``face_emotion`` (the emotion of the mean scores over
     all the post's faces; null without faces), ``thumbnail`` (a JPEG of at most 128 px a side
-    and 12 KB of the first image, for the dashboard's feed: ``{"type", "width", "height", "of", "b64"}``;
+    and 12 KB of the first image, for the dashboard's feed: ``{"type", "width", "height", "of", "shows", "b64"}``;
     absent when ``MMSTREAM_FEED_THUMBNAILS=0`` or when none could be made, see
     :mod:`mmstream_image.thumbnail`). Should reading faces fail,
     that image's list is empty and ``faces_error`` says why; the post goes on.

@@ -110,11 +110,13 @@ def test_the_extractor_reports_one_thumbnail_per_post_and_one_for_its_keyframes(
     meme = render_meme("WORST AIRLINE EVER", seed=2, width=512, background="solid")
     other = Image.new("RGB", (300, 200), "blue")
     [one, two] = image.extract("images", [[meme], [other, meme]])
-    assert set(one.report["thumbnail"]) == {"type", "width", "height", "of", "b64"}
+    assert set(one.report["thumbnail"]) == {"type", "width", "height", "of", "shows", "b64"}
+    assert one.report["thumbnail"]["shows"] == "image"  # the feed's alt text
     assert _decoded(one.report["thumbnail"]).size == _fitted(meme.size)
     assert two.report["thumbnail"]["of"] == 0 and _decoded(two.report["thumbnail"]).size == (128, 85)  # the first only
     [frames] = image.extract("video_frames", [[Image.new("RGB", (640, 360)), meme]])
     assert frames.report["thumbnail"]["of"] == 1  # past the black keyframe
+    assert frames.report["thumbnail"]["shows"] == "video keyframe"
     assert "thumbnail" not in frames.derived["images"].__dict__  # the stand-in images feature carries none
 
 
