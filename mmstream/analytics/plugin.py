@@ -38,6 +38,8 @@ def register_enrichers(settings: Any, model: Any, context: Any) -> list:
         catalog = BrandCatalog.load(settings.brands_file) if settings.brands_file else None
     # duplicate_of and campaign: one state per partition of <prefix>posts in a worker (checkpointed), one off Kafka
     finder = CopyFinder(settings, checkpoints=context.in_worker)
+    if context.in_worker:
+        analytics.duplicates = finder  # /analytics/status shows its state (in cluster scope: the copy index's delays)
     if context.in_worker and finder.every:
         async def save_duplicates() -> None:
             try:

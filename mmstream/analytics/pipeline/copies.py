@@ -172,13 +172,15 @@ class CopyFinder(Enricher):
             return new
 
     def describe(self) -> dict:
-        """Summed counters of the states here (for /metrics and tests)."""
-        out = {"states": len(self.states), "kept": sum(len(s.index) for s in self.states.values()),
-               "clusters": sum(len(s.tracker.clusters) for s in self.states.values()), "ingested": self.ingested,
-               **({"index": self.tail.describe()} if self.tail is not None else {})}
-        for s in self.states.values():
-            for k, v in {**s.index.stats, **s.tracker.stats}.items():
-                out[k] = out.get(k, 0) + v
+        """Summed counters of the states here (``/analytics/status``'s ``duplicates``, and tests)."""
+        with self.lock:  # the model thread and the copy index's thread change the states
+            states = list(self.states.values())
+            out = {"scope": self.scope, "states": len(states), "kept": sum(len(s.index) for s in states),
+                   "clusters": sum(len(s.tracker.clusters) for s in states), "ingested": self.ingested,
+                   **({"index": self.tail.describe()} if self.tail is not None else {})}
+            for s in states:
+                for k, v in {**s.index.stats, **s.tracker.stats}.items():
+                    out[k] = out.get(k, 0) + v
         return out
 
     # -- checkpoints (mmstream.analytics.state.copies) ----------------------------

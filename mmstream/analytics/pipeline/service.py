@@ -64,6 +64,7 @@ class Analytics:
                                           exclude_mode(settings))
         self.mentions = context.topic("mentions", partitions=self.partitions)
         self.totals = context.topic("window-totals", partitions=1)
+        self.duplicates: Any = None  # the worker's CopyFinder (the analytics plugin sets it): its state in describe()
 
     def _publish_failed(self) -> None:
         self.publisher.failed += 1
@@ -103,7 +104,8 @@ class Analytics:
                                 "on_disk": {str(p): h.checkpoints.offsets() for p, h in sorted(self.engine.held.items())},
                                 "saved": [s for h in self.engine.held.values() for s in h.checkpoints.saved[-3:]]},
                 "snapshot_topics": len(self.snapshot), "mentions_failed": self.publisher.failed,
-                "mentions_unreadable": runner.unreadable}
+                "mentions_unreadable": runner.unreadable,
+                "duplicates": self.duplicates.describe() if self.duplicates is not None else None}
 
 
 #: one Analytics per worker context (the hooks ask for it in turn)
