@@ -118,11 +118,12 @@
     if (document.activeElement !== $("q")) $("q").value = state.q;
     $("custom-range").hidden = state.range !== "custom";
     for (const key of ["from", "to"]) if (state[key] && document.activeElement !== $(key)) $(key).value = localInput(state[key]);
-    const chips = [];
-    for (const [key, value, text] of [["brand", state.brand, brandName(state.brand)], ["topic", state.topic, topicNames.get(state.topic) || state.topic], ["label", state.label, state.label], ["lang", state.lang, state.lang], ["platform", state.platform, state.platform]]) {
-      if (value) chips.push(el("button", {class: "chip active", title: "clear this filter", on: () => setFilter(key, value)}, key + ": " + text + " ×"));
-    }
-    $("filters").replaceChildren(...chips);
+    const wanted = [["brand", state.brand, brandName(state.brand)], ["topic", state.topic, topicNames.get(state.topic) || state.topic], ["label", state.label, state.label], ["lang", state.lang, state.lang], ["platform", state.platform, state.platform]].filter(([, value]) => value);
+    // rebuilt only when they change: a refresh must not take the keyboard focus off a chip
+    const same = JSON.stringify(wanted);
+    if ($("filters").dataset.chips === same) return;
+    $("filters").dataset.chips = same;
+    $("filters").replaceChildren(...wanted.map(([key, value, text]) => el("button", {class: "chip active", title: "clear this filter", on: () => setFilter(key, value)}, key + ": " + text + " ×")));
   }
 
   // -- snapshot ----------------------------------------------------------------------
