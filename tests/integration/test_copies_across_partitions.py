@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
-import time
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from kafka.partitioner.default import murmur2
 from mmstream.kafka.admin import create_topics
 from mmstream.kafka.broker import free_port
 from mmstream.settings import Settings
-from support import WorkerProcess, produce, wait_for, wait_for_assignment
+from support import WorkerProcess, produce, wait_for, wait_for_assignment, wait_until
 
 T0 = 1_764_320_400
 TEMPLATE = "Do NOT trust acme, they charged me twice and refuse to refund. Avoid {}"
@@ -55,6 +55,20 @@ def results(settings: Settings, ids: set[str], copies: int = 1, timeout: float =
     return found
 
 
+def indexed(ports: list[int], records: int, timeout: float = 60) -> None:
+    """Wait until the copy index of every worker has read ``records`` entries: the index is eventually
+    consistent (a copy answered on another worker within the propagation delay is an original), and the
+    answers below are those of copies that arrive after it."""
+    def counts() -> list[int]:
+        found = []
+        for port in ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/analytics/status", timeout=5) as resp:
+                found.append(json.loads(resp.read())["duplicates"]["index"]["records"])
+        return found
+    wait_until(lambda: all(n >= records for n in counts()) and counts(), timeout,
+               f"{records} entries read by the copy index of the workers on ports {ports}")
+
+
 def start(settings: Settings, tmp_path: Path, name: str) -> tuple[WorkerProcess, int]:
     port = free_port()
     env = {"MMSTREAM_DUPLICATE_SCOPE": "cluster", "MMSTREAM_DATA_DIR": str(tmp_path / f"data-{name}"),
@@ -74,6 +88,7 @@ def test_retweets_and_a_campaign_across_partitions_and_a_kill_9_replays_the_same
                      for p, text in enumerate(ORIGINALS)]
         produce(settings, originals)
         results(settings, {o["id"] for o in originals})
+        indexed(list(ports), len(originals))
         retweets = [{"id": ids_on(f"rt{p}-", (p + 1) % 4)[0], "created_at": T0 + 60 + p,
                      "text": f"RT @poster{p}: {o['text']}", "author": f"fan{p}"} for p, o in enumerate(originals)]
         produce(settings, retweets)
@@ -82,13 +97,13 @@ def test_retweets_and_a_campaign_across_partitions_and_a_kill_9_replays_the_same
             assert partition_of(o["id"]) != partition_of(r["id"])
             assert got[r["id"]][0]["duplicate_of"] == o["id"], (r, got[r["id"]], workers[0].log())
 
-        # a paste burst by 12 accounts, one post every 0.4 s, over every partition
+        # a paste burst by 12 accounts over every partition, each post once the one before is in every index
         burst = [{"id": f"camp{j}", "created_at": T0 + 600 + j, "text": TEMPLATE.format("#" * (j % 3) + f"x{j}"),
                   "author": f"bot{j}"} for j in range(12)]
         assert len({partition_of(b["id"]) for b in burst}) == 4
-        for post in burst:
+        for n, post in enumerate(burst, 1):
             produce(settings, [post])
-            time.sleep(0.4)
+            indexed(list(ports), 2 * len(originals) + n)
         got = results(settings, {b["id"] for b in burst})
         answers = [got[b["id"]][0] for b in burst]
         assert all(a["duplicate_of"] == "camp0" for a in answers[1:]), [a["duplicate_of"] for a in answers]
