@@ -80,7 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                limit=args.limit, complaint_negatives=args.complaint_negatives,
                                sentiment_only=args.sentiment_only,
                                multilingual_from=Path(args.multilingual_from) if args.multilingual_from else None,
-                               media_texts=args.media_texts, complaint_extra=args.complaint_extra))
+                               media_texts=args.media_texts, complaint_extra=args.complaint_extra,
+                               start_from=Path(args.start_from) if args.start_from else None))
     print(json.dumps(config["metrics"], indent=2))
     print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
     return 0
@@ -289,14 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "per epoch (default 1; 0 turns it off)")
     p.add_argument("--media-texts", action="store_true",
                    help="inputs of their own for text heard in voice notes and videos and read in video frames "
-                        "(audio_text, video_audio_text, video_text), text features standing in; without it they are "
-                        "folded into image_text at run time, as in the shipped model")
+                        "(audio_text, video_audio_text, video_text): they join the trained head as copies of the "
+                        "derived text's input and train alone, text features standing in, so posts without media "
+                        "text keep their answers; without it they are folded into image_text at run time")
     p.add_argument("--complaint-extra", action="store_true",
                    help="the complaint head also fits on OCR-style variants and on hard negatives (praise, news, "
                         "questions, announcements) from TweetEval sentiment train (mmstream.training.complaint_data)")
     p.add_argument("--multilingual-from", default=None, metavar="DIR",
                    help="write the multilingual heads of the model in DIR into the new one unchanged instead of "
                         "training them (their ~46k multilingual-e5 embeddings take the longest on a cold cache)")
+    p.add_argument("--from", dest="start_from", default=None, metavar="DIR",
+                   help="keep every head of the trained model in DIR as it is and add the inputs it lacks "
+                        "(with --media-texts): posts it read before get the same answers")
     p.add_argument("--cache", default=".cache", help="folder for features and checkpoints (default .cache)")
 
     p = add("eval", cmd_eval, "Evaluate the pipeline and model: sentiment, topics, memes, speed (table + JSON).")

@@ -33,10 +33,14 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
         f"- Views per epoch (shares {t['view_shares']}): text only; text read from a rendered meme with a neutral caption; "
         "meme alone; text and meme. Meme text features stand in for OCR of the rendered tweet (OCR reads rendered "
         f"memes near exactly); {t['meme_images']} train tweets were really rendered for the image-encoder branch."
-        + (f" Then the tweet as each of {', '.join(f'`{b}`' for b in t['media_texts'])} alone (text heard in a voice "
-           "note, in a video's sound, read in a video's frames): the tweet's text features stand in for the "
-           "transcript or the captions, so a post with only a voice note or only a video is read by its own "
-           "inputs." if t.get("media_texts") else ""),
+        + (f" Then the inputs of {', '.join(f'`{b}`' for b in t['media_texts'])} (text heard in a voice "
+           "note, in a video's sound, read in a video's frames) joined, as copies of the derived text's input, and "
+           f"were trained alone for {(t.get('media_training') or {}).get('epochs', '?')} epochs on every train tweet "
+           "seen as one of them (the tweet's text features stand in for the transcript or the captions), the rest "
+           "of the head unchanged: a post without media text gets the answers of the head trained without them. "
+           f"Val macro-recall over the media texts: {(t.get('media_training') or {}).get('val_macro_recall_as_copies')} "
+           f"as copies, {(t.get('media_training') or {}).get('best_val_macro_recall')} trained."
+           if t.get("media_texts") else ""),
         f"- Head: MLP hidden {t['hidden']}, Adam lr {t['lr']}, {t['epochs']} epochs, class-balanced loss, seed {t['seed']}; "
         f"took {t['seconds']} s.",
         "", "## Results (`mmstream train`; `mmstream eval` re-measures through the whole pipeline)", "",

@@ -70,13 +70,19 @@ class Head:
         class_weights: np.ndarray | None = None,
         seed: int = 0,
         on_epoch: Callable[[int, float, float], None] | None = None,
+        trainable: dict[str, np.ndarray] | None = None,
     ) -> float:
         """Adam on cross-entropy; ``epoch_data(e)`` gives that epoch's (z, y);
-        keeps the parameters of the epoch with the best ``validate`` score."""
+        keeps the parameters of the epoch with the best ``validate`` score.
+
+        ``trainable``: 0/1 masks (broadcast to each parameter) of what may change; the rest stays as it
+        is, and the parameters as they were count as an epoch (a warm start is kept when no epoch beats it)."""
         rng = np.random.default_rng(seed)
         m = {k: np.zeros_like(v) for k, v in self.params.items()}
         v = {k: np.zeros_like(v) for k, v in self.params.items()}
         step, best, best_params = 0, -np.inf, None
+        if trainable is not None:
+            best, best_params = validate(self), {k: p.copy() for k, p in self.params.items()}
         cw = np.ones(self.spec.n_classes, np.float32) if class_weights is None else class_weights.astype(np.float32)
         for epoch in range(epochs):
             z_all, y_all = epoch_data(epoch)
@@ -90,6 +96,8 @@ class Head:
                 step += 1
                 for k, g in grads.items():
                     g = g + weight_decay * self.params[k] if k.startswith("W") else g
+                    if trainable is not None:
+                        g = g * trainable.get(k, 0.0)
                     m[k] = 0.9 * m[k] + 0.1 * g
                     v[k] = 0.999 * v[k] + 0.001 * g * g
                     mhat, vhat = m[k] / (1 - 0.9 ** step), v[k] / (1 - 0.999 ** step)

@@ -35,18 +35,33 @@ NEUTRAL_CAPTIONS = (
 # share of each training view: text only, meme + neutral caption, meme alone, text + meme
 VIEW_SHARES = (0.5, 0.2, 0.15, 0.15)
 #: with media text inputs (the reader's further text bases: ``audio_text``, ``video_audio_text``, ``video_text``):
-#: each epoch also sees this share of the tweets again, each as one of the media texts alone (rows added, so the
-#: four views above keep their shares: taking the media views' share from them cost 0.76 points of TweetEval test
-#: macro-recall)
-MEDIA_SHARE = 0.12
+#: after the head is trained on the four views above, the inputs of the media texts join it, starting as copies of
+#: the derived text's (what a model without them does: it folds them into that input) and trained alone, on every
+#: tweet seen as one media text, for this many epochs; everything else stays as trained, so a post without media
+#: text gets the answers of the model trained without them. (Trained with the rest, as rows added to the epochs or
+#: taking 12 % of them, TweetEval test macro-recall fell 0.38 and 0.76 points: BENCHMARKS.md.)
+MEDIA_EPOCHS = 4
 
 
-def view_shares(media: int) -> tuple[float, ...]:
-    """Each training view's share of an epoch's rows with ``media`` media text inputs (they are added rows)."""
-    if not media:
-        return VIEW_SHARES
-    total = 1 + MEDIA_SHARE
-    return (*[round(v / total, 4) for v in VIEW_SHARES], *[round(MEDIA_SHARE / media / total, 4)] * media)
+def widen(head: Head, spec: HeadSpec, copies: dict[str, str]) -> tuple[Head, dict[str, np.ndarray]]:
+    """``head`` with the inputs of ``spec`` it lacks, each a copy of the input ``copies`` names (its feature rows
+    and its mask's row of ``W1``), and the masks of what may train: those new rows only."""
+    def rows(sp: HeadSpec) -> dict[str, tuple[slice, int]]:
+        out, at = {}, 0
+        for m, dim in sp.modalities.items():
+            out[m] = slice(at, at + dim)
+            at += dim
+        return {m: (sl, at + i) for i, (m, sl) in enumerate(out.items())}
+
+    old, new = rows(head.spec), rows(spec)
+    W1 = np.zeros((spec.n_inputs, spec.hidden), np.float32)
+    train_rows = np.zeros((spec.n_inputs, 1), np.float32)
+    for m, (sl, mask_row) in new.items():
+        src_sl, src_mask = old[copies.get(m, m)]
+        W1[sl], W1[mask_row] = head.params["W1"][src_sl], head.params["W1"][src_mask]
+        if m not in old:
+            train_rows[sl], train_rows[mask_row] = 1.0, 1.0
+    return Head(spec, {**{k: v.copy() for k, v in head.params.items()}, "W1": W1}), {"W1": train_rows}
 
 
 @dataclass
@@ -67,14 +82,16 @@ class TrainConfig:
     sentiment_only: bool = False
     #: the text heard or read in media (the reader's further text bases a plugin declares as a text view:
     #: ``audio_text``, ``video_audio_text``, ``video_text``) as inputs of their own; False folds them into the
-    #: derived-text input at run time (the shipped model: trained with them, TweetEval test macro-recall fell 0.76
-    #: points, paired bootstrap 90 % -1.08..-0.51, so not shipped; see BENCHMARKS.md)
+    #: derived-text input at run time. Trained after the rest (MEDIA_EPOCHS), from copies of the derived text's
     media_texts: bool = False
     #: the complaint head also fits on OCR-style variants and hard negatives (mmstream.training.complaint_data)
     complaint_extra: bool = False
     #: a trained model's folder whose multilingual heads are written into the new graph unchanged, instead of
     #: training them again (their ~46k multilingual-e5 embeddings take the longest on a cold cache)
     multilingual_from: Path | None = None
+    #: a trained model's folder whose heads are all kept as they are (``--from``): only the inputs it lacks
+    #: (``media_texts``) are added and trained, so every post it read before gets the same answers
+    start_from: Path | None = None
     #: rerun the label calibration (mmstream.training.calibrate) on the written model
     calibrate: bool = True
     name: str = "mmstream-fused"
@@ -261,6 +278,10 @@ def train(cfg: TrainConfig) -> dict:
         print("--limit: the multilingual heads are left out of this model", flush=True)
         modalities = {m: d for m, d in modalities.items() if m not in multilingual_features}
     spec = HeadSpec({m: d for m, d in modalities.items() if m not in multilingual_features}, hidden=cfg.hidden)
+    # the media texts' inputs, each with the derived text's input of the same view it starts from
+    media_inputs = {names.text(b, tv): names.text(derived, tv) for b in media for tv in TEXT_VIEWS
+                    if names.text(b, tv) in spec.modalities}
+    layout = [HeadSpec({m: d for m, d in spec.modalities.items() if m not in media_inputs}, hidden=cfg.hidden)]
     files = text_ex.model_files()
     digests = {view: file_digest(files[names.text(own, view)]) for view in TEXT_VIEWS}
     digest = digests["general"]
@@ -277,8 +298,6 @@ def train(cfg: TrainConfig) -> dict:
         img_feats = cached("meme-images", [file_digest(image_ex.model_files()[image]), str(cfg.seed), str(len(chosen))],
                            lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
         img_rows[chosen] = np.arange(len(chosen))
-
-    shares = view_shares(len(media))
 
     def views(split: str, view: np.ndarray, rows: np.ndarray, r: np.random.Generator, idx: np.ndarray | None = None):
         """The fused head's input for a whole split (or its tweets ``idx``), each tweet seen as ``view`` says."""
@@ -306,7 +325,7 @@ def train(cfg: TrainConfig) -> dict:
         for name, per_split in custom.items():
             values, present = per_split[split]
             feats[name], masks[name] = (values, present) if idx is None else (values[idx], present[idx])
-        return assemble(spec, feats, masks, m), y
+        return assemble(layout[0], feats, masks, m), y  # the head's inputs as trained now
 
     # the complaints corpus (about 6,900 texts to embed): sentiment training's extra negatives and a metric;
     # a --sentiment-only run without those negatives leaves it out
@@ -315,8 +334,8 @@ def train(cfg: TrainConfig) -> dict:
 
     def brand_z(g: np.ndarray, s: np.ndarray) -> np.ndarray:
         one = np.ones(len(g), np.float32)
-        return assemble(spec, {own: g, names.text(own, "sentiment"): s}, {own: one, names.text(own, "sentiment"): one},
-                        len(g))
+        return assemble(layout[0], {own: g, names.text(own, "sentiment"): s},
+                        {own: one, names.text(own, "sentiment"): one}, len(g))
 
     extra_z = brand_z(*brand["train"]) if cfg.complaint_negatives else None
 
@@ -324,10 +343,6 @@ def train(cfg: TrainConfig) -> dict:
         r = np.random.default_rng(cfg.seed * 1000 + epoch)
         view = r.choice(4, size=n, p=VIEW_SHARES)
         z, y = views("train", view, img_rows, r)
-        if media:  # more rows: MEDIA_SHARE of the tweets again, each as one media text alone
-            idx = np.sort(r.choice(n, size=int(MEDIA_SHARE * n), replace=False))
-            z_m, y_m = views("train", 4 + r.integers(0, len(media), len(idx)), np.full(len(idx), -1), r, idx)
-            z, y = np.concatenate([z, z_m]), np.concatenate([y, y_m])
         if extra_z is None:
             return z, y
         k = cfg.complaint_negatives
@@ -346,20 +361,51 @@ def train(cfg: TrainConfig) -> dict:
                 "macro_f1": round(100 * macro_f1(y, pred), 2)}
 
     counts = np.bincount(y_tr, minlength=3).astype(np.float32)
-    head = Head.init(spec, cfg.seed)
-    best = head.fit(
-        epoch_data, lambda h: evaluate(h, "val", 0)["macro_recall"], epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, dropout=cfg.dropout,
-        class_weights=counts.sum() / (3 * counts),
-        on_epoch=lambda e, loss, score: print(f"epoch {e + 1}/{cfg.epochs} loss={loss:.4f} val_macro_recall={score:.2f}", flush=True),
-    )
-    # decision offsets per class (negative, positive vs neutral), chosen on val for macro-recall, baked into b2
-    y_va = splits["val"][1]
-    z_va, _ = views("val", np.zeros(len(y_va), int), np.full(len(y_va), -1), np.random.default_rng(0))
-    log_p = np.log(head.predict_proba(z_va) + 1e-9)
-    grid = [(a, b) for a in np.arange(-0.6, 0.61, 0.05) for b in np.arange(-0.6, 0.61, 0.05)]
-    neg, pos = max(grid, key=lambda ab: (macro_recall(y_va, (log_p + [ab[0], 0, ab[1]]).argmax(1)), -abs(ab[0]) - abs(ab[1])))
-    head.params["b2"] = head.params["b2"] + np.array([neg, 0.0, pos], np.float32)
-    print(f"decision offsets (val): negative {neg:+.2f}, positive {pos:+.2f}", flush=True)
+    kept = _kept_model(cfg, layout[0], multilingual_features) if cfg.start_from else None
+    if kept is not None:
+        head, best = kept.head, kept.config.get("training", {}).get("best_val_macro_recall")
+        print(f"the heads of {cfg.start_from} ({kept.config.get('version')}) kept as they are", flush=True)
+    else:
+        head = Head.init(layout[0], cfg.seed)
+        best = head.fit(
+            epoch_data, lambda h: evaluate(h, "val", 0)["macro_recall"], epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed, dropout=cfg.dropout,
+            class_weights=counts.sum() / (3 * counts),
+            on_epoch=lambda e, loss, score: print(f"epoch {e + 1}/{cfg.epochs} loss={loss:.4f} val_macro_recall={score:.2f}", flush=True),
+        )
+    media_training = None
+    if media:
+        # the media texts' inputs join: copies of the derived text's, then trained alone on the tweets as media texts
+        head, trainable = widen(head, spec, media_inputs)
+        layout[0] = spec
+
+        def media_epoch(epoch: int):
+            r = np.random.default_rng(cfg.seed * 1000 + 500 + epoch)
+            return views("train", 4 + r.integers(0, len(media), n), np.full(n, -1), r)
+
+        def media_val(h: Head) -> float:
+            return float(np.mean([evaluate(h, "val", 4 + i)["macro_recall"] for i in range(len(media))]))
+
+        before = media_val(head)
+        media_best = head.fit(
+            media_epoch, media_val, epochs=MEDIA_EPOCHS, lr=cfg.lr, seed=cfg.seed + 1, dropout=cfg.dropout,
+            class_weights=counts.sum() / (3 * counts), trainable=trainable,
+            on_epoch=lambda e, loss, score: print(f"media texts: epoch {e + 1}/{MEDIA_EPOCHS} loss={loss:.4f} "
+                                                  f"val_macro_recall={score:.2f}", flush=True))
+        media_training = {"epochs": MEDIA_EPOCHS, "trained": "the media text inputs only, from copies of "
+                          f"{derived!r}'s", "val_macro_recall_as_copies": round(before, 2),
+                          "best_val_macro_recall": round(media_best, 2)}
+        print(f"media texts: val macro-recall {before:.2f} as copies of {derived!r}, {media_best:.2f} trained", flush=True)
+    if kept is not None:  # its offsets are in its b2 already
+        neg, _, pos = kept.config.get("training", {}).get("decision_offsets", [0.0, 0.0, 0.0])
+    else:
+        # decision offsets per class (negative, positive vs neutral), chosen on val for macro-recall, baked into b2
+        y_va = splits["val"][1]
+        z_va, _ = views("val", np.zeros(len(y_va), int), np.full(len(y_va), -1), np.random.default_rng(0))
+        log_p = np.log(head.predict_proba(z_va) + 1e-9)
+        grid = [(a, b) for a in np.arange(-0.6, 0.61, 0.05) for b in np.arange(-0.6, 0.61, 0.05)]
+        neg, pos = max(grid, key=lambda ab: (macro_recall(y_va, (log_p + [ab[0], 0, ab[1]]).argmax(1)), -abs(ab[0]) - abs(ab[1])))
+        head.params["b2"] = head.params["b2"] + np.array([neg, 0.0, pos], np.float32)
+        print(f"decision offsets (val): negative {neg:+.2f}, positive {pos:+.2f}", flush=True)
     metrics = {
         **({} if skip_brand else {"brand_complaints_read_as": {"val": neutral_share(head, "val"),
                                                                 "test": neutral_share(head, "test")}}),
@@ -371,11 +417,15 @@ def train(cfg: TrainConfig) -> dict:
     topic_head = None
     if cfg.sentiment_only:
         print("--sentiment-only: no topic, complaint, emotion or multilingual heads in this model", flush=True)
-    if {own, derived} <= modalities.keys() and not cfg.sentiment_only:
+    if kept is not None:
+        topic_head, tasks, multilingual = kept.topics, kept.tasks, kept.multilingual
+        metrics.update({k: v for k, v in kept.config.get("metrics", {}).items() if k not in metrics})
+    elif {own, derived} <= modalities.keys() and not cfg.sentiment_only:
         topic_head, metrics["topics_test_macro_f1"] = _topic_head(text_ex, digest)
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
-    tasks = []
-    if {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys() and not cfg.sentiment_only:
+    if kept is None:
+        tasks, multilingual = [], None
+    if kept is None and {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys() and not cfg.sentiment_only:
         def hidden(general: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
             """The sentiment head's hidden layer for text-only posts with these embeddings."""
             one = np.ones(len(general), np.float32)
@@ -385,8 +435,7 @@ def train(cfg: TrainConfig) -> dict:
 
         tasks = _task_heads(text_ex, digests, cfg.seed, hidden, cfg.complaint_extra)
         metrics.update({t.name: t.metrics for t in tasks})
-    multilingual = None
-    if set(multilingual_features) <= modalities.keys() and not cfg.sentiment_only:
+    if kept is None and set(multilingual_features) <= modalities.keys() and not cfg.sentiment_only:
         if cfg.multilingual_from:
             from mmstream.training.reuse import heads_from_model
 
@@ -413,8 +462,8 @@ def train(cfg: TrainConfig) -> dict:
         # text read or heard in media goes to when the model has no input of its own for it
         "text_inputs": [m for m in modalities if any(m == v or m.startswith(v + "_") for v in text_views(extractors))],
         "derived_text_input": derived if derived in modalities else None,
-        "training": {"seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": shares,
-                     "media_texts": list(media),
+        "training": {**({"kept_from": kept.config.get("version")} if kept is not None else {}), "seed": cfg.seed, "epochs": cfg.epochs, "hidden": cfg.hidden, "lr": cfg.lr, "dropout": cfg.dropout, "view_shares": VIEW_SHARES,
+                     "media_texts": list(media), "media_training": media_training,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "complaint_negatives": cfg.complaint_negatives, "complaint_extra": cfg.complaint_extra,
                      "best_val_macro_recall": best, "decision_offsets": [round(float(neg), 2), 0.0, round(float(pos), 2)], "seconds": round(time.time() - started, 1)},
@@ -428,9 +477,23 @@ def train(cfg: TrainConfig) -> dict:
         print("calibrating the labels on validation (python -m mmstream.training.calibrate)", flush=True)
         calibrate(["--model-dir", str(cfg.out_dir)])
         config = json.loads((cfg.out_dir / "config.json").read_text())
-    encoders = {ex.name: _encoder_config(ex) for ex in {id(e): e for e in extractors.values()}.values()}
+    encoders = {ex.name: c for ex in {id(e): e for e in extractors.values()}.values() if (c := _encoder_config(ex))}
     write_model_card(cfg.out_dir, config, encoders)
     return config
+
+
+def _kept_model(cfg: TrainConfig, layout: HeadSpec, multilingual: tuple[str, ...]):
+    """``--from``: the heads of ``cfg.start_from``, refused (naming the fix) when its inputs are not this run's."""
+    from mmstream.errors import ConfigError
+    from mmstream.training.reuse import fused_from_model
+
+    kept = fused_from_model(cfg.start_from, multilingual)
+    if list(kept.head.spec.modalities.items()) != list(layout.modalities.items()):
+        raise ConfigError(f"--from {cfg.start_from}: its model reads {list(kept.head.spec.modalities)}, the installed "
+                          f"plugins give {list(layout.modalities)}: train without --from")
+    if not cfg.media_texts:
+        raise ConfigError("--from keeps a trained model and adds inputs to it: give --media-texts too")
+    return kept
 
 
 def _encoder_config(extractor: Extractor) -> dict:
