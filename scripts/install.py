@@ -1,5 +1,6 @@
 """Install mmstream from this checkout into the running Python's environment, for development:
-mmstream with its ``test`` extra, then every built-in plugin in editable mode, so that an edit
+mmstream with its ``test`` and ``bench`` extras (``bench``: ``mmstream bench``'s strongest per-event peer,
+a Quix Streams app), then every built-in plugin in editable mode, so that an edit
 under ``plugins/`` takes effect without reinstalling (as an edit under ``mmstream/`` does).
 
     .venv/bin/python scripts/install.py [PIP OPTIONS]      # the README's first command runs it
@@ -8,7 +9,7 @@ The built-in plugins are the root ``pyproject.toml``'s ``NAME @ {root:uri}/plugi
 dependencies (a plugin added there is covered with no change here). Two pip runs, because one
 cannot do it: pip refuses ``-e plugins/text`` beside mmstream's own dependency on
 ``mmstream-text @ file://.../plugins/text`` (ResolutionImpossible), and ``pip install -e .``
-alone installs that dependency as a copy. So: ``pip install -e '.[test]'`` (every dependency,
+alone installs that dependency as a copy. So: ``pip install -e '.[test,bench]'`` (every dependency,
 the plugins as copies), then ``pip install --no-deps -e plugins/<each>`` (the copies replaced by
 editable installs). A later ``pip install -e .`` copies them again: run this script instead.
 """
@@ -21,6 +22,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+EXTRAS = "test,bench"
 _DIRECT = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\s*@\s*\{root:uri\}/(?P<path>\S+?)/?\s*$")
 
 
@@ -33,14 +35,14 @@ def builtin_plugins(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, Path
 def main(pip_options: list[str]) -> int:
     pip = [sys.executable, "-m", "pip", "install", *pip_options]
     plugins = builtin_plugins()
-    steps = [[*pip, "-e", f"{ROOT}[test]"],
+    steps = [[*pip, "-e", f"{ROOT}[{EXTRAS}]"],
              [*pip, "--no-deps", *(arg for folder in plugins.values() for arg in ("-e", str(folder)))]]
     for step in steps:
         print("+", " ".join(step[1:]), file=sys.stderr, flush=True)
         done = subprocess.run(step)
         if done.returncode != 0:
             return done.returncode
-    print(f"installed mmstream[test] and, editable, {', '.join(plugins)}", file=sys.stderr)
+    print(f"installed mmstream[{EXTRAS}] and, editable, {', '.join(plugins)}", file=sys.stderr)
     return 0
 
 
