@@ -61,9 +61,10 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
                   f"(n={c['test']['posts']}); {'out-of-fold' if oof else 'val'} complaint-F1 {c['val']['complaint_f1']}."]
         if "extra_training" in c:
             flagged = ", ".join(f"{k} {v} %" for k, v in c["val"]["hard_negatives_flagged"].items())
-            lines[-1] += (f" Also trained on {c['extra_training']}. Out of fold: OCR-style complaints recalled "
-                          f"{c['val']['ocr_style_complaint_recall']} %; hard negatives flagged: {flagged}. Test as OCR "
-                          f"reads it: complaint-F1 {c['test']['ocr_style']['complaint_f1']}.")
+            lines[-1] += f" Also trained on {c['extra_training']}. Out of fold: hard negatives flagged: {flagged}."
+            if "ocr_style_complaint_recall" in c["val"]:
+                lines[-1] += (f" OCR-style complaints recalled {c['val']['ocr_style_complaint_recall']} % out of "
+                              f"fold; test as OCR reads it: complaint-F1 {c['test']['ocr_style']['complaint_f1']}.")
     if "emotion" in m:
         e = m["emotion"]
         lines += ["", f"Emotion head (TweetEval emotion train, selected on val): test macro-F1 {e['test']['macro_f1']}, "

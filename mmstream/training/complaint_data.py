@@ -81,3 +81,47 @@ def hard_negatives(seed: int = 13, per_kind: int = PER_KIND) -> tuple[list[str],
             out_texts.append(texts[rows[i]])
             out_kinds.append(kind)
     return out_texts, out_kinds
+
+
+#: made-up brands of the generated brand-directed praise (none of them is one of the dev set's)
+PRAISE_BRANDS = (("Tidal Telecom", "@TidalTelecom", "contract"), ("Kettle & Co", "@kettleandco", "flat white"),
+                 ("Skyhop", "@skyhop", "flight"), ("Pinecrest Hotels", "@PinecrestHotels", "suite"),
+                 ("Novo Insurance", "@novoinsure", "claim"), ("Brightcart", "@brightcart", "delivery"),
+                 ("Quill Books", "@quillbooks", "order"), ("Ferro Bikes", "@ferrobikes", "e-bike"))
+#: praise addressed to a brand as customers write it: negations ("not a single", "never"), rhetorical questions,
+#: comparisons and caps, which read negative to a sentiment head but are no complaint; written for training here,
+#: apart from the dev set's sentences (mmstream.evaluation.brand_dev)
+BRAND_PRAISE = (
+    "I honestly couldn't be more pleased with {brand}, the {thing} was spot on",
+    "{handle} not a single problem with my {thing} since day one. Impressed",
+    "Why did nobody tell me {brand} was this good?? My new favourite",
+    "Can't believe it took me this long to try {brand}. Never going back to the old one",
+    "{brand} has never once let me down. The {thing} today was flawless",
+    "No complaints at all about {brand}, quick and painless from start to end",
+    "I didn't expect much from {brand} but wow, the {thing} blew me away",
+    "Nothing beats the {thing} at {brand}, no contest",
+    "who needs anything else when {brand} exists?! {thing} was perfect again",
+    "{handle} you did NOT have to go that hard, the {thing} was incredible",
+    "Zero regrets switching to {brand}. Should have done it years ago",
+    "Never had service this good. Thank you {handle}!",
+    "I was ready to be annoyed but {brand} fixed my {thing} in two minutes. Legends",
+    "Stop what you're doing and try the {thing} from {brand}, unreal",
+    "Not gonna lie, {brand} might be the best thing that happened to me this year",
+    "{brand} staff went above and beyond for my mum today, can't thank them enough",
+    "How is the {brand} {thing} this cheap AND this good?",
+    "Dear {handle}, you never miss. Another perfect {thing}",
+    "I was wrong about {brand}. The {thing} is genuinely brilliant",
+    "If you haven't tried {brand} yet what are you even doing. So good",
+)
+
+
+def brand_praise(seed: int = 13) -> list[str]:
+    """Every :data:`BRAND_PRAISE` sentence with three of :data:`PRAISE_BRANDS` each (seeded), brand or handle as
+    the sentence says: complaint-head training negatives that are addressed to a brand, unlike TweetEval's."""
+    rng = np.random.default_rng(seed + 31)
+    out = []
+    for template in BRAND_PRAISE:
+        for i in rng.choice(len(PRAISE_BRANDS), size=3, replace=False):
+            brand, handle, thing = PRAISE_BRANDS[int(i)]
+            out.append(template.format(brand=brand, handle=handle, thing=thing))
+    return out

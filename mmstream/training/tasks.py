@@ -140,7 +140,8 @@ COMPLAINT_FOLDS = 5
 
 
 def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.ndarray]], seed: int,
-                         hidden: Hidden | None = None, folds: int = COMPLAINT_FOLDS, extra: bool = False) -> TaskHead:
+                         hidden: Hidden | None = None, folds: int = COMPLAINT_FOLDS, extra: bool = False,
+                         praise: bool = False) -> TaskHead:
     """``feats(name, texts)`` gives (general, sentiment) embeddings of ``texts`` (cached by ``name``);
     ``hidden``, when given, the sentiment head's hidden layer for such embeddings.
 
@@ -153,8 +154,10 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
 
     With ``extra``, each fold also fits on the OCR-style variants of its tweets and on hard
     negatives from TweetEval sentiment train with theirs (:mod:`mmstream.training.complaint_data`),
-    split into the same folds; early stopping and the threshold stay on the complaints data's tweets."""
-    from mmstream.training.complaint_data import hard_negatives, ocr_variants
+    split into the same folds; early stopping and the threshold stay on the complaints data's tweets.
+    With ``praise``, generated praise addressed to brands joins the negatives, with its OCR-style variants
+    (:func:`~mmstream.training.complaint_data.brand_praise`)."""
+    from mmstream.training.complaint_data import brand_praise, hard_negatives, ocr_variants
 
     texts, y, _ = complaints()
     g, s = feats("complaints", texts)
@@ -163,28 +166,36 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
     scale = _hidden_scale(hidden, g[seen], s[seen])
     z = task_input(g, s, hidden, scale)
     fold = stratified_folds(y[seen], folds, seed)
+    negatives = extra or praise
     if extra:
         z_ocr = task_input(*feats("complaints-ocr", ocr_variants(texts, seed)), hidden, scale)
-        neg_texts, neg_kinds = hard_negatives(seed)
-        z_neg = np.concatenate([task_input(*feats("complaint-negatives", neg_texts), hidden, scale),
-                                task_input(*feats("complaint-negatives-ocr", ocr_variants(neg_texts, seed + 1)),
-                                           hidden, scale)])
+    if negatives:
+        neg_texts, neg_kinds = hard_negatives(seed) if extra else ([], [])
+        if praise:
+            generated = brand_praise(seed)
+            neg_texts, neg_kinds = neg_texts + generated, neg_kinds + ["brand praise"] * len(generated)
+        name = "complaint-negatives" + ("" if extra else "-0") + ("+praise" if praise else "")
+        z_neg = np.concatenate([task_input(*feats(name, neg_texts), hidden, scale),
+                                task_input(*feats(f"{name}-ocr", ocr_variants(neg_texts, seed + 1)), hidden, scale)])
         neg_fold = np.tile(np.random.default_rng(seed + 7).permutation(len(neg_texts)) % folds, 2)
     oof = np.zeros(len(seen), np.float32)
     oof_ocr = np.zeros(len(seen), np.float32)
-    oof_neg = np.zeros(len(z_neg) if extra else 0, np.float32)
+    oof_neg = np.zeros(len(z_neg) if negatives else 0, np.float32)
     heads = []
     for j in range(folds):
         fit_rows, stop_rows = seen[fold != j], seen[fold == j]
         z_fit, y_fit = z[fit_rows], y[fit_rows]
         if extra:
-            z_fit = np.concatenate([z_fit, z_ocr[fit_rows], z_neg[neg_fold != j]])
-            y_fit = np.concatenate([y_fit, y[fit_rows], np.zeros(int((neg_fold != j).sum()), y.dtype)])
+            z_fit, y_fit = np.concatenate([z_fit, z_ocr[fit_rows]]), np.concatenate([y_fit, y[fit_rows]])
+        if negatives:
+            z_fit = np.concatenate([z_fit, z_neg[neg_fold != j]])
+            y_fit = np.concatenate([y_fit, np.zeros(int((neg_fold != j).sum()), y.dtype)])
         head = fit_ensemble("complaint", list(COMPLAINT_LABELS), z_fit, y_fit, z[stop_rows], y[stop_rows],
                             seed=seed + j, members=2)
         oof[fold == j] = head.predict_proba(z[stop_rows])[:, 1]
         if extra:
             oof_ocr[fold == j] = head.predict_proba(z_ocr[stop_rows])[:, 1]
+        if negatives:
             oof_neg[neg_fold == j] = head.predict_proba(z_neg[neg_fold == j])[:, 1]
         heads.append(head)
     head = TaskHead("complaint", list(COMPLAINT_LABELS), fold_heads([h.params for h in heads]), hidden_scale=scale)
@@ -198,16 +209,20 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
     head.metrics["val"] = {**scores(y[seen], (oof >= head.threshold).astype(int)), "out_of_fold": True}
     test = part == 2
     head.metrics["test"] = scores(y[test], (head.predict_proba(z[test])[:, 1] >= head.threshold).astype(int))
+    t = head.threshold
     if extra:
-        t = head.threshold
         head.metrics["val"]["ocr_style_complaint_recall"] = round(100 * float(np.mean(oof_ocr[y[seen] == 1] >= t)), 2)
+        head.metrics["test"]["ocr_style"] = scores(y[test], (head.predict_proba(z_ocr[test])[:, 1] >= t).astype(int))
+    if negatives:
         half = len(neg_kinds)
         head.metrics["val"]["hard_negatives_flagged"] = {
             kind: round(100 * float(np.mean(oof_neg[:half][np.array(neg_kinds) == kind] >= t)), 2) for kind in
             dict.fromkeys(neg_kinds)}
-        head.metrics["test"]["ocr_style"] = scores(y[test], (head.predict_proba(z_ocr[test])[:, 1] >= t).astype(int))
-        head.metrics["extra_training"] = (f"OCR-style variants of every tweet; {half} hard negatives (TweetEval "
-                                          "sentiment train: praise, news, questions, announcements) and theirs")
+        head.metrics["extra_training"] = "; ".join(
+            ([f"OCR-style variants of every tweet; {half - (len(brand_praise(seed)) if praise else 0)} hard negatives "
+              "(TweetEval sentiment train: praise, news, questions, announcements) and theirs"] if extra else [])
+            + ([f"{len(brand_praise(seed))} generated posts of praise addressed to brands and their OCR-style "
+                "variants"] if praise else []))
     head.metrics["split"] = (f"seeded (seed {seed}) stratified 70/15/15 of {len(y)} tweets; trained on train+val, "
                              f"{folds}-fold cross-validated bagging")
     return head

@@ -86,6 +86,8 @@ class TrainConfig:
     media_texts: bool = False
     #: the complaint head also fits on OCR-style variants and hard negatives (mmstream.training.complaint_data)
     complaint_extra: bool = False
+    #: the complaint head also fits on generated praise addressed to brands (complaint_data.brand_praise)
+    complaint_praise: bool = False
     #: a trained model's folder whose multilingual heads are written into the new graph unchanged, instead of
     #: training them again (their ~46k multilingual-e5 embeddings take the longest on a cold cache)
     multilingual_from: Path | None = None
@@ -194,8 +196,10 @@ def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
     return head, scores
 
 
-def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden, complaint_extra: bool = False) -> list:
-    """The complaint and emotion heads (:mod:`mmstream.training.tasks`) on both text views."""
+def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden, complaint_extra: bool = False,
+                praise: bool = False, only_complaint: bool = False) -> list:
+    """The complaint and emotion heads (:mod:`mmstream.training.tasks`) on both text views (the complaint
+    head alone with ``only_complaint``)."""
     from mmstream.training.tasks import train_complaint_head, train_emotion_head
 
     def feats(name: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +207,9 @@ def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden, 
                             lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"{name} ({view})"))
                      for view in TEXT_VIEWS)
 
-    heads = [train_complaint_head(feats, seed, hidden, extra=complaint_extra), train_emotion_head(feats, seed, hidden)]
+    heads = [train_complaint_head(feats, seed, hidden, extra=complaint_extra, praise=praise)]
+    if not only_complaint:
+        heads.append(train_emotion_head(feats, seed, hidden))
     for h in heads:
         print(f"{h.name} head: val {h.metrics['val']}, test {h.metrics['test']}", flush=True)
     return heads
@@ -361,9 +367,10 @@ def train(cfg: TrainConfig) -> dict:
                 "macro_f1": round(100 * macro_f1(y, pred), 2)}
 
     counts = np.bincount(y_tr, minlength=3).astype(np.float32)
-    kept = _kept_model(cfg, layout[0], multilingual_features) if cfg.start_from else None
+    kept = _kept_model(cfg, (layout[0], spec), multilingual_features) if cfg.start_from else None
     if kept is not None:
         head, best = kept.head, kept.config.get("training", {}).get("best_val_macro_recall")
+        layout[0] = head.spec  # with the media texts' inputs when it has them already
         print(f"the heads of {cfg.start_from} ({kept.config.get('version')}) kept as they are", flush=True)
     else:
         head = Head.init(layout[0], cfg.seed)
@@ -372,8 +379,9 @@ def train(cfg: TrainConfig) -> dict:
             class_weights=counts.sum() / (3 * counts),
             on_epoch=lambda e, loss, score: print(f"epoch {e + 1}/{cfg.epochs} loss={loss:.4f} val_macro_recall={score:.2f}", flush=True),
         )
-    media_training = None
-    if media:
+    media_training = (kept.config.get("training", {}).get("media_training") if kept is not None and
+                      layout[0] is not spec and list(layout[0].modalities) == list(spec.modalities) else None)
+    if media and list(head.spec.modalities) != list(spec.modalities):
         # the media texts' inputs join: copies of the derived text's, then trained alone on the tweets as media texts
         head, trainable = widen(head, spec, media_inputs)
         layout[0] = spec
@@ -425,7 +433,9 @@ def train(cfg: TrainConfig) -> dict:
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
     if kept is None:
         tasks, multilingual = [], None
-    if kept is None and {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys() and not cfg.sentiment_only:
+    new_complaint = cfg.complaint_extra or cfg.complaint_praise
+    if (kept is None or new_complaint) and not cfg.sentiment_only and \
+            {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys():
         def hidden(general: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
             """The sentiment head's hidden layer for text-only posts with these embeddings."""
             one = np.ones(len(general), np.float32)
@@ -433,8 +443,11 @@ def train(cfg: TrainConfig) -> dict:
                          {own: one, names.text(own, "sentiment"): one}, len(general))
             return np.maximum(z @ head.params["W1"] + head.params["b1"], 0)
 
-        tasks = _task_heads(text_ex, digests, cfg.seed, hidden, cfg.complaint_extra)
-        metrics.update({t.name: t.metrics for t in tasks})
+        trained = _task_heads(text_ex, digests, cfg.seed, hidden, cfg.complaint_extra, cfg.complaint_praise,
+                              only_complaint=kept is not None)
+        # --from: the kept model's heads, its complaint head trained again when asked
+        tasks = trained if kept is None else [next((n for n in trained if n.name == t.name), t) for t in tasks]
+        metrics.update({t.name: t.metrics for t in trained})
     if kept is None and set(multilingual_features) <= modalities.keys() and not cfg.sentiment_only:
         if cfg.multilingual_from:
             from mmstream.training.reuse import heads_from_model
@@ -466,6 +479,7 @@ def train(cfg: TrainConfig) -> dict:
                      "media_texts": list(media), "media_training": media_training,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "complaint_negatives": cfg.complaint_negatives, "complaint_extra": cfg.complaint_extra,
+                     "complaint_praise": cfg.complaint_praise,
                      "best_val_macro_recall": best, "decision_offsets": [round(float(neg), 2), 0.0, round(float(pos), 2)], "seconds": round(time.time() - started, 1)},
         "metrics": metrics,
     }
@@ -482,17 +496,20 @@ def train(cfg: TrainConfig) -> dict:
     return config
 
 
-def _kept_model(cfg: TrainConfig, layout: HeadSpec, multilingual: tuple[str, ...]):
-    """``--from``: the heads of ``cfg.start_from``, refused (naming the fix) when its inputs are not this run's."""
+def _kept_model(cfg: TrainConfig, layouts: tuple[HeadSpec, ...], multilingual: tuple[str, ...]):
+    """``--from``: the heads of ``cfg.start_from``, refused (naming the fix) when its inputs are not this run's
+    (``layouts``: without the media texts' inputs, and with them)."""
     from mmstream.errors import ConfigError
     from mmstream.training.reuse import fused_from_model
 
     kept = fused_from_model(cfg.start_from, multilingual)
-    if list(kept.head.spec.modalities.items()) != list(layout.modalities.items()):
+    if not any(list(kept.head.spec.modalities.items()) == list(layout.modalities.items()) for layout in layouts):
         raise ConfigError(f"--from {cfg.start_from}: its model reads {list(kept.head.spec.modalities)}, the installed "
-                          f"plugins give {list(layout.modalities)}: train without --from")
-    if not cfg.media_texts:
-        raise ConfigError("--from keeps a trained model and adds inputs to it: give --media-texts too")
+                          f"plugins give {list(layouts[-1].modalities)}: train without --from, or with --media-texts "
+                          "if it has inputs for the media texts")
+    if not (cfg.media_texts or cfg.complaint_extra or cfg.complaint_praise):
+        raise ConfigError("--from keeps a trained model and changes part of it: give --media-texts (inputs added), "
+                          "--complaint-extra or --complaint-praise (its complaint head trained again)")
     return kept
 
 

@@ -30,3 +30,15 @@ def test_the_dev_set_has_every_kind_as_written_and_as_ocr_reads_it():
     assert {p["complaint"] for p in posts if p["kind"] != "complaint"} == {0}
     assert not any("{" in p["words"] for p in posts)
     assert posts == brand_dev_set()
+
+
+def test_the_generated_brand_praise_shares_no_sentence_or_brand_with_the_dev_set():
+    from mmstream.evaluation.brand_dev import BRANDS
+    from mmstream.training.complaint_data import PRAISE_BRANDS, brand_praise
+
+    praise = brand_praise()
+    assert len(praise) == len(set(praise)) and not any("{" in p for p in praise)
+    assert not set(praise) & {p["words"] for p in brand_dev_set()}
+    assert not {b[0] for b in PRAISE_BRANDS} & {b[0] for b in BRANDS}
+    assert not any(b[0].lower() in p.lower() or b[1].lower() in p.lower() for b in BRANDS for p in praise)
+    assert brand_praise() == praise and brand_praise(14) != praise
