@@ -9,6 +9,7 @@ model card; the labels are then calibrated on validation
 (:mod:`mmstream.training.calibrate`), so the shipped calibration is the model's."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -203,7 +204,8 @@ def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden, 
     from mmstream.training.tasks import train_complaint_head, train_emotion_head
 
     def feats(name: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        return tuple(cached(f"{name}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
+        said = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]  # an edited sentence is embedded again
+        return tuple(cached(f"{name}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}", said],
                             lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"{name} ({view})"))
                      for view in TEXT_VIEWS)
 
