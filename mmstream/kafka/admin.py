@@ -24,12 +24,13 @@ with warnings.catch_warnings():
 
 
 def create_topics(settings: Settings, roles: Iterable[str] = (), topics: Iterable[str] = (),
-                  timeout: float = 10.0) -> list[str]:
+                  timeout: float = 10.0, skip: Iterable[str] = ()) -> list[str]:
     """Create the catalogue's topics that ``roles`` create (``worker``, ``analytics``, ``input``:
-    :data:`~mmstream.kafka.catalogue.ROLES`) and the ``topics`` named (short names), each with its
-    catalogue partition count and configs, when missing; wait until all have leaders. The full
-    names, in catalogue order. Topics that exist are left as they are."""
-    wanted = set(catalogue.names(roles=roles)) | {catalogue.topic(name).name for name in topics}
+    :data:`~mmstream.kafka.catalogue.ROLES`) and the ``topics`` named (short names), but not those in
+    ``skip`` (short names), each with its catalogue partition count and configs, when missing; wait
+    until all have leaders. The full names, in catalogue order. Topics that exist are left as they are."""
+    wanted = (set(catalogue.names(roles=roles)) | {catalogue.topic(name).name for name in topics}) - {
+        catalogue.topic(name).name for name in skip}
     by_count: dict[int, list[str]] = defaultdict(list)
     for entry in catalogue.CATALOGUE:
         if entry.name in wanted:

@@ -25,6 +25,20 @@ def topic_roles(settings: Settings) -> tuple[str, ...]:
     return ("worker",) if "analytics" in disabled_plugins(settings) else ("worker", "analytics")
 
 
+def prepare_topics(settings: Settings) -> list[str]:
+    """Create the topics this worker uses (:func:`topic_roles`) and check its principal may use them; the
+    full names created or found. ``<prefix>copies`` only in ``MMSTREAM_DUPLICATE_SCOPE=cluster``: a
+    partition-scope worker neither reads nor writes it, so it neither makes it nor needs CREATE on it.
+    A refused login, an untrusted certificate or a missing ACL stops the worker here, naming the setting."""
+    from mmstream.kafka.admin import check_access, create_topics
+
+    unused = () if str(settings.duplicate_scope).strip().lower() == "cluster" else ("copies",)
+    names = create_topics(settings, roles=topic_roles(settings), skip=unused)
+    check_access(settings, read=[settings.topic(t) for t in WORKER_READS if t not in unused],
+                 write=[settings.topic(t) for t in WORKER_WRITES if t not in unused])
+    return names
+
+
 def freeze_startup_objects() -> None:
     """Move every object alive after start-up (modules, plugins, tokenizers' Python side, the
     model configs: ~110,000 objects) out of the garbage collector's reach (``gc.freeze``).
@@ -91,15 +105,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> int:
     log_config = configure(settings.log_format, loglevel)  # MMSTREAM_LOG_FORMAT=json: JSON lines from here on
     import faust
 
-    from mmstream.kafka.admin import check_access, create_topics
-
-    create_topics(settings, roles=topic_roles(settings))
-
-    # a refused login, an untrusted certificate or a missing ACL stops the worker here, naming the setting
-    # <prefix>copies only in MMSTREAM_DUPLICATE_SCOPE=cluster: a partition-scope worker neither reads nor writes it
-    unused = () if str(settings.duplicate_scope).strip().lower() == "cluster" else ("copies",)
-    check_access(settings, read=[settings.topic(t) for t in WORKER_READS if t not in unused],
-                 write=[settings.topic(t) for t in WORKER_WRITES if t not in unused])
+    prepare_topics(settings)
     from mmstream.worker.transactions import check_transactions, exactly_once
 
     if exactly_once(settings):  # refused here, with the fix, by a broker without transactions

@@ -89,3 +89,17 @@ def test_the_topics_command_creates_and_prints_what_the_catalogue_says(settings:
                and "--replication-factor 1" in line for line in script)
     listed = mmstream().splitlines()[1:]
     assert [row.split()[0] for row in listed] == [settings.topic(n) for n in expected]
+
+
+def test_a_worker_makes_the_copies_topic_only_in_cluster_scope(settings: Settings) -> None:
+    """A partition-scope worker neither reads nor writes ``<prefix>copies``: it does not make it, so a
+    principal without CREATE on it can run one. A cluster-scope worker makes it."""
+    from mmstream.worker.run import prepare_topics
+
+    settings = settings.replace(partitions=1)
+    names = prepare_topics(settings.replace(duplicate_scope="partition"))
+    assert settings.topic("copies") not in names and settings.topic("posts") in names
+    assert "copies" not in _prefixed(settings) and "mentions" in _prefixed(settings)
+
+    names = prepare_topics(settings.replace(duplicate_scope="cluster"))
+    assert settings.topic("copies") in names and "copies" in _prefixed(settings)
