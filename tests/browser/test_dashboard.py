@@ -402,6 +402,38 @@ def test_filters(dash):
     assert b.problems() == []
 
 
+def test_back_and_an_edited_address_change_the_view(dash):
+    """Each filter is a history entry: Back undoes the last one, and an address edited by hand (or a link
+    followed on the open page) shows the view it names, without a reload."""
+    b = _page(dash)
+    b.eval("window.__marker = 'same page'")
+    b.wait_for("!!document.querySelector('#brands tbody tr[data-brand=\"zenbank\"]')", 20)
+    b.eval("document.querySelector('#brands tbody tr[data-brand=\"zenbank\"]').click()")
+    b.wait_for("location.hash.includes('brand=zenbank')")
+    b.eval("(() => { const s = document.querySelector('#label'); s.value = 'negative'; s.dispatchEvent(new Event('change')); })()")
+    b.wait_for("location.hash.includes('label=negative')")
+    feed_is = ("(() => {{ const r = [...document.querySelectorAll('#feed li.mention')]; "
+               "return r.length > 0 && r.every(li => {}); }})()")
+    b.wait_for(feed_is.format("li.dataset.label === 'negative' && JSON.parse(li.dataset.brands).includes('zenbank')"), 20)
+
+    b.eval("history.back()")  # the sentiment filter goes; the brand stays
+    b.wait_for("!location.hash.includes('label=') && location.hash.includes('brand=zenbank')", 10)
+    b.wait_for("document.querySelector('#label').value === '' && document.querySelector('#brand').value === 'zenbank'", 10)
+    b.wait_for(feed_is.format("JSON.parse(li.dataset.brands).includes('zenbank')") + " && [...document.querySelectorAll("
+               "'#feed li.mention')].some(li => li.dataset.label !== 'negative')", 20)
+
+    b.eval("location.hash = '#brand=acme'")  # edited by hand: a filter it does not name is off
+    b.wait_for("document.querySelector('#brand').value === 'acme' && document.querySelector('#label').value === ''", 10)
+    b.wait_for(feed_is.format("JSON.parse(li.dataset.brands).includes('acme')"), 20)
+    expected = {i for i, r in dash.results.items() if "acme" in r["brands"]}
+    b.wait_for(f"document.querySelectorAll('#feed li.mention').length >= {len(expected)}", 20)
+    assert len(expected) > 40 and {m["id"] for m in _feed(b)} >= expected
+    assert b.eval("window.__marker") == "same page"
+    b.eval("location.hash = ''")
+    b.wait_for("!document.querySelector('#filters button')", 10)
+    assert b.problems() == []
+
+
 def _press_enter(b) -> None:
     b.send("Input.dispatchKeyEvent", type="keyDown", key="Enter", code="Enter", windowsVirtualKeyCode=13, text="\r")
     b.send("Input.dispatchKeyEvent", type="keyUp", key="Enter", code="Enter", windowsVirtualKeyCode=13)

@@ -6,7 +6,8 @@
   const MAX_FEED = 200;          // mention rows kept in the DOM
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"];
   const FILTERS = ["brand", "label", "topic", "lang", "platform"];
-  const state = {range: "1h", window: "tumbling", brand: "", topic: "", label: "", lang: "", platform: "", from: "", to: "", q: ""};
+  const DEFAULTS = Object.freeze({range: "1h", window: "tumbling", brand: "", topic: "", label: "", lang: "", platform: "", from: "", to: "", q: ""});
+  const state = {...DEFAULTS};
   const charts = {};
   const names = new Map();       // brand id -> display name
   const topicNames = new Map();  // topic id -> label
@@ -46,19 +47,31 @@
   const tone = (score) => (score === null || score === undefined ? "neutral" : score <= -0.2 ? "negative" : score >= 0.2 ? "positive" : "neutral");
   const brandName = (id) => names.get(id) || id;
 
-  // -- the view: kept in the address's #fragment, so a reload shows the same -----
+  // -- the view: kept in the address's #fragment, so a reload, a shared link, Back and an edited address
+  // all show the view they name -----------------------------------------------------
   function readHash() {
     const params = new URLSearchParams(location.hash.slice(1));
-    for (const key of Object.keys(state)) if (params.has(key)) state[key] = params.get(key);
+    for (const key of Object.keys(state)) state[key] = params.has(key) ? params.get(key) : DEFAULTS[key];
   }
-  function writeHash() {
+  // each change of the view is a history entry (Back undoes it); the search box's keystrokes replace theirs
+  function writeHash(replace) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(state)) if (value) params.set(key, value);
-    history.replaceState(null, "", "#" + params.toString());
+    const hash = "#" + params.toString();
+    if (hash === location.hash || (hash === "#" && !location.hash)) return;
+    if (replace) history.replaceState(null, "", hash); else history.pushState(null, "", hash);
   }
   function setFilter(key, value) {
     state[key] = state[key] === value ? "" : value;  // clicking the active filter clears it
     writeHash();
+    syncControls();
+    clearFeed();
+    connect();
+  }
+  // Back, Forward or an address edited by hand: the view follows (each fires hashchange, as the
+  // fragment differs between the entries; pushState and replaceState fire none)
+  function followAddress() {
+    readHash();
     syncControls();
     clearFeed();
     connect();
@@ -383,8 +396,9 @@
     $("q").addEventListener("input", () => {
       clearTimeout(searchTimer);
       state.q = $("q").value;
-      searchTimer = setTimeout(() => { writeHash(); connect(); }, 350);
+      searchTimer = setTimeout(() => { writeHash(true); connect(); }, 350);
     });
+    window.addEventListener("hashchange", followAddress);
     syncControls();
     connect();
   });
