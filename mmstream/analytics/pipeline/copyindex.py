@@ -148,6 +148,7 @@ class CopyTail(TopicFollower):
             return round(delays[min(len(delays) - 1, int(f * len(delays)))], 4) if delays else None
 
         return {"records": self.records, "unreadable": self.unreadable, "caught_up": self.caught_up.is_set(),
+                "errors": self.errors, "last_error": self.last_error,
                 "delay_p50_s": q(0.5), "delay_p99_s": q(0.99), "delay_max_s": delays[-1] if delays else None}
 
 
