@@ -81,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                sentiment_only=args.sentiment_only,
                                multilingual_from=Path(args.multilingual_from) if args.multilingual_from else None,
                                media_texts=args.media_texts, complaint_extra=args.complaint_extra,
-                               complaint_praise=args.complaint_praise,
+                               complaint_praise=args.complaint_praise, complaint_news=args.complaint_news,
                                start_from=Path(args.start_from) if args.start_from else None))
     print(json.dumps(config["metrics"], indent=2))
     print(f"wrote {args.out}/model.onnx and config.json", file=sys.stderr)
@@ -300,13 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--complaint-praise", action="store_true",
                    help="the complaint head also fits on generated praise addressed to brands, with negations and "
                         "rhetorical questions (mmstream.training.complaint_data.brand_praise)")
+    p.add_argument("--complaint-news", action="store_true",
+                   help="the complaint head also fits on generated news headlines about brands, bad news included "
+                        "(mmstream.training.complaint_data.brand_news)")
     p.add_argument("--multilingual-from", default=None, metavar="DIR",
                    help="write the multilingual heads of the model in DIR into the new one unchanged instead of "
                         "training them (their ~46k multilingual-e5 embeddings take the longest on a cold cache)")
     p.add_argument("--from", dest="start_from", default=None, metavar="DIR",
                    help="keep every head of the trained model in DIR as it is and add the inputs it lacks "
                         "(--media-texts; posts it read before get the same answers), or train its complaint head "
-                        "again (--complaint-extra, --complaint-praise)")
+                        "again (--complaint-extra, --complaint-praise, --complaint-news)")
     p.add_argument("--cache", default=".cache", help="folder for features and checkpoints (default .cache)")
 
     p = add("eval", cmd_eval, "Evaluate the pipeline and model: sentiment, topics, memes, speed (table + JSON).")

@@ -44,7 +44,7 @@ def write_model_card(out_dir: Path, config: dict[str, Any], encoders: dict[str, 
         f"- Head: MLP hidden {t['hidden']}, Adam lr {t['lr']}, {t['epochs']} epochs, class-balanced loss, seed {t['seed']}; "
         f"took {t['seconds']} s."
         + (f" This model kept the heads of `{t['kept_from']}` (`mmstream train --from`): "
-           + ("its complaint head was trained again, " if t.get("complaint_extra") or t.get("complaint_praise") else "")
+           + ("its complaint head was trained again, " if t.get("complaint_extra") or t.get("complaint_praise") or t.get("complaint_news") else "")
            + "the rest as it was; the figures of the kept heads are that model's." if t.get("kept_from") else ""),
         "", "## Results (`mmstream train`; `mmstream eval` re-measures through the whole pipeline)", "",
         "| split | macro-recall | accuracy | macro-F1 |", "|---|---|---|---|",

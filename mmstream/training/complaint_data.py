@@ -115,6 +115,41 @@ BRAND_PRAISE = (
 )
 
 
+#: news headlines about a brand, good and bad, as news accounts and readers post them: no customer's complaint,
+#: though often negative; written for training here (after reading the dev set's flagged headlines), apart from
+#: the dev set's sentences (mmstream.evaluation.brand_dev)
+BRAND_NEWS = (
+    "{brand} posts record quarterly revenue, shares up 5%",
+    "{brand} to close 40 branches and lay off 800 staff",
+    "Shares of {brand} slide after a profit warning",
+    "{brand} fined $2m by regulator over late refunds",
+    "{brand} CEO steps down amid accounting probe",
+    "{brand} agrees $3bn merger with rival",
+    "Strike at {brand} set to disrupt services next week, union says",
+    "{brand} raises prices for the second time this year",
+    "Analysts downgrade {brand} on weak {thing} sales",
+    "{brand} reports data breach affecting 1.2 million customers",
+    "{brand} opens new headquarters, creating 500 jobs",
+    "{brand} Q3: revenue misses estimates, outlook cut",
+    "Court rules against {brand} in long-running patent dispute",
+    "{brand} suspends {thing} sales in Europe pending safety review",
+    "How {brand} plans to win back customers after a tough year",
+    "{brand} pledges net zero by 2035 in new climate plan",
+    "Why investors are losing patience with {brand}",
+    "{brand} warns of delays as supply chain problems persist",
+    "{brand} services restored after six-hour outage, company says",
+    "BREAKING: {brand} under investigation for misleading {thing} ads",
+)
+
+
+def brand_news(seed: int = 13) -> list[str]:
+    """Every :data:`BRAND_NEWS` headline with three of :data:`PRAISE_BRANDS` each (seeded): complaint-head
+    training negatives, bad news included."""
+    rng = np.random.default_rng(seed + 37)
+    return [template.format(brand=PRAISE_BRANDS[int(i)][0], thing=PRAISE_BRANDS[int(i)][2])
+            for template in BRAND_NEWS for i in rng.choice(len(PRAISE_BRANDS), size=3, replace=False)]
+
+
 def brand_praise(seed: int = 13) -> list[str]:
     """Every :data:`BRAND_PRAISE` sentence with three of :data:`PRAISE_BRANDS` each (seeded), brand or handle as
     the sentence says: complaint-head training negatives that are addressed to a brand, unlike TweetEval's."""

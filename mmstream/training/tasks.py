@@ -141,7 +141,7 @@ COMPLAINT_FOLDS = 5
 
 def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.ndarray]], seed: int,
                          hidden: Hidden | None = None, folds: int = COMPLAINT_FOLDS, extra: bool = False,
-                         praise: bool = False) -> TaskHead:
+                         praise: bool = False, news: bool = False) -> TaskHead:
     """``feats(name, texts)`` gives (general, sentiment) embeddings of ``texts`` (cached by ``name``);
     ``hidden``, when given, the sentiment head's hidden layer for such embeddings.
 
@@ -156,8 +156,9 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
     negatives from TweetEval sentiment train with theirs (:mod:`mmstream.training.complaint_data`),
     split into the same folds; early stopping and the threshold stay on the complaints data's tweets.
     With ``praise``, generated praise addressed to brands joins the negatives, with its OCR-style variants
-    (:func:`~mmstream.training.complaint_data.brand_praise`)."""
-    from mmstream.training.complaint_data import brand_praise, hard_negatives, ocr_variants
+    (:func:`~mmstream.training.complaint_data.brand_praise`); with ``news``, generated news headlines about brands
+    (:func:`~mmstream.training.complaint_data.brand_news`)."""
+    from mmstream.training.complaint_data import brand_news, brand_praise, hard_negatives, ocr_variants
 
     texts, y, _ = complaints()
     g, s = feats("complaints", texts)
@@ -166,7 +167,7 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
     scale = _hidden_scale(hidden, g[seen], s[seen])
     z = task_input(g, s, hidden, scale)
     fold = stratified_folds(y[seen], folds, seed)
-    negatives = extra or praise
+    negatives = extra or praise or news
     if extra:
         z_ocr = task_input(*feats("complaints-ocr", ocr_variants(texts, seed)), hidden, scale)
     if negatives:
@@ -174,7 +175,10 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
         if praise:
             generated = brand_praise(seed)
             neg_texts, neg_kinds = neg_texts + generated, neg_kinds + ["brand praise"] * len(generated)
-        name = "complaint-negatives" + ("" if extra else "-0") + ("+praise" if praise else "")
+        if news:
+            headlines = brand_news(seed)
+            neg_texts, neg_kinds = neg_texts + headlines, neg_kinds + ["brand news"] * len(headlines)
+        name = "complaint-negatives" + ("" if extra else "-0") + ("+praise" if praise else "") + ("+news" if news else "")
         z_neg = np.concatenate([task_input(*feats(name, neg_texts), hidden, scale),
                                 task_input(*feats(f"{name}-ocr", ocr_variants(neg_texts, seed + 1)), hidden, scale)])
         neg_fold = np.tile(np.random.default_rng(seed + 7).permutation(len(neg_texts)) % folds, 2)
@@ -218,11 +222,14 @@ def train_complaint_head(feats: Callable[[str, list[str]], tuple[np.ndarray, np.
         head.metrics["val"]["hard_negatives_flagged"] = {
             kind: round(100 * float(np.mean(oof_neg[:half][np.array(neg_kinds) == kind] >= t)), 2) for kind in
             dict.fromkeys(neg_kinds)}
+        hard = sum(not kind.startswith("brand ") for kind in neg_kinds)  # TweetEval's, not the generated ones
         head.metrics["extra_training"] = "; ".join(
-            ([f"OCR-style variants of every tweet; {half - (len(brand_praise(seed)) if praise else 0)} hard negatives "
+            ([f"OCR-style variants of every tweet; {hard} hard negatives "
               "(TweetEval sentiment train: praise, news, questions, announcements) and theirs"] if extra else [])
             + ([f"{len(brand_praise(seed))} generated posts of praise addressed to brands and their OCR-style "
-                "variants"] if praise else []))
+                "variants"] if praise else [])
+            + ([f"{len(brand_news(seed))} generated news headlines about brands and their OCR-style variants"]
+               if news else []))
     head.metrics["split"] = (f"seeded (seed {seed}) stratified 70/15/15 of {len(y)} tweets; trained on train+val, "
                              f"{folds}-fold cross-validated bagging")
     return head

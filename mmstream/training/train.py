@@ -89,6 +89,8 @@ class TrainConfig:
     complaint_extra: bool = False
     #: the complaint head also fits on generated praise addressed to brands (complaint_data.brand_praise)
     complaint_praise: bool = False
+    #: the complaint head also fits on generated news headlines about brands (complaint_data.brand_news)
+    complaint_news: bool = False
     #: a trained model's folder whose multilingual heads are written into the new graph unchanged, instead of
     #: training them again (their ~46k multilingual-e5 embeddings take the longest on a cold cache)
     multilingual_from: Path | None = None
@@ -198,7 +200,7 @@ def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
 
 
 def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden, complaint_extra: bool = False,
-                praise: bool = False, only_complaint: bool = False) -> list:
+                praise: bool = False, only_complaint: bool = False, news: bool = False) -> list:
     """The complaint and emotion heads (:mod:`mmstream.training.tasks`) on both text views (the complaint
     head alone with ``only_complaint``)."""
     from mmstream.training.tasks import train_complaint_head, train_emotion_head
@@ -209,7 +211,7 @@ def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden, 
                             lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"{name} ({view})"))
                      for view in TEXT_VIEWS)
 
-    heads = [train_complaint_head(feats, seed, hidden, extra=complaint_extra, praise=praise)]
+    heads = [train_complaint_head(feats, seed, hidden, extra=complaint_extra, praise=praise, news=news)]
     if not only_complaint:
         heads.append(train_emotion_head(feats, seed, hidden))
     for h in heads:
@@ -435,7 +437,7 @@ def train(cfg: TrainConfig) -> dict:
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
     if kept is None:
         tasks, multilingual = [], None
-    new_complaint = cfg.complaint_extra or cfg.complaint_praise
+    new_complaint = cfg.complaint_extra or cfg.complaint_praise or cfg.complaint_news
     if (kept is None or new_complaint) and not cfg.sentiment_only and \
             {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys():
         def hidden(general: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
@@ -446,7 +448,7 @@ def train(cfg: TrainConfig) -> dict:
             return np.maximum(z @ head.params["W1"] + head.params["b1"], 0)
 
         trained = _task_heads(text_ex, digests, cfg.seed, hidden, cfg.complaint_extra, cfg.complaint_praise,
-                              only_complaint=kept is not None)
+                              only_complaint=kept is not None, news=cfg.complaint_news)
         # --from: the kept model's heads, its complaint head trained again when asked
         tasks = trained if kept is None else [next((n for n in trained if n.name == t.name), t) for t in tasks]
         metrics.update({t.name: t.metrics for t in trained})
@@ -481,7 +483,7 @@ def train(cfg: TrainConfig) -> dict:
                      "media_texts": list(media), "media_training": media_training,
                      "meme_images": cfg.meme_images, "train_size": int(n), "selected_on": "tweeteval val, text view",
                      "complaint_negatives": cfg.complaint_negatives, "complaint_extra": cfg.complaint_extra,
-                     "complaint_praise": cfg.complaint_praise,
+                     "complaint_praise": cfg.complaint_praise, "complaint_news": cfg.complaint_news,
                      "best_val_macro_recall": best, "decision_offsets": [round(float(neg), 2), 0.0, round(float(pos), 2)], "seconds": round(time.time() - started, 1)},
         "metrics": metrics,
     }
@@ -509,9 +511,9 @@ def _kept_model(cfg: TrainConfig, layouts: tuple[HeadSpec, ...], multilingual: t
         raise ConfigError(f"--from {cfg.start_from}: its model reads {list(kept.head.spec.modalities)}, the installed "
                           f"plugins give {list(layouts[-1].modalities)}: train without --from, or with --media-texts "
                           "if it has inputs for the media texts")
-    if not (cfg.media_texts or cfg.complaint_extra or cfg.complaint_praise):
+    if not (cfg.media_texts or cfg.complaint_extra or cfg.complaint_praise or cfg.complaint_news):
         raise ConfigError("--from keeps a trained model and changes part of it: give --media-texts (inputs added), "
-                          "--complaint-extra or --complaint-praise (its complaint head trained again)")
+                          "--complaint-extra, --complaint-praise or --complaint-news (its complaint head trained again)")
     return kept
 
 

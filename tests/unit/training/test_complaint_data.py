@@ -42,3 +42,14 @@ def test_the_generated_brand_praise_shares_no_sentence_or_brand_with_the_dev_set
     assert not {b[0] for b in PRAISE_BRANDS} & {b[0] for b in BRANDS}
     assert not any(b[0].lower() in p.lower() or b[1].lower() in p.lower() for b in BRANDS for p in praise)
     assert brand_praise() == praise and brand_praise(14) != praise
+
+
+def test_the_generated_brand_news_shares_no_sentence_or_brand_with_the_dev_set():
+    from mmstream.evaluation.brand_dev import BRANDS
+    from mmstream.training.complaint_data import BRAND_NEWS, brand_news
+
+    news = brand_news()
+    assert len(news) == 3 * len(BRAND_NEWS) and len(set(news)) == len(news) and not any("{" in n for n in news)
+    assert not set(news) & {p["words"] for p in brand_dev_set()}
+    assert not any(b[0].lower() in n.lower() for b in BRANDS for n in news)
+    assert brand_news() == news and brand_news(14) != news
