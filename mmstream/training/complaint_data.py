@@ -142,21 +142,23 @@ BRAND_NEWS = (
 )
 
 
+def _said_of_brands(templates: tuple[str, ...], rng: np.random.Generator) -> list[str]:
+    """Every template with three of :data:`PRAISE_BRANDS` each (drawn from ``rng``), in template order."""
+    out = []
+    for template in templates:
+        for i in rng.choice(len(PRAISE_BRANDS), size=3, replace=False):
+            brand, handle, thing = PRAISE_BRANDS[int(i)]
+            out.append(template.format(brand=brand, handle=handle, thing=thing))
+    return out
+
+
 def brand_news(seed: int = 13) -> list[str]:
     """Every :data:`BRAND_NEWS` headline with three of :data:`PRAISE_BRANDS` each (seeded): complaint-head
     training negatives, bad news included."""
-    rng = np.random.default_rng(seed + 37)
-    return [template.format(brand=PRAISE_BRANDS[int(i)][0], thing=PRAISE_BRANDS[int(i)][2])
-            for template in BRAND_NEWS for i in rng.choice(len(PRAISE_BRANDS), size=3, replace=False)]
+    return _said_of_brands(BRAND_NEWS, np.random.default_rng(seed + 37))
 
 
 def brand_praise(seed: int = 13) -> list[str]:
     """Every :data:`BRAND_PRAISE` sentence with three of :data:`PRAISE_BRANDS` each (seeded), brand or handle as
     the sentence says: complaint-head training negatives that are addressed to a brand, unlike TweetEval's."""
-    rng = np.random.default_rng(seed + 31)
-    out = []
-    for template in BRAND_PRAISE:
-        for i in rng.choice(len(PRAISE_BRANDS), size=3, replace=False):
-            brand, handle, thing = PRAISE_BRANDS[int(i)]
-            out.append(template.format(brand=brand, handle=handle, thing=thing))
-    return out
+    return _said_of_brands(BRAND_PRAISE, np.random.default_rng(seed + 31))

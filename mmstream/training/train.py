@@ -101,6 +101,11 @@ class TrainConfig:
     calibrate: bool = True
     name: str = "mmstream-fused"
 
+    @property
+    def complaint_data(self) -> bool:
+        """Whether the complaint head fits on more than the complaints data (``--complaint-*``)."""
+        return self.complaint_extra or self.complaint_praise or self.complaint_news
+
 
 def finetune_and_export(work_dir: Path, *, epochs: int, seed: int) -> Path:
     """Fine-tune the text reader's encoder (torch), export it int8 into the folder its sentiment
@@ -371,7 +376,8 @@ def train(cfg: TrainConfig) -> dict:
                 "macro_f1": round(100 * macro_f1(y, pred), 2)}
 
     counts = np.bincount(y_tr, minlength=3).astype(np.float32)
-    kept = _kept_model(cfg, (layout[0], spec), multilingual_features) if cfg.start_from else None
+    # every name a multilingual head may read: the kept model's own (with or without the media texts') are among them
+    kept = _kept_model(cfg, (layout[0], spec), tuple(names.multilingual)) if cfg.start_from else None
     if kept is not None:
         head, best = kept.head, kept.config.get("training", {}).get("best_val_macro_recall")
         layout[0] = head.spec  # with the media texts' inputs when it has them already
@@ -437,8 +443,7 @@ def train(cfg: TrainConfig) -> dict:
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
     if kept is None:
         tasks, multilingual = [], None
-    new_complaint = cfg.complaint_extra or cfg.complaint_praise or cfg.complaint_news
-    if (kept is None or new_complaint) and not cfg.sentiment_only and \
+    if (kept is None or cfg.complaint_data) and not cfg.sentiment_only and \
             {names.text(b, v) for b in (own, derived) for v in TEXT_VIEWS} <= modalities.keys():
         def hidden(general: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
             """The sentiment head's hidden layer for text-only posts with these embeddings."""
@@ -506,14 +511,14 @@ def _kept_model(cfg: TrainConfig, layouts: tuple[HeadSpec, ...], multilingual: t
     from mmstream.errors import ConfigError
     from mmstream.training.reuse import fused_from_model
 
+    if not (cfg.media_texts or cfg.complaint_data):
+        raise ConfigError("--from keeps a trained model and changes part of it: give --media-texts (inputs added), "
+                          "--complaint-extra, --complaint-praise or --complaint-news (its complaint head trained again)")
     kept = fused_from_model(cfg.start_from, multilingual)
     if not any(list(kept.head.spec.modalities.items()) == list(layout.modalities.items()) for layout in layouts):
         raise ConfigError(f"--from {cfg.start_from}: its model reads {list(kept.head.spec.modalities)}, the installed "
                           f"plugins give {list(layouts[-1].modalities)}: train without --from, or with --media-texts "
                           "if it has inputs for the media texts")
-    if not (cfg.media_texts or cfg.complaint_extra or cfg.complaint_praise or cfg.complaint_news):
-        raise ConfigError("--from keeps a trained model and changes part of it: give --media-texts (inputs added), "
-                          "--complaint-extra, --complaint-praise or --complaint-news (its complaint head trained again)")
     return kept
 
 

@@ -82,3 +82,16 @@ def test_eval_runs_the_real_pipeline_on_held_out_tweets(mmstream_pipeline):
     assert 45 < report["macro_recall"] <= 100 and 0 < report["macro_f1"] <= 100, report  # chance: 33.3
     proc = mmstream("eval", "--help", timeout=60)
     assert proc.returncode == 0 and "--limit" in proc.stdout and "--update-card" in proc.stdout
+
+
+def test_train_from_a_model_without_what_to_change_names_the_flags(tmp_path):
+    """``mmstream train --from DIR`` changes part of a kept model: without a flag saying what, or without the
+    flag its inputs need (the shipped model has the media texts' inputs), it stops with one line naming the
+    fix, before any training (it answered a traceback from reading the graph)."""
+    nothing = mmstream("train", "--from", "mmstream/models/fused", "--out", str(tmp_path / "a"))
+    assert nothing.returncode == 2 and "Traceback" not in nothing.stderr, nothing.stderr[-2000:]
+    assert "--media-texts" in nothing.stderr and "--complaint-praise" in nothing.stderr
+    no_media = mmstream("train", "--complaint-praise", "--from", "mmstream/models/fused", "--out", str(tmp_path / "b"))
+    assert no_media.returncode == 2 and "Traceback" not in no_media.stderr, no_media.stderr[-2000:]
+    assert "with --media-texts" in no_media.stderr and "audio_text" in no_media.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
