@@ -297,6 +297,9 @@ def train(cfg: TrainConfig) -> dict:
     media_inputs = {names.text(b, tv): names.text(derived, tv) for b in media for tv in TEXT_VIEWS
                     if names.text(b, tv) in spec.modalities}
     layout = [HeadSpec({m: d for m, d in spec.modalities.items() if m not in media_inputs}, hidden=cfg.hidden)]
+    # --from is checked before any feature work: a run it refuses stops at once, whatever the feature cache holds
+    # (every name a multilingual head may read: the kept model's own, with or without the media texts', are among them)
+    kept = _kept_model(cfg, (layout[0], spec), tuple(names.multilingual)) if cfg.start_from else None
     files = text_ex.model_files()
     digests = {view: file_digest(files[names.text(own, view)]) for view in TEXT_VIEWS}
     digest = digests["general"]
@@ -376,8 +379,6 @@ def train(cfg: TrainConfig) -> dict:
                 "macro_f1": round(100 * macro_f1(y, pred), 2)}
 
     counts = np.bincount(y_tr, minlength=3).astype(np.float32)
-    # every name a multilingual head may read: the kept model's own (with or without the media texts') are among them
-    kept = _kept_model(cfg, (layout[0], spec), tuple(names.multilingual)) if cfg.start_from else None
     if kept is not None:
         head, best = kept.head, kept.config.get("training", {}).get("best_val_macro_recall")
         layout[0] = head.spec  # with the media texts' inputs when it has them already
