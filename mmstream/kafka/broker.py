@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import re
 import signal
 import socket
@@ -67,10 +68,33 @@ def tansu_binary() -> Path:
 
 
 def free_port(host: str = HOST) -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on ``host`` that nothing listens on right now, chosen at random *below* the kernel's ephemeral
+    range: the port is released before its server binds it, and a port from that range (what ``bind(0)`` gives)
+    could meanwhile become the local end of any outgoing connection (a Kafka client's, say). Below it only
+    another explicit bind can take it, and the random pick makes two processes asking at once unlikely to meet."""
+    low, _ = _ephemeral_range()
+    start = max(1024, low - 12_000)
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200 if low - start >= 1000 else 0):
+        port = rng.randrange(start, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:  # no SO_REUSEADDR: a port still in TIME_WAIT is passed over too
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded host: any port the kernel gives
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux's default where it cannot be read)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def _port_is_bindable(host: str, port: int) -> bool:
