@@ -142,7 +142,7 @@ BRAND_NEWS = (
 )
 
 
-def _said_of_brands(templates: tuple[str, ...], rng: np.random.Generator) -> list[str]:
+def said_of_brands(templates: tuple[str, ...], rng: np.random.Generator) -> list[str]:
     """Every template with three of :data:`PRAISE_BRANDS` each (drawn from ``rng``), in template order."""
     out = []
     for template in templates:
@@ -155,10 +155,10 @@ def _said_of_brands(templates: tuple[str, ...], rng: np.random.Generator) -> lis
 def brand_news(seed: int = 13) -> list[str]:
     """Every :data:`BRAND_NEWS` headline with three of :data:`PRAISE_BRANDS` each (seeded): complaint-head
     training negatives, bad news included."""
-    return _said_of_brands(BRAND_NEWS, np.random.default_rng(seed + 37))
+    return said_of_brands(BRAND_NEWS, np.random.default_rng(seed + 37))
 
 
 def brand_praise(seed: int = 13) -> list[str]:
     """Every :data:`BRAND_PRAISE` sentence with three of :data:`PRAISE_BRANDS` each (seeded), brand or handle as
     the sentence says: complaint-head training negatives that are addressed to a brand, unlike TweetEval's."""
-    return _said_of_brands(BRAND_PRAISE, np.random.default_rng(seed + 31))
+    return said_of_brands(BRAND_PRAISE, np.random.default_rng(seed + 31))

@@ -148,19 +148,29 @@ def _predict(model: Classifier, ids: list[list[int]]) -> np.ndarray:
 def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, seed: int = 13,
              evals_per_epoch: int = 3, threads: int = 2, train_embeddings: bool = False,
              average_last: int = 0, encoder: str = "minilm", layers: int = 0, teacher: Path | None = None,
-             distill_weight: float = 0.5, temperature: float = 2.0) -> dict:
+             distill_weight: float = 0.5, temperature: float = 2.0, brand_idioms: int = 0) -> dict:
     """Fine-tune, keep the best state on val (``encoder_best.pt``); with ``average_last`` K, also
     keep every evaluated state and, at the end, average the last K of them (checkpoint averaging:
     ``encoder_avg.pt``), evaluated on val like the others; the better of the two is ``encoder_best.pt``.
 
     ``teacher``: a file of :mod:`mmstream.training.teacher` (an ensemble's logits on train):
     knowledge distillation, the loss ``(1 - distill_weight)`` x the labels' cross-entropy plus
-    ``distill_weight`` x T^2 x KL(teacher || student) at temperature T."""
+    ``distill_weight`` x T^2 x KL(teacher || student) at temperature T.
+
+    ``brand_idioms`` K: the generated brand-directed praise and gripes of
+    :mod:`mmstream.training.sentiment_idioms` join train, each K times an epoch."""
+    if teacher is not None and brand_idioms:
+        raise SystemExit("--teacher and --brand-idioms: the teacher's logits are of TweetEval train alone; give one")
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     tr_texts, y_tr = tweeteval_sentiment("train")
+    if brand_idioms:
+        from mmstream.training.sentiment_idioms import idiom_rows
+
+        idioms, y_idioms = idiom_rows(seed)
+        tr_texts, y_tr = tr_texts + idioms * brand_idioms, np.concatenate([y_tr] + [y_idioms] * brand_idioms)
     va_texts, y_va = tweeteval_sentiment("val")
     tr_ids, va_ids = _tokenize(tr_texts, encoder), _tokenize(va_texts, encoder)
     soft = None
@@ -234,7 +244,7 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
                                 "step": step, "best": best, "history": history}, state_path)
     summary = {"best_val_macro_recall": round(best, 2), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
                "max_tokens": MAX_TOKENS, "train_embeddings": train_embeddings, "encoder": encoder,
-               "layers": len(model.encoder.layers), "history": history}
+               "layers": len(model.encoder.layers), "history": history, **({"brand_idioms": brand_idioms} if brand_idioms else {})}
     if teacher is not None:
         summary["distilled"] = {"teacher": str(teacher), "weight": distill_weight, "temperature": temperature}
     if average_last:
@@ -285,12 +295,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--distill-weight", type=float, default=0.5,
                         help="share of the loss that is the teacher's (default 0.5; the rest: the labels)")
     parser.add_argument("--temperature", type=float, default=2.0, help="distillation temperature (default 2)")
+    parser.add_argument("--brand-idioms", type=int, default=0, metavar="K",
+                        help="add the generated brand-directed praise and gripes (mmstream.training.sentiment_idioms), "
+                             "each K times an epoch (default 0: TweetEval train alone)")
     args = parser.parse_args(argv)
     summary = finetune(args.out, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
                        evals_per_epoch=args.evals_per_epoch, threads=args.threads,
                        train_embeddings=args.train_embeddings, average_last=args.average_last,
                        encoder=args.encoder, layers=args.layers, teacher=args.teacher,
-                       distill_weight=args.distill_weight, temperature=args.temperature)
+                       distill_weight=args.distill_weight, temperature=args.temperature,
+                       brand_idioms=args.brand_idioms)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 
 
