@@ -33,7 +33,8 @@ class Prediction:
     probs: np.ndarray  # [3] negative, neutral, positive
     topics: np.ndarray | None = None  # [n_topics] independent probabilities
     #: text-task outputs (``complaint``, ``emotion``): (labels, probabilities, threshold or None, the task's
-    #: config); None for a post without text (nothing to read a complaint or an emotion from)
+    #: config[, the sentiment probabilities of the text they were read from]); None for a post without text
+    #: (nothing to read a complaint or an emotion from)
     tasks: dict[str, tuple | None] = field(default_factory=dict)
     #: whether the model read anything of the post (features of at least one input): a post with only a
     #: plugin's report (or a voice note with no speech) has no opinion to give, and its sentiment is null
@@ -53,6 +54,8 @@ class Prediction:
                 out[name] = None
                 continue
             labels, probs, threshold = task[:3]
+            # the sentiment the none rule reads: that of the text the emotion was read from, where one was chosen
+            sentiment = task[4] if len(task) > 4 else self.probs
             if threshold is not None:  # binary: P(second label)
                 prob = round(float(probs[1]), 6)
                 out[name] = {"label": bool(prob >= threshold), "prob": prob}
@@ -60,7 +63,7 @@ class Prediction:
                 values = [round(float(p), 6) for p in probs]
                 label = labels[int(np.argmax(probs))]
                 none = (task[3] if len(task) > 3 else {}).get("none")
-                if none and no_emotion(np.asarray(probs), self.probs, none):
+                if none and no_emotion(np.asarray(probs), sentiment, none):
                     label = NO_EMOTION
                 out[name] = {"label": label, "probs": dict(zip(labels, values))}
         return out
@@ -105,11 +108,20 @@ class FusedModel:
         #: the input for text read or heard in a post's media; text views the model has no input of its own
         #: for (a plugin's new ``audio_text``, say) are folded into it until a model is trained with them
         self.derived_text_input: str | None = cfg.get("derived_text_input") or None
+        #: each text base's inputs by view (``{"text": {"": "text", "_sentiment": "text_sentiment", ...},
+        #: "audio_text": {...}}``), the post's own text first: what :meth:`predict` reads each text of a post as
+        self.text_bases: dict[str, dict[str, str]] = text_bases(self.text_inputs)
         self.onnx.open()  # now: not on the first batch of posts (~40 ms, 37 MB)
 
     def predict(self, features: Sequence[dict[str, np.ndarray]]) -> list[Prediction]:
         """One dict of modality -> feature vector per post; modalities the model
-        does not know are ignored, known ones that are missing are masked out."""
+        does not know are ignored, known ones that are missing are masked out.
+
+        The text tasks (complaint, emotion) of a post with text read or heard in its media are also read
+        from each of its texts as if it were a post's own text (extra rows of the same run): the complaint
+        is the most complaining of those readings and of the graph's (which reads the mean of the texts), the
+        emotion the most confident one that expresses an emotion. The graph's mean alone lets a two-word
+        caption drown a spoken complaint (BENCHMARKS.md 'A post's texts read one by one')."""
         n = len(features)
         inputs: dict[str, np.ndarray] = {}
         for modality, dim in self.modalities.items():
@@ -124,8 +136,13 @@ class FusedModel:
                     mask[row, 0] = 1.0
             inputs[modality] = matrix
             inputs[f"{modality}_mask"] = mask
-        out = self.onnx.run(inputs)
-        probs = out["sentiment"]
+        readings = self._each_text_as_own(inputs, n) if self.tasks else []
+        if readings:
+            extra = _rows_alone(inputs, readings, self.text_bases)
+            out = {k: v for k, v in self.onnx.run({k: np.concatenate([inputs[k], extra[k]]) for k in inputs}).items()}
+        else:
+            out = self.onnx.run(inputs)
+        probs = out["sentiment"][:n]
         # a post with nothing the model reads (only a plugin's report) gets no opinion: sentiment null
         evidence = np.zeros(n, dtype=bool)
         for modality in self.modalities:
@@ -137,11 +154,30 @@ class FusedModel:
             texts |= inputs[f"{modality}_mask"][:, 0] > 0
         predictions = [Prediction(probs[i], None if topics is None else topics[i], evidence=bool(evidence[i]),
                                   topic_thresholds=self.topic_thresholds) for i in range(n)]
+        rows_of: dict[int, list[int]] = {}
+        for r, (post, _) in enumerate(readings):
+            rows_of.setdefault(post, []).append(n + r)
         for name, task in self.tasks.items():
-            if name in out:
-                for i, p in enumerate(predictions):
-                    p.tasks[name] = (task["labels"], out[name][i], task.get("threshold"), task) if texts[i] else None
+            if name not in out:
+                continue
+            for i, p in enumerate(predictions):
+                if not texts[i]:
+                    p.tasks[name] = None
+                    continue
+                row = _chosen_reading(out[name], out["sentiment"], [i, *rows_of.get(i, [])], task)
+                p.tasks[name] = (task["labels"], out[name][row], task.get("threshold"), task, out["sentiment"][row])
         return predictions
+
+    def _each_text_as_own(self, inputs: dict[str, np.ndarray], n: int) -> list[tuple[int, str]]:
+        """(post, text base) for every text of every post that has text from its media: the readings
+        :meth:`predict` adds. A post with its own text alone gets none (its answer is the graph's)."""
+        if len(self.text_bases) < 2:
+            return []
+        own = next(iter(self.text_bases))
+        present = {base: np.any([inputs[f"{m}_mask"][:, 0] > 0 for m in views.values()], axis=0)
+                   for base, views in self.text_bases.items()}
+        media = np.any([present[b] for b in self.text_bases if b != own], axis=0)
+        return [(i, base) for i in np.flatnonzero(media) for base in self.text_bases if present[base][i]]
 
     def fold_text_views(self, features: dict[str, np.ndarray], views: Sequence[str]) -> dict[str, np.ndarray]:
         """``features`` with every text view the model has no input for folded into its derived-text
@@ -173,3 +209,43 @@ class FusedModel:
 
     def uses(self, modality: str) -> bool:
         return modality in self.modalities
+
+
+def text_bases(text_inputs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Group text inputs by base: an input whose name extends another's by ``_view`` is that base's view
+    (``image_text_sentiment`` of ``image_text``); the first base (the post's own text) first."""
+    bases = [m for m in text_inputs if not any(m != b and m.startswith(b + "_") for b in text_inputs)]
+    out: dict[str, dict[str, str]] = {}
+    for base in bases:
+        out[base] = {m[len(base):]: m for m in text_inputs
+                     if m == base or (m.startswith(base + "_") and not any(
+                         len(b) > len(base) and m.startswith(b + "_") for b in bases))}
+    return out
+
+
+def _rows_alone(inputs: dict[str, np.ndarray], readings: list[tuple[int, str]],
+                bases: dict[str, dict[str, str]]) -> dict[str, np.ndarray]:
+    """One row per reading (post, base): that text's features in the own text's inputs, nothing else present."""
+    own = bases[next(iter(bases))]
+    extra = {k: np.zeros((len(readings), v.shape[1]), np.float32) for k, v in inputs.items()}
+    for r, (post, base) in enumerate(readings):
+        for view, source in bases[base].items():
+            target = own.get(view)
+            if target is not None:
+                extra[target][r] = inputs[source][post]
+                extra[f"{target}_mask"][r] = inputs[f"{source}_mask"][post]
+    return extra
+
+
+def _chosen_reading(values: np.ndarray, sentiment: np.ndarray, rows: list[int], task: dict) -> int:
+    """The row of ``rows`` (the graph's reading first) a task's answer comes from: a binary task's most
+    probable positive; an emotion the most confident reading that expresses one (the graph's when none does)."""
+    if len(rows) == 1:
+        return rows[0]
+    if task.get("threshold") is not None:
+        return max(rows, key=lambda r: float(values[r][1]))
+    none = task.get("none")
+    if not none:
+        return rows[0]
+    expressed = [r for r in rows if not no_emotion(values[r], sentiment[r], none)]
+    return max(expressed, key=lambda r: float(values[r].max())) if expressed else rows[0]
