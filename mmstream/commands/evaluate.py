@@ -230,6 +230,10 @@ def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300, 
         report["complaints_test"] = eval_complaints(pipeline)
     if "emotion" in pipeline.model.tasks:
         report["emotion_test"] = eval_emotion(pipeline)
+    if {"complaint", "emotion"} <= pipeline.model.tasks.keys():
+        from mmstream.evaluation.text_readings import eval_text_readings
+
+        report["texts_one_by_one"] = eval_text_readings(pipeline, limit)  # a caption beside a spoken complaint
     from mmstream.training.label_report import eval_labels  # issue 29: emotion none, categories, language
 
     report["labels"] = eval_labels(pipeline)
@@ -266,6 +270,10 @@ def format_table(report: dict[str, Any]) -> str:
     if "emotion_test" in report:
         e = report["emotion_test"]
         rows.append(("TweetEval emotion test macro-F1", f"{e['macro_f1']:.2f}  (acc {e['accuracy']:.2f}, n={e['posts']})"))
+    if "texts_one_by_one" in report:
+        from mmstream.evaluation.text_readings import format_rows as reading_rows
+
+        rows += reading_rows(report["texts_one_by_one"])
     if "umsab_test" in report:
         u = report["umsab_test"]
         for code, v in u.items():

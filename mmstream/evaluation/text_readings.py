@@ -28,6 +28,14 @@ FORMS = {"text": ("", False), "voice note": ("audio_text", False), "caption + vo
          "caption + spoken video": ("video_audio_text", True), "caption + text in an image": ("image_text", True)}
 
 
+def forms_of(pipeline: Any) -> list[str]:
+    """The forms of :data:`FORMS` whose text view an installed plugin declares."""
+    from mmstream.plugin.extractors import text_views
+
+    views = set(text_views(pipeline.extractors))
+    return [form for form, (base, _) in FORMS.items() if not base or base in views]
+
+
 def task_answers(pipeline: Any, texts: list[str], form: str) -> list[dict]:
     """The complaint and emotion fields of each text's post in ``form`` (:data:`FORMS`)."""
     from mmstream.plugin.extractors import text_reader
@@ -59,7 +67,7 @@ def eval_text_readings(pipeline: Any, limit: int | None = None) -> dict[str, Any
     neutral = [t for t, label in zip(s_texts, s_y) if label == 1][:limit or 1000]
     labels = pipeline.model.tasks["emotion"]["labels"]
     report: dict[str, Any] = {"complaint_posts": len(c_texts), "emotion_posts": len(e_texts), "neutral_posts": len(neutral)}
-    for form in FORMS:
+    for form in forms_of(pipeline):
         flags = np.array([a["complaint"]["label"] for a in task_answers(pipeline, c_texts, form)])
         tp, fp = int(np.sum(flags & (c_y == 1))), int(np.sum(flags & (c_y == 0)))
         fn = int(np.sum(~flags & (c_y == 1)))
@@ -75,6 +83,18 @@ def eval_text_readings(pipeline: Any, limit: int | None = None) -> dict[str, Any
             "none_on_neutral": round(100 * float(np.mean(none_neutral)), 1),
         }
     return report
+
+
+def format_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """``mmstream eval``'s table rows: one per form."""
+    rows = []
+    for form in FORMS:
+        if form in report:
+            r = report[form]
+            rows.append((f"complaints / emotions test, {form}",
+                         f"complaint-F1 {r['complaint_f1']:.2f} (recall {r['complaint_recall']:.1f} %); emotion "
+                         f"macro-F1 {r['emotion_macro_f1']:.2f}, none on neutral {r['none_on_neutral']:.1f} %"))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
