@@ -137,11 +137,11 @@ class FusedModel:
             inputs[modality] = matrix
             inputs[f"{modality}_mask"] = mask
         readings = self._each_text_as_own(inputs, n) if self.tasks else []
-        if readings:
+        rows = inputs
+        if readings:  # appended to the batch: one run of the graph all the same
             extra = _rows_alone(inputs, readings, self.text_bases)
-            out = {k: v for k, v in self.onnx.run({k: np.concatenate([inputs[k], extra[k]]) for k in inputs}).items()}
-        else:
-            out = self.onnx.run(inputs)
+            rows = {k: np.concatenate([inputs[k], extra[k]]) for k in inputs}
+        out = self.onnx.run(rows)
         probs = out["sentiment"][:n]
         # a post with nothing the model reads (only a plugin's report) gets no opinion: sentiment null
         evidence = np.zeros(n, dtype=bool)
