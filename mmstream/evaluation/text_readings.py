@@ -1,10 +1,11 @@
 """A post's texts read one by one: complaint and emotion when the words are heard in a voice note or a video, or
 read off an image, with or without a short caption as the post's own text.
 
-Held-out tweets in five forms: as the post's text; as a voice note's transcript alone; and with a short caption
-(``"story time"``, ``"listen"``: written here, none of the training's neutral captions) as the post's text beside
-the tweet heard in a voice note, heard in a video or read off an image. Features come from the text plugin as
-a worker makes them (the transcript's features are the tweet's: speech recognition is measured apart, by
+Held-out tweets as the post's own text and, for each text view the installed plugins declare for text read or
+heard in media (read off an image, heard in a voice note or a video, read in video frames), as that text alone
+and beside a short caption as the post's own text (``"story time"``, ``"listen"``: written here, none of the
+training's neutral captions). Features come from the text plugin as a worker makes them (the transcript's
+features are the tweet's: speech recognition is measured apart, by
 ``mmstream eval --media``). Figures: complaint-F1, recall and non-complaints flagged on the complaints test part;
 emotion macro-F1 over the four emotions (``none`` counts as a miss) and the share read as ``none`` on TweetEval
 emotion test; the share read as ``none`` on neutral TweetEval sentiment test tweets.
@@ -23,30 +24,34 @@ import numpy as np
 #: short captions a post carries beside its media (evaluation only)
 CAPTIONS = ("voice note for you", "watch till the end", "my experience today", "story time", "listen",
             "new video", "long story", "today at the airport", "so this happened", "part 2")
-#: form -> (the text base holding the tweet, whether a caption is the post's own text)
-FORMS = {"text": ("", False), "voice note": ("audio_text", False), "caption + voice note": ("audio_text", True),
-         "caption + spoken video": ("video_audio_text", True), "caption + text in an image": ("image_text", True)}
 
 
-def forms_of(pipeline: Any) -> list[str]:
-    """The forms of :data:`FORMS` whose text view an installed plugin declares."""
+def forms_of(pipeline: Any) -> dict[str, tuple[str, bool]]:
+    """form -> (the text view holding the tweet, whether a caption is the post's own text): the own text
+    alone, then each other text view the installed plugins declare (text read or heard in media), alone and
+    beside a caption: ``{"text": ("text", False), "audio_text alone": ("audio_text", False), "caption +
+    audio_text": ("audio_text", True), ...}``."""
     from mmstream.plugin.extractors import text_views
 
-    views = set(text_views(pipeline.extractors))
-    return [form for form, (base, _) in FORMS.items() if not base or base in views]
+    own, *media = text_views(pipeline.extractors)
+    forms = {own: (own, False)}
+    for view in media:
+        forms[f"{view} alone"] = (view, False)
+        forms[f"caption + {view}"] = (view, True)
+    return forms
 
 
 def task_answers(pipeline: Any, texts: list[str], form: str) -> list[dict]:
-    """The complaint and emotion fields of each text's post in ``form`` (:data:`FORMS`)."""
+    """The complaint and emotion fields of each text's post in ``form`` (:func:`forms_of`)."""
     from mmstream.plugin.extractors import text_reader
 
     reader = text_reader(pipeline.extractors)
     own = reader.text_views[0]
-    base, captioned = FORMS[form]
+    base, captioned = forms_of(pipeline)[form]
     out = []
     for start in range(0, len(texts), 64):
         chunk = texts[start:start + 64]
-        feats = [dict(e.features) for e in reader.extract(base or own, chunk)]
+        feats = [dict(e.features) for e in reader.extract(base, chunk)]
         if captioned:
             captions = [CAPTIONS[(start + i) % len(CAPTIONS)] for i in range(len(chunk))]
             feats = [{**c.features, **f} for c, f in zip(reader.extract(own, captions), feats)]
@@ -88,9 +93,8 @@ def eval_text_readings(pipeline: Any, limit: int | None = None) -> dict[str, Any
 def format_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     """``mmstream eval``'s table rows: one per form."""
     rows = []
-    for form in FORMS:
-        if form in report:
-            r = report[form]
+    for form, r in report.items():
+        if isinstance(r, dict):
             rows.append((f"complaints / emotions test, {form}",
                          f"complaint-F1 {r['complaint_f1']:.2f} (recall {r['complaint_recall']:.1f} %); emotion "
                          f"macro-F1 {r['emotion_macro_f1']:.2f}, none on neutral {r['none_on_neutral']:.1f} %"))
