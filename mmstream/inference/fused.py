@@ -164,7 +164,7 @@ class FusedModel:
                 if not texts[i]:
                     p.tasks[name] = None
                     continue
-                row = _chosen_reading(out[name], out["sentiment"], [i, *rows_of.get(i, [])], task)
+                row = _chosen_reading(out[name], out["sentiment"], [i, *rows_of[i]], task) if i in rows_of else i
                 p.tasks[name] = (task["labels"], out[name][row], task.get("threshold"), task, out["sentiment"][row])
         return predictions
 
