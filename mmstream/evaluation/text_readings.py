@@ -61,7 +61,7 @@ def task_answers(pipeline: Any, texts: list[str], form: str) -> list[dict]:
 
 def eval_text_readings(pipeline: Any, limit: int | None = None) -> dict[str, Any]:
     from mmstream.training.data import macro_f1, tweeteval_sentiment
-    from mmstream.training.tasks import complaint_split, complaints, tweeteval_emotion
+    from mmstream.training.tasks import binary_f1, complaint_split, complaints, tweeteval_emotion
 
     texts, y, _ = complaints()
     test = np.flatnonzero(complaint_split(y) == 2)[:limit]
@@ -75,13 +75,12 @@ def eval_text_readings(pipeline: Any, limit: int | None = None) -> dict[str, Any
     for form in forms_of(pipeline):
         flags = np.array([a["complaint"]["label"] for a in task_answers(pipeline, c_texts, form)])
         tp, fp = int(np.sum(flags & (c_y == 1))), int(np.sum(flags & (c_y == 0)))
-        fn = int(np.sum(~flags & (c_y == 1)))
         emotions = [a["emotion"]["label"] for a in task_answers(pipeline, e_texts, form)]
         pred = np.array([labels.index(e) if e in labels else -1 for e in emotions])
         none_neutral = [a["emotion"]["label"] == "none" for a in task_answers(pipeline, neutral, form)]
         report[form] = {
-            "complaint_f1": round(100 * 2 * tp / max(2 * tp + fp + fn, 1), 2),
-            "complaint_recall": round(100 * tp / max(tp + fn, 1), 1),
+            "complaint_f1": round(100 * binary_f1(c_y, flags.astype(np.int64)), 2),
+            "complaint_recall": round(100 * tp / max(int(np.sum(c_y == 1)), 1), 1),
             "non_complaints_flagged": round(100 * fp / max(int(np.sum(c_y == 0)), 1), 1),
             "emotion_macro_f1": round(100 * macro_f1(e_y, pred, len(labels)), 2),
             "emotion_none": round(100 * float(np.mean(pred == -1)), 1),
