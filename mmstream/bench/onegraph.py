@@ -3,7 +3,9 @@ one-graph limit.
 
 What an engineer who writes the obvious per-event app does with mmstream's
 model: the two text encoders (general and sentiment-tuned, int8) and the fused
-head joined into a single graph, ``input_ids``/``attention_mask`` in,
+head joined into a single graph, ``input_ids``/``attention_mask`` in (and
+``prefixed_input_ids``/``prefixed_attention_mask``, the text behind the prefix
+an encoder was trained with, when one was: the English e5-small-v2's ``"query: "``),
 ``sentiment`` (and ``topics``) out, for the text-only view (a post with text
 and nothing else: the image modalities masked out, exactly as the pipeline
 masks them). Built at bench time from the shipped files, so it always matches
@@ -43,6 +45,21 @@ def text_files(text_dir: Path | None = None) -> tuple[dict[str, Path], Path, Pat
     return views, files["tokenizer"], files["config"]
 
 
+def encoder_prefix(encoder: Path) -> str:
+    """What the text plugin puts before a text for this encoder (its config's ``prefix``: ``sentiment.json``
+    beside ``sentiment.onnx``), or nothing."""
+    config = encoder.with_suffix(".json")
+    return str(json.loads(config.read_text()).get("prefix", "")) if config.is_file() else ""
+
+
+def graph_prefix(text_dir: Path | None = None) -> str:
+    """The one prefix the graph's ``prefixed_*`` inputs take (``""``: the graph has none)."""
+    prefixes = {encoder_prefix(f) for f in text_files(text_dir)[0].values()} - {""}
+    if len(prefixes) > 1:
+        raise ConfigError(f"the text encoders want different prefixes {sorted(prefixes)}; the one graph takes one")
+    return prefixes.pop() if prefixes else ""
+
+
 def build_one_graph(out: Path, fused_dir: str | Path, text_dir: Path | None = None) -> Path:
     """Write the one-graph text model to ``out`` (batch 1: the masks are constants)."""
     import onnx
@@ -59,7 +76,8 @@ def build_one_graph(out: Path, fused_dir: str | Path, text_dir: Path | None = No
         if view not in fused_inputs:
             raise ConfigError(f"{fused_path} has no {view!r} input; the one-graph peer needs the text views")
         enc = compose.add_prefix(onnx.load(str(filename)), prefix=f"{view}/")
-        nodes += [helper.make_node("Identity", [name], [f"{view}/{name}"]) for name in ("input_ids", "attention_mask")]
+        given = "prefixed_" if encoder_prefix(filename) else ""
+        nodes += [helper.make_node("Identity", [given + name], [f"{view}/{name}"]) for name in ("input_ids", "attention_mask")]
         nodes += list(enc.graph.node)
         inits += list(enc.graph.initializer)
         nodes.append(helper.make_node("Identity", [enc.graph.output[0].name],
@@ -81,8 +99,10 @@ def build_one_graph(out: Path, fused_dir: str | Path, text_dir: Path | None = No
     for o in fused.graph.output:
         nodes.append(helper.make_node("Identity", [f"fused/{o.name}"], [o.name]))
         outputs.append(helper.make_tensor_value_info(o.name, TensorProto.FLOAT, None))
-    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"])
-              for n in ("input_ids", "attention_mask")]
+    names = ["input_ids", "attention_mask"] + (["prefixed_input_ids", "prefixed_attention_mask"]
+                                                if graph_prefix(text_dir) else [])
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "prefixed_sequence" if n.startswith("prefixed_") else "sequence"])
+              for n in names]
     graph = helper.make_graph(nodes, "mmstream-text-one-graph", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
     model.ir_version = max(fused.ir_version, 8)
@@ -103,15 +123,22 @@ class OneGraph:
         self.tokenizer = Tokenizer.from_file(str(tokenizer))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=int(config["max_length"]))
+        self.prefix = graph_prefix(text_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
+    def feed(self, text: str) -> dict[str, np.ndarray]:
+        """The graph's inputs for one text: its tokens, and behind the prefix when the graph takes one."""
+        out = {}
+        for given, value in (("", text), ("prefixed_", self.prefix + text)) if self.prefix else (("", text),):
+            ids = np.asarray([self.tokenizer.encode(value).ids], dtype=np.int64)
+            out[given + "input_ids"], out[given + "attention_mask"] = ids, np.ones_like(ids)
+        return out
+
     def probs(self, text: str) -> np.ndarray:
-        enc = self.tokenizer.encode(text)
-        ids = np.asarray([enc.ids], dtype=np.int64)
-        return self.session.run(["sentiment"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+        return self.session.run(["sentiment"], self.feed(text))[0][0]
 
 
 def check_one_graph(graph: OneGraph, texts: Sequence[str], settings: Any) -> dict:
@@ -146,10 +173,7 @@ def _limit_worker(path: str, texts: list[str], start: Any, out: Any) -> None:
     import time
 
     graph = OneGraph(Path(path), threads=1)
-    feeds = []
-    for text in texts:
-        ids = np.asarray([graph.tokenizer.encode(text).ids], dtype=np.int64)
-        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids)})
+    feeds = [graph.feed(text) for text in texts]
     graph.session.run(["sentiment"], feeds[0])  # warm
     start.wait()
     began = time.perf_counter()

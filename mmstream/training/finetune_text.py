@@ -7,6 +7,12 @@ frozen embeddings probe 3.8 points above MiniLM's on TweetEval val (a linear
 probe on 12,000 train tweets: 67.57 against 63.79), but fine-tuned one epoch
 (lr 5e-5) it reached val 73.44, MiniLM's one epoch 73.72.
 
+``--encoder e5-en``: the English e5-small-v2 (12 layers, int8 from Maven Central,
+dequantised: :mod:`mmstream.training.e5_english`, ``"query: "`` prefix); the
+exporter writes it as the sentiment view. ``--init STATE``: start from an
+encoder state this module kept (``encoder_best.pt``), for a further epoch at
+another learning rate and shuffle.
+
 Transfer learning: the pretrained sentence encoder plus a linear classifier on
 its unit-norm embedding, trained end to end with class-balanced cross-entropy,
 length-bucketed batches (tweets are short: little padding), AdamW with linear
@@ -57,6 +63,11 @@ def _tokenize(texts: list[str], encoder: str = "minilm") -> list[list[int]]:
 
         tok = Tokenizer.from_file(str(_package_file(TOKENIZER_PACKAGE, "multilingual-e5-small/tokenizer.json")))
         texts = [PREFIX + t for t in texts]
+    elif encoder == "e5-en":
+        from mmstream.training import e5_english
+
+        tok = Tokenizer.from_file(str(e5_english.fetch()[1]))
+        texts = [e5_english.PREFIX + t for t in texts]
     else:
         tok = Tokenizer.from_file(str(source_dir() / "tokenizer.json"))
     tok.no_padding()
@@ -89,6 +100,24 @@ def load_e5_encoder() -> nn.Module:
     encoder = SentenceEncoder(word.shape[0], pos.shape[0], layers=header["NL"])
     encoder.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state.items()})
     return encoder.eval()
+
+
+def _load(encoder: str) -> nn.Module:
+    if encoder == "e5":
+        return load_e5_encoder()
+    if encoder == "e5-en":
+        from mmstream.training.export_text import load_e5_english
+
+        return load_e5_english()
+    return load_encoder(source_dir())
+
+
+def _earlier_run(init: Path) -> dict | str:
+    """What the run that wrote ``init`` said of itself (its summary.json beside it), or the file's name."""
+    summary = init.parent / "summary.json"
+    if summary.is_file():
+        return {k: v for k, v in json.loads(summary.read_text()).items() if k != "history"}
+    return str(init)
 
 
 def load_teacher(path: Path, n: int) -> np.ndarray:
@@ -148,7 +177,8 @@ def _predict(model: Classifier, ids: list[list[int]]) -> np.ndarray:
 def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, seed: int = 13,
              evals_per_epoch: int = 3, threads: int = 2, train_embeddings: bool = False,
              average_last: int = 0, encoder: str = "minilm", layers: int = 0, teacher: Path | None = None,
-             distill_weight: float = 0.5, temperature: float = 2.0, brand_idioms: int = 0) -> dict:
+             distill_weight: float = 0.5, temperature: float = 2.0, brand_idioms: int = 0,
+             init: Path | None = None) -> dict:
     """Fine-tune, keep the best state on val (``encoder_best.pt``); with ``average_last`` K, also
     keep every evaluated state and, at the end, average the last K of them (checkpoint averaging:
     ``encoder_avg.pt``), evaluated on val like the others; the better of the two is ``encoder_best.pt``.
@@ -161,6 +191,8 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
     :mod:`mmstream.training.sentiment_idioms` join train, each K times an epoch."""
     if teacher is not None and brand_idioms:
         raise SystemExit("--teacher and --brand-idioms: the teacher's logits are of TweetEval train alone; give one")
+    if init is not None and not init.is_file():
+        raise SystemExit(f"--init {init}: no such file; give an encoder_best.pt this module wrote")
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = random.Random(seed)
@@ -176,7 +208,9 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
     soft = None
     if teacher is not None:
         soft = torch.from_numpy(load_teacher(teacher, len(tr_ids)) / temperature)
-    model = Classifier(load_e5_encoder() if encoder == "e5" else load_encoder(source_dir()))
+    model = Classifier(_load(encoder))
+    if init is not None:
+        model.encoder.load_state_dict(torch.load(init, map_location="cpu"))
     if layers:  # keep the bottom ``layers`` layers only (a 6-layer e5 costs what MiniLM-L6 costs per text)
         if not 0 < layers <= len(model.encoder.layers):
             raise SystemExit(f"--layers {layers}: the encoder has {len(model.encoder.layers)}")
@@ -245,6 +279,8 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
     summary = {"best_val_macro_recall": round(best, 2), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
                "max_tokens": MAX_TOKENS, "train_embeddings": train_embeddings, "encoder": encoder,
                "layers": len(model.encoder.layers), "history": history, **({"brand_idioms": brand_idioms} if brand_idioms else {})}
+    if init is not None:
+        summary["init"] = _earlier_run(init)
     if teacher is not None:
         summary["distilled"] = {"teacher": str(teacher), "weight": distill_weight, "temperature": temperature}
     if average_last:
@@ -284,8 +320,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-embeddings", action="store_true",
                         help="fine-tune the word embeddings too (frozen by default)")
-    parser.add_argument("--encoder", choices=("minilm", "e5"), default="minilm",
-                        help="all-MiniLM-L6-v2 (the shipped sentiment view) or multilingual-e5-small (experiment)")
+    parser.add_argument("--encoder", choices=("minilm", "e5", "e5-en"), default="minilm",
+                        help="all-MiniLM-L6-v2, multilingual-e5-small (experiment) or the English e5-small-v2")
+    parser.add_argument("--init", type=Path, default=None, metavar="STATE",
+                        help="start from this encoder state (an encoder_best.pt of an earlier run)")
     parser.add_argument("--layers", type=int, default=0, metavar="N",
                         help="keep only the encoder's bottom N layers (default: all)")
     parser.add_argument("--average-last", type=int, default=0, metavar="K",
@@ -304,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
                        train_embeddings=args.train_embeddings, average_last=args.average_last,
                        encoder=args.encoder, layers=args.layers, teacher=args.teacher,
                        distill_weight=args.distill_weight, temperature=args.temperature,
-                       brand_idioms=args.brand_idioms)
+                       brand_idioms=args.brand_idioms, init=args.init)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
 
 

@@ -122,8 +122,11 @@ def finetune_and_export(work_dir: Path, *, epochs: int, seed: int) -> Path:
     reader = text_reader(extractors)
     assert reader is not None
     model_dir = reader.model_files()[names.text(names.own, "sentiment")].parent
-    finetune(work_dir, epochs=epochs, seed=seed)
-    export_text_encoder(model_dir, work_dir / "encoder_best.pt")
+    from mmstream.training.e5_english import sentiment_encoder_kind
+
+    encoder = sentiment_encoder_kind(model_dir)  # the same kind as the shipped sentiment view, fine-tuned again
+    finetune(work_dir, epochs=epochs, seed=seed, encoder=encoder)
+    export_text_encoder(model_dir, work_dir / "encoder_best.pt", encoder)
     return model_dir
 
 

@@ -1,4 +1,5 @@
-"""mmstream built-in plugin: text embeddings from an int8 all-MiniLM-L6-v2 ONNX encoder."""
+"""mmstream built-in plugin: text embeddings from int8 ONNX encoders (all-MiniLM-L6-v2; e5-small-v2 fine-tuned on
+tweet sentiment; multilingual-e5-small for other languages)."""
 from __future__ import annotations
 
 from mmstream.plugin import Settings, hookimpl

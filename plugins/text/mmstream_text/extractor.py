@@ -2,10 +2,11 @@
 
 ``<modality>``: all-MiniLM-L6-v2 as pretrained, quantised to int8
 (``model/encoder.onnx``), the general-purpose view topics and clustering use;
-``<modality>_sentiment``: the same encoder fine-tuned on TweetEval sentiment
-train (``model/sentiment.onnx``, ``mmstream train --finetune-epochs 1``). Both
-are built by ``python -m mmstream.training.export_text``; mean pooling and L2
-normalisation are inside the graphs. Each text's language is detected offline
+``<modality>_sentiment``: an encoder fine-tuned on TweetEval sentiment train
+(``model/sentiment.onnx``: the English e5-small-v2, 12 layers, ``mmstream train
+--finetune-epochs 1``), on the same tokenizer, each text behind the prefix its
+``sentiment.json`` names (``"query: "``). Both are built by ``python -m
+mmstream.training.export_text``; mean pooling and L2 normalisation are inside the graphs. Each text's language is detected offline
 (:mod:`mmstream_text.lang`, reported as ``lang``); with ``model/multilingual.onnx``
 (multilingual-e5-small int8, ``python -m mmstream.training.export_e5``) a text in
 another language than English gets ``<modality>_multilingual`` from it instead of
@@ -71,6 +72,7 @@ class TextExtractor(Extractor):
         self._multilingual: OnnxModel | None = None
         self._ml_tokenizer: Tokenizer | None = None
         self._ml_prefix = ""
+        self._sentiment_prefix = ""
         if (model_dir / "multilingual.onnx").is_file():
             self.dims = {**self.dims, **self.MULTILINGUAL_DIMS}
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmstream-text")
@@ -118,6 +120,8 @@ class TextExtractor(Extractor):
         model.open()  # the sessions now, not on the first post
         sentiment.open()
         self._model, self._sentiment, self._tokenizer = model, sentiment, tokenizer
+        # an encoder trained with a prefix (the English e5-small-v2's "query: ") gets it before each text
+        self._sentiment_prefix = str(sentiment.config.get("prefix", ""))
 
     def validate(self, modality: str, value: Any) -> str:
         check_value_type(modality, value, str, "a string")
@@ -147,8 +151,10 @@ class TextExtractor(Extractor):
             if e is not None and not isinstance(e, Encoding):
                 encodings[i] = e  # the multilingual tokenizer rejected it: the value fails
         good = [i for i, e in enumerate(encodings) if isinstance(e, Encoding)]
+        tuned_encs = self._sentiment_encodings([values[i] for i in good if not other[i]],
+                                               [encodings[i] for i in good if not other[i]])
         general, tuned, ml = self._embed_views([encodings[i] for i in good], [not other[i] for i in good],
-                                               [ml_of[i] for i in good if other[i]])
+                                               [ml_of[i] for i in good if other[i]], tuned_encs)
         general, tuned, ml = iter(general), iter(tuned), iter(ml)
         results: list[Extraction | Exception] = []
         for value, code, is_other, encoding in zip(values, langs, other, encodings):
@@ -166,10 +172,20 @@ class TextExtractor(Extractor):
             results.append(Extraction(features=features, report=report))
         return results
 
+    def _sentiment_encodings(self, values: Sequence[str], encodings: list[Encoding]) -> list[Encoding]:
+        """What the fine-tuned encoder reads of ``values``: their ``encodings``, or, when it was trained
+        with a prefix, the values tokenised again behind it (the tokenizer took them once: it takes them)."""
+        if not self._sentiment_prefix:
+            return encodings
+        assert self._tokenizer is not None
+        return list(self._tokenizer.encode_batch([self._sentiment_prefix + v for v in values]))
+
     def _embed_views(self, encodings: list[Encoding], english: Sequence[bool] | None = None,
-                     ml_encodings: Sequence[Encoding] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     ml_encodings: Sequence[Encoding] = (),
+                     tuned_encodings: Sequence[Encoding] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The general encoder over ``encodings``, the fine-tuned one over those that
-        are ``english`` (all by default), the multilingual one over ``ml_encodings``;
+        are ``english`` (all by default; ``tuned_encodings``, when given, are what it reads of them),
+        the multilingual one over ``ml_encodings``;
         the rows of each output follow its inputs (``tuned`` has one per English text).
 
         Two threads (this one and the plugin's side thread; onnxruntime releases
@@ -180,7 +196,8 @@ class TextExtractor(Extractor):
         """
         assert self._model is not None and self._sentiment is not None
         english = [True] * len(encodings) if english is None else list(english)
-        tuned_encs = [e for e, en in zip(encodings, english) if en]
+        tuned_encs = ([e for e, en in zip(encodings, english) if en] if tuned_encodings is None
+                      else list(tuned_encodings))
         general = np.empty((len(encodings), self.dims["text"]), dtype=np.float32)
         tuned = np.empty((len(tuned_encs), self.dims["text"]), dtype=np.float32)
         ml = np.empty((len(ml_encodings), self.dims["text"]), dtype=np.float32)
@@ -211,7 +228,10 @@ class TextExtractor(Extractor):
         evaluation code): the ``general`` encoder's, or the ``sentiment`` fine-tuned one's."""
         encodings = []
         multilingual = view == "multilingual"
-        for encoding in self._tokenize([self._ml_prefix + t for t in texts] if multilingual else texts, multilingual):
+        if self._tokenizer is None:
+            self.load()
+        prefix = {"multilingual": self._ml_prefix, "sentiment": self._sentiment_prefix}.get(view, "")
+        for encoding in self._tokenize([prefix + t for t in texts], multilingual):
             if isinstance(encoding, PostError):
                 raise encoding
             encodings.append(encoding)

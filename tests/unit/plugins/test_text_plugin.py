@@ -143,3 +143,27 @@ def test_validate_names_the_length_limit_and_its_setting(text):
     assert info.value.reason == "text_too_long"
     assert "2000" in info.value.detail and "MMSTREAM_MAX_TEXT_CHARS" in info.value.detail
     assert text.validate("text", "a" * 2000) == "a" * 2000
+
+
+def test_the_sentiment_encoder_reads_each_text_behind_the_prefix_it_was_trained_with(text):
+    """sentiment.json's ``prefix`` (the English e5-small-v2's "query: ") comes before every text the fine-tuned
+    encoder reads, in extract and in embed_texts alike; the general encoder reads the text as it is."""
+    from tokenizers import Tokenizer
+
+    values = ["Pumpkin spice is back and I could not be happier!!", "my order never came"]
+    prefix = text._sentiment.config.get("prefix", "")
+    tokenizer = Tokenizer.from_file(str(text.model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=128)
+
+    def run(model, value):
+        ids = np.array([tokenizer.encode(value).ids], dtype=np.int64)
+        return model.run({"input_ids": ids, "attention_mask": np.ones_like(ids)}, ["embedding"])["embedding"][0]
+
+    tuned, general = embed(text, values, view="_sentiment"), embed(text, values)
+    for value, t, g in zip(values, tuned, general):
+        np.testing.assert_array_equal(t, run(text._sentiment, prefix + value))
+        np.testing.assert_array_equal(g, run(text._model, value))
+        if prefix:
+            assert not np.array_equal(t, run(text._sentiment, value))
+    np.testing.assert_array_equal(text.embed_texts(values, "sentiment"), tuned)

