@@ -142,14 +142,15 @@ class PeerScorer:
             if self.weights is None or not self.weights.is_file():
                 raise ConfigError(f"the fused model reads fine-tuned text features but the peer found no fine-tuned "
                                   f"state dict ({self.weights or DEFAULT_WEIGHTS}); pass --peer-weights")
-            from mmstream.training import e5_english
+            from mmstream.bench.onegraph import encoder_prefix
+            from mmstream.training.e5_english import sentiment_encoder_kind
 
-            text_dir = self.reader.model_files()[self.names.text(self.names.own, "sentiment")].parent
-            e5 = e5_english.sentiment_encoder_kind(text_dir) == "e5-en"
+            encoder_file = self.reader.model_files()[self.names.text(self.names.own, "sentiment")]
+            e5 = sentiment_encoder_kind(encoder_file.parent) == "e5-en"
             tuned = load_e5_english() if e5 else load_encoder(source_dir())
             tuned.load_state_dict(torch.load(self.weights, map_location="cpu", weights_only=True))
             self.encoders["sentiment"] = tuned.eval()
-            self.prefixes["sentiment"] = e5_english.PREFIX if e5 else ""
+            self.prefixes["sentiment"] = encoder_prefix(encoder_file)  # as its sentiment.json tells the text plugin
         self.images = image_extractor(extractors) if self.names.image in self.modalities else None
         if self.images is not None:
             self.images.load()
