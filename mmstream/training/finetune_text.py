@@ -7,8 +7,8 @@ frozen embeddings probe 3.8 points above MiniLM's on TweetEval val (a linear
 probe on 12,000 train tweets: 67.57 against 63.79), but fine-tuned one epoch
 (lr 5e-5) it reached val 73.44, MiniLM's one epoch 73.72.
 
-``--encoder e5-en``: the English e5-small-v2 (12 layers, int8 from Maven Central,
-dequantised: :mod:`mmstream.training.e5_english`, ``"query: "`` prefix); the
+``--encoder e5-en``: the English e5-small-v2 (12 layers, fp32 from Maven Central:
+:mod:`mmstream.training.e5_english`, ``"query: "`` prefix); the
 exporter writes it as the sentiment view. ``--init STATE``: start from an
 encoder state this module kept (``encoder_best.pt``), for a further epoch at
 another learning rate and shuffle.
@@ -279,6 +279,10 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
     summary = {"best_val_macro_recall": round(best, 2), "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
                "max_tokens": MAX_TOKENS, "train_embeddings": train_embeddings, "encoder": encoder,
                "layers": len(model.encoder.layers), "history": history, **({"brand_idioms": brand_idioms} if brand_idioms else {})}
+    if encoder == "e5-en":
+        from mmstream.training import e5_english
+
+        summary["source"] = e5_english.ARTIFACT  # the jar the starting weights came from (fp32)
     if init is not None:
         summary["init"] = _earlier_run(init)
     if teacher is not None:

