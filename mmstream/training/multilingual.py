@@ -26,6 +26,7 @@ from mmstream.training.data import TOPIC_LABELS, data_dir, macro_f1, macro_recal
 from mmstream.training.head import TopicHead, multilabel_macro_f1
 from mmstream.training.tasks import (COMPLAINT_LABELS, EMOTION_LABELS, TaskHead, binary_f1, complaint_split, complaints,
                                      fit_ensemble, tweeteval_emotion)
+from mmstream.training.topic_folds import MULTILINGUAL_FIT
 
 UMSAB_LANGS = {"arabic": "ar", "french": "fr", "german": "de", "hindi": "hi", "italian": "it", "portuguese": "pt",
                "spanish": "es"}
@@ -123,7 +124,7 @@ def train_topics(feats: Feats) -> tuple[TopicHead, dict]:
     X_va, Y_va, _ = split("validation")
     X_te, Y_te, langs = split("test")
     # longer and less regularised than the English head's defaults: val macro-F1 47.4 against 43.8
-    head = TopicHead.fit(X_tr, Y_tr, list(TOPIC_LABELS), X_val=X_va, Y_val=Y_va, l2=1e-4, lr=1.0, steps=1500)
+    head = TopicHead.fit(X_tr, Y_tr, list(TOPIC_LABELS), X_val=X_va, Y_val=Y_va, **MULTILINGUAL_FIT)
     pred = head.predict_proba(X_te) >= head.threshold
     return head, {lang: round(100 * multilabel_macro_f1(Y_te[langs == lang], pred[langs == lang]), 2) for lang in TOPIC_LANGS}
 

@@ -26,6 +26,7 @@ from mmstream.training.card import write_model_card
 from mmstream.training.extractors import TEXT_VIEWS, FeatureNames, image_extractor, plugin_extractors
 from mmstream.training.features import cached, embed_in_chunks, file_digest
 from mmstream.training.head import Head, HeadSpec, TopicHead, assemble, multilabel_macro_f1
+from mmstream.training.topic_folds import ENGLISH_FIT
 
 TOPIC_LANGS = ("en", "es", "gr", "ja")
 
@@ -199,7 +200,7 @@ def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
     X_tr, Y_tr, _ = feats("train")
     X_va, Y_va, _ = feats("validation")
     X_te, Y_te, langs = feats("test")
-    head = TopicHead.fit(X_tr, Y_tr, list(TOPIC_LABELS), X_val=X_va, Y_val=Y_va)
+    head = TopicHead.fit(X_tr, Y_tr, list(TOPIC_LABELS), X_val=X_va, Y_val=Y_va, **ENGLISH_FIT)
     pred = head.predict_proba(X_te) >= head.threshold
     langs_arr = np.array(langs)
     scores = {lang: round(100 * multilabel_macro_f1(Y_te[langs_arr == lang], pred[langs_arr == lang]), 2)
