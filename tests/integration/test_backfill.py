@@ -51,6 +51,12 @@ def assigned(port: int) -> list[int] | None:
         return None
 
 
+def _fixed(result: dict) -> dict:
+    """A result without what a mined topic carries of the stream's state (label, score, keywords); its id stays."""
+    topics = [t if t.get("kind") != "mined" else {"id": t["id"], "kind": "mined"} for t in result.get("topics", [])]
+    return {**result, "topics": topics}
+
+
 def test_a_multi_day_backfill_through_two_workers_and_four_engine_partitions(settings, tmp_path):
     assert {zlib.crc32(b.encode()) % 4 for b in ("acme", "brewly", "nimbus", "delta", "orbit")} == {0, 1, 2, 3}
     create_topics(settings, roles=("worker",))
@@ -76,7 +82,10 @@ def test_a_multi_day_backfill_through_two_workers_and_four_engine_partitions(set
         produce(settings, flush)  # every partition far past the archive: every window closes
         copies, dead = outcomes(settings, expected=POSTS + len(flush), timeout=120)  # (the restart repeats some)
         assert not dead and all(w.alive() for w in workers), workers[0].log()
-        assert all(all(c == v[0] for c in v) for v in copies.values())  # a repeated post: the same result
+        # a repeated post: the same result, but for a mined topic's label, score and keywords, which are the topic's
+        # state when the result is written: its centroid moves as the stream goes on (seen on a loaded machine,
+        # 2026-12-07: lounge 0.8395 -> 0.8315 for one post read before and after the restart)
+        assert all(all(_fixed(c) == _fixed(v[0]) for c in v) for v in copies.values())
         results = {pid: v[0] for pid, v in copies.items()}
         archive_results = [r for r in results.values() if not r["id"].startswith("end")]
         records = wait_for(settings, ["brand-stats", "late"], lambda rs: set(_windows(archive_results, _missed(
