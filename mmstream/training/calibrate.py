@@ -15,7 +15,7 @@
   that never gets there is not shown (``topic_thresholds``: label -> threshold or null). The 800:
   the 720 train tweets out of fold (:mod:`mmstream.training.topic_folds`, 10 folds) and the 80
   validation tweets (20 per language, en/es/gr/ja). On validation alone (the rule before), most labels
-  had 4 to 8 positives, and 3 of the 11 labels it let through fell under 50 % precision on test.
+  had 4 to 8 positives, and 4 of the 10 labels it let through fell under 50 % precision on test.
 
     .venv/bin/python -m mmstream.training.calibrate [--model-dir DIR]
 """
