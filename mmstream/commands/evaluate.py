@@ -211,6 +211,25 @@ def eval_image_latency(pipeline: Pipeline, repeats: int = 15) -> dict[str, float
     }
 
 
+#: the packages whose numerics a post's answers pass through: the same model answers differently in the second
+#: decimal from one onnxruntime (or numpy, tokenizers, pillow) release to the next, so a report names them
+RUNTIME_PACKAGES = ("onnxruntime", "tokenizers", "numpy", "pillow", "av", "ctranslate2")
+
+
+def runtime_versions() -> dict[str, str]:
+    """The installed version of each of :data:`RUNTIME_PACKAGES` (``"absent"`` when not installed) and Python's."""
+    import platform
+    from importlib import metadata
+
+    found = {}
+    for name in RUNTIME_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "absent"
+    return {"python": platform.python_version(), **found}
+
+
 def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300, media: int = 0,
              media_only: bool = False) -> dict[str, Any]:
     if media:  # the spoken set names brands of the bundled brands file (mmstream.evaluation.media)
@@ -218,7 +237,7 @@ def evaluate(settings: Settings, *, limit: int | None = None, memes: int = 300, 
 
         settings = media_settings(settings)
     pipeline = build_pipeline(settings)
-    report: dict[str, Any] = {"model": pipeline.model.name}
+    report: dict[str, Any] = {"model": pipeline.model.name, "runtime": runtime_versions()}
     if media:
         report["media"] = eval_media(pipeline, media)
         if media_only:
@@ -256,6 +275,7 @@ def format_table(report: dict[str, Any]) -> str:
     s = report["sentiment_test"]
     rows = [
         ("model", report["model"]),
+        *([("runtime", " ".join(f"{k} {v}" for k, v in report["runtime"].items()))] if "runtime" in report else []),
         ("TweetEval sentiment test macro-recall", f"{s['macro_recall']:.2f}  (acc {s['accuracy']:.2f}, macro-F1 {s['macro_f1']:.2f}, n={s['posts']})"),
         ("whole pipeline (JSON, analytics enrichers)", f"{s['posts_per_s']:.0f} posts/s ({1000 / s['posts_per_s']:.2f} ms/post)"),
         ("text path, model only", f"{report['text_model_only']['posts_per_s']:.0f} posts/s "
