@@ -264,7 +264,8 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
                 progress.update(1)
                 if step % eval_every == 0 or step == total:
                     score = 100 * macro_recall(y_va, _predict(model, va_ids))
-                    history.append({"step": step, "epoch": round(step / steps_per_epoch, 2), "loss": float(loss),
+                    history.append({"step": step, "epoch": round(step / steps_per_epoch, 2),
+                                    "loss": float(loss.detach()),
                                     "val_macro_recall": round(score, 2), "seconds": round(time.time() - started)})
                     with open(log_path, "a") as fh:
                         fh.write(json.dumps(history[-1]) + "\n")

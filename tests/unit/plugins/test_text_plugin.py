@@ -167,3 +167,21 @@ def test_the_sentiment_encoder_reads_each_text_behind_the_prefix_it_was_trained_
         if prefix:
             assert not np.array_equal(t, run(text._sentiment, value))
     np.testing.assert_array_equal(text.embed_texts(values, "sentiment"), tuned)
+
+
+def test_the_sentiment_graph_is_quantised_as_its_config_says(text):
+    """Every weight MatMul of ``sentiment.onnx`` is int8, except, when ``sentiment.json``'s quantisation says
+    ``kept_fp32`` (``export_text --fp32-ffn-out``), each layer's feed-forward output projection, which stays fp32."""
+    import onnx
+
+    config = text._sentiment.config
+    graph = onnx.load(str(text.model_dir / "sentiment.onnx")).graph
+    weights = {i.name for i in graph.initializer}
+    fp32 = sorted(n.name for n in graph.node if n.op_type == "MatMul" and set(n.input) & weights)
+    int8 = [n.name for n in graph.node if n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+    layers = int(config["layers"])
+    if "kept_fp32" in config["quantization"]:
+        assert fp32 == sorted(f"/layers.{i}/output/MatMul" for i in range(layers))
+        assert len(int8) == 5 * layers  # query, key, value, attention out, intermediate
+    else:
+        assert fp32 == [] and len(int8) == 6 * layers
