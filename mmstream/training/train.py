@@ -109,8 +109,8 @@ class TrainConfig:
 
 
 def finetune_and_export(work_dir: Path, *, epochs: int, seed: int) -> Path:
-    """Fine-tune the text reader's encoder (torch), export it int8 into the folder its sentiment
-    encoder loads from (``model_files()``: the text plugin's model folder)."""
+    """Fine-tune the text reader's encoder (torch), export it int8 (as the shipped view is quantised) into the
+    folder its sentiment encoder loads from (``model_files()``: the text plugin's model folder)."""
     try:
         from mmstream.training.export_text import export_text_encoder
         from mmstream.training.finetune_text import finetune
@@ -126,8 +126,11 @@ def finetune_and_export(work_dir: Path, *, epochs: int, seed: int) -> Path:
     from mmstream.training.e5_english import sentiment_encoder_kind
 
     encoder = sentiment_encoder_kind(model_dir)  # the same kind as the shipped sentiment view, fine-tuned again
+    shipped = model_dir / "sentiment.json"
+    quantization = json.loads(shipped.read_text()).get("quantization", {}) if shipped.is_file() else {}
     finetune(work_dir, epochs=epochs, seed=seed, encoder=encoder)
-    export_text_encoder(model_dir, work_dir / "encoder_best.pt", encoder)
+    # quantised as the shipped view was (export_text --fp32-ffn-out keeps the feed-forward outputs fp32)
+    export_text_encoder(model_dir, work_dir / "encoder_best.pt", encoder, fp32_ffn_out="kept_fp32" in quantization)
     return model_dir
 
 
