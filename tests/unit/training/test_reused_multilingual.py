@@ -70,3 +70,18 @@ def test_reused_heads_keep_their_decisions_under_new_english_thresholds(tmp_path
     np.testing.assert_allclose(_logit(new["topics"]) - _logit(old["topics"]), _logit(0.45) - _logit(0.55), atol=1e-4)
     shift = np.log(new["complaint"][:, 1] / new["complaint"][:, 0]) - np.log(old["complaint"][:, 1] / old["complaint"][:, 0])
     np.testing.assert_allclose(shift, _logit(0.6) - _logit(0.4), atol=1e-4)
+
+
+def test_training_reports_reused_heads_whose_topic_figure_calibrate_dropped():
+    """``mmstream train --multilingual-from`` the shipped model (its category heads refit by calibrate, which drops
+    the stale topic figure) failed at the end of a 30-minute run with KeyError: 'topics_test_macro_f1'."""
+    from mmstream.training.train import multilingual_summary
+
+    from tests.paths import REPO
+
+    shipped = json.loads((REPO / "mmstream/models/fused/config.json").read_text())["metrics"]["multilingual"]
+    said = multilingual_summary(shipped)
+    assert f"UMSAB test avg macro-F1 {shipped['test_avg_macro_f1']}" in said
+    if "topics_test_macro_f1" not in shipped:
+        assert "not recorded" in said
+    assert "{'en': 1.0}" in multilingual_summary({"test_avg_macro_f1": 60.0, "topics_test_macro_f1": {"en": 1.0}})
