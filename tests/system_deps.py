@@ -51,6 +51,18 @@ def _chromium() -> bool:
 AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 
 
+#: tests/media_samples.py's helpers and fixtures that run espeak-ng
+SPEECH_HELPERS = ("speak(", "speech_wav(")
+SPEECH_FIXTURES = {"wav", "spoken"}
+
+
+def _speech(item: pytest.Item) -> bool:
+    """The test speaks: its module runs espeak-ng itself or through a media_samples helper, or it takes a
+    fixture that does."""
+    return (_module_mentions('"espeak-ng"', 'shutil.which("espeak', *SPEECH_HELPERS)(item)
+            or bool(SPEECH_FIXTURES & set(getattr(item, "fixturenames", ()))))
+
+
 def _postgres() -> bool:
     from pgserver import pg_bin
 
@@ -79,7 +91,7 @@ REQUIREMENTS = (
     Requirement("java", "openjdk-17-jre-headless maven", "the real-Kafka tier (Java 17; Maven fetches the jars once)",
                 _java_and_jars, lambda item: item.get_closest_marker("realkafka") is not None),
     Requirement("espeak-ng", "espeak-ng", "the audio and video tests (speech made with espeak-ng)",
-                lambda: shutil.which("espeak-ng") is not None, _module_mentions('"espeak-ng"', "shutil.which(\"espeak")),
+                lambda: shutil.which("espeak-ng") is not None, _speech),
     Requirement("axe-core", "npm", "the accessibility tests (axe-core from npm, in the browser)", AXE.is_file,
                 _module_mentions("system_deps import AXE"),
                 fix="apt-get install -y npm && npm ci --prefix tests/browser"),

@@ -17,18 +17,21 @@ ROOT = REPO
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
-@pytest.fixture(scope="module")
-def path_without_chromium(tmp_path_factory) -> str:
-    """A PATH with every program of this one except the browsers."""
-    bin_dir = tmp_path_factory.mktemp("bin")
+def path_without(bin_dir: Path, left_out: tuple[str, ...]) -> str:
+    """A PATH with every program of this one except ``left_out``."""
     for folder in os.environ["PATH"].split(os.pathsep):
         if not os.path.isdir(folder):
             continue
         for name in os.listdir(folder):
             target = bin_dir / name
-            if name not in BROWSERS and not target.exists() and not target.is_symlink():
+            if name not in left_out and not target.exists() and not target.is_symlink():
                 target.symlink_to(Path(folder) / name)
     return str(bin_dir)
+
+
+@pytest.fixture(scope="module")
+def path_without_chromium(tmp_path_factory) -> str:
+    return path_without(tmp_path_factory.mktemp("bin"), BROWSERS)
 
 
 def pytest_run(path: str, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -69,6 +72,20 @@ def test_opting_out_skips_them_with_the_reason(path_without_chromium):
 def test_a_run_that_collects_no_such_test_is_not_stopped(path_without_chromium):
     done = pytest_run(path_without_chromium, "--co", "tests/unit/pipeline/test_post.py")
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize("module", ["tests/unit/plugins/test_audio_plugin.py", "tests/integration/test_media_pipeline.py"])
+def test_without_espeak_ng_the_speech_tests_stop_the_run_or_skip_on_purpose(module, tmp_path):
+    """These modules speak through tests/media_samples.py (``speak``, ``speech_wav``, the ``wav`` fixture), not
+    by naming the program: without espeak-ng they used to fail (FileNotFoundError) even when opted out."""
+    path = path_without(tmp_path, ("espeak-ng", "espeak"))
+    stopped = pytest_run(path, module)
+    assert stopped.returncode == pytest.ExitCode.USAGE_ERROR, stopped.stdout[-2000:] + stopped.stderr[-2000:]
+    assert "espeak-ng is missing" in stopped.stdout + stopped.stderr and " passed" not in stopped.stdout
+    skipped = pytest_run(path, module, MMSTREAM_TESTS_WITHOUT="espeak-ng")
+    assert skipped.returncode == 0, skipped.stdout[-2000:]
+    assert " skipped" in skipped.stdout and " failed" not in skipped.stdout and " error" not in skipped.stdout, \
+        skipped.stdout[-2000:]
 
 
 def test_ci_installs_every_program_the_tests_need():
