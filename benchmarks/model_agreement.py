@@ -35,15 +35,15 @@ def main() -> None:
 
     from mmstream.settings import Settings
     from mmstream.training.data import macro_recall
-    from mmstream.training.extractors import FeatureNames, text_reader
+    from mmstream.training.extractors import TEXT_VIEWS, FeatureNames, text_reader
     from mmstream.training.features import file_digest
-    from mmstream.training.train import TEXT_VIEWS, _loaded_extractors, _text_features
+    from mmstream.training.inputs import loaded_extractors, text_features
 
-    extractors = _loaded_extractors(Settings.load())
+    extractors = loaded_extractors(Settings.load())
     names, reader = FeatureNames.of(extractors), text_reader(extractors)
     files = reader.model_files()
     digests = {view: file_digest(files[names.text(names.own, view)]) for view in TEXT_VIEWS}
-    X, y = _text_features(reader, digests, None)["test"]
+    X, y = text_features(reader, digests, None)["test"]
     features = {names.text(names.own, view): X[view] for view in TEXT_VIEWS}
     a, b = (labels(folder, features, len(y)) for folder in (args.old, args.new))
     rng = np.random.default_rng(0)

@@ -62,9 +62,9 @@ def bootstrap(y: np.ndarray, a: np.ndarray, b: np.ndarray | None = None, rounds:
 def embeddings(extractor, split: str) -> dict[str, np.ndarray]:
     from mmstream.training.extractors import TEXT_VIEWS
     from mmstream.training.features import cached, embed_in_chunks, file_digest
-    from mmstream.training.train import _sentiment_split
+    from mmstream.training.inputs import sentiment_split
 
-    texts, _ = _sentiment_split(split, None)
+    texts, _ = sentiment_split(split, None)
     files = extractor.model_files()
     digests = {"general": file_digest(files["text"]), "sentiment": file_digest(files["text_sentiment"])}
     return {view: cached(f"sentiment-{split}-{view}", [digests[view], str(len(texts)), f"bs{extractor.batch_size}"],
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmstream.settings import Settings
     from mmstream.plugin.extractors import text_reader
     from mmstream.training.data import tweeteval_sentiment
-    from mmstream.training.train import _loaded_extractors
+    from mmstream.training.inputs import loaded_extractors
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--state", type=Path, required=True, help="a finetune_text state (state_*.pt)")
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     state = torch.load(args.state, map_location="cpu")
     W, b, scale = state["head.weight"].numpy(), state["head.bias"].numpy(), float(state["scale"])
-    shipped = text_reader(_loaded_extractors(Settings.load()))
+    shipped = text_reader(loaded_extractors(Settings.load()))
     view = type(shipped)(Settings.load(), model_dir=args.view_dir)
     y = {s: tweeteval_sentiment(s)[1] for s in ("val", "test")}
     feats = {(who, s): embeddings(ex, s) for who, ex in (("view", view), ("shipped", shipped)) for s in y}

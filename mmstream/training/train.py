@@ -9,7 +9,6 @@ model card; the labels are then calibrated on validation
 (:mod:`mmstream.training.calibrate`), so the shipped calibration is the model's."""
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -18,17 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from mmstream.plugin.extractors import Extractor, text_reader, text_views
-from mmstream.plugin.manager import get_plugin_manager, register_extractors
 from mmstream.settings import Settings
-from mmstream.training.data import (SENTIMENT_LABELS, TOPIC_LABELS, macro_f1, macro_recall, tweet_topics,
-                                    tweeteval_sentiment)
+from mmstream.training.data import SENTIMENT_LABELS, macro_f1, macro_recall
 from mmstream.training.card import write_model_card
 from mmstream.training.extractors import TEXT_VIEWS, FeatureNames, image_extractor, plugin_extractors
-from mmstream.training.features import cached, embed_in_chunks, file_digest
-from mmstream.training.head import Head, HeadSpec, TopicHead, assemble, multilabel_macro_f1
-from mmstream.training.topic_folds import ENGLISH_FIT
-
-TOPIC_LANGS = ("en", "es", "gr", "ja")
+from mmstream.training.features import cached, file_digest
+from mmstream.training.head import Head, HeadSpec, assemble
+from mmstream.training.inputs import (brand_sets, custom_features, loaded_extractors, meme_image_features,
+                                      sentiment_split, text_features)
+from mmstream.training.text_heads import fit_topic_head, multilingual_heads, task_heads
 
 NEUTRAL_CAPTIONS = (
     "look at this", "just saw this", "thoughts?", "found this today", "ok", "this one", "sharing this",
@@ -142,149 +139,10 @@ def multilingual_summary(metrics: dict) -> str:
     return f"multilingual heads: UMSAB test avg macro-F1 {metrics.get('test_avg_macro_f1')}, topics {topics}"
 
 
-def _loaded_extractors(settings: Settings) -> dict[str, Extractor]:
-    extractors = register_extractors(get_plugin_manager(), settings)
-    for extractor in {id(e): e for e in extractors.values()}.values():
-        extractor.load()
-    return extractors
-
-
-def _sentiment_split(split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
-    texts, y = tweeteval_sentiment(split)
-    return (texts[:limit], y[:limit]) if limit else (texts, y)
-
-
-def _text_features(text_ex: Extractor, digests: dict[str, str], limit: int | None
-                   ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
-    """Per split: ({view: [n, 384] embeddings}, labels)."""
-    splits = {}
-    for split in ("train", "val", "test"):
-        texts, y = _sentiment_split(split, limit)
-        X = {view: cached(f"sentiment-{split}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
-                          lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"encoding {split} ({view})"))
-             for view in TEXT_VIEWS}
-        splits[split] = (X, y)
-    return splits
-
-
-def _custom_features(extractors: dict[str, Extractor], limit: int | None,
-                     names: FeatureNames) -> dict[str, dict[str, tuple]]:
-    """{feature: {split: (values [n, dim] with NaN as 0, present mask [n])}} for plugin features
-    outside the built-ins whose extractor implements ``training_features``."""
-    out: dict[str, dict[str, tuple]] = {}
-    for ex in {id(e): e for e in extractors.values()}.values():
-        for name, dim in ex.dims.items():
-            if not dim or name in names.built_in or name in names.multilingual:
-                continue
-            per_split = {}
-            for split in ("train", "val", "test"):
-                texts, _ = _sentiment_split(split, limit)
-                values = ex.training_features(name, texts)
-                if values is None:
-                    break
-                values = np.asarray(values, dtype=np.float32).reshape(len(texts), dim)
-                present = ~np.isnan(values).any(axis=1)
-                per_split[split] = (np.nan_to_num(values), present.astype(np.float32))
-            if len(per_split) == 3:
-                out[name] = per_split
-                print(f"custom feature {name!r} ({dim}-d) from plugin {ex.name!r}: present in "
-                      f"{int(per_split['train'][1].sum())} of {len(per_split['train'][1])} train tweets", flush=True)
-            else:
-                print(f"feature {name!r} of plugin {ex.name!r} has no training_features(): left out of the model", flush=True)
-    return out
-
-
-def _topic_head(text_ex: Extractor, digest: str) -> tuple[TopicHead, dict]:
-    # topics read the general-purpose embedding: the sentiment fine-tuning washes topic information out
-    """The 19-label topic head on TweetTopicXL train (all languages), threshold
-    on validation, macro-F1 per language on test."""
-    def feats(split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        xs, ys, langs = [], [], []
-        for lang in TOPIC_LANGS:
-            texts, Y = tweet_topics(lang, split)
-            xs.append(cached(f"topics-{lang}-{split}", [digest, str(len(texts)), f"bs{text_ex.batch_size}"],
-                             lambda: text_ex.embed_texts(texts)))
-            ys.append(Y)
-            langs += [lang] * len(texts)
-        return np.concatenate(xs), np.concatenate(ys), langs
-
-    X_tr, Y_tr, _ = feats("train")
-    X_va, Y_va, _ = feats("validation")
-    X_te, Y_te, langs = feats("test")
-    head = TopicHead.fit(X_tr, Y_tr, list(TOPIC_LABELS), X_val=X_va, Y_val=Y_va, **ENGLISH_FIT)
-    pred = head.predict_proba(X_te) >= head.threshold
-    langs_arr = np.array(langs)
-    scores = {lang: round(100 * multilabel_macro_f1(Y_te[langs_arr == lang], pred[langs_arr == lang]), 2)
-              for lang in TOPIC_LANGS}
-    return head, scores
-
-
-def _task_heads(text_ex: Extractor, digests: dict[str, str], seed: int, hidden, complaint_extra: bool = False,
-                praise: bool = False, only_complaint: bool = False, news: bool = False) -> list:
-    """The complaint and emotion heads (:mod:`mmstream.training.tasks`) on both text views (the complaint
-    head alone with ``only_complaint``)."""
-    from mmstream.training.tasks import train_complaint_head, train_emotion_head
-
-    def feats(name: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        said = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]  # an edited sentence is embedded again
-        return tuple(cached(f"{name}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}", said],
-                            lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"{name} ({view})"))
-                     for view in TEXT_VIEWS)
-
-    heads = [train_complaint_head(feats, seed, hidden, extra=complaint_extra, praise=praise, news=news)]
-    if not only_complaint:
-        heads.append(train_emotion_head(feats, seed, hidden))
-    for h in heads:
-        print(f"{h.name} head: val {h.metrics['val']}, test {h.metrics['test']}", flush=True)
-    return heads
-
-
-def _multilingual_heads(text_ex: Extractor, seed: int, names: "FeatureNames"):
-    """Heads on the text reader's multilingual-e5 features (:mod:`mmstream.training.multilingual`)."""
-    from mmstream.training.multilingual import train_multilingual
-
-    digest = file_digest(text_ex.model_files()[names.text(names.own, "multilingual")])
-
-    def feats(name: str, texts: list[str]) -> np.ndarray:
-        return cached(f"ml-{name}", [digest, str(len(texts)), f"bs{text_ex.batch_size}"],
-                      lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, "multilingual"), texts, f"{name} (multilingual)"))
-
-    return train_multilingual(feats, seed)
-
-
-def _brand_sets(text_ex: Extractor, digests: dict[str, str], seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Brand-directed complaints (label 1 of the complaints data: tweets to or about brands in nine
-    domains), per part of its seeded split: (general, sentiment) embeddings. The train part's join
-    sentiment training as negatives; val and test measure how many come out neutral."""
-    from mmstream.training.tasks import complaint_split, complaints
-
-    texts, y, _ = complaints()
-    views = [cached(f"complaints-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
-                    lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"complaints ({view})"))
-             for view in TEXT_VIEWS]
-    part = complaint_split(y, seed)
-    return {name: tuple(v[(part == p) & (y == 1)] for v in views) for name, p in (("train", 0), ("val", 1), ("test", 2))}
-
-
-def _meme_image_features(image_ex: Extractor, texts: list[str], idx: np.ndarray, seed: int) -> np.ndarray:
-    """Image-encoder features of tweets rendered as memes (the image branch's view)."""
-    from mmstream.progress import Progress
-    from mmstream.render import render_meme
-
-    out = []
-    with Progress("rendering memes", total=len(idx), unit="memes") as progress:
-        for start in range(0, len(idx), 32):
-            part = idx[start:start + 32]
-            images = [render_meme(texts[i], seed=seed * 100_003 + int(i), width=384) for i in part]
-            out.append(image_ex.embed_images(images))
-            progress.update(len(part))
-    return np.concatenate(out, axis=0)
-
-
 def train(cfg: TrainConfig) -> dict:
     started = time.time()
     settings = Settings.load()
-    extractors = _loaded_extractors(settings)
+    extractors = loaded_extractors(settings)
     names = FeatureNames.of(extractors)  # which features are text, read text, images: the extractors say
     text_ex = text_reader(extractors)
     assert text_ex is not None  # FeatureNames.of refused a set without one
@@ -297,7 +155,7 @@ def train(cfg: TrainConfig) -> dict:
     multilingual_features = tuple(m for m in names.multilingual if m not in left_out)
     # every feature any plugin declares joins fusion: the built-ins' here, custom ones through
     # Extractor.training_features (features of the training tweets as that plugin sees them)
-    custom = _custom_features(extractors, cfg.limit, names)
+    custom = custom_features(extractors, cfg.limit, names)
     modalities = {name: dim for ex in {id(e): e for e in extractors.values()}.values()
                   for name, dim in ex.dims.items()
                   if dim and name not in left_out
@@ -318,7 +176,7 @@ def train(cfg: TrainConfig) -> dict:
     files = text_ex.model_files()
     digests = {view: file_digest(files[names.text(own, view)]) for view in TEXT_VIEWS}
     digest = digests["general"]
-    splits = _text_features(text_ex, digests, cfg.limit)
+    splits = text_features(text_ex, digests, cfg.limit)
     X_tr, y_tr = splits["train"]
     n = len(y_tr)
     rng = np.random.default_rng(cfg.seed)
@@ -326,10 +184,10 @@ def train(cfg: TrainConfig) -> dict:
 
     img_feats, img_rows = None, np.full(n, -1)
     if image_ex is not None and image in modalities and cfg.meme_images:
-        texts_tr, _ = _sentiment_split("train", cfg.limit)
+        texts_tr, _ = sentiment_split("train", cfg.limit)
         chosen = np.sort(rng.choice(n, size=min(cfg.meme_images, n), replace=False))
         img_feats = cached("meme-images", [file_digest(image_ex.model_files()[image]), str(cfg.seed), str(len(chosen))],
-                           lambda: _meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
+                           lambda: meme_image_features(image_ex, texts_tr, chosen, cfg.seed))
         img_rows[chosen] = np.arange(len(chosen))
 
     def views(split: str, view: np.ndarray, rows: np.ndarray, r: np.random.Generator, idx: np.ndarray | None = None):
@@ -363,7 +221,7 @@ def train(cfg: TrainConfig) -> dict:
     # the complaints corpus (about 6,900 texts to embed): sentiment training's extra negatives and a metric;
     # a --sentiment-only run without those negatives leaves it out
     skip_brand = cfg.sentiment_only and not cfg.complaint_negatives
-    brand = {} if skip_brand else _brand_sets(text_ex, digests, cfg.seed)
+    brand = {} if skip_brand else brand_sets(text_ex, digests, cfg.seed)
 
     def brand_z(g: np.ndarray, s: np.ndarray) -> np.ndarray:
         one = np.ones(len(g), np.float32)
@@ -455,7 +313,7 @@ def train(cfg: TrainConfig) -> dict:
         topic_head, tasks, multilingual = kept.topics, kept.tasks, kept.multilingual
         metrics.update({k: v for k, v in kept.config.get("metrics", {}).items() if k not in metrics})
     elif {own, derived} <= modalities.keys() and not cfg.sentiment_only:
-        topic_head, metrics["topics_test_macro_f1"] = _topic_head(text_ex, digest)
+        topic_head, metrics["topics_test_macro_f1"] = fit_topic_head(text_ex, digest)
         print(f"topics test macro-F1: {metrics['topics_test_macro_f1']}", flush=True)
     if kept is None:
         tasks, multilingual = [], None
@@ -468,7 +326,7 @@ def train(cfg: TrainConfig) -> dict:
                          {own: one, names.text(own, "sentiment"): one}, len(general))
             return np.maximum(z @ head.params["W1"] + head.params["b1"], 0)
 
-        trained = _task_heads(text_ex, digests, cfg.seed, hidden, cfg.complaint_extra, cfg.complaint_praise,
+        trained = task_heads(text_ex, digests, cfg.seed, hidden, cfg.complaint_extra, cfg.complaint_praise,
                               only_complaint=kept is not None, news=cfg.complaint_news)
         # --from: the kept model's heads, its complaint head trained again when asked
         tasks = trained if kept is None else [next((n for n in trained if n.name == t.name), t) for t in tasks]
@@ -480,7 +338,7 @@ def train(cfg: TrainConfig) -> dict:
             multilingual = heads_from_model(cfg.multilingual_from)
             print(f"multilingual heads: those of {cfg.multilingual_from} ({multilingual.metrics['reused_from']})", flush=True)
         else:
-            multilingual = _multilingual_heads(text_ex, cfg.seed, names)
+            multilingual = multilingual_heads(text_ex, cfg.seed, names)
         metrics["multilingual"] = multilingual.metrics
         print(multilingual_summary(multilingual.metrics), flush=True)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
