@@ -195,7 +195,6 @@ def finetune(out: Path, *, epochs: int = 1, batch: int = 32, lr: float = 1e-4, s
         raise SystemExit(f"--init {init}: no such file; give an encoder_best.pt this module wrote")
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     tr_texts, y_tr = tweeteval_sentiment("train")
     if brand_idioms:
