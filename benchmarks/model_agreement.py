@@ -37,13 +37,13 @@ def main() -> None:
     from mmstream.training.data import macro_recall
     from mmstream.training.extractors import TEXT_VIEWS, FeatureNames, text_reader
     from mmstream.training.features import file_digest
-    from mmstream.training.inputs import loaded_extractors, text_features
+    from mmstream.training.inputs import loaded_extractors, split_features
 
     extractors = loaded_extractors(Settings.load())
     names, reader = FeatureNames.of(extractors), text_reader(extractors)
     files = reader.model_files()
     digests = {view: file_digest(files[names.text(names.own, view)]) for view in TEXT_VIEWS}
-    X, y = text_features(reader, digests, None)["test"]
+    X, y = split_features(reader, digests, "test")
     features = {names.text(names.own, view): X[view] for view in TEXT_VIEWS}
     a, b = (labels(folder, features, len(y)) for folder in (args.old, args.new))
     rng = np.random.default_rng(0)

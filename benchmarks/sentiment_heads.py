@@ -60,17 +60,12 @@ def bootstrap(y: np.ndarray, a: np.ndarray, b: np.ndarray | None = None, rounds:
 
 
 def embeddings(extractor, split: str) -> dict[str, np.ndarray]:
-    from mmstream.training.extractors import TEXT_VIEWS
-    from mmstream.training.features import cached, embed_in_chunks, file_digest
-    from mmstream.training.inputs import sentiment_split
+    from mmstream.training.features import file_digest
+    from mmstream.training.inputs import split_features
 
-    texts, _ = sentiment_split(split, None)
     files = extractor.model_files()
     digests = {"general": file_digest(files["text"]), "sentiment": file_digest(files["text_sentiment"])}
-    return {view: cached(f"sentiment-{split}-{view}", [digests[view], str(len(texts)), f"bs{extractor.batch_size}"],
-                         lambda: embed_in_chunks(lambda t: extractor.embed_texts(t, view), texts,
-                                                 f"encoding {split} ({view})"))
-            for view in TEXT_VIEWS}
+    return split_features(extractor, digests, split)[0]
 
 
 def fused_logits(model_dir: Path, views: dict[str, np.ndarray]) -> np.ndarray:

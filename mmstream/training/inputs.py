@@ -27,17 +27,20 @@ def sentiment_split(split: str, limit: int | None) -> tuple[list[str], np.ndarra
     return (texts[:limit], y[:limit]) if limit else (texts, y)
 
 
+def split_features(text_ex: Extractor, digests: dict[str, str], split: str, limit: int | None = None
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One TweetEval sentiment split: ({view: [n, 384] embeddings}, labels), through the feature cache."""
+    texts, y = sentiment_split(split, limit)
+    X = {view: cached(f"sentiment-{split}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
+                      lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"encoding {split} ({view})"))
+         for view in TEXT_VIEWS}
+    return X, y
+
+
 def text_features(text_ex: Extractor, digests: dict[str, str], limit: int | None
-                   ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+                  ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
     """Per split: ({view: [n, 384] embeddings}, labels)."""
-    splits = {}
-    for split in SPLITS:
-        texts, y = sentiment_split(split, limit)
-        X = {view: cached(f"sentiment-{split}-{view}", [digests[view], str(len(texts)), f"bs{text_ex.batch_size}"],
-                          lambda: embed_in_chunks(lambda t: text_ex.embed_texts(t, view), texts, f"encoding {split} ({view})"))
-             for view in TEXT_VIEWS}
-        splits[split] = (X, y)
-    return splits
+    return {split: split_features(text_ex, digests, split, limit) for split in SPLITS}
 
 
 def custom_features(extractors: dict[str, Extractor], limit: int | None,
